@@ -1,0 +1,46 @@
+//! The one wiring function: settings -> store, HTTP client, render options. Used by every
+//! command and by the integration tests, so what the tests run is what users run.
+
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::fetch::Fetcher;
+use crate::normalize::RenderOptions;
+use crate::store::{self, Store, StoreError};
+
+pub struct App {
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+    pub fetcher: Fetcher,
+    pub render: RenderOptions,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+impl App {
+    /// Open (and migrate) the database and build the HTTP client.
+    pub async fn build(settings: Settings) -> Result<App, AppError> {
+        let store = store::connect(&settings.database).await?;
+        let fetcher = Fetcher::new(&settings.http)?;
+        let render = render_options(&settings);
+        Ok(App {
+            settings,
+            store,
+            fetcher,
+            render,
+        })
+    }
+}
+
+pub fn render_options(settings: &Settings) -> RenderOptions {
+    RenderOptions {
+        permalink: settings.publish.permalink.clone(),
+        video_embed: settings.publish.video_embed,
+    }
+}

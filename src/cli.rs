@@ -1,0 +1,122 @@
+//! Command-line definitions (clap). The contract is `../shared/spec/interface.md`: keep the
+//! names, flags and output streams stable; scripts and the systemd unit rely on them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::telemetry::LogFormat;
+
+const AFTER_HELP: &str = "\
+Configuration: --config, else $FEEDSMITH_CONFIG, else ./config/feedsmith.toml, else
+/etc/feedsmith/feedsmith.toml. Any setting can be overridden with FEEDSMITH__SECTION__KEY
+(e.g. FEEDSMITH__DATABASE__URL=sqlite:///var/lib/feedsmith/feedsmith.db); --database-url beats both.
+
+Exit codes: 0 success, 1 fatal runtime error (database, I/O), 2 usage or configuration error,
+3 `fetch` finished but at least one feed failed (everything else was stored).
+
+Logs and progress go to stderr; machine output (--json, `posts show`) goes to stdout.";
+
+/// feedsmith polls RSS, Atom and JSON feeds and stores every entry as a Jekyll post
+/// (YAML front matter + markdown) in SQLite or PostgreSQL, for downstream publishing.
+#[derive(Debug, Parser)]
+#[command(name = "feedsmith", version, about, long_about = None, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "FEEDSMITH_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB. Beats the file and the environment.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Log format: `pretty` for terminals, `json` for services and log collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Poll every configured feed (or the named ones) once, store the posts, exit.
+    ///
+    /// Prints a progress bar on a terminal and a one-line summary at the end. Exit code 3 when at
+    /// least one feed failed; the others are stored regardless.
+    Fetch(FetchArgs),
+    /// Fetch or read one feed and print the posts it would produce. Stores nothing.
+    ///
+    /// Useful to try a feed before adding it, or to see why one fails.
+    Inspect(InspectArgs),
+    /// List or show stored posts.
+    #[command(subcommand)]
+    Posts(PostsCommand),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Apply database migrations and exit (`fetch` and `run` also migrate on start).
+    Migrate,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Only this feed (its configured name or URL); repeat for several.
+    #[arg(long = "feed", value_name = "NAME_OR_URL")]
+    pub feeds: Vec<String>,
+    /// Print each feed's report as one JSON array on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A feed URL (http/https) or a local file.
+    #[arg(value_name = "URL_OR_FILE")]
+    pub source: String,
+    /// Print the posts as one JSON array (fields, path, permalink and the rendered file).
+    #[arg(long)]
+    pub json: bool,
+    /// Collection to normalize for (as a `[[feeds]]` table's `collection`). Defaults to the
+    /// configured feed with this URL, else `blogs`.
+    #[arg(long)]
+    pub collection: Option<String>,
+    /// Feed name to use in `feed_name` and the footer. Defaults to the configured feed's name,
+    /// else the feed's own title.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PostsCommand {
+    /// List stored posts, newest first.
+    List(PostsListArgs),
+    /// Print one post exactly as its published file will contain it.
+    Show {
+        /// The post's numeric id or its canonical URL.
+        #[arg(value_name = "ID_OR_CANONICAL_URL")]
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PostsListArgs {
+    /// Only posts of this feed (configured name or URL).
+    #[arg(long)]
+    pub feed: Option<String>,
+    /// Only posts dated on or after this date (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// At most N posts.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<i64>,
+    /// One JSON array on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and validate the configuration, print the effective settings (TOML) on stdout.
+    Check,
+}

@@ -1,0 +1,152 @@
+//! `feedsmith fetch`: poll the configured feeds once, store, print a summary, exit.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{self, StreamExt};
+use indicatif::{ProgressBar, ProgressStyle};
+use tracing::{info, warn, Instrument};
+
+use crate::app::App;
+use crate::cli::FetchArgs;
+use crate::config::Settings;
+use crate::error::{exit, CommandError};
+use crate::pipeline::{refresh, FeedReport};
+use crate::store::Outcome;
+use crate::telemetry;
+
+pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandError> {
+    let selected = settings.select_feeds(&args.feeds).map_err(CommandError::Usage)?;
+    if selected.is_empty() {
+        return Err(CommandError::Usage(format!(
+            "no enabled feeds in {}: add [[feeds]] tables (config/feedsmith.toml in the repository is an example)",
+            settings.source
+        )));
+    }
+    let app = App::build(settings).await?;
+    let records = app.store.sync_feeds(&selected).await?;
+    let started = Instant::now();
+
+    let bar = progress_bar(selected.len() as u64, args.json);
+    // Fetch permits inside the fetcher bound the HTTP work; this bound only keeps finished bodies
+    // from piling up in memory while they wait to be stored.
+    let in_flight = app.settings.http.concurrency.saturating_mul(2).max(1);
+    let app_ref = &app;
+    let bar_ref = &bar;
+    let results: Vec<Result<FeedReport, crate::store::StoreError>> = stream::iter(selected.iter().zip(records.iter()))
+        .map(|(feed, record)| {
+            let span = tracing::info_span!("poll", feed = %feed.name, url = %feed.url);
+            async move {
+                let result = refresh(app_ref, feed, record).await;
+                if let Ok(report) = &result {
+                    log_report(report);
+                }
+                bar_ref.inc(1);
+                bar_ref.set_message(feed.name.clone());
+                result
+            }
+            .instrument(span)
+        })
+        .buffer_unordered(in_flight)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    telemetry::clear_progress_bar();
+
+    let mut reports = Vec::with_capacity(results.len());
+    for r in results {
+        reports.push(r?);
+    }
+    let summary = Summary::of(&reports, started.elapsed());
+    if args.json {
+        let json = serde_json::to_string_pretty(&reports).map_err(|e| CommandError::Runtime(e.to_string()))?;
+        println!("{json}");
+    }
+    for r in reports.iter().filter(|r| r.outcome == Outcome::Failed) {
+        eprintln!("failed: {} ({}): {}", r.name, r.url, r.error.as_deref().unwrap_or("unknown error"));
+    }
+    eprintln!("{summary}");
+    Ok(if summary.failed > 0 { exit::FEEDS_FAILED } else { exit::OK })
+}
+
+fn progress_bar(len: u64, json: bool) -> ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} feeds  {wide_msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    telemetry::set_progress_bar(&bar);
+    bar
+}
+
+fn log_report(r: &FeedReport) {
+    let s = &r.saved;
+    match r.outcome {
+        Outcome::Failed => warn!(
+            outcome = r.outcome.as_str(),
+            status = r.http_status,
+            error = r.error.as_deref().unwrap_or(""),
+            "poll failed"
+        ),
+        _ => info!(
+            outcome = r.outcome.as_str(),
+            status = r.http_status,
+            entries = r.entries,
+            new = s.new,
+            updated = s.updated,
+            unchanged = s.unchanged,
+            skipped = s.skipped,
+            duplicates = s.duplicates,
+            ms = r.elapsed.as_millis() as u64,
+            "polled"
+        ),
+    }
+}
+
+/// The one-line summary printed at the end.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub ok: usize,
+    pub not_modified: usize,
+    pub failed: usize,
+    pub new: usize,
+    pub updated: usize,
+    pub elapsed_ms: u128,
+}
+
+impl Summary {
+    pub fn of(reports: &[FeedReport], elapsed: Duration) -> Summary {
+        let mut s = Summary {
+            elapsed_ms: elapsed.as_millis(),
+            ..Summary::default()
+        };
+        for r in reports {
+            match r.outcome {
+                Outcome::Ok => s.ok += 1,
+                Outcome::NotModified => s.not_modified += 1,
+                Outcome::Failed => s.failed += 1,
+            }
+            s.new += r.saved.new;
+            s.updated += r.saved.updated;
+        }
+        s
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "feeds: {} ok, {} not modified, {} failed; posts: {} new, {} updated; {:.1}s",
+            self.ok,
+            self.not_modified,
+            self.failed,
+            self.new,
+            self.updated,
+            self.elapsed_ms as f64 / 1000.0
+        )
+    }
+}

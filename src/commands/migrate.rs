@@ -1,0 +1,12 @@
+//! `feedsmith migrate`: apply the embedded migrations and exit.
+
+use crate::app::App;
+use crate::config::Settings;
+use crate::error::{exit, CommandError};
+
+pub async fn run(settings: Settings) -> Result<u8, CommandError> {
+    let url = settings.database.url.clone();
+    App::build(settings).await?; // connecting migrates
+    eprintln!("database {url} is up to date");
+    Ok(exit::OK)
+}

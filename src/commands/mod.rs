@@ -1,0 +1,59 @@
+//! One file per subcommand. Each returns an exit code or a [`CommandError`]; `dispatch` prints
+//! the error once, on stderr, and maps it to its exit code.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::cli::{Cli, Command, ConfigCommand, PostsCommand};
+use crate::config::{self, Settings};
+use crate::error::{exit, CommandError};
+
+pub mod config_check;
+pub mod fetch;
+pub mod inspect;
+pub mod migrate;
+pub mod posts;
+
+/// Run the command line's command; returns the process exit code.
+pub async fn dispatch(cli: Cli) -> u8 {
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<u8, CommandError> {
+    let settings = || load_settings(&cli);
+    match &cli.command {
+        Command::Fetch(args) => fetch::run(settings()?, args).await,
+        Command::Inspect(args) => inspect::run(settings()?, args).await,
+        Command::Posts(PostsCommand::List(args)) => posts::list(settings()?, args).await,
+        Command::Posts(PostsCommand::Show { id }) => posts::show(settings()?, id).await,
+        Command::Config(ConfigCommand::Check) => config_check::run(settings()?),
+        Command::Migrate => migrate::run(settings()?).await,
+    }
+    .map(|code| code.max(exit::OK))
+}
+
+/// Settings from the located file, the environment and `--database-url`.
+pub fn load_settings(cli: &Cli) -> Result<Settings, CommandError> {
+    let path = config::locate(cli.config.as_deref())?;
+    if path.is_none() {
+        tracing::debug!("no configuration file found; using built-in defaults and FEEDSMITH__ variables");
+    }
+    Ok(config::load(path.as_deref(), cli.database_url.as_deref())?)
+}
+
+/// `--since` accepts a day (`2025-08-01`, midnight UTC) or an RFC 3339 time.
+pub fn parse_since(s: &str) -> Result<DateTime<Utc>, CommandError> {
+    if let Ok(d) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc());
+        }
+    }
+    DateTime::parse_from_rfc3339(s.trim())
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| CommandError::Usage(format!("--since {s:?}: expected a date like 2025-08-01 or 2025-08-01T12:00:00Z")))
+}

@@ -1,0 +1,71 @@
+//! `feedsmith posts list|show`: read stored posts.
+
+use serde_json::json;
+
+use crate::app::App;
+use crate::cli::PostsListArgs;
+use crate::config::Settings;
+use crate::error::{exit, CommandError};
+use crate::normalize::{format_date, permalink, render_post};
+use crate::store::{PostFilter, StoredPost};
+
+pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, CommandError> {
+    let since = args.since.as_deref().map(super::parse_since).transpose()?;
+    if args.limit.is_some_and(|l| l < 0) {
+        return Err(CommandError::Usage("--limit must be 0 or more".into()));
+    }
+    let app = App::build(settings).await?;
+    let filter = PostFilter {
+        feed: args.feed.clone(),
+        collection: None,
+        since,
+        limit: args.limit,
+    };
+    let posts = app.store.list_posts(&filter).await?;
+    if args.json {
+        let items: Vec<serde_json::Value> = posts.iter().map(|p| post_json(p, &app.render.permalink)).collect();
+        let text = serde_json::to_string_pretty(&items).map_err(|e| CommandError::Runtime(e.to_string()))?;
+        println!("{text}");
+    } else {
+        for p in &posts {
+            println!("{:>6}  {}  {}", p.id, format_date(&p.post.date), p.path);
+        }
+        eprintln!("{} posts", posts.len());
+    }
+    Ok(exit::OK)
+}
+
+/// The `posts list --json` object (interface.md lists the required fields).
+pub fn post_json(p: &StoredPost, permalink_pattern: &str) -> serde_json::Value {
+    json!({
+        "id": p.id,
+        "feed": p.post.feed_name,
+        "feed_url": p.post.feed_url,
+        "collection": p.post.collection,
+        "title": p.post.title,
+        "canonical_url": p.post.canonical_url,
+        "date": format_date(&p.post.date),
+        "path": p.path,
+        "permalink": permalink(&p.post, permalink_pattern),
+        "author": p.post.author,
+        "description": p.post.description,
+        "tags": p.post.tags,
+        "tags_normalized": p.post.tags_normalized,
+        "categories": p.post.categories,
+        "first_seen_at": p.first_seen_at.to_rfc3339(),
+        "updated_at": p.updated_at.to_rfc3339(),
+    })
+}
+
+pub async fn show(settings: Settings, id: &str) -> Result<u8, CommandError> {
+    let app = App::build(settings).await?;
+    match app.store.find_post(id).await? {
+        Some(p) => {
+            print!("{}", render_post(&p.post, &app.render));
+            Ok(exit::OK)
+        }
+        None => Err(CommandError::Usage(format!(
+            "no post with id or canonical URL {id:?}; `feedsmith posts list` shows the stored posts"
+        ))),
+    }
+}

@@ -1,0 +1,810 @@
+//! Layered, validated settings: built-in defaults, then the TOML file, then `FEEDSMITH__SECTION__KEY`
+//! environment variables, then `--database-url`. Everything is checked once, here, so the rest of
+//! the program works with typed values and never meets a malformed setting at 3 a.m.
+//!
+//! Layering is done on `toml::Value` trees before deserializing: that way an environment variable
+//! is type-checked exactly like the file (and an unknown one is an error, not silently ignored).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::FeedConfig;
+use crate::normalize::VideoEmbed;
+
+/// Prefix of environment overrides: `FEEDSMITH__HTTP__TIMEOUT=30s` sets `[http] timeout`.
+pub const ENV_PREFIX: &str = "FEEDSMITH__";
+
+/// Where the configuration came from, for messages ("in /etc/feedsmith/feedsmith.toml: ...").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    /// No file was found: built-in defaults plus environment variables only (containers).
+    Defaults,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(p) => write!(f, "{}", p.display()),
+            Source::Defaults => write!(f, "the built-in defaults"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}\n  fix: check the path given by --config / FEEDSMITH_CONFIG and its permissions")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration file {path} was given but does not exist\n  fix: create it (config/feedsmith.toml in the repository is a complete example) or correct the path")]
+    Missing { path: PathBuf },
+    #[error("in {source_name}: {message}")]
+    Invalid { source_name: String, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+}
+
+/// The validated settings every command runs with.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    #[serde(skip)]
+    pub source: Source,
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub schedule: ScheduleSettings,
+    pub server: ServerSettings,
+    pub publish: PublishSettings,
+    pub feeds: Vec<FeedConfig>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpSettings {
+    pub user_agent: String,
+    #[serde(serialize_with = "ser_duration")]
+    pub timeout: Duration,
+    #[serde(serialize_with = "ser_duration")]
+    pub connect_timeout: Duration,
+    pub max_body: u64,
+    pub concurrency: usize,
+    pub per_host_concurrency: usize,
+    pub max_redirects: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleSettings {
+    pub default: String,
+    #[serde(serialize_with = "ser_duration")]
+    pub max_backoff: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerSettings {
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishSettings {
+    /// Permalink pattern with `{collection}`, `{date}`, `{slug}`.
+    pub permalink: String,
+    pub video_embed: VideoEmbed,
+    /// Continuous publishing target (a Jekyll site's source directory).
+    pub dir: Option<PathBuf>,
+}
+
+fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_duration(*d))
+}
+
+/// The default User-Agent: descriptive, versioned and with a contact URL, which is what Reddit's
+/// API rules ask for (generic agents such as `reqwest/x` are throttled or blocked there).
+pub fn default_user_agent() -> String {
+    format!(
+        "feedsmith/{} (feed aggregator; +https://github.com/feedsmith/feedsmith)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file format. `deny_unknown_fields` everywhere: a typo must not pass silently.
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    database: RawDatabase,
+    http: RawHttp,
+    schedule: RawSchedule,
+    server: RawServer,
+    publish: RawPublish,
+    #[serde(default)]
+    feeds: Vec<RawFeed>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: String,
+    max_connections: u32,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    user_agent: String,
+    timeout: String,
+    connect_timeout: String,
+    max_body: String,
+    concurrency: i64,
+    per_host_concurrency: i64,
+    max_redirects: i64,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    default: String,
+    max_backoff: String,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: String,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawPublish {
+    permalink: String,
+    video_embed: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dir: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    name: String,
+    url: String,
+    collection: String,
+    #[serde(default)]
+    categories: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    schedule: Option<String>,
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default)]
+    max_items: Option<i64>,
+    #[serde(default)]
+    min_content_chars: Option<i64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn defaults() -> RawSettings {
+    RawSettings {
+        database: RawDatabase {
+            url: "sqlite://feedsmith.db".into(),
+            max_connections: 8,
+        },
+        http: RawHttp {
+            user_agent: default_user_agent(),
+            timeout: "20s".into(),
+            connect_timeout: "10s".into(),
+            max_body: "15MiB".into(),
+            concurrency: 16,
+            per_host_concurrency: 2,
+            max_redirects: 5,
+        },
+        schedule: RawSchedule {
+            default: "0 */30 * * * *".into(),
+            max_backoff: "24h".into(),
+        },
+        server: RawServer {
+            listen: "127.0.0.1:8080".into(),
+        },
+        publish: RawPublish {
+            permalink: "/{collection}/{date}-{slug}.html".into(),
+            video_embed: "liquid".into(),
+            dir: None,
+        },
+        feeds: Vec::new(),
+    }
+}
+
+/// Which configuration file to read: `--config` / `$FEEDSMITH_CONFIG` (given explicitly, so it
+/// must exist), else `./config/feedsmith.toml`, else `/etc/feedsmith/feedsmith.toml`, else none.
+pub fn locate(explicit: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
+    if let Some(p) = explicit {
+        if !p.exists() {
+            return Err(ConfigError::Missing {
+                path: p.to_path_buf(),
+            });
+        }
+        return Ok(Some(p.to_path_buf()));
+    }
+    for candidate in ["config/feedsmith.toml", "/etc/feedsmith/feedsmith.toml"] {
+        let p = PathBuf::from(candidate);
+        if p.is_file() {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
+}
+
+/// Load settings: defaults, the file (if any), the process environment, then `database_url`.
+pub fn load(path: Option<&Path>, database_url: Option<&str>) -> Result<Settings, ConfigError> {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .collect();
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.to_path_buf(),
+                source,
+            })?;
+            from_parts(Some(&text), Source::File(p.to_path_buf()), &env, database_url)
+        }
+        None => from_parts(None, Source::Defaults, &env, database_url),
+    }
+}
+
+/// The pure core of [`load`]: file text, its name for messages, environment pairs, override.
+pub fn from_parts(
+    file_text: Option<&str>,
+    source: Source,
+    env: &[(String, String)],
+    database_url: Option<&str>,
+) -> Result<Settings, ConfigError> {
+    let source_name = source.to_string();
+    let invalid = |message: String| ConfigError::Invalid {
+        source_name: source_name.clone(),
+        message,
+    };
+    let mut tree = toml::Value::try_from(defaults())
+        .map_err(|e| invalid(format!("internal error building defaults: {e}")))?;
+
+    if let Some(text) = file_text {
+        let file: toml::Value = toml::from_str(text).map_err(|e| invalid(toml_message(&e)))?;
+        check_known_keys(&tree, &file, "").map_err(invalid)?;
+        merge(&mut tree, file);
+    }
+
+    let mut env_sorted: Vec<&(String, String)> = env.iter().collect();
+    env_sorted.sort();
+    for (var, value) in env_sorted {
+        apply_env(&mut tree, var, value)?;
+    }
+    if let Some(url) = database_url {
+        if let Some(db) = tree.get_mut("database").and_then(|v| v.as_table_mut()) {
+            db.insert("url".into(), toml::Value::String(url.to_string()));
+        }
+    }
+
+    let raw: RawSettings = tree
+        .try_into()
+        .map_err(|e: toml::de::Error| invalid(toml_message(&e)))?;
+    validate(raw, source).map_err(invalid)
+}
+
+/// toml's messages carry a source excerpt spanning several lines; keep them but indent them so
+/// the first line stays a readable summary.
+fn toml_message(e: &toml::de::Error) -> String {
+    let msg = e.to_string();
+    msg.trim_end().replace('\n', "\n  ")
+}
+
+/// Reject keys the defaults don't know, naming the full key path and the known keys. `feeds` is
+/// an array of tables whose keys are checked by serde (`deny_unknown_fields`).
+fn check_known_keys(known: &toml::Value, given: &toml::Value, prefix: &str) -> Result<(), String> {
+    let (Some(known), Some(given)) = (known.as_table(), given.as_table()) else {
+        return Ok(());
+    };
+    for (key, value) in given {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        if prefix.is_empty() && key == "feeds" {
+            continue;
+        }
+        match known.get(key) {
+            None if prefix == "publish" && key == "dir" => {}
+            None => {
+                let mut names: Vec<&str> = known.keys().map(String::as_str).collect();
+                if prefix == "publish" {
+                    names.push("dir");
+                }
+                if prefix.is_empty() {
+                    names.push("feeds");
+                }
+                return Err(format!(
+                    "unknown key `{path}`; expected one of: {}",
+                    names.join(", ")
+                ));
+            }
+            Some(k) if k.is_table() => check_known_keys(k, value, &path)?,
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) if existing.is_table() && v.is_table() => merge(existing, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Apply one `FEEDSMITH__SECTION__KEY=value`. The value takes the type of the setting it
+/// replaces (a number stays a number), so `FEEDSMITH__HTTP__CONCURRENCY=32` works and
+/// `FEEDSMITH__HTTP__CONCURENCY=32` is an error naming the variable.
+fn apply_env(tree: &mut toml::Value, var: &str, value: &str) -> Result<(), ConfigError> {
+    let err = |message: String| ConfigError::Env {
+        var: var.to_string(),
+        message,
+    };
+    let path: Vec<String> = var[ENV_PREFIX.len()..]
+        .split("__")
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    if path.len() != 2 || path.iter().any(|p| p.is_empty()) {
+        return Err(err(
+            "expected FEEDSMITH__<SECTION>__<KEY>, e.g. FEEDSMITH__DATABASE__URL (feeds cannot be set from the environment)".into(),
+        ));
+    }
+    let (section, key) = (&path[0], &path[1]);
+    let table = tree
+        .get_mut(section.as_str())
+        .and_then(|v| v.as_table_mut())
+        .ok_or_else(|| {
+            err(format!(
+                "unknown section [{section}]; expected one of: database, http, schedule, server, publish"
+            ))
+        })?;
+    let new_value = match table.get(key.as_str()) {
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(
+            value
+                .trim()
+                .parse()
+                .map_err(|_| err(format!("[{section}].{key} expects an integer, got {value:?}")))?,
+        ),
+        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(
+            value
+                .trim()
+                .parse()
+                .map_err(|_| err(format!("[{section}].{key} expects true or false, got {value:?}")))?,
+        ),
+        Some(_) => toml::Value::String(value.to_string()),
+        None if section == "publish" && key == "dir" => toml::Value::String(value.to_string()),
+        None => {
+            let names: Vec<&str> = table.keys().map(String::as_str).collect();
+            return Err(err(format!(
+                "unknown key `{section}.{key}`; expected one of: {}",
+                names.join(", ")
+            )));
+        }
+    };
+    table.insert(key.clone(), new_value);
+    Ok(())
+}
+
+fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
+    let RawSettings {
+        database,
+        http,
+        schedule,
+        server,
+        publish,
+        feeds,
+    } = raw;
+
+    let db_url = database.url.trim().to_string();
+    if !(db_url.starts_with("sqlite:") || db_url.starts_with("postgres://") || db_url.starts_with("postgresql://")) {
+        return Err(format!(
+            "[database].url = {db_url:?}: unsupported database URL; expected sqlite://PATH (e.g. sqlite://feedsmith.db) or postgres://USER@HOST/DB"
+        ));
+    }
+    if database.max_connections == 0 {
+        return Err("[database].max_connections must be at least 1".into());
+    }
+
+    let positive = |key: &str, v: i64, max: i64| -> Result<usize, String> {
+        if v < 1 || v > max {
+            Err(format!("[http].{key} = {v}: expected a whole number from 1 to {max}"))
+        } else {
+            Ok(v as usize)
+        }
+    };
+    if http.user_agent.trim().is_empty() {
+        return Err("[http].user_agent is empty; expected a descriptive agent such as \"feedsmith/0.1 (+https://example.org/contact)\"".into());
+    }
+    if reqwest::header::HeaderValue::from_str(&http.user_agent).is_err() {
+        return Err("[http].user_agent contains characters not allowed in an HTTP header".into());
+    }
+    let max_redirects = http.max_redirects;
+    if !(0..=20).contains(&max_redirects) {
+        return Err(format!("[http].max_redirects = {max_redirects}: expected 0 to 20"));
+    }
+    let http = HttpSettings {
+        user_agent: http.user_agent,
+        timeout: duration_setting("http", "timeout", &http.timeout)?,
+        connect_timeout: duration_setting("http", "connect_timeout", &http.connect_timeout)?,
+        max_body: parse_size(&http.max_body).ok_or_else(|| {
+            format!(
+                "[http].max_body = {:?}: expected a size such as \"15MiB\", \"500KB\" or a number of bytes",
+                http.max_body
+            )
+        })?,
+        concurrency: positive("concurrency", http.concurrency, 4096)?,
+        per_host_concurrency: positive("per_host_concurrency", http.per_host_concurrency, 256)?,
+        max_redirects: max_redirects as usize,
+    };
+
+    check_cron("[schedule].default", &schedule.default)?;
+    let schedule = ScheduleSettings {
+        max_backoff: duration_setting("schedule", "max_backoff", &schedule.max_backoff)?,
+        default: schedule.default,
+    };
+
+    if server.listen.parse::<std::net::SocketAddr>().is_err() {
+        return Err(format!(
+            "[server].listen = {:?}: expected an address and port such as \"127.0.0.1:8080\" or \"0.0.0.0:8080\"",
+            server.listen
+        ));
+    }
+
+    for placeholder_free in [&publish.permalink] {
+        if !placeholder_free.contains("{slug}") {
+            return Err(format!(
+                "[publish].permalink = {placeholder_free:?}: the pattern must contain {{slug}} (placeholders: {{collection}}, {{date}}, {{slug}})"
+            ));
+        }
+    }
+    let video_embed = match publish.video_embed.as_str() {
+        "liquid" => VideoEmbed::Liquid,
+        "link" => VideoEmbed::Link,
+        other => {
+            return Err(format!(
+                "[publish].video_embed = {other:?}: expected \"liquid\" or \"link\""
+            ))
+        }
+    };
+    let publish = PublishSettings {
+        permalink: publish.permalink,
+        video_embed,
+        dir: publish.dir.filter(|d| !d.trim().is_empty()).map(PathBuf::from),
+    };
+
+    let mut seen_urls = HashSet::new();
+    let mut feed_configs = Vec::with_capacity(feeds.len());
+    for (i, f) in feeds.into_iter().enumerate() {
+        let at = format!("[[feeds]] #{} ({:?})", i + 1, f.name);
+        if f.name.trim().is_empty() {
+            return Err(format!("{at}: `name` is empty"));
+        }
+        let url = f.url.trim().to_string();
+        match url::Url::parse(&url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => {
+                return Err(format!(
+                    "{at}: url = {url:?} is not an absolute http(s) URL; expected e.g. \"https://www.reddit.com/r/devops/.rss\""
+                ))
+            }
+        }
+        if !seen_urls.insert(url.clone()) {
+            return Err(format!(
+                "{at}: url = {url:?} is listed twice; the URL identifies a feed, remove one of the two tables"
+            ));
+        }
+        let collection = f.collection.trim().to_string();
+        if collection.is_empty()
+            || !collection
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "{at}: collection = {:?}: expected a folder name of letters, digits, '-' or '_' (e.g. \"community\", \"blogs\")",
+                f.collection
+            ));
+        }
+        if let Some(s) = &f.schedule {
+            check_cron(&format!("{at}: schedule"), s)?;
+        }
+        let non_negative = |key: &str, v: Option<i64>| -> Result<Option<usize>, String> {
+            match v {
+                Some(n) if n < 0 => Err(format!("{at}: {key} = {n}: expected 0 or more")),
+                Some(n) => Ok(Some(n as usize)),
+                None => Ok(None),
+            }
+        };
+        feed_configs.push(FeedConfig {
+            name: f.name.trim().to_string(),
+            url,
+            collection,
+            categories: f.categories,
+            tags: f.tags,
+            schedule: f.schedule,
+            enabled: f.enabled,
+            max_items: non_negative("max_items", f.max_items)?,
+            min_content_chars: non_negative("min_content_chars", f.min_content_chars)?,
+        });
+    }
+
+    Ok(Settings {
+        source,
+        database: DatabaseSettings {
+            url: db_url,
+            max_connections: database.max_connections,
+        },
+        http,
+        schedule,
+        server: ServerSettings {
+            listen: server.listen,
+        },
+        publish,
+        feeds: feed_configs,
+    })
+}
+
+/// Validate a cron expression with seconds (`sec min hour day month weekday`), as
+/// tokio-cron-scheduler reads it.
+pub fn check_cron(what: &str, expr: &str) -> Result<(), String> {
+    let fields = expr.split_whitespace().count();
+    if fields != 6 {
+        return Err(format!(
+            "{what} = {expr:?}: expected a cron expression with 6 fields including seconds, e.g. \"0 */30 * * * *\" (every 30 minutes)"
+        ));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .build()
+        .parse(expr)
+        .map(|_| ())
+        .map_err(|e| format!("{what} = {expr:?}: invalid cron expression ({e}); expected e.g. \"0 */30 * * * *\""))
+}
+
+fn duration_setting(section: &str, key: &str, value: &str) -> Result<Duration, String> {
+    parse_duration(value).ok_or_else(|| {
+        format!("[{section}].{key} = {value:?}: expected a duration such as \"500ms\", \"20s\", \"5m\", \"2h\" or \"1d\"")
+    })
+}
+
+/// `500ms`, `20s`, `5m`, `2h`, `1d`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    let secs = match unit.trim() {
+        "" | "s" | "sec" | "secs" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" | "mins" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86400.0,
+        _ => return None,
+    };
+    if secs > 365.0 * 86400.0 {
+        return None;
+    }
+    Some(Duration::from_secs_f64(secs))
+}
+
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 != 0 {
+        format!("{ms}ms")
+    } else {
+        let s = d.as_secs();
+        if s % 3600 == 0 && s > 0 {
+            format!("{}h", s / 3600)
+        } else if s % 60 == 0 && s > 0 {
+            format!("{}m", s / 60)
+        } else {
+            format!("{s}s")
+        }
+    }
+}
+
+/// `15MiB`, `500KB`, `1GiB`, or a bare number of bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "kib" | "k" => 1024,
+        "mb" => 1000 * 1000,
+        "mib" | "m" => 1024 * 1024,
+        "gb" => 1000 * 1000 * 1000,
+        "gib" | "g" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|&v| v > 0)
+}
+
+impl Settings {
+    /// The effective settings as TOML, for `config check`.
+    pub fn to_toml(&self) -> String {
+        let mut out = toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"));
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Feeds selected by `--feed NAME_OR_URL` (all enabled feeds when `selectors` is empty).
+    pub fn select_feeds(&self, selectors: &[String]) -> Result<Vec<FeedConfig>, String> {
+        if selectors.is_empty() {
+            return Ok(self.feeds.iter().filter(|f| f.enabled).cloned().collect());
+        }
+        let mut out: Vec<FeedConfig> = Vec::new();
+        for sel in selectors {
+            let matched: Vec<&FeedConfig> = self
+                .feeds
+                .iter()
+                .filter(|f| f.url == *sel || f.name.eq_ignore_ascii_case(sel))
+                .collect();
+            if matched.is_empty() {
+                return Err(format!(
+                    "--feed {sel:?} matches no configured feed (by name or URL); `feedsmith feeds list` shows them"
+                ));
+            }
+            for f in matched {
+                if !out.iter().any(|o| o.url == f.url) {
+                    out.push(f.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        from_parts(Some(text), Source::File("test.toml".into()), &env, None)
+    }
+
+    const FEED: &str = "[[feeds]]\nname = \"A\"\nurl = \"https://example.org/feed.xml\"\ncollection = \"blogs\"\n";
+
+    #[test]
+    fn defaults_apply_when_file_is_minimal() {
+        let s = load_str(FEED, &[]).unwrap();
+        assert_eq!(s.database.url, "sqlite://feedsmith.db");
+        assert_eq!(s.http.timeout, Duration::from_secs(20));
+        assert_eq!(s.http.max_body, 15 * 1024 * 1024);
+        assert_eq!(s.http.concurrency, 16);
+        assert_eq!(s.schedule.default, "0 */30 * * * *");
+        assert_eq!(s.feeds.len(), 1);
+        assert!(s.feeds[0].enabled);
+    }
+
+    #[test]
+    fn env_overrides_file_and_keeps_types() {
+        let text = format!("[http]\nconcurrency = 4\n{FEED}");
+        let s = load_str(
+            &text,
+            &[
+                ("FEEDSMITH__HTTP__CONCURRENCY", "32"),
+                ("FEEDSMITH__DATABASE__URL", "sqlite:///tmp/x.db"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.http.concurrency, 32);
+        assert_eq!(s.database.url, "sqlite:///tmp/x.db");
+    }
+
+    #[test]
+    fn database_url_flag_beats_env() {
+        let env = vec![("FEEDSMITH__DATABASE__URL".to_string(), "sqlite://env.db".to_string())];
+        let s = from_parts(Some(FEED), Source::Defaults, &env, Some("sqlite://flag.db")).unwrap();
+        assert_eq!(s.database.url, "sqlite://flag.db");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_file_and_key() {
+        let e = load_str("[http]\ntimeot = \"5s\"\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("test.toml") && e.contains("http.timeot"), "{e}");
+        let e = load_str("[htp]\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("`htp`"), "{e}");
+        let e = load_str(&format!("{FEED}colection = \"x\"\n"), &[]).unwrap_err().to_string();
+        assert!(e.contains("colection"), "{e}");
+        let e = load_str(FEED, &[("FEEDSMITH__HTTP__TIMEOT", "5s")]).unwrap_err().to_string();
+        assert!(e.contains("FEEDSMITH__HTTP__TIMEOT") && e.contains("timeot"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_key_and_expectation() {
+        let cases = [
+            ("[http]\ntimeout = \"20x\"\n", "[http].timeout"),
+            ("[http]\nmax_body = \"lots\"\n", "[http].max_body"),
+            ("[http]\nconcurrency = 0\n", "[http].concurrency"),
+            ("[schedule]\ndefault = \"every day\"\n", "[schedule].default"),
+            ("[server]\nlisten = \"localhost\"\n", "[server].listen"),
+            ("[database]\nurl = \"mysql://x\"\n", "[database].url"),
+            ("[publish]\nvideo_embed = \"iframe\"\n", "[publish].video_embed"),
+            ("[[feeds]]\nname = \"A\"\nurl = \"ftp://x/y\"\ncollection = \"blogs\"\n", "ftp://x/y"),
+            ("[[feeds]]\nname = \"A\"\nurl = \"https://x/y\"\ncollection = \"../etc\"\n", "collection"),
+            ("[[feeds]]\nname = \"A\"\nurl = \"https://x/y\"\ncollection = \"b\"\nschedule = \"* * *\"\n", "schedule"),
+            ("[http]\nconcurrency = \"many\"\n", "concurrency"),
+        ];
+        for (text, needle) in cases {
+            let e = load_str(text, &[]).unwrap_err().to_string();
+            assert!(e.contains(needle) && e.contains("test.toml"), "{text:?} -> {e}");
+        }
+    }
+
+    #[test]
+    fn duplicate_urls_are_errors_but_names_may_repeat() {
+        let dup = format!("{FEED}{FEED}");
+        let e = load_str(&dup, &[]).unwrap_err().to_string();
+        assert!(e.contains("listed twice"), "{e}");
+        let same_name = format!("{FEED}[[feeds]]\nname = \"A\"\nurl = \"https://example.org/other.xml\"\ncollection = \"blogs\"\n");
+        assert_eq!(load_str(&same_name, &[]).unwrap().feeds.len(), 2);
+    }
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("x"), None);
+        assert_eq!(parse_size("15MiB"), Some(15 * 1024 * 1024));
+        assert_eq!(parse_size("10kb"), Some(10_000));
+        assert_eq!(parse_size("0"), None);
+        assert_eq!(format_duration(Duration::from_secs(86400)), "24h");
+    }
+
+    #[test]
+    fn select_feeds_by_name_or_url() {
+        let text = format!("{FEED}[[feeds]]\nname = \"B\"\nurl = \"https://example.org/b.xml\"\ncollection = \"news\"\nenabled = false\n");
+        let s = load_str(&text, &[]).unwrap();
+        assert_eq!(s.select_feeds(&[]).unwrap().len(), 1, "disabled feeds are skipped");
+        assert_eq!(s.select_feeds(&["b".into()]).unwrap()[0].name, "B");
+        assert!(s.select_feeds(&["nope".into()]).is_err());
+    }
+
+    #[test]
+    fn shipped_config_is_valid() {
+        let text = include_str!("../config/feedsmith.toml");
+        let s = load_str(text, &[]).unwrap();
+        assert!(s.feeds.iter().any(|f| f.url == "https://www.reddit.com/r/devops/.rss"));
+    }
+}

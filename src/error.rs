@@ -1,0 +1,44 @@
+//! The binary's error edge: every failure maps to one exit code of the interface contract.
+
+use crate::app::AppError;
+use crate::config::ConfigError;
+use crate::store::StoreError;
+
+/// Exit codes (interface.md).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FATAL: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const FEEDS_FAILED: u8 = 3;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl From<AppError> for CommandError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Store(s) => CommandError::Store(s),
+            other => CommandError::Runtime(other.to_string()),
+        }
+    }
+}
+
+impl CommandError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Config(_) | CommandError::Usage(_) => exit::USAGE,
+            CommandError::Store(StoreError::Unsupported { .. }) => exit::USAGE,
+            CommandError::Store(_) | CommandError::Runtime(_) => exit::FATAL,
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! HTTP: one client that owns every limit (timeouts, redirects, body size, user agent,
+//! concurrency), so no caller can forget one. Modeled on lychee's and Miniflux's fetchers.
+//!
+//! Redirects are followed by hand rather than by reqwest's policy: feedsmith needs to know
+//! whether *every* hop was permanent (301/308) to update the stored URL, to refuse non-HTTP
+//! schemes at each hop, and to apply the per-host limit to the host actually contacted.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::StatusCode;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use url::Url;
+
+use crate::config::HttpSettings;
+
+/// What the client sends with `Accept`: feeds first, anything else last (autodiscovery needs HTML).
+const ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
+     application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.5, */*;q=0.1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{url} is not a valid http(s) URL: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("{url} redirects to {target}, which is not http or https; feedsmith only follows http(s) redirects")]
+    BadRedirectScheme { url: String, target: String },
+    #[error("{url}: more than {max} redirects (a redirect loop?); use the final feed URL in the configuration")]
+    TooManyRedirects { url: String, max: usize },
+    #[error("{url}: timed out after {secs}s; the server is too slow or not answering (raise [http].timeout if it is just slow)")]
+    Timeout { url: String, secs: u64 },
+    #[error("{url}: cannot connect: {detail}; check the host name and your network")]
+    Connect { url: String, detail: String },
+    #[error("{url}: HTTP {status}{hint}")]
+    Status {
+        url: String,
+        status: u16,
+        hint: String,
+        retry_after: Option<DateTime<Utc>>,
+    },
+    #[error("{url}: the body is larger than the {limit}-byte limit ([http].max_body)")]
+    TooLarge { url: String, limit: u64 },
+    #[error("{url}: the response broke off: {detail}")]
+    Body { url: String, detail: String },
+}
+
+impl FetchError {
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            FetchError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+    pub fn retry_after(&self) -> Option<DateTime<Utc>> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+    pub fn is_gone(&self) -> bool {
+        self.http_status() == Some(410)
+    }
+}
+
+/// Caching hints of a response, for the scheduler's due-time policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheHints {
+    pub max_age: Option<Duration>,
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// A 200 response, body read in full (within the limit) and decompressed.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub final_url: String,
+    pub status: u16,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    /// Set when every redirect hop was permanent: the URL to fetch from now on.
+    pub permanent_url: Option<String>,
+    pub cache: CacheHints,
+}
+
+#[derive(Debug, Clone)]
+pub enum FetchResponse {
+    Modified(Fetched),
+    NotModified {
+        etag: Option<String>,
+        last_modified: Option<String>,
+        permanent_url: Option<String>,
+        cache: CacheHints,
+    },
+}
+
+/// Conditional-GET validators from the previous successful poll.
+#[derive(Debug, Clone, Default)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+pub struct Fetcher {
+    client: reqwest::Client,
+    settings: HttpSettings,
+    global: Arc<Semaphore>,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Fetcher {
+    pub fn new(settings: &HttpSettings) -> Result<Self, reqwest::Error> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+        let client = reqwest::Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .default_headers(headers)
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(settings.per_host_concurrency)
+            .gzip(true)
+            .deflate(true)
+            .brotli(true)
+            .build()?;
+        Ok(Fetcher {
+            client,
+            settings: settings.clone(),
+            global: Arc::new(Semaphore::new(settings.concurrency)),
+            hosts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn host_semaphore(&self, host: &str) -> Arc<Semaphore> {
+        let mut hosts = match self.hosts.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        hosts
+            .entry(host.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.settings.per_host_concurrency)))
+            .clone()
+    }
+
+    /// Wait for a per-host slot, then a global one (in that order, so a busy host never holds
+    /// global slots that other hosts could use).
+    async fn permits(&self, url: &Url) -> (Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>) {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let host_permit = self.host_semaphore(&host).acquire_owned().await.ok();
+        let global_permit = self.global.clone().acquire_owned().await.ok();
+        (host_permit, global_permit)
+    }
+
+    /// GET `url` (conditionally when validators are given), following up to `max_redirects`
+    /// http(s) redirects, within the total timeout and the body limit.
+    pub async fn fetch(&self, url: &str, validators: &Validators) -> Result<FetchResponse, FetchError> {
+        let total = self.settings.timeout;
+        match tokio::time::timeout(total, self.fetch_inner(url, validators)).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout {
+                url: url.to_string(),
+                secs: total.as_secs(),
+            }),
+        }
+    }
+
+    async fn fetch_inner(&self, url: &str, validators: &Validators) -> Result<FetchResponse, FetchError> {
+        let mut current = parse_http_url(url)?;
+        let mut all_permanent = true;
+        let mut hops = 0usize;
+        loop {
+            let (_host_permit, _global_permit) = self.permits(&current).await;
+            let mut req = self.client.get(current.clone());
+            if let Some(etag) = &validators.etag {
+                req = req.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &validators.last_modified {
+                req = req.header(header::IF_MODIFIED_SINCE, lm);
+            }
+            let resp = req.send().await.map_err(|e| classify(url, &e, self.settings.timeout))?;
+            let status = resp.status();
+
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let location = resp
+                    .headers()
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| FetchError::Status {
+                        url: url.to_string(),
+                        status: status.as_u16(),
+                        hint: " (a redirect without a Location header)".into(),
+                        retry_after: None,
+                    })?;
+                let target = current.join(location).map_err(|e| FetchError::InvalidUrl {
+                    url: location.to_string(),
+                    reason: e.to_string(),
+                })?;
+                if !matches!(target.scheme(), "http" | "https") {
+                    return Err(FetchError::BadRedirectScheme {
+                        url: url.to_string(),
+                        target: target.to_string(),
+                    });
+                }
+                hops += 1;
+                if hops > self.settings.max_redirects {
+                    return Err(FetchError::TooManyRedirects {
+                        url: url.to_string(),
+                        max: self.settings.max_redirects,
+                    });
+                }
+                all_permanent &= matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT);
+                current = target;
+                continue;
+            }
+
+            let permanent_url = (hops > 0 && all_permanent).then(|| current.to_string());
+            let headers = resp.headers();
+            let etag = header_string(headers, header::ETAG);
+            let last_modified = header_string(headers, header::LAST_MODIFIED);
+            let cache = cache_hints(headers);
+
+            if status == StatusCode::NOT_MODIFIED {
+                return Ok(FetchResponse::NotModified {
+                    etag,
+                    last_modified,
+                    permanent_url,
+                    cache,
+                });
+            }
+            if !status.is_success() {
+                let retry_after = headers
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, Utc::now()));
+                return Err(FetchError::Status {
+                    url: url.to_string(),
+                    status: status.as_u16(),
+                    hint: status_hint(status, retry_after),
+                    retry_after,
+                });
+            }
+
+            let content_type = header_string(headers, header::CONTENT_TYPE);
+            let limit = self.settings.max_body;
+            if resp.content_length().is_some_and(|len| len > limit) {
+                return Err(FetchError::TooLarge {
+                    url: url.to_string(),
+                    limit,
+                });
+            }
+            let body = read_limited(resp, url, limit, self.settings.timeout).await?;
+            return Ok(FetchResponse::Modified(Fetched {
+                final_url: current.to_string(),
+                status: status.as_u16(),
+                etag,
+                last_modified,
+                content_type,
+                body,
+                permanent_url,
+                cache,
+            }));
+        }
+    }
+}
+
+/// Read the (already decompressed) body chunk by chunk, failing as soon as it passes `limit`:
+/// a gzip bomb is stopped after `limit` inflated bytes, not after it filled memory.
+async fn read_limited(
+    mut resp: reqwest::Response,
+    url: &str,
+    limit: u64,
+    timeout: Duration,
+) -> Result<Vec<u8>, FetchError> {
+    let mut body: Vec<u8> = Vec::with_capacity(resp.content_length().unwrap_or(64 * 1024).min(limit) as usize);
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() as u64 + chunk.len() as u64 > limit {
+                    return Err(FetchError::TooLarge {
+                        url: url.to_string(),
+                        limit,
+                    });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) if e.is_timeout() => {
+                return Err(FetchError::Timeout {
+                    url: url.to_string(),
+                    secs: timeout.as_secs(),
+                })
+            }
+            Err(e) => {
+                return Err(FetchError::Body {
+                    url: url.to_string(),
+                    detail: error_chain(&e),
+                })
+            }
+        }
+    }
+}
+
+fn parse_http_url(url: &str) -> Result<Url, FetchError> {
+    let parsed = Url::parse(url).map_err(|e| FetchError::InvalidUrl {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(FetchError::InvalidUrl {
+            url: url.to_string(),
+            reason: format!("scheme {:?} is not http or https", parsed.scheme()),
+        });
+    }
+    Ok(parsed)
+}
+
+fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn cache_hints(headers: &HeaderMap) -> CacheHints {
+    let max_age = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|directive| {
+            let d = directive.trim();
+            let (k, v) = d.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("max-age")
+                .then(|| v.trim().trim_matches('"').parse::<u64>().ok())
+                .flatten()
+                .map(Duration::from_secs)
+        });
+    let expires = headers
+        .get(header::EXPIRES)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
+        .map(DateTime::<Utc>::from);
+    CacheHints { max_age, expires }
+}
+
+/// `Retry-After` is either delta-seconds or an HTTP date (RFC 9110 10.2.3).
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        let secs = secs.min(30 * 86400) as i64;
+        return Some(now + chrono::Duration::seconds(secs));
+    }
+    httpdate::parse_http_date(v).ok().map(DateTime::<Utc>::from)
+}
+
+fn status_hint(status: StatusCode, retry_after: Option<DateTime<Utc>>) -> String {
+    let reason = status.canonical_reason().unwrap_or("");
+    let advice = match status.as_u16() {
+        404 => "; the feed URL is wrong or was removed: check it in the configuration",
+        410 => "; the feed is gone for good: remove it from the configuration",
+        401 | 403 => "; the server refuses access (some sites block unknown user agents: see [http].user_agent)",
+        429 | 503 => match retry_after {
+            Some(_) => "; the server asks to retry later (Retry-After recorded)",
+            None => "; the server is overloaded or rate-limiting; it will be retried",
+        },
+        500..=599 => "; a server-side error, usually temporary",
+        _ => "",
+    };
+    format!(" {reason}{advice}")
+}
+
+/// Turn reqwest's error into the user's terms: timeout, connection problem, or broken body.
+fn classify(url: &str, e: &reqwest::Error, timeout: Duration) -> FetchError {
+    if e.is_timeout() {
+        FetchError::Timeout {
+            url: url.to_string(),
+            secs: timeout.as_secs(),
+        }
+    } else if e.is_connect() || e.is_request() {
+        FetchError::Connect {
+            url: url.to_string(),
+            detail: error_chain(e),
+        }
+    } else {
+        FetchError::Body {
+            url: url.to_string(),
+            detail: error_chain(e),
+        }
+    }
+}
+
+/// reqwest's top-level message ("error sending request") hides the cause ("dns error: ...");
+/// join the chain so the user sees what actually failed.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_date() {
+        let now = DateTime::parse_from_rfc3339("2025-08-03T22:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(parse_retry_after("120", now), Some(now + chrono::Duration::seconds(120)));
+        let d = parse_retry_after("Sun, 03 Aug 2025 23:00:00 GMT", now).unwrap();
+        assert_eq!(d.to_rfc3339(), "2025-08-03T23:00:00+00:00");
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn cache_control_max_age_and_expires() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=600"));
+        h.insert(header::EXPIRES, HeaderValue::from_static("Sun, 03 Aug 2025 23:00:00 GMT"));
+        let c = cache_hints(&h);
+        assert_eq!(c.max_age, Some(Duration::from_secs(600)));
+        assert_eq!(c.expires.unwrap().to_rfc3339(), "2025-08-03T23:00:00+00:00");
+    }
+
+    #[test]
+    fn only_http_urls() {
+        assert!(parse_http_url("ftp://example.org/feed").is_err());
+        assert!(parse_http_url("file:///etc/passwd").is_err());
+        assert!(parse_http_url("https://example.org/feed").is_ok());
+    }
+}

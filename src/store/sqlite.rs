@@ -1,0 +1,450 @@
+//! The embedded default backend: one SQLite file, WAL mode, nothing to install.
+//!
+//! SQLite allows one writer at a time. Rather than letting concurrent feed transactions collide
+//! and retry on `SQLITE_BUSY` (a deferred transaction that upgrades to a write lock can fail
+//! without waiting for the busy timeout), writes are serialized by an async mutex inside the
+//! process; readers never wait thanks to WAL. The busy timeout still covers other processes
+//! (a `posts list` while the daemon writes).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use tokio::sync::Mutex;
+
+use super::{FeedRecord, Outcome, PollRecord, PostFilter, SaveReport, Store, StoreError, StoredPost};
+use crate::domain::{FeedConfig, Post, SkippedEntry};
+use crate::normalize::post_path;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    write_lock: Mutex<()>,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            url: url.to_string(),
+            source,
+        };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(open_err)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        Ok(SqliteStore {
+            pool,
+            write_lock: Mutex::new(()),
+        })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+const FEED_COLUMNS: &str = "f.id, f.url, f.fetch_url, f.name, f.collection, f.etag, f.last_modified, \
+     f.last_polled_at, f.last_success_at, f.last_status, f.last_outcome, f.last_error, \
+     f.consecutive_failures, f.retry_after, f.gone, f.ttl_minutes, \
+     (SELECT COUNT(*) FROM posts p WHERE p.feed_id = f.id) AS post_count";
+
+fn feed_from_row(row: &SqliteRow) -> Result<FeedRecord, sqlx::Error> {
+    Ok(FeedRecord {
+        id: row.try_get("id")?,
+        url: row.try_get("url")?,
+        fetch_url: row.try_get("fetch_url")?,
+        name: row.try_get("name")?,
+        collection: row.try_get("collection")?,
+        etag: row.try_get("etag")?,
+        last_modified: row.try_get("last_modified")?,
+        last_polled_at: row.try_get("last_polled_at")?,
+        last_success_at: row.try_get("last_success_at")?,
+        last_status: row.try_get("last_status")?,
+        last_outcome: row.try_get("last_outcome")?,
+        last_error: row.try_get("last_error")?,
+        consecutive_failures: row.try_get("consecutive_failures")?,
+        retry_after: row.try_get("retry_after")?,
+        gone: row.try_get::<i64, _>("gone")? != 0,
+        ttl_minutes: row.try_get("ttl_minutes")?,
+        post_count: row.try_get("post_count")?,
+    })
+}
+
+fn json_list(row: &SqliteRow, col: &str) -> Result<Vec<String>, StoreError> {
+    let text: String = row.try_get(col)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("posts.{col}: {e}")))
+}
+
+fn post_from_row(row: &SqliteRow) -> Result<StoredPost, StoreError> {
+    Ok(StoredPost {
+        id: row.try_get("id")?,
+        feed_id: row.try_get("feed_id")?,
+        path: row.try_get("path")?,
+        first_seen_at: row.try_get("first_seen_at")?,
+        updated_at: row.try_get("updated_at")?,
+        post: Post {
+            entry_key: row.try_get("entry_key")?,
+            title: row.try_get("title")?,
+            description: row.try_get("description")?,
+            author: row.try_get("author")?,
+            canonical_url: row.try_get("canonical_url")?,
+            viewing_mode: row.try_get("viewing_mode")?,
+            feed_name: row.try_get("feed_name")?,
+            feed_url: row.try_get("feed_url")?,
+            collection: row.try_get("collection")?,
+            date: row.try_get("date")?,
+            slug: row.try_get("slug")?,
+            categories: json_list(row, "categories")?,
+            tags: json_list(row, "tags")?,
+            tags_normalized: json_list(row, "tags_normalized")?,
+            excerpt: row.try_get("excerpt")?,
+            content_markdown: row.try_get("content_markdown")?,
+            youtube_id: row.try_get("youtube_id")?,
+            reddit_segment: row.try_get("reddit_segment")?,
+            content_hash: row.try_get("content_hash")?,
+        },
+    })
+}
+
+fn to_json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_string())
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+
+/// The first free `_collection/date-slug[-n].md` path; returns (slug, path).
+async fn unique_path(tx: &mut Tx<'_>, post: &Post) -> Result<(String, String), StoreError> {
+    let mut candidate = post.clone();
+    for n in 1..=10_000u32 {
+        if n > 1 {
+            candidate.slug = format!("{}-{n}", post.slug);
+        }
+        let path = post_path(&candidate);
+        let taken = sqlx::query("SELECT 1 FROM posts WHERE path = ?")
+            .bind(&path)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some();
+        if !taken {
+            return Ok((candidate.slug, path));
+        }
+    }
+    Err(StoreError::Corrupt(format!(
+        "more than 10000 posts share the path of {:?}",
+        post_path(post)
+    )))
+}
+
+async fn remember_skipped(
+    tx: &mut Tx<'_>,
+    feed_id: i64,
+    entry_key: &str,
+    content_hash: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO skipped_entries (feed_id, entry_key, content_hash, reason, seen_at) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (feed_id, entry_key) DO UPDATE SET content_hash = excluded.content_hash, \
+         reason = excluded.reason, seen_at = excluded.seen_at",
+    )
+    .bind(feed_id)
+    .bind(entry_key)
+    .bind(content_hash)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let _guard = self.write_lock.lock().await;
+        sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRecord>, StoreError> {
+        let _guard = self.write_lock.lock().await;
+        let now = Utc::now().trunc_subsecs(0);
+        let mut tx = self.pool.begin().await?;
+        for f in feeds {
+            sqlx::query(
+                "INSERT INTO feeds (url, name, collection, created_at, updated_at) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (url) DO UPDATE SET name = excluded.name, collection = excluded.collection, \
+                 updated_at = CASE WHEN feeds.name <> excluded.name OR feeds.collection <> excluded.collection \
+                 THEN excluded.updated_at ELSE feeds.updated_at END",
+            )
+            .bind(&f.url)
+            .bind(&f.name)
+            .bind(&f.collection)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut out = Vec::with_capacity(feeds.len());
+        for f in feeds {
+            let row = sqlx::query(&format!("SELECT {FEED_COLUMNS} FROM feeds f WHERE f.url = ?"))
+                .bind(&f.url)
+                .fetch_one(&mut *tx)
+                .await?;
+            out.push(feed_from_row(&row)?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {FEED_COLUMNS} FROM feeds f ORDER BY f.name, f.url"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| feed_from_row(r).map_err(StoreError::from)).collect()
+    }
+
+    async fn known_entries(&self, feed_id: i64) -> Result<HashMap<String, String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT entry_key, content_hash FROM posts WHERE feed_id = ?1 \
+             UNION ALL SELECT entry_key, content_hash FROM skipped_entries WHERE feed_id = ?1",
+        )
+        .bind(feed_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut map = HashMap::with_capacity(rows.len());
+        for row in rows {
+            map.insert(row.try_get("entry_key")?, row.try_get("content_hash")?);
+        }
+        Ok(map)
+    }
+
+    async fn save_poll(
+        &self,
+        feed_id: i64,
+        poll: &PollRecord,
+        posts: &[Post],
+        skipped: &[SkippedEntry],
+    ) -> Result<SaveReport, StoreError> {
+        let _guard = self.write_lock.lock().await;
+        let now = Utc::now();
+        let mut report = SaveReport::default();
+        let mut tx = self.pool.begin().await?;
+
+        for post in posts {
+            let existing = sqlx::query("SELECT id, content_hash FROM posts WHERE feed_id = ? AND entry_key = ?")
+                .bind(feed_id)
+                .bind(&post.entry_key)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(row) = existing {
+                let id: i64 = row.try_get("id")?;
+                let hash: String = row.try_get("content_hash")?;
+                if hash == post.content_hash {
+                    report.unchanged += 1;
+                    continue;
+                }
+                let clash = sqlx::query("SELECT 1 FROM posts WHERE canonical_url = ? AND id <> ?")
+                    .bind(&post.canonical_url)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+                if clash {
+                    report.duplicates += 1;
+                    continue;
+                }
+                // Slug, date and path stay as first published: the post's URL on the site must not
+                // move when its source edits a title or re-dates an entry.
+                sqlx::query(
+                    "UPDATE posts SET canonical_url = ?, title = ?, description = ?, author = ?, \
+                     viewing_mode = ?, feed_name = ?, feed_url = ?, categories = ?, tags = ?, \
+                     tags_normalized = ?, excerpt = ?, content_markdown = ?, youtube_id = ?, \
+                     reddit_segment = ?, content_hash = ?, updated_at = ? WHERE id = ?",
+                )
+                .bind(&post.canonical_url)
+                .bind(&post.title)
+                .bind(&post.description)
+                .bind(&post.author)
+                .bind(&post.viewing_mode)
+                .bind(&post.feed_name)
+                .bind(&post.feed_url)
+                .bind(to_json(&post.categories))
+                .bind(to_json(&post.tags))
+                .bind(to_json(&post.tags_normalized))
+                .bind(&post.excerpt)
+                .bind(&post.content_markdown)
+                .bind(&post.youtube_id)
+                .bind(&post.reddit_segment)
+                .bind(&post.content_hash)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                report.updated += 1;
+                continue;
+            }
+
+            let same_url = sqlx::query("SELECT 1 FROM posts WHERE canonical_url = ?")
+                .bind(&post.canonical_url)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            let cross_post = match (&post.reddit_segment, post.collection.as_str()) {
+                (Some(segment), "community") => sqlx::query(
+                    "SELECT 1 FROM posts WHERE collection = 'community' AND reddit_segment = ?",
+                )
+                .bind(segment)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some(),
+                _ => false,
+            };
+            if same_url || cross_post {
+                let reason = if same_url {
+                    "duplicate: canonical URL already stored"
+                } else {
+                    "duplicate: Reddit cross-post of a stored post"
+                };
+                remember_skipped(&mut tx, feed_id, &post.entry_key, &post.content_hash, reason, now).await?;
+                report.duplicates += 1;
+                continue;
+            }
+
+            let (slug, path) = unique_path(&mut tx, post).await?;
+            sqlx::query(
+                "INSERT INTO posts (feed_id, entry_key, canonical_url, path, collection, slug, date, title, \
+                 description, author, viewing_mode, feed_name, feed_url, categories, tags, tags_normalized, \
+                 excerpt, content_markdown, youtube_id, reddit_segment, content_hash, first_seen_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(feed_id)
+            .bind(&post.entry_key)
+            .bind(&post.canonical_url)
+            .bind(&path)
+            .bind(&post.collection)
+            .bind(&slug)
+            .bind(post.date)
+            .bind(&post.title)
+            .bind(&post.description)
+            .bind(&post.author)
+            .bind(&post.viewing_mode)
+            .bind(&post.feed_name)
+            .bind(&post.feed_url)
+            .bind(to_json(&post.categories))
+            .bind(to_json(&post.tags))
+            .bind(to_json(&post.tags_normalized))
+            .bind(&post.excerpt)
+            .bind(&post.content_markdown)
+            .bind(&post.youtube_id)
+            .bind(&post.reddit_segment)
+            .bind(&post.content_hash)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM skipped_entries WHERE feed_id = ? AND entry_key = ?")
+                .bind(feed_id)
+                .bind(&post.entry_key)
+                .execute(&mut *tx)
+                .await?;
+            report.new += 1;
+        }
+
+        for s in skipped {
+            remember_skipped(&mut tx, feed_id, &s.entry_key, &s.content_hash, &s.reason, now).await?;
+            report.skipped += 1;
+        }
+
+        update_feed_state(&mut tx, feed_id, poll).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.* FROM posts p JOIN feeds f ON f.id = p.feed_id \
+             WHERE (?1 IS NULL OR f.name = ?1 OR f.url = ?1) \
+             AND (?2 IS NULL OR p.collection = ?2) \
+             AND (?3 IS NULL OR p.date >= ?3) \
+             ORDER BY p.date DESC, p.id DESC LIMIT ?4",
+        )
+        .bind(&filter.feed)
+        .bind(&filter.collection)
+        .bind(filter.since)
+        .bind(filter.limit.unwrap_or(-1))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(post_from_row).collect()
+    }
+
+    async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError> {
+        let row = match id_or_url.trim().parse::<i64>() {
+            Ok(id) => sqlx::query("SELECT * FROM posts WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+            Err(_) => sqlx::query("SELECT * FROM posts WHERE canonical_url = ?")
+                .bind(id_or_url.trim())
+                .fetch_optional(&self.pool)
+                .await?,
+        };
+        row.as_ref().map(post_from_row).transpose()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Write what the poll learned into the feed's row. Validators: a failure keeps the stored ones
+/// (the next poll should still be conditional), a 304 keeps them unless the server sent new ones,
+/// a 200 replaces them (a server that stopped sending them must not get stale ones back).
+async fn update_feed_state(tx: &mut Tx<'_>, feed_id: i64, poll: &PollRecord) -> Result<(), StoreError> {
+    let validators = match poll.outcome {
+        Outcome::Ok => "etag = ?, last_modified = ?",
+        Outcome::NotModified => "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)",
+        Outcome::Failed => "etag = COALESCE(etag, ?), last_modified = COALESCE(last_modified, ?)",
+    };
+    let success = poll.outcome != Outcome::Failed;
+    let sql = format!(
+        "UPDATE feeds SET {validators}, last_polled_at = ?, \
+         last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END, \
+         last_status = ?, last_outcome = ?, last_error = ?, \
+         consecutive_failures = CASE WHEN ? THEN 0 ELSE consecutive_failures + 1 END, \
+         retry_after = ?, gone = ?, fetch_url = COALESCE(?, fetch_url), \
+         ttl_minutes = COALESCE(?, ttl_minutes), updated_at = ? WHERE id = ?"
+    );
+    sqlx::query(&sql)
+        .bind(&poll.etag)
+        .bind(&poll.last_modified)
+        .bind(poll.polled_at)
+        .bind(success)
+        .bind(poll.polled_at)
+        .bind(poll.http_status.map(i64::from))
+        .bind(poll.outcome.as_str())
+        .bind(&poll.error)
+        .bind(success)
+        .bind(poll.retry_after)
+        .bind(poll.gone)
+        .bind(&poll.fetch_url)
+        .bind(poll.ttl_minutes.map(i64::from))
+        .bind(Utc::now())
+        .bind(feed_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
