@@ -44,7 +44,10 @@ pub enum ConfigError {
     #[error("configuration file {path} was given but does not exist\n  fix: create it (config/feedsmith.toml in the repository is a complete example) or correct the path")]
     Missing { path: PathBuf },
     #[error("in {source_name}: {message}")]
-    Invalid { source_name: String, message: String },
+    Invalid {
+        source_name: String,
+        message: String,
+    },
     #[error("environment variable {var}: {message}")]
     Env { var: String, message: String },
 }
@@ -257,7 +260,12 @@ pub fn load(path: Option<&Path>, database_url: Option<&str>) -> Result<Settings,
                 path: p.to_path_buf(),
                 source,
             })?;
-            from_parts(Some(&text), Source::File(p.to_path_buf()), &env, database_url)
+            from_parts(
+                Some(&text),
+                Source::File(p.to_path_buf()),
+                &env,
+                database_url,
+            )
         }
         None => from_parts(None, Source::Defaults, &env, database_url),
     }
@@ -388,18 +396,20 @@ fn apply_env(tree: &mut toml::Value, var: &str, value: &str) -> Result<(), Confi
             ))
         })?;
     let new_value = match table.get(key.as_str()) {
-        Some(toml::Value::Integer(_)) => toml::Value::Integer(
-            value
-                .trim()
-                .parse()
-                .map_err(|_| err(format!("[{section}].{key} expects an integer, got {value:?}")))?,
-        ),
-        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(
-            value
-                .trim()
-                .parse()
-                .map_err(|_| err(format!("[{section}].{key} expects true or false, got {value:?}")))?,
-        ),
+        Some(toml::Value::Integer(_)) => {
+            toml::Value::Integer(value.trim().parse().map_err(|_| {
+                err(format!(
+                    "[{section}].{key} expects an integer, got {value:?}"
+                ))
+            })?)
+        }
+        Some(toml::Value::Boolean(_)) => {
+            toml::Value::Boolean(value.trim().parse().map_err(|_| {
+                err(format!(
+                    "[{section}].{key} expects true or false, got {value:?}"
+                ))
+            })?)
+        }
         Some(_) => toml::Value::String(value.to_string()),
         None if section == "publish" && key == "dir" => toml::Value::String(value.to_string()),
         None => {
@@ -425,7 +435,10 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
     } = raw;
 
     let db_url = database.url.trim().to_string();
-    if !(db_url.starts_with("sqlite:") || db_url.starts_with("postgres://") || db_url.starts_with("postgresql://")) {
+    if !(db_url.starts_with("sqlite:")
+        || db_url.starts_with("postgres://")
+        || db_url.starts_with("postgresql://"))
+    {
         return Err(format!(
             "[database].url = {db_url:?}: unsupported database URL; expected sqlite://PATH (e.g. sqlite://feedsmith.db) or postgres://USER@HOST/DB"
         ));
@@ -436,7 +449,9 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
 
     let positive = |key: &str, v: i64, max: i64| -> Result<usize, String> {
         if v < 1 || v > max {
-            Err(format!("[http].{key} = {v}: expected a whole number from 1 to {max}"))
+            Err(format!(
+                "[http].{key} = {v}: expected a whole number from 1 to {max}"
+            ))
         } else {
             Ok(v as usize)
         }
@@ -449,7 +464,9 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
     }
     let max_redirects = http.max_redirects;
     if !(0..=20).contains(&max_redirects) {
-        return Err(format!("[http].max_redirects = {max_redirects}: expected 0 to 20"));
+        return Err(format!(
+            "[http].max_redirects = {max_redirects}: expected 0 to 20"
+        ));
     }
     let http = HttpSettings {
         user_agent: http.user_agent,
@@ -498,7 +515,10 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
     let publish = PublishSettings {
         permalink: publish.permalink,
         video_embed,
-        dir: publish.dir.filter(|d| !d.trim().is_empty()).map(PathBuf::from),
+        dir: publish
+            .dir
+            .filter(|d| !d.trim().is_empty())
+            .map(PathBuf::from),
     };
 
     let mut seen_urls = HashSet::new();
@@ -598,7 +618,9 @@ fn duration_setting(section: &str, key: &str, value: &str) -> Result<Duration, S
 /// `500ms`, `20s`, `5m`, `2h`, `1d`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().ok()?;
     if !n.is_finite() || n < 0.0 {
@@ -656,7 +678,8 @@ pub fn parse_size(s: &str) -> Option<u64> {
 impl Settings {
     /// The effective settings as TOML, for `config check`.
     pub fn to_toml(&self) -> String {
-        let mut out = toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"));
+        let mut out =
+            toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"));
         if !out.ends_with('\n') {
             out.push('\n');
         }
@@ -702,7 +725,8 @@ mod tests {
         from_parts(Some(text), Source::File("test.toml".into()), &env, None)
     }
 
-    const FEED: &str = "[[feeds]]\nname = \"A\"\nurl = \"https://example.org/feed.xml\"\ncollection = \"blogs\"\n";
+    const FEED: &str =
+        "[[feeds]]\nname = \"A\"\nurl = \"https://example.org/feed.xml\"\ncollection = \"blogs\"\n";
 
     #[test]
     fn defaults_apply_when_file_is_minimal() {
@@ -733,21 +757,33 @@ mod tests {
 
     #[test]
     fn database_url_flag_beats_env() {
-        let env = vec![("FEEDSMITH__DATABASE__URL".to_string(), "sqlite://env.db".to_string())];
+        let env = vec![(
+            "FEEDSMITH__DATABASE__URL".to_string(),
+            "sqlite://env.db".to_string(),
+        )];
         let s = from_parts(Some(FEED), Source::Defaults, &env, Some("sqlite://flag.db")).unwrap();
         assert_eq!(s.database.url, "sqlite://flag.db");
     }
 
     #[test]
     fn unknown_keys_are_errors_naming_file_and_key() {
-        let e = load_str("[http]\ntimeot = \"5s\"\n", &[]).unwrap_err().to_string();
+        let e = load_str("[http]\ntimeot = \"5s\"\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("test.toml") && e.contains("http.timeot"), "{e}");
         let e = load_str("[htp]\n", &[]).unwrap_err().to_string();
         assert!(e.contains("`htp`"), "{e}");
-        let e = load_str(&format!("{FEED}colection = \"x\"\n"), &[]).unwrap_err().to_string();
+        let e = load_str(&format!("{FEED}colection = \"x\"\n"), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("colection"), "{e}");
-        let e = load_str(FEED, &[("FEEDSMITH__HTTP__TIMEOT", "5s")]).unwrap_err().to_string();
-        assert!(e.contains("FEEDSMITH__HTTP__TIMEOT") && e.contains("timeot"), "{e}");
+        let e = load_str(FEED, &[("FEEDSMITH__HTTP__TIMEOT", "5s")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("FEEDSMITH__HTTP__TIMEOT") && e.contains("timeot"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -767,7 +803,10 @@ mod tests {
         ];
         for (text, needle) in cases {
             let e = load_str(text, &[]).unwrap_err().to_string();
-            assert!(e.contains(needle) && e.contains("test.toml"), "{text:?} -> {e}");
+            assert!(
+                e.contains(needle) && e.contains("test.toml"),
+                "{text:?} -> {e}"
+            );
         }
     }
 
@@ -796,7 +835,11 @@ mod tests {
     fn select_feeds_by_name_or_url() {
         let text = format!("{FEED}[[feeds]]\nname = \"B\"\nurl = \"https://example.org/b.xml\"\ncollection = \"news\"\nenabled = false\n");
         let s = load_str(&text, &[]).unwrap();
-        assert_eq!(s.select_feeds(&[]).unwrap().len(), 1, "disabled feeds are skipped");
+        assert_eq!(
+            s.select_feeds(&[]).unwrap().len(),
+            1,
+            "disabled feeds are skipped"
+        );
         assert_eq!(s.select_feeds(&["b".into()]).unwrap()[0].name, "B");
         assert!(s.select_feeds(&["nope".into()]).is_err());
     }
@@ -805,6 +848,9 @@ mod tests {
     fn shipped_config_is_valid() {
         let text = include_str!("../config/feedsmith.toml");
         let s = load_str(text, &[]).unwrap();
-        assert!(s.feeds.iter().any(|f| f.url == "https://www.reddit.com/r/devops/.rss"));
+        assert!(s
+            .feeds
+            .iter()
+            .any(|f| f.url == "https://www.reddit.com/r/devops/.rss"));
     }
 }

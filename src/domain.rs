@@ -27,7 +27,11 @@ pub struct FeedConfig {
 
 impl FeedConfig {
     /// A feed with the defaults of the configuration file, for tests and `inspect`.
-    pub fn new(name: impl Into<String>, url: impl Into<String>, collection: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        url: impl Into<String>,
+        collection: impl Into<String>,
+    ) -> Self {
         FeedConfig {
             name: name.into(),
             url: url.into(),
@@ -44,7 +48,11 @@ impl FeedConfig {
     /// The effective minimum plain-text length of a published entry (post-format.md 7.4).
     pub fn effective_min_content_chars(&self) -> usize {
         self.min_content_chars
-            .unwrap_or(if self.collection == "community" { 1000 } else { 0 })
+            .unwrap_or(if self.collection == "community" {
+                1000
+            } else {
+                0
+            })
     }
 }
 

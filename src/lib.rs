@@ -10,8 +10,10 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod fetch;
-#[path = "/tmp/stubs/normalize.rs"] pub mod normalize;
-#[path = "/tmp/stubs/parse.rs"] pub mod parse;
+#[path = "/tmp/stubs/normalize.rs"]
+pub mod normalize;
+#[path = "/tmp/stubs/parse.rs"]
+pub mod parse;
 pub mod pipeline;
 pub mod store;
 pub mod telemetry;

@@ -107,7 +107,12 @@ async fn parse_with_discovery(
     app: &App,
     fetched: Fetched,
 ) -> Result<(ParsedFeed, Option<String>, Option<Fetched>), String> {
-    let first = parse_blocking(fetched.body.clone(), fetched.content_type.clone(), fetched.final_url.clone()).await;
+    let first = parse_blocking(
+        fetched.body.clone(),
+        fetched.content_type.clone(),
+        fetched.final_url.clone(),
+    )
+    .await;
     match first {
         Ok(parsed) => Ok((parsed, None, Some(fetched))),
         Err(err) => {
@@ -128,11 +133,17 @@ async fn parse_with_discovery(
                 .await
                 .map_err(|e| format!("autodiscovered feed {link}: {e}"))?;
             let FetchResponse::Modified(doc) = second else {
-                return Err(format!("autodiscovered feed {link}: unexpected 304 without validators"));
+                return Err(format!(
+                    "autodiscovered feed {link}: unexpected 304 without validators"
+                ));
             };
-            let parsed = parse_blocking(doc.body.clone(), doc.content_type.clone(), doc.final_url.clone())
-                .await
-                .map_err(|e| format!("autodiscovered feed {link}: {e}"))?;
+            let parsed = parse_blocking(
+                doc.body.clone(),
+                doc.content_type.clone(),
+                doc.final_url.clone(),
+            )
+            .await
+            .map_err(|e| format!("autodiscovered feed {link}: {e}"))?;
             Ok((parsed, Some(link), Some(doc)))
         }
     }
@@ -145,7 +156,11 @@ async fn parse_blocking(
     content_type: Option<String>,
     base: String,
 ) -> Result<ParsedFeed, parse::ParseError> {
-    match tokio::task::spawn_blocking(move || parse::parse_feed(&body, content_type.as_deref(), Some(&base))).await {
+    match tokio::task::spawn_blocking(move || {
+        parse::parse_feed(&body, content_type.as_deref(), Some(&base))
+    })
+    .await
+    {
         Ok(result) => result,
         Err(join) => Err(parse::ParseError::Panicked {
             detail: join.to_string(),
@@ -154,7 +169,11 @@ async fn parse_blocking(
 }
 
 /// Poll one feed once and store the result. See the module doc for the error contract.
-pub async fn refresh(app: &App, feed: &FeedConfig, record: &FeedRecord) -> Result<FeedReport, StoreError> {
+pub async fn refresh(
+    app: &App,
+    feed: &FeedConfig,
+    record: &FeedRecord,
+) -> Result<FeedReport, StoreError> {
     let started = Instant::now();
     let now = Utc::now().trunc_subsecs(0);
     let url = record.effective_url().to_string();
@@ -236,7 +255,10 @@ pub async fn refresh(app: &App, feed: &FeedConfig, record: &FeedRecord) -> Resul
         }
     }
 
-    let saved = app.store.save_poll(record.id, &poll, &posts, &skipped).await?;
+    let saved = app
+        .store
+        .save_poll(record.id, &poll, &posts, &skipped)
+        .await?;
     report.saved = SaveReport {
         unchanged: report.saved.unchanged + saved.unchanged,
         ..saved

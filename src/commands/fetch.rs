@@ -16,7 +16,9 @@ use crate::store::Outcome;
 use crate::telemetry;
 
 pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandError> {
-    let selected = settings.select_feeds(&args.feeds).map_err(CommandError::Usage)?;
+    let selected = settings
+        .select_feeds(&args.feeds)
+        .map_err(CommandError::Usage)?;
     if selected.is_empty() {
         return Err(CommandError::Usage(format!(
             "no enabled feeds in {}: add [[feeds]] tables (config/feedsmith.toml in the repository is an example)",
@@ -33,23 +35,24 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     let in_flight = app.settings.http.concurrency.saturating_mul(2).max(1);
     let app_ref = &app;
     let bar_ref = &bar;
-    let results: Vec<Result<FeedReport, crate::store::StoreError>> = stream::iter(selected.iter().zip(records.iter()))
-        .map(|(feed, record)| {
-            let span = tracing::info_span!("poll", feed = %feed.name, url = %feed.url);
-            async move {
-                let result = refresh(app_ref, feed, record).await;
-                if let Ok(report) = &result {
-                    log_report(report);
+    let results: Vec<Result<FeedReport, crate::store::StoreError>> =
+        stream::iter(selected.iter().zip(records.iter()))
+            .map(|(feed, record)| {
+                let span = tracing::info_span!("poll", feed = %feed.name, url = %feed.url);
+                async move {
+                    let result = refresh(app_ref, feed, record).await;
+                    if let Ok(report) = &result {
+                        log_report(report);
+                    }
+                    bar_ref.inc(1);
+                    bar_ref.set_message(feed.name.clone());
+                    result
                 }
-                bar_ref.inc(1);
-                bar_ref.set_message(feed.name.clone());
-                result
-            }
-            .instrument(span)
-        })
-        .buffer_unordered(in_flight)
-        .collect()
-        .await;
+                .instrument(span)
+            })
+            .buffer_unordered(in_flight)
+            .collect()
+            .await;
     bar.finish_and_clear();
     telemetry::clear_progress_bar();
 
@@ -59,14 +62,24 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     }
     let summary = Summary::of(&reports, started.elapsed());
     if args.json {
-        let json = serde_json::to_string_pretty(&reports).map_err(|e| CommandError::Runtime(e.to_string()))?;
+        let json = serde_json::to_string_pretty(&reports)
+            .map_err(|e| CommandError::Runtime(e.to_string()))?;
         println!("{json}");
     }
     for r in reports.iter().filter(|r| r.outcome == Outcome::Failed) {
-        eprintln!("failed: {} ({}): {}", r.name, r.url, r.error.as_deref().unwrap_or("unknown error"));
+        eprintln!(
+            "failed: {} ({}): {}",
+            r.name,
+            r.url,
+            r.error.as_deref().unwrap_or("unknown error")
+        );
     }
     eprintln!("{summary}");
-    Ok(if summary.failed > 0 { exit::FEEDS_FAILED } else { exit::OK })
+    Ok(if summary.failed > 0 {
+        exit::FEEDS_FAILED
+    } else {
+        exit::OK
+    })
 }
 
 fn progress_bar(len: u64, json: bool) -> ProgressBar {
@@ -74,7 +87,9 @@ fn progress_bar(len: u64, json: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} feeds  {wide_msg}") {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} feeds  {wide_msg}",
+    ) {
         bar.set_style(style);
     }
     bar.enable_steady_tick(Duration::from_millis(120));

@@ -20,14 +20,18 @@ use crate::pipeline::build_batch;
 pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandError> {
     let source = args.source.trim();
     let (body, content_type, base) = if Path::new(source).is_file() {
-        let body = std::fs::read(source).map_err(|e| CommandError::Runtime(format!("cannot read {source}: {e}")))?;
+        let body = std::fs::read(source)
+            .map_err(|e| CommandError::Runtime(format!("cannot read {source}: {e}")))?;
         (body, None, None)
     } else if source.starts_with("http://") || source.starts_with("https://") {
-        let fetcher = Fetcher::new(&settings.http).map_err(|e| CommandError::Runtime(e.to_string()))?;
+        let fetcher =
+            Fetcher::new(&settings.http).map_err(|e| CommandError::Runtime(e.to_string()))?;
         match fetcher.fetch(source, &Validators::default()).await {
             Ok(FetchResponse::Modified(doc)) => (doc.body, doc.content_type, Some(doc.final_url)),
             Ok(FetchResponse::NotModified { .. }) => {
-                return Err(CommandError::Runtime(format!("{source}: unexpected 304 Not Modified")))
+                return Err(CommandError::Runtime(format!(
+                    "{source}: unexpected 304 Not Modified"
+                )))
             }
             Err(e) => return Err(CommandError::Runtime(e.to_string())),
         }
@@ -37,7 +41,14 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
         )));
     };
 
-    let parsed = parse_document(&settings, &body, content_type.as_deref(), base.as_deref(), source).await?;
+    let parsed = parse_document(
+        &settings,
+        &body,
+        content_type.as_deref(),
+        base.as_deref(),
+        source,
+    )
+    .await?;
     let feed = feed_for(&settings, args, source, &parsed);
     let batch = build_batch(&feed, &parsed, &HashMap::new(), Utc::now().trunc_subsecs(0));
     let render = render_options(&settings);
@@ -63,7 +74,8 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
                 })
             })
             .collect();
-        let text = serde_json::to_string_pretty(&items).map_err(|e| CommandError::Runtime(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&items)
+            .map_err(|e| CommandError::Runtime(e.to_string()))?;
         println!("{text}");
     } else {
         for p in &batch.posts {
@@ -104,13 +116,16 @@ async fn parse_document(
                 return Err(CommandError::Runtime(format!("{source}: {e}")));
             };
             eprintln!("{source} is an HTML page; following its feed link {link}");
-            let fetcher = Fetcher::new(&settings.http).map_err(|e| CommandError::Runtime(e.to_string()))?;
+            let fetcher =
+                Fetcher::new(&settings.http).map_err(|e| CommandError::Runtime(e.to_string()))?;
             match fetcher.fetch(&link, &Validators::default()).await {
                 Ok(FetchResponse::Modified(doc)) => {
                     parse::parse_feed(&doc.body, doc.content_type.as_deref(), Some(&doc.final_url))
                         .map_err(|e| CommandError::Runtime(format!("{link}: {e}")))
                 }
-                Ok(FetchResponse::NotModified { .. }) => Err(CommandError::Runtime(format!("{link}: unexpected 304"))),
+                Ok(FetchResponse::NotModified { .. }) => {
+                    Err(CommandError::Runtime(format!("{link}: unexpected 304")))
+                }
                 Err(e) => Err(CommandError::Runtime(e.to_string())),
             }
         }
@@ -119,7 +134,12 @@ async fn parse_document(
 
 /// The feed configuration to normalize with: the configured feed of this URL if there is one,
 /// overridden by `--name` / `--collection`.
-fn feed_for(settings: &Settings, args: &InspectArgs, source: &str, parsed: &ParsedFeed) -> FeedConfig {
+fn feed_for(
+    settings: &Settings,
+    args: &InspectArgs,
+    source: &str,
+    parsed: &ParsedFeed,
+) -> FeedConfig {
     let mut feed = settings
         .feeds
         .iter()

@@ -41,7 +41,9 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
 pub fn load_settings(cli: &Cli) -> Result<Settings, CommandError> {
     let path = config::locate(cli.config.as_deref())?;
     if path.is_none() {
-        tracing::debug!("no configuration file found; using built-in defaults and FEEDSMITH__ variables");
+        tracing::debug!(
+            "no configuration file found; using built-in defaults and FEEDSMITH__ variables"
+        );
     }
     Ok(config::load(path.as_deref(), cli.database_url.as_deref())?)
 }
@@ -55,5 +57,9 @@ pub fn parse_since(s: &str) -> Result<DateTime<Utc>, CommandError> {
     }
     DateTime::parse_from_rfc3339(s.trim())
         .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| CommandError::Usage(format!("--since {s:?}: expected a date like 2025-08-01 or 2025-08-01T12:00:00Z")))
+        .map_err(|_| {
+            CommandError::Usage(format!(
+                "--since {s:?}: expected a date like 2025-08-01 or 2025-08-01T12:00:00Z"
+            ))
+        })
 }

@@ -23,8 +23,12 @@ pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, Comman
     };
     let posts = app.store.list_posts(&filter).await?;
     if args.json {
-        let items: Vec<serde_json::Value> = posts.iter().map(|p| post_json(p, &app.render.permalink)).collect();
-        let text = serde_json::to_string_pretty(&items).map_err(|e| CommandError::Runtime(e.to_string()))?;
+        let items: Vec<serde_json::Value> = posts
+            .iter()
+            .map(|p| post_json(p, &app.render.permalink))
+            .collect();
+        let text = serde_json::to_string_pretty(&items)
+            .map_err(|e| CommandError::Runtime(e.to_string()))?;
         println!("{text}");
     } else {
         for p in &posts {

@@ -147,7 +147,10 @@ impl Fetcher {
 
     /// Wait for a per-host slot, then a global one (in that order, so a busy host never holds
     /// global slots that other hosts could use).
-    async fn permits(&self, url: &Url) -> (Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>) {
+    async fn permits(
+        &self,
+        url: &Url,
+    ) -> (Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>) {
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let host_permit = self.host_semaphore(&host).acquire_owned().await.ok();
         let global_permit = self.global.clone().acquire_owned().await.ok();
@@ -156,7 +159,11 @@ impl Fetcher {
 
     /// GET `url` (conditionally when validators are given), following up to `max_redirects`
     /// http(s) redirects, within the total timeout and the body limit.
-    pub async fn fetch(&self, url: &str, validators: &Validators) -> Result<FetchResponse, FetchError> {
+    pub async fn fetch(
+        &self,
+        url: &str,
+        validators: &Validators,
+    ) -> Result<FetchResponse, FetchError> {
         let total = self.settings.timeout;
         match tokio::time::timeout(total, self.fetch_inner(url, validators)).await {
             Ok(result) => result,
@@ -167,7 +174,11 @@ impl Fetcher {
         }
     }
 
-    async fn fetch_inner(&self, url: &str, validators: &Validators) -> Result<FetchResponse, FetchError> {
+    async fn fetch_inner(
+        &self,
+        url: &str,
+        validators: &Validators,
+    ) -> Result<FetchResponse, FetchError> {
         let mut current = parse_http_url(url)?;
         let mut all_permanent = true;
         let mut hops = 0usize;
@@ -180,7 +191,10 @@ impl Fetcher {
             if let Some(lm) = &validators.last_modified {
                 req = req.header(header::IF_MODIFIED_SINCE, lm);
             }
-            let resp = req.send().await.map_err(|e| classify(url, &e, self.settings.timeout))?;
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| classify(url, &e, self.settings.timeout))?;
             let status = resp.status();
 
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
@@ -211,7 +225,10 @@ impl Fetcher {
                         max: self.settings.max_redirects,
                     });
                 }
-                all_permanent &= matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT);
+                all_permanent &= matches!(
+                    status,
+                    StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+                );
                 current = target;
                 continue;
             }
@@ -274,7 +291,8 @@ async fn read_limited(
     limit: u64,
     timeout: Duration,
 ) -> Result<Vec<u8>, FetchError> {
-    let mut body: Vec<u8> = Vec::with_capacity(resp.content_length().unwrap_or(64 * 1024).min(limit) as usize);
+    let mut body: Vec<u8> =
+        Vec::with_capacity(resp.content_length().unwrap_or(64 * 1024).min(limit) as usize);
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
@@ -415,8 +433,13 @@ mod tests {
 
     #[test]
     fn retry_after_seconds_and_date() {
-        let now = DateTime::parse_from_rfc3339("2025-08-03T22:00:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(parse_retry_after("120", now), Some(now + chrono::Duration::seconds(120)));
+        let now = DateTime::parse_from_rfc3339("2025-08-03T22:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(now + chrono::Duration::seconds(120))
+        );
         let d = parse_retry_after("Sun, 03 Aug 2025 23:00:00 GMT", now).unwrap();
         assert_eq!(d.to_rfc3339(), "2025-08-03T23:00:00+00:00");
         assert_eq!(parse_retry_after("soon", now), None);
@@ -425,8 +448,14 @@ mod tests {
     #[test]
     fn cache_control_max_age_and_expires() {
         let mut h = HeaderMap::new();
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=600"));
-        h.insert(header::EXPIRES, HeaderValue::from_static("Sun, 03 Aug 2025 23:00:00 GMT"));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=600"),
+        );
+        h.insert(
+            header::EXPIRES,
+            HeaderValue::from_static("Sun, 03 Aug 2025 23:00:00 GMT"),
+        );
         let c = cache_hints(&h);
         assert_eq!(c.max_age, Some(Duration::from_secs(600)));
         assert_eq!(c.expires.unwrap().to_rfc3339(), "2025-08-03T23:00:00+00:00");

@@ -12,11 +12,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
-use super::{FeedRecord, Outcome, PollRecord, PostFilter, SaveReport, Store, StoreError, StoredPost};
+use super::{
+    FeedRecord, Outcome, PollRecord, PostFilter, SaveReport, Store, StoreError, StoredPost,
+};
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 use crate::normalize::post_path;
 
@@ -55,7 +59,8 @@ impl SqliteStore {
     }
 }
 
-const FEED_COLUMNS: &str = "f.id, f.url, f.fetch_url, f.name, f.collection, f.etag, f.last_modified, \
+const FEED_COLUMNS: &str =
+    "f.id, f.url, f.fetch_url, f.name, f.collection, f.etag, f.last_modified, \
      f.last_polled_at, f.last_success_at, f.last_status, f.last_outcome, f.last_error, \
      f.consecutive_failures, f.retry_after, f.gone, f.ttl_minutes, \
      (SELECT COUNT(*) FROM posts p WHERE p.feed_id = f.id) AS post_count";
@@ -174,7 +179,9 @@ async fn remember_skipped(
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let _guard = self.write_lock.lock().await;
-        sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -199,10 +206,12 @@ impl Store for SqliteStore {
         }
         let mut out = Vec::with_capacity(feeds.len());
         for f in feeds {
-            let row = sqlx::query(&format!("SELECT {FEED_COLUMNS} FROM feeds f WHERE f.url = ?"))
-                .bind(&f.url)
-                .fetch_one(&mut *tx)
-                .await?;
+            let row = sqlx::query(&format!(
+                "SELECT {FEED_COLUMNS} FROM feeds f WHERE f.url = ?"
+            ))
+            .bind(&f.url)
+            .fetch_one(&mut *tx)
+            .await?;
             out.push(feed_from_row(&row)?);
         }
         tx.commit().await?;
@@ -210,10 +219,14 @@ impl Store for SqliteStore {
     }
 
     async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {FEED_COLUMNS} FROM feeds f ORDER BY f.name, f.url"))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| feed_from_row(r).map_err(StoreError::from)).collect()
+        let rows = sqlx::query(&format!(
+            "SELECT {FEED_COLUMNS} FROM feeds f ORDER BY f.name, f.url"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| feed_from_row(r).map_err(StoreError::from))
+            .collect()
     }
 
     async fn known_entries(&self, feed_id: i64) -> Result<HashMap<String, String>, StoreError> {
@@ -244,11 +257,13 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
 
         for post in posts {
-            let existing = sqlx::query("SELECT id, content_hash FROM posts WHERE feed_id = ? AND entry_key = ?")
-                .bind(feed_id)
-                .bind(&post.entry_key)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let existing = sqlx::query(
+                "SELECT id, content_hash FROM posts WHERE feed_id = ? AND entry_key = ?",
+            )
+            .bind(feed_id)
+            .bind(&post.entry_key)
+            .fetch_optional(&mut *tx)
+            .await?;
             if let Some(row) = existing {
                 let id: i64 = row.try_get("id")?;
                 let hash: String = row.try_get("content_hash")?;
@@ -318,7 +333,15 @@ impl Store for SqliteStore {
                 } else {
                     "duplicate: Reddit cross-post of a stored post"
                 };
-                remember_skipped(&mut tx, feed_id, &post.entry_key, &post.content_hash, reason, now).await?;
+                remember_skipped(
+                    &mut tx,
+                    feed_id,
+                    &post.entry_key,
+                    &post.content_hash,
+                    reason,
+                    now,
+                )
+                .await?;
                 report.duplicates += 1;
                 continue;
             }
@@ -364,7 +387,15 @@ impl Store for SqliteStore {
         }
 
         for s in skipped {
-            remember_skipped(&mut tx, feed_id, &s.entry_key, &s.content_hash, &s.reason, now).await?;
+            remember_skipped(
+                &mut tx,
+                feed_id,
+                &s.entry_key,
+                &s.content_hash,
+                &s.reason,
+                now,
+            )
+            .await?;
             report.skipped += 1;
         }
 
@@ -392,14 +423,18 @@ impl Store for SqliteStore {
 
     async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError> {
         let row = match id_or_url.trim().parse::<i64>() {
-            Ok(id) => sqlx::query("SELECT * FROM posts WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?,
-            Err(_) => sqlx::query("SELECT * FROM posts WHERE canonical_url = ?")
-                .bind(id_or_url.trim())
-                .fetch_optional(&self.pool)
-                .await?,
+            Ok(id) => {
+                sqlx::query("SELECT * FROM posts WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            Err(_) => {
+                sqlx::query("SELECT * FROM posts WHERE canonical_url = ?")
+                    .bind(id_or_url.trim())
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
         };
         row.as_ref().map(post_from_row).transpose()
     }
@@ -413,10 +448,16 @@ impl Store for SqliteStore {
 /// Write what the poll learned into the feed's row. Validators: a failure keeps the stored ones
 /// (the next poll should still be conditional), a 304 keeps them unless the server sent new ones,
 /// a 200 replaces them (a server that stopped sending them must not get stale ones back).
-async fn update_feed_state(tx: &mut Tx<'_>, feed_id: i64, poll: &PollRecord) -> Result<(), StoreError> {
+async fn update_feed_state(
+    tx: &mut Tx<'_>,
+    feed_id: i64,
+    poll: &PollRecord,
+) -> Result<(), StoreError> {
     let validators = match poll.outcome {
         Outcome::Ok => "etag = ?, last_modified = ?",
-        Outcome::NotModified => "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)",
+        Outcome::NotModified => {
+            "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)"
+        }
         Outcome::Failed => "etag = COALESCE(etag, ?), last_modified = COALESCE(last_modified, ?)",
     };
     let success = poll.outcome != Outcome::Failed;

@@ -1,0 +1,136 @@
+//! The command-line contract: configuration errors, `config check`, `migrate`, exit codes.
+
+mod support;
+
+use support::{feed_toml, Workspace};
+
+#[tokio::test]
+async fn config_check_prints_effective_settings() {
+    let ws = Workspace::new(
+        "[http]\nconcurrency = 3\n",
+        &feed_toml("A", "https://example.org/a.xml", "blogs", ""),
+    );
+    let out = ws.run(&["config", "check"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("concurrency = 3"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("https://example.org/a.xml"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("configuration OK"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn config_errors_exit_2_naming_file_and_key() {
+    let ws = Workspace::new("[http]\ntimeot = \"5s\"\n", "");
+    let out = ws.run(&["config", "check"]).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("feedsmith.toml") && out.stderr.contains("http.timeot"),
+        "{}",
+        out.stderr
+    );
+
+    let ws = Workspace::new(
+        "",
+        &feed_toml(
+            "A",
+            "https://example.org/a.xml",
+            "blogs",
+            "schedule = \"sometimes\"",
+        ),
+    );
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("schedule") && out.stderr.contains("sometimes"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn missing_explicit_config_is_a_usage_error() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+        .args(["--config", "/nonexistent/feedsmith.toml", "config", "check"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/feedsmith.toml"));
+}
+
+#[tokio::test]
+async fn env_overrides_and_database_url_flag() {
+    let ws = Workspace::new(
+        "",
+        &feed_toml("A", "https://example.org/a.xml", "blogs", ""),
+    );
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .args(["--database-url", "sqlite://flag.db", "config", "check"])
+        .env("FEEDSMITH__HTTP__USER_AGENT", "test-agent/1.0")
+        .env("FEEDSMITH__DATABASE__URL", "sqlite://env.db")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("user_agent = \"test-agent/1.0\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("url = \"sqlite://flag.db\""), "{stdout}");
+
+    let bad = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .args(["config", "check"])
+        .env("FEEDSMITH__HTTP__CONCURRENCY", "lots")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("FEEDSMITH__HTTP__CONCURRENCY"));
+}
+
+#[tokio::test]
+async fn migrate_creates_the_database_and_unwritable_paths_fail_clearly() {
+    let ws = Workspace::new("", "");
+    let out = ws.run(&["migrate"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(ws.db_path().is_file());
+    let again = ws.run(&["migrate"]).await;
+    assert_eq!(again.code, 0, "migrations are idempotent: {}", again.stderr);
+
+    let bad = ws
+        .run(&[
+            "--database-url",
+            "sqlite:///nonexistent-dir/x/feedsmith.db",
+            "migrate",
+        ])
+        .await;
+    assert_eq!(bad.code, 1, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("cannot open the database"),
+        "{}",
+        bad.stderr
+    );
+    let scheme = ws.run(&["--database-url", "mysql://x/y", "migrate"]).await;
+    assert_eq!(scheme.code, 2, "{}", scheme.stderr);
+}
+
+#[tokio::test]
+async fn fetch_without_feeds_is_a_usage_error() {
+    let ws = Workspace::new("", "");
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("no enabled feeds"), "{}", out.stderr);
+}

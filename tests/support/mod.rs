@@ -1,0 +1,321 @@
+//! Test support: a real HTTP/1.1 server on 127.0.0.1:0 with scriptable routes, plus helpers to
+//! run the real `feedsmith` binary against a temporary configuration and SQLite file.
+//!
+//! The server is written on raw TCP (not a framework) so tests can produce exactly the
+//! misbehaviour they need: a reset mid-body, a wrong Content-Length, a hang.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What a route answers.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// A normal response. An `ETag` is derived from the body, and `If-None-Match` honoured,
+    /// when `etag` is true.
+    Body {
+        status: u16,
+        content_type: String,
+        body: Vec<u8>,
+        etag: bool,
+        headers: Vec<(String, String)>,
+    },
+    /// Headers announce `announced` bytes, `sent` are written, then the connection is closed.
+    Truncated { body: Vec<u8>, announced: usize },
+    /// Accept the connection and never answer.
+    Hang,
+}
+
+impl Reply {
+    pub fn feed(body: impl Into<Vec<u8>>) -> Reply {
+        Reply::Body {
+            status: 200,
+            content_type: "application/xml".into(),
+            body: body.into(),
+            etag: true,
+            headers: Vec::new(),
+        }
+    }
+    pub fn status(status: u16, body: &str) -> Reply {
+        Reply::Body {
+            status,
+            content_type: "text/plain".into(),
+            body: body.as_bytes().to_vec(),
+            etag: false,
+            headers: Vec::new(),
+        }
+    }
+    pub fn with_header(mut self, name: &str, value: &str) -> Reply {
+        if let Reply::Body { headers, .. } = &mut self {
+            headers.push((name.to_string(), value.to_string()));
+        }
+        self
+    }
+    pub fn with_content_type(mut self, ct: &str) -> Reply {
+        if let Reply::Body { content_type, .. } = &mut self {
+            *content_type = ct.to_string();
+        }
+        self
+    }
+}
+
+#[derive(Default)]
+struct State {
+    routes: HashMap<String, Reply>,
+    /// (path, status sent) of every request, in order.
+    log: Vec<(String, u16)>,
+}
+
+#[derive(Clone)]
+pub struct TestServer {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let state = Arc::new(Mutex::new(State::default()));
+        let st = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    continue;
+                };
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let _ = serve(sock, st).await;
+                });
+            }
+        });
+        TestServer { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn route(&self, path: &str, reply: Reply) {
+        self.state
+            .lock()
+            .unwrap()
+            .routes
+            .insert(path.to_string(), reply);
+    }
+
+    /// Statuses sent for `path`, in order.
+    pub fn statuses(&self, path: &str) -> Vec<u16> {
+        self.state
+            .lock()
+            .unwrap()
+            .log
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, s)| *s)
+            .collect()
+    }
+}
+
+async fn serve(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    loop {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let header_end = loop {
+            let n = sock.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break pos;
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+        let mut lines = head.lines();
+        let request_line = lines.next().unwrap_or_default();
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .to_string();
+        let headers: HashMap<String, String> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let reply = state.lock().unwrap().routes.get(&path).cloned();
+        let reply = reply.unwrap_or_else(|| Reply::status(404, "not found"));
+        match reply {
+            Reply::Hang => {
+                state.lock().unwrap().log.push((path, 0));
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                return Ok(());
+            }
+            Reply::Truncated { body, announced } => {
+                state.lock().unwrap().log.push((path, 200));
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {announced}\r\nConnection: close\r\n\r\n"
+                );
+                sock.write_all(head.as_bytes()).await?;
+                sock.write_all(&body).await?;
+                sock.flush().await?;
+                return Ok(()); // dropping the socket closes the connection early
+            }
+            Reply::Body {
+                status,
+                content_type,
+                body,
+                etag,
+                headers: extra,
+            } => {
+                let tag = format!("\"{:x}\"", fxhash(&body));
+                let not_modified = etag && headers.get("if-none-match").is_some_and(|v| *v == tag);
+                let (status, body) = if not_modified {
+                    (304, Vec::new())
+                } else {
+                    (status, body)
+                };
+                state.lock().unwrap().log.push((path, status));
+                let mut head = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+                    body.len()
+                );
+                if etag {
+                    head.push_str(&format!("ETag: {tag}\r\n"));
+                }
+                for (k, v) in extra {
+                    head.push_str(&format!("{k}: {v}\r\n"));
+                }
+                head.push_str("\r\n");
+                sock.write_all(head.as_bytes()).await?;
+                sock.write_all(&body).await?;
+                sock.flush().await?;
+            }
+        }
+    }
+}
+
+fn fxhash(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// `../shared` beside the repository, or `$FEEDSMITH_SHARED`; `None` (and a printed notice)
+/// when it is absent, so the tests that need it skip clearly instead of failing obscurely.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("FEEDSMITH_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    if dir.join("corpus/MANIFEST.tsv").is_file() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: {} not found (the shared corpus and spec live beside the repository)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// A temporary working directory with a configuration file and a SQLite database.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Workspace {
+    /// `feeds` is the `[[feeds]]` TOML; `extra` more TOML placed before it.
+    pub fn new(extra: &str, feeds: &str) -> Workspace {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("feedsmith.db");
+        // Keys of an `[http]` table in `extra` join the test's own `[http]` table.
+        let (http_extra, extra) = match extra.strip_prefix("[http]\n") {
+            Some(rest) => rest
+                .split_once("\n[")
+                .map_or((rest.to_string(), String::new()), |(h, r)| {
+                    (h.to_string(), format!("[{r}"))
+                }),
+            None => (String::new(), extra.to_string()),
+        };
+        let timeouts = if http_extra.contains("timeout") {
+            ""
+        } else {
+            "timeout = \"5s\"\nconnect_timeout = \"2s\"\n"
+        };
+        let config = format!(
+            "[database]\nurl = \"sqlite://{}\"\n\n[http]\n{timeouts}{http_extra}\n{extra}\n{feeds}",
+            db.display()
+        );
+        std::fs::write(dir.path().join("feedsmith.toml"), config).expect("write config");
+        Workspace { dir }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("feedsmith.toml")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("feedsmith.db")
+    }
+
+    /// Run the real binary with this workspace's configuration.
+    pub async fn run(&self, args: &[&str]) -> Output {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+            .arg("--config")
+            .arg(self.config_path())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("FEEDSMITH_CONFIG")
+            .env("RUST_LOG", "info")
+            .output()
+            .await
+            .expect("run feedsmith");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `posts list --json` parsed.
+    pub async fn posts(&self) -> Vec<serde_json::Value> {
+        let out = self.run(&["posts", "list", "--json"]).await;
+        assert_eq!(out.code, 0, "posts list failed: {}", out.stderr);
+        serde_json::from_str(&out.stdout).expect("posts list --json is a JSON array")
+    }
+}
+
+/// A `[[feeds]]` table.
+pub fn feed_toml(name: &str, url: &str, collection: &str, extra: &str) -> String {
+    format!(
+        "[[feeds]]\nname = \"{name}\"\nurl = \"{url}\"\ncollection = \"{collection}\"\n{extra}\n"
+    )
+}
+
+/// A small valid RSS 2.0 feed with `n` items whose bodies are long enough for any collection.
+pub fn rss(title: &str, items: &[(&str, &str, &str)]) -> String {
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>{title}</title><link>http://example.org/</link><description>d</description>\n"
+    );
+    for (guid, item_title, body) in items {
+        s.push_str(&format!(
+            "<item><guid>{guid}</guid><title>{item_title}</title><link>http://example.org/{guid}</link><pubDate>Sun, 03 Aug 2025 22:48:15 GMT</pubDate><description><![CDATA[<p>{body}</p>]]></description></item>\n"
+        ));
+    }
+    s.push_str("</channel></rss>\n");
+    s
+}
