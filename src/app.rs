@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::fetch::Fetcher;
+use crate::metrics::Metrics;
 use crate::normalize::RenderOptions;
 use crate::store::{self, Store, StoreError};
 
@@ -13,6 +14,7 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub fetcher: Fetcher,
     pub render: RenderOptions,
+    pub metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,7 @@ impl App {
             store,
             fetcher,
             render,
+            metrics: Arc::new(Metrics::default()),
         })
     }
 }

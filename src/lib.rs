@@ -10,10 +10,13 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod fetch;
+pub mod metrics;
 #[path = "/tmp/stubs/normalize.rs"]
 pub mod normalize;
 #[path = "/tmp/stubs/parse.rs"]
 pub mod parse;
 pub mod pipeline;
+pub mod scheduler;
 pub mod store;
+pub mod systemd;
 pub mod telemetry;

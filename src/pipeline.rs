@@ -18,6 +18,7 @@ use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post, SkippedEntry};
 use crate::fetch::{FetchResponse, Fetched, Validators};
 use crate::normalize::{self, Normalized};
 use crate::parse;
+use crate::scheduler::policy::{next_due, PollFacts};
 use crate::store::{FeedRecord, Outcome, PollRecord, SaveReport, StoreError};
 
 /// What one refresh did, for summaries, logs and (later) metrics.
@@ -30,12 +31,31 @@ pub struct FeedReport {
     pub error: Option<String>,
     /// Entries in the document.
     pub entries: usize,
+    /// Body bytes fetched (after decompression).
+    pub bytes: u64,
     pub saved: SaveReport,
     #[serde(serialize_with = "ser_secs")]
     pub elapsed: Duration,
     /// Posts created or updated by this poll (canonical URLs), for continuous publishing.
     #[serde(skip)]
     pub changed: Vec<String>,
+}
+
+impl FeedReport {
+    pub fn empty(name: &str, url: &str) -> FeedReport {
+        FeedReport {
+            name: name.to_string(),
+            url: url.to_string(),
+            outcome: Outcome::Failed,
+            http_status: None,
+            error: None,
+            entries: 0,
+            bytes: 0,
+            saved: SaveReport::default(),
+            elapsed: Duration::ZERO,
+            changed: Vec::new(),
+        }
+    }
 }
 
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -177,17 +197,8 @@ pub async fn refresh(
     let started = Instant::now();
     let now = Utc::now().trunc_subsecs(0);
     let url = record.effective_url().to_string();
-    let mut report = FeedReport {
-        name: feed.name.clone(),
-        url: feed.url.clone(),
-        outcome: Outcome::Failed,
-        http_status: None,
-        error: None,
-        entries: 0,
-        saved: SaveReport::default(),
-        elapsed: Duration::ZERO,
-        changed: Vec::new(),
-    };
+    let mut report = FeedReport::empty(&feed.name, &feed.url);
+    let mut facts = PollFacts::default();
     let validators = Validators {
         etag: record.etag.clone(),
         last_modified: record.last_modified.clone(),
@@ -201,6 +212,7 @@ pub async fn refresh(
         Err(e) => {
             poll.http_status = e.http_status();
             poll.retry_after = e.retry_after();
+            facts.retry_after = e.retry_after();
             poll.gone = e.is_gone();
             poll.error = Some(e.to_string());
         }
@@ -208,8 +220,10 @@ pub async fn refresh(
             etag,
             last_modified,
             permanent_url,
-            ..
+            cache,
         }) => {
+            facts.cache = cache;
+            facts.ttl_minutes = record.ttl_minutes.and_then(|t| u32::try_from(t).ok());
             poll.outcome = Outcome::NotModified;
             poll.http_status = Some(304);
             poll.etag = etag;
@@ -218,6 +232,8 @@ pub async fn refresh(
         }
         Ok(FetchResponse::Modified(fetched)) => {
             poll.http_status = Some(fetched.status);
+            report.bytes = fetched.body.len() as u64;
+            facts.cache = fetched.cache.clone();
             let permanent_url = fetched.permanent_url.clone();
             match parse_with_discovery(app, fetched).await {
                 Err(message) => poll.error = Some(message),
@@ -241,6 +257,7 @@ pub async fn refresh(
                             skipped = batch.skipped;
                             poll.outcome = Outcome::Ok;
                             poll.ttl_minutes = ttl;
+                            facts.ttl_minutes = ttl;
                             if let Some(doc) = doc {
                                 // Validators of the document actually parsed; after autodiscovery
                                 // they belong to the discovered URL, which becomes the fetch URL.
@@ -255,6 +272,14 @@ pub async fn refresh(
         }
     }
 
+    facts.consecutive_failures = match poll.outcome {
+        Outcome::Failed => u32::try_from(record.consecutive_failures)
+            .unwrap_or(0)
+            .saturating_add(1),
+        _ => 0,
+    };
+    poll.next_due_at = Some(next_due(now, &facts, app.settings.schedule.max_backoff));
+
     let saved = app
         .store
         .save_poll(record.id, &poll, &posts, &skipped)
@@ -268,5 +293,6 @@ pub async fn refresh(
     report.error = poll.error;
     report.elapsed = started.elapsed();
     report.changed = posts.into_iter().map(|p| p.canonical_url).collect();
+    app.metrics.record_poll(&report);
     Ok(report)
 }

@@ -18,8 +18,12 @@ CREATE TABLE feeds (
     consecutive_failures INTEGER NOT NULL DEFAULT 0,
     -- Not before this time (Retry-After on 429/503).
     retry_after          TEXT,
-    -- 410 Gone: not polled again until the configuration changes.
+    -- 410 Gone: not polled again until the configuration changes (config_hash differs).
     gone                 INTEGER NOT NULL DEFAULT 0,
+    -- Hash of the feed's [[feeds]] table, to notice configuration changes.
+    config_hash          TEXT,
+    -- The earliest time the scheduler may poll the feed again (scheduler/policy.rs).
+    next_due_at          TEXT,
     -- RSS <ttl> in minutes, from the last successful parse.
     ttl_minutes          INTEGER,
     created_at           TEXT    NOT NULL,

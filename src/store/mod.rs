@@ -70,6 +70,7 @@ pub struct FeedRecord {
     pub retry_after: Option<DateTime<Utc>>,
     pub gone: bool,
     pub ttl_minutes: Option<i64>,
+    pub next_due_at: Option<DateTime<Utc>>,
     pub post_count: i64,
 }
 
@@ -95,6 +96,8 @@ pub struct PollRecord {
     /// New fetch URL after a permanent redirect or autodiscovery.
     pub fetch_url: Option<String>,
     pub ttl_minutes: Option<u32>,
+    /// When the scheduler may poll again (`None`: at the next tick).
+    pub next_due_at: Option<DateTime<Utc>>,
 }
 
 impl PollRecord {
@@ -110,6 +113,7 @@ impl PollRecord {
             gone: false,
             fetch_url: None,
             ttl_minutes: None,
+            next_due_at: None,
         }
     }
 }
@@ -152,6 +156,7 @@ pub trait Store: Send + Sync {
     /// Apply the embedded migrations (idempotent).
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Insert or update the configured feeds (by URL) and return their records, in input order.
+    /// A feed whose configuration changed is no longer `gone` and is due at once.
     async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRecord>, StoreError>;
     /// All stored feeds with their state.
     async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError>;

@@ -62,7 +62,7 @@ impl SqliteStore {
 const FEED_COLUMNS: &str =
     "f.id, f.url, f.fetch_url, f.name, f.collection, f.etag, f.last_modified, \
      f.last_polled_at, f.last_success_at, f.last_status, f.last_outcome, f.last_error, \
-     f.consecutive_failures, f.retry_after, f.gone, f.ttl_minutes, \
+     f.consecutive_failures, f.retry_after, f.gone, f.ttl_minutes, f.next_due_at, \
      (SELECT COUNT(*) FROM posts p WHERE p.feed_id = f.id) AS post_count";
 
 fn feed_from_row(row: &SqliteRow) -> Result<FeedRecord, sqlx::Error> {
@@ -83,6 +83,7 @@ fn feed_from_row(row: &SqliteRow) -> Result<FeedRecord, sqlx::Error> {
         retry_after: row.try_get("retry_after")?,
         gone: row.try_get::<i64, _>("gone")? != 0,
         ttl_minutes: row.try_get("ttl_minutes")?,
+        next_due_at: row.try_get("next_due_at")?,
         post_count: row.try_get("post_count")?,
     })
 }
@@ -121,6 +122,13 @@ fn post_from_row(row: &SqliteRow) -> Result<StoredPost, StoreError> {
             content_hash: row.try_get("content_hash")?,
         },
     })
+}
+
+/// Hash of a feed's configuration: when it changes, a gone feed gets another chance.
+fn config_hash(f: &FeedConfig) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(f).unwrap_or_default();
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 fn to_json(list: &[String]) -> String {
@@ -190,15 +198,19 @@ impl Store for SqliteStore {
         let now = Utc::now().trunc_subsecs(0);
         let mut tx = self.pool.begin().await?;
         for f in feeds {
+            let hash = config_hash(f);
             sqlx::query(
-                "INSERT INTO feeds (url, name, collection, created_at, updated_at) VALUES (?, ?, ?, ?, ?) \
+                "INSERT INTO feeds (url, name, collection, config_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (url) DO UPDATE SET name = excluded.name, collection = excluded.collection, \
-                 updated_at = CASE WHEN feeds.name <> excluded.name OR feeds.collection <> excluded.collection \
-                 THEN excluded.updated_at ELSE feeds.updated_at END",
+                 gone = CASE WHEN feeds.config_hash IS excluded.config_hash THEN feeds.gone ELSE 0 END, \
+                 next_due_at = CASE WHEN feeds.config_hash IS excluded.config_hash THEN feeds.next_due_at ELSE NULL END, \
+                 updated_at = CASE WHEN feeds.config_hash IS excluded.config_hash THEN feeds.updated_at ELSE excluded.updated_at END, \
+                 config_hash = excluded.config_hash",
             )
             .bind(&f.url)
             .bind(&f.name)
             .bind(&f.collection)
+            .bind(&hash)
             .bind(now)
             .bind(now)
             .execute(&mut *tx)
@@ -467,7 +479,7 @@ async fn update_feed_state(
          last_status = ?, last_outcome = ?, last_error = ?, \
          consecutive_failures = CASE WHEN ? THEN 0 ELSE consecutive_failures + 1 END, \
          retry_after = ?, gone = ?, fetch_url = COALESCE(?, fetch_url), \
-         ttl_minutes = COALESCE(?, ttl_minutes), updated_at = ? WHERE id = ?"
+         ttl_minutes = COALESCE(?, ttl_minutes), next_due_at = ?, updated_at = ? WHERE id = ?"
     );
     sqlx::query(&sql)
         .bind(&poll.etag)
@@ -483,6 +495,7 @@ async fn update_feed_state(
         .bind(poll.gone)
         .bind(&poll.fetch_url)
         .bind(poll.ttl_minutes.map(i64::from))
+        .bind(poll.next_due_at)
         .bind(Utc::now())
         .bind(feed_id)
         .execute(&mut **tx)

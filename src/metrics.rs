@@ -1,0 +1,203 @@
+//! Prometheus metrics, kept in atomics and rendered in the text exposition format by hand.
+//!
+//! A dozen series do not justify a metrics framework and its exporter; this is the whole of it,
+//! lock-free on the hot path. Every name starts with `feedsmith_`.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::pipeline::FeedReport;
+use crate::store::Outcome;
+
+/// Upper bounds (seconds) of the fetch duration histogram buckets.
+const BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0];
+
+#[derive(Default)]
+pub struct Metrics {
+    polls_ok: AtomicU64,
+    polls_not_modified: AtomicU64,
+    polls_failed: AtomicU64,
+    posts_new: AtomicU64,
+    posts_updated: AtomicU64,
+    bytes_fetched: AtomicU64,
+    duration_buckets: [AtomicU64; BUCKETS.len()],
+    duration_count: AtomicU64,
+    duration_sum_micros: AtomicU64,
+    feeds_failing: AtomicI64,
+    feeds_configured: AtomicI64,
+    scheduler_lag_micros: AtomicI64,
+    polls_in_flight: AtomicI64,
+}
+
+impl Metrics {
+    pub fn record_poll(&self, r: &FeedReport) {
+        match r.outcome {
+            Outcome::Ok => &self.polls_ok,
+            Outcome::NotModified => &self.polls_not_modified,
+            Outcome::Failed => &self.polls_failed,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+        self.posts_new
+            .fetch_add(r.saved.new as u64, Ordering::Relaxed);
+        self.posts_updated
+            .fetch_add(r.saved.updated as u64, Ordering::Relaxed);
+        self.bytes_fetched.fetch_add(r.bytes, Ordering::Relaxed);
+        self.observe_duration(r.elapsed);
+    }
+
+    fn observe_duration(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.duration_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.duration_count.fetch_add(1, Ordering::Relaxed);
+        self.duration_sum_micros
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    pub fn set_feeds_failing(&self, n: i64) {
+        self.feeds_failing.store(n, Ordering::Relaxed);
+    }
+    pub fn set_feeds_configured(&self, n: i64) {
+        self.feeds_configured.store(n, Ordering::Relaxed);
+    }
+    pub fn set_scheduler_lag(&self, lag: Duration) {
+        self.scheduler_lag_micros
+            .store(lag.as_micros() as i64, Ordering::Relaxed);
+    }
+    pub fn polls_started(&self) {
+        self.polls_in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn polls_finished(&self) {
+        self.polls_in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut s = String::with_capacity(2048);
+        let _ = writeln!(s, "# HELP feedsmith_polls_total Feed polls by outcome.");
+        let _ = writeln!(s, "# TYPE feedsmith_polls_total counter");
+        for (outcome, v) in [
+            ("ok", &self.polls_ok),
+            ("not_modified", &self.polls_not_modified),
+            ("failed", &self.polls_failed),
+        ] {
+            let _ = writeln!(
+                s,
+                "feedsmith_polls_total{{outcome=\"{outcome}\"}} {}",
+                get(v)
+            );
+        }
+        let counters = [
+            (
+                "feedsmith_posts_new_total",
+                "Posts created.",
+                &self.posts_new,
+            ),
+            (
+                "feedsmith_posts_updated_total",
+                "Posts updated in place because their entry changed.",
+                &self.posts_updated,
+            ),
+            (
+                "feedsmith_fetched_bytes_total",
+                "Response body bytes fetched (after decompression).",
+                &self.bytes_fetched,
+            ),
+        ];
+        for (name, help, v) in counters {
+            let _ = writeln!(
+                s,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                get(v)
+            );
+        }
+        let _ = writeln!(s, "# HELP feedsmith_fetch_duration_seconds Time of one poll (fetch, parse, normalize, store).");
+        let _ = writeln!(s, "# TYPE feedsmith_fetch_duration_seconds histogram");
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "feedsmith_fetch_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                get(&self.duration_buckets[i])
+            );
+        }
+        let count = get(&self.duration_count);
+        let _ = writeln!(
+            s,
+            "feedsmith_fetch_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            s,
+            "feedsmith_fetch_duration_seconds_sum {}",
+            get(&self.duration_sum_micros) as f64 / 1e6
+        );
+        let _ = writeln!(s, "feedsmith_fetch_duration_seconds_count {count}");
+        let gauges = [
+            (
+                "feedsmith_feeds_failing",
+                "Feeds whose last poll failed.",
+                self.feeds_failing.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "feedsmith_feeds_configured",
+                "Feeds in the configuration.",
+                self.feeds_configured.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "feedsmith_polls_in_flight",
+                "Polls running now.",
+                self.polls_in_flight.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "feedsmith_scheduler_lag_seconds",
+                "How late the scheduler's last tick fired.",
+                self.scheduler_lag_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SaveReport;
+
+    #[test]
+    fn renders_counters_and_histogram() {
+        let m = Metrics::default();
+        let mut r = FeedReport::empty("F", "https://e/f");
+        r.outcome = Outcome::Ok;
+        r.saved = SaveReport {
+            new: 3,
+            updated: 1,
+            ..Default::default()
+        };
+        r.bytes = 1000;
+        r.elapsed = Duration::from_millis(300);
+        m.record_poll(&r);
+        r.outcome = Outcome::Failed;
+        r.saved = SaveReport::default();
+        r.elapsed = Duration::from_secs(25);
+        m.record_poll(&r);
+        let text = m.render();
+        assert!(text.contains("feedsmith_polls_total{outcome=\"ok\"} 1"));
+        assert!(text.contains("feedsmith_polls_total{outcome=\"failed\"} 1"));
+        assert!(text.contains("feedsmith_posts_new_total 3"));
+        assert!(text.contains("feedsmith_fetched_bytes_total 2000"));
+        assert!(text.contains("feedsmith_fetch_duration_seconds_bucket{le=\"0.25\"} 0"));
+        assert!(text.contains("feedsmith_fetch_duration_seconds_bucket{le=\"0.5\"} 1"));
+        assert!(text.contains("feedsmith_fetch_duration_seconds_bucket{le=\"30\"} 2"));
+        assert!(text.contains("feedsmith_fetch_duration_seconds_count 2"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.starts_with("feedsmith_"), "{line}");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The whole real-world corpus (`../shared/corpus`, 112 feeds from public projects' test data)
+//! through the real `feedsmith inspect`: nothing panics, every `ok` file yields posts (or is a
+//! valid feed with no entries), every `reject` file fails with a clear message.
+
+mod support;
+
+use std::collections::HashMap;
+
+/// `ok` files whose entries legitimately produce no post, with the reason.
+const NO_POSTS_EXPECTED: &[(&str, &str)] = &[];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_corpus_file_through_inspect() {
+    let Some(shared) = support::shared_dir() else {
+        return;
+    };
+    let manifest = std::fs::read_to_string(shared.join("corpus/MANIFEST.tsv")).unwrap();
+    let exceptions: HashMap<&str, &str> = NO_POSTS_EXPECTED.iter().copied().collect();
+    let ws = support::Workspace::new("", "");
+    let mut failures = Vec::new();
+    let mut ok_files = 0;
+    let mut posts_total = 0;
+    let started = std::time::Instant::now();
+
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (file, quirks, expect) = (cols[0], cols[5], cols[6]);
+        let path = shared.join("corpus/feeds").join(file);
+        let out = ws.run(&["inspect", "--json", path.to_str().unwrap()]).await;
+        if out.code == 101 || out.stderr.contains("panicked") {
+            failures.push(format!("{file}: PANIC\n{}", out.stderr));
+            continue;
+        }
+        match expect {
+            "ok" => {
+                if out.code != 0 {
+                    failures.push(format!(
+                        "{file}: expected posts, got exit {}: {}",
+                        out.code,
+                        out.stderr.trim()
+                    ));
+                    continue;
+                }
+                let posts: Vec<serde_json::Value> = match serde_json::from_str(&out.stdout) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        failures.push(format!("{file}: stdout is not a JSON array: {e}"));
+                        continue;
+                    }
+                };
+                ok_files += 1;
+                posts_total += posts.len();
+                let empty_ok =
+                    quirks.split(',').any(|q| q == "no-entries") || exceptions.contains_key(file);
+                if posts.is_empty() && !empty_ok {
+                    failures.push(format!(
+                        "{file}: parsed but produced no posts: {}",
+                        out.stderr.trim()
+                    ));
+                }
+                for p in &posts {
+                    let file_text = p["file"].as_str().unwrap_or_default();
+                    if !file_text.starts_with("---\nlayout: \"post\"\n")
+                        || !file_text.ends_with('\n')
+                    {
+                        failures.push(format!("{file}: malformed post file: {file_text:.200}"));
+                    }
+                }
+            }
+            _ => {
+                if out.code == 0 {
+                    failures.push(format!("{file}: a non-feed was accepted"));
+                } else if !out.stderr.contains("error:") || out.stderr.trim().len() < 20 {
+                    failures.push(format!("{file}: unclear error: {}", out.stderr.trim()));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "corpus: {ok_files} ok files gave {posts_total} posts in {:.1}s (including process start-up)",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} corpus failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
