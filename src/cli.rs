@@ -45,6 +45,12 @@ pub enum Command {
     /// Prints a progress bar on a terminal and a one-line summary at the end. Exit code 3 when at
     /// least one feed failed; the others are stored regardless.
     Fetch(FetchArgs),
+    /// The daemon: poll every feed on its cron schedule and serve /healthz, /readyz, /metrics
+    /// and /api/feeds on [server].listen, until SIGTERM/SIGINT. SIGHUP reloads the configuration.
+    ///
+    /// Speaks systemd's notify protocol (READY, WATCHDOG, RELOADING, STOPPING) when started by
+    /// systemd; use --log-format json under a service manager.
+    Run,
     /// Fetch or read one feed and print the posts it would produce. Stores nothing.
     ///
     /// Useful to try a feed before adding it, or to see why one fails.

@@ -89,6 +89,9 @@ pub struct ScheduleSettings {
     pub default: String,
     #[serde(serialize_with = "ser_duration")]
     pub max_backoff: Duration,
+    /// How long in-flight polls may finish after SIGTERM before they are cancelled.
+    #[serde(serialize_with = "ser_duration")]
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -157,6 +160,7 @@ struct RawHttp {
 struct RawSchedule {
     default: String,
     max_backoff: String,
+    shutdown_grace: String,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -216,6 +220,7 @@ fn defaults() -> RawSettings {
         schedule: RawSchedule {
             default: "0 */30 * * * *".into(),
             max_backoff: "24h".into(),
+            shutdown_grace: "10s".into(),
         },
         server: RawServer {
             listen: "127.0.0.1:8080".into(),
@@ -486,6 +491,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
     check_cron("[schedule].default", &schedule.default)?;
     let schedule = ScheduleSettings {
         max_backoff: duration_setting("schedule", "max_backoff", &schedule.max_backoff)?,
+        shutdown_grace: duration_setting("schedule", "shutdown_grace", &schedule.shutdown_grace)?,
         default: schedule.default,
     };
 

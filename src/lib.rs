@@ -17,6 +17,7 @@ pub mod normalize;
 pub mod parse;
 pub mod pipeline;
 pub mod scheduler;
+pub mod server;
 pub mod store;
 pub mod systemd;
 pub mod telemetry;

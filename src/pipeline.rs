@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
 use crate::app::App;
 use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post, SkippedEntry};
@@ -188,8 +188,52 @@ async fn parse_blocking(
     }
 }
 
-/// Poll one feed once and store the result. See the module doc for the error contract.
+/// Poll one feed once and store the result, inside a `poll` span (feed name and URL) and with
+/// one log line for the outcome. See the module doc for the error contract.
 pub async fn refresh(
+    app: &App,
+    feed: &FeedConfig,
+    record: &FeedRecord,
+) -> Result<FeedReport, StoreError> {
+    let span = tracing::info_span!("poll", feed = %feed.name, url = %feed.url);
+    let result = refresh_inner(app, feed, record)
+        .instrument(span.clone())
+        .await;
+    let _entered = span.enter();
+    match &result {
+        Ok(report) => log_report(report),
+        Err(e) => tracing::error!("cannot store the poll: {e}"),
+    }
+    result
+}
+
+fn log_report(r: &FeedReport) {
+    let s = &r.saved;
+    match r.outcome {
+        Outcome::Failed => warn!(
+            outcome = r.outcome.as_str(),
+            status = r.http_status,
+            error = r.error.as_deref().unwrap_or(""),
+            ms = r.elapsed.as_millis() as u64,
+            "poll failed"
+        ),
+        _ => info!(
+            outcome = r.outcome.as_str(),
+            status = r.http_status,
+            entries = r.entries,
+            new = s.new,
+            updated = s.updated,
+            unchanged = s.unchanged,
+            skipped = s.skipped,
+            duplicates = s.duplicates,
+            bytes = r.bytes,
+            ms = r.elapsed.as_millis() as u64,
+            "polled"
+        ),
+    }
+}
+
+async fn refresh_inner(
     app: &App,
     feed: &FeedConfig,
     record: &FeedRecord,

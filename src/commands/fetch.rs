@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
-use tracing::{info, warn, Instrument};
 
 use crate::app::App;
 use crate::cli::FetchArgs;
@@ -37,18 +36,11 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     let bar_ref = &bar;
     let results: Vec<Result<FeedReport, crate::store::StoreError>> =
         stream::iter(selected.iter().zip(records.iter()))
-            .map(|(feed, record)| {
-                let span = tracing::info_span!("poll", feed = %feed.name, url = %feed.url);
-                async move {
-                    let result = refresh(app_ref, feed, record).await;
-                    if let Ok(report) = &result {
-                        log_report(report);
-                    }
-                    bar_ref.inc(1);
-                    bar_ref.set_message(feed.name.clone());
-                    result
-                }
-                .instrument(span)
+            .map(|(feed, record)| async move {
+                let result = refresh(app_ref, feed, record).await;
+                bar_ref.inc(1);
+                bar_ref.set_message(feed.name.clone());
+                result
             })
             .buffer_unordered(in_flight)
             .collect()
@@ -95,30 +87,6 @@ fn progress_bar(len: u64, json: bool) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(120));
     telemetry::set_progress_bar(&bar);
     bar
-}
-
-fn log_report(r: &FeedReport) {
-    let s = &r.saved;
-    match r.outcome {
-        Outcome::Failed => warn!(
-            outcome = r.outcome.as_str(),
-            status = r.http_status,
-            error = r.error.as_deref().unwrap_or(""),
-            "poll failed"
-        ),
-        _ => info!(
-            outcome = r.outcome.as_str(),
-            status = r.http_status,
-            entries = r.entries,
-            new = s.new,
-            updated = s.updated,
-            unchanged = s.unchanged,
-            skipped = s.skipped,
-            duplicates = s.duplicates,
-            ms = r.elapsed.as_millis() as u64,
-            "polled"
-        ),
-    }
 }
 
 /// The one-line summary printed at the end.

@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod inspect;
 pub mod migrate;
 pub mod posts;
+pub mod run;
 
 /// Run the command line's command; returns the process exit code.
 pub async fn dispatch(cli: Cli) -> u8 {
@@ -28,6 +29,13 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
     let settings = || load_settings(&cli);
     match &cli.command {
         Command::Fetch(args) => fetch::run(settings()?, args).await,
+        Command::Run => {
+            let source = crate::scheduler::ConfigSource {
+                path: cli.config.clone(),
+                database_url: cli.database_url.clone(),
+            };
+            run::run(settings()?, source).await
+        }
         Command::Inspect(args) => inspect::run(settings()?, args).await,
         Command::Posts(PostsCommand::List(args)) => posts::list(settings()?, args).await,
         Command::Posts(PostsCommand::Show { id }) => posts::show(settings()?, id).await,

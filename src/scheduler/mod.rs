@@ -1,1 +1,336 @@
+//! The daemon's scheduler: cron ticks decide when feedsmith *looks*, the due-time policy
+//! ([`policy`]) decides whether a feed may be polled then, and [`crate::pipeline::refresh`] does
+//! the work, exactly as `fetch` does.
+//!
+//! Design:
+//! - one tokio-cron-scheduler job per distinct cron expression (not one per feed: a thousand
+//!   feeds on the default schedule are one job), plus a one-second heartbeat job that proves the
+//!   scheduler loop is alive (watchdog, `/readyz`) and measures its lag;
+//! - on a tick, each feed of the schedule waits its deterministic jitter (a hash of its URL, spread
+//!   over half the schedule's period, at most 10 minutes), then is polled if it is due and not
+//!   already running; the fetcher's global and per-host semaphores bound the actual HTTP work, so
+//!   a slow feed only ever holds its own slot;
+//! - shutdown: stop ticking, let in-flight polls finish within the grace period, then cancel the
+//!   rest. A cancelled poll drops its transaction uncommitted: no half-stored feed.
+
 pub mod policy;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+use uuid::Uuid;
+
+use crate::app::{render_options, App};
+use crate::config::{self, Settings};
+use crate::domain::FeedConfig;
+use crate::fetch::Fetcher;
+use crate::pipeline::refresh;
+use crate::store::{FeedRecord, StoreError};
+use crate::systemd;
+
+/// Upper bound of the jitter window, whatever the schedule's period.
+const MAX_JITTER: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("scheduler: {0}")]
+    Cron(#[from] tokio_cron_scheduler::JobSchedulerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// Where `reload` re-reads the configuration from.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    pub path: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+pub struct Daemon {
+    app: RwLock<Arc<App>>,
+    sched: tokio::sync::Mutex<JobScheduler>,
+    jobs: tokio::sync::Mutex<Vec<Uuid>>,
+    running: Mutex<HashSet<i64>>,
+    tracker: TaskTracker,
+    /// Cancelled at shutdown: no new polls start.
+    stop_ticks: CancellationToken,
+    /// Cancelled when the grace period is over: in-flight polls are abandoned uncommitted.
+    hard_stop: CancellationToken,
+    /// Unix milliseconds of the last heartbeat tick (0: never).
+    heartbeat_ms: AtomicI64,
+    source: ConfigSource,
+}
+
+impl Daemon {
+    pub async fn start(app: App, source: ConfigSource) -> Result<Arc<Daemon>, SchedulerError> {
+        let sched = JobScheduler::new().await?;
+        let daemon = Arc::new(Daemon {
+            app: RwLock::new(Arc::new(app)),
+            sched: tokio::sync::Mutex::new(sched),
+            jobs: tokio::sync::Mutex::new(Vec::new()),
+            running: Mutex::new(HashSet::new()),
+            tracker: TaskTracker::new(),
+            stop_ticks: CancellationToken::new(),
+            hard_stop: CancellationToken::new(),
+            heartbeat_ms: AtomicI64::new(0),
+            source,
+        });
+        daemon.install().await?;
+        daemon.sched.lock().await.start().await?;
+        Ok(daemon)
+    }
+
+    /// The current application (settings, store, fetcher); replaced by `reload`.
+    pub fn app(&self) -> Arc<App> {
+        match self.app.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// True when the scheduler loop ticked within the last few seconds.
+    pub fn scheduler_healthy(&self) -> bool {
+        let last = self.heartbeat_ms.load(Ordering::Relaxed);
+        last > 0 && Utc::now().timestamp_millis() - last < 5_000
+    }
+
+    /// (Re)create the cron jobs for the current configuration's enabled feeds.
+    async fn install(self: &Arc<Self>) -> Result<(), SchedulerError> {
+        let app = self.app();
+        let feeds: Vec<FeedConfig> = app
+            .settings
+            .feeds
+            .iter()
+            .filter(|f| f.enabled)
+            .cloned()
+            .collect();
+        app.store.sync_feeds(&feeds).await?;
+        app.metrics.set_feeds_configured(feeds.len() as i64);
+
+        let mut groups: BTreeMap<String, Vec<FeedConfig>> = BTreeMap::new();
+        for f in feeds {
+            let expr = f
+                .schedule
+                .clone()
+                .unwrap_or_else(|| app.settings.schedule.default.clone());
+            groups.entry(expr).or_default().push(f);
+        }
+
+        let sched = self.sched.lock().await;
+        let mut jobs = self.jobs.lock().await;
+        for id in jobs.drain(..) {
+            sched.remove(&id).await?;
+        }
+        let hb = self.clone();
+        jobs.push(
+            sched
+                .add(Job::new_async("* * * * * *", move |_, _| {
+                    let d = hb.clone();
+                    Box::pin(async move { d.heartbeat() })
+                })?)
+                .await?,
+        );
+        for (expr, feeds) in groups {
+            let window = jitter_window(&expr);
+            let feeds = Arc::new(feeds);
+            info!(schedule = %expr, feeds = feeds.len(), jitter_window_s = window.as_secs_f64(), "scheduled");
+            let d = self.clone();
+            let job = Job::new_async(expr.as_str(), move |_, _| {
+                let d = d.clone();
+                let feeds = feeds.clone();
+                Box::pin(async move { d.tick(feeds, window).await })
+            })?;
+            jobs.push(sched.add(job).await?);
+        }
+        Ok(())
+    }
+
+    fn heartbeat(&self) {
+        let now = Utc::now();
+        self.heartbeat_ms
+            .store(now.timestamp_millis(), Ordering::Relaxed);
+        // Ticks are due on whole seconds; how far past it we run is the scheduler's lag.
+        let lag = Duration::from_nanos(u64::from(now.timestamp_subsec_nanos()));
+        self.app().metrics.set_scheduler_lag(lag);
+    }
+
+    /// One cron tick of a schedule: start a (jittered) poll task for each due feed.
+    async fn tick(self: Arc<Self>, feeds: Arc<Vec<FeedConfig>>, window: Duration) {
+        if self.stop_ticks.is_cancelled() {
+            return;
+        }
+        let app = self.app();
+        let records: HashMap<String, FeedRecord> = match app.store.list_feeds().await {
+            Ok(list) => {
+                let failing = list
+                    .iter()
+                    .filter(|r| r.last_outcome.as_deref() == Some("failed"))
+                    .count();
+                app.metrics.set_feeds_failing(failing as i64);
+                list.into_iter().map(|r| (r.url.clone(), r)).collect()
+            }
+            Err(e) => {
+                error!("cannot read feed states, skipping this tick: {e}");
+                return;
+            }
+        };
+        let now = Utc::now();
+        for feed in feeds.iter() {
+            let Some(record) = records.get(&feed.url).cloned() else {
+                continue;
+            };
+            if !policy::is_due(record.next_due_at, record.gone, now) {
+                continue;
+            }
+            let delay = policy::jitter(&feed.url, window);
+            let d = self.clone();
+            let feed = feed.clone();
+            self.tracker.spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = d.stop_ticks.cancelled() => return,
+                }
+                d.poll(feed, record).await;
+            });
+        }
+    }
+
+    /// Poll one feed unless it is already being polled.
+    async fn poll(&self, feed: FeedConfig, record: FeedRecord) {
+        if self.stop_ticks.is_cancelled() {
+            return;
+        }
+        let fresh = match self.running.lock() {
+            Ok(mut set) => set.insert(record.id),
+            Err(_) => false,
+        };
+        if !fresh {
+            return; // still running from an earlier tick: never twice at once
+        }
+        let app = self.app();
+        app.metrics.polls_started();
+        tokio::select! {
+            result = refresh(&app, &feed, &record) => {
+                if let Err(e) = result {
+                    error!(feed = %feed.name, url = %feed.url, "cannot store the poll: {e}");
+                }
+            }
+            _ = self.hard_stop.cancelled() => {
+                warn!(feed = %feed.name, url = %feed.url, "poll cancelled at shutdown; nothing of it was stored");
+            }
+        }
+        app.metrics.polls_finished();
+        if let Ok(mut set) = self.running.lock() {
+            set.remove(&record.id);
+        }
+    }
+
+    /// Re-read the configuration (SIGHUP). An invalid configuration is logged and the running one
+    /// stays in force.
+    pub async fn reload(self: &Arc<Self>) {
+        systemd::notify("RELOADING=1");
+        match self.try_reload().await {
+            Ok(n) => info!(feeds = n, "configuration reloaded"),
+            Err(e) => error!("configuration reload failed, keeping the running configuration: {e}"),
+        }
+        systemd::notify("READY=1");
+    }
+
+    async fn try_reload(self: &Arc<Self>) -> Result<usize, String> {
+        let path = config::locate(self.source.path.as_deref()).map_err(|e| e.to_string())?;
+        let settings: Settings = config::load(path.as_deref(), self.source.database_url.as_deref())
+            .map_err(|e| e.to_string())?;
+        let old = self.app();
+        if settings.database.url != old.settings.database.url {
+            warn!("[database].url changed; a restart is needed to switch databases, the current one stays in use");
+        }
+        let fetcher = Fetcher::new(&settings.http).map_err(|e| e.to_string())?;
+        let n = settings.feeds.iter().filter(|f| f.enabled).count();
+        let app = App {
+            render: render_options(&settings),
+            settings,
+            store: old.store.clone(),
+            fetcher,
+            metrics: old.metrics.clone(),
+        };
+        match self.app.write() {
+            Ok(mut g) => *g = Arc::new(app),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(app),
+        }
+        self.install().await.map_err(|e| e.to_string())?;
+        Ok(n)
+    }
+
+    /// Stop scheduling, let in-flight polls finish within `grace`, cancel the rest.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.stop_ticks.cancel();
+        if let Err(e) = self.sched.lock().await.shutdown().await {
+            warn!("scheduler shutdown: {e}");
+        }
+        self.tracker.close();
+        let in_flight = self.running.lock().map(|s| s.len()).unwrap_or(0);
+        if in_flight > 0 {
+            info!(
+                in_flight,
+                grace_s = grace.as_secs_f64(),
+                "waiting for in-flight polls"
+            );
+        }
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!("grace period over; cancelling the remaining polls");
+            self.hard_stop.cancel();
+            self.tracker.wait().await;
+        }
+    }
+}
+
+/// Half of the schedule's period (the time between its next two occurrences), at most
+/// [`MAX_JITTER`]: feeds sharing a schedule spread over it without drifting into the next tick.
+pub fn jitter_window(expr: &str) -> Duration {
+    let parsed = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .build()
+        .parse(expr);
+    let Ok(cron) = parsed else {
+        return Duration::ZERO;
+    };
+    let now = Utc::now();
+    let first = cron.find_next_occurrence(&now, false);
+    let second = first
+        .as_ref()
+        .ok()
+        .and_then(|f| cron.find_next_occurrence(f, false).ok());
+    match (first, second) {
+        (Ok(a), Some(b)) => (b - a)
+            .to_std()
+            .map(|p| (p / 2).min(MAX_JITTER))
+            .unwrap_or(Duration::ZERO),
+        _ => Duration::ZERO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_window_is_half_the_period_capped() {
+        assert_eq!(jitter_window("*/2 * * * * *"), Duration::from_secs(1));
+        assert_eq!(jitter_window("0 */30 * * * *"), Duration::from_secs(600));
+        assert_eq!(jitter_window("0 */10 * * * *"), Duration::from_secs(300));
+        assert_eq!(jitter_window("nonsense"), Duration::ZERO);
+    }
+}

@@ -1,0 +1,89 @@
+//! `feedsmith run`: the daemon. Wires the scheduler, the HTTP endpoints, systemd notifications and
+//! signals; the polling itself is `pipeline::refresh`, as in `fetch`.
+
+use std::sync::Arc;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::app::App;
+use crate::config::Settings;
+use crate::error::{exit, CommandError};
+use crate::scheduler::{ConfigSource, Daemon};
+use crate::{server, systemd};
+
+pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, CommandError> {
+    let listen = settings.server.listen.clone();
+    let grace = settings.schedule.shutdown_grace;
+    let feeds = settings.feeds.iter().filter(|f| f.enabled).count();
+    let app = App::build(settings).await?; // opens and migrates the database
+    let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
+        CommandError::Runtime(format!(
+            "cannot listen on {listen}: {e}; change [server].listen"
+        ))
+    })?;
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or(listen);
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| CommandError::Runtime(e.to_string()))?;
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| CommandError::Runtime(e.to_string()))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| CommandError::Runtime(e.to_string()))?;
+
+    let daemon = Daemon::start(app, source)
+        .await
+        .map_err(|e| CommandError::Runtime(e.to_string()))?;
+    let stop_server = CancellationToken::new();
+    let router = server::router(daemon.clone());
+    let server_stop = stop_server.clone().cancelled_owned();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(server_stop)
+            .await
+    });
+    info!(listen = %local, feeds, "feedsmith is running");
+    systemd::notify("READY=1");
+    let watchdog = spawn_watchdog(daemon.clone());
+
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                info!("SIGHUP: reloading the configuration");
+                daemon.reload().await;
+            }
+            _ = term.recv() => { info!("SIGTERM: shutting down"); break; }
+            _ = int.recv() => { info!("SIGINT: shutting down"); break; }
+        }
+    }
+    systemd::notify("STOPPING=1");
+    daemon.shutdown(grace).await;
+    stop_server.cancel();
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => error!("HTTP server: {e}"),
+        Err(e) => error!("HTTP server task: {e}"),
+    }
+    info!("stopped");
+    Ok(exit::OK)
+}
+
+/// `WATCHDOG=1` at half of `WATCHDOG_USEC`, only while the scheduler loop is ticking: a wedged
+/// scheduler stops the pings and systemd restarts the service.
+fn spawn_watchdog(daemon: Arc<Daemon>) -> Option<tokio::task::JoinHandle<()>> {
+    let interval = systemd::watchdog_interval()?;
+    Some(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        loop {
+            ticker.tick().await;
+            if daemon.scheduler_healthy() {
+                systemd::notify("WATCHDOG=1");
+            }
+        }
+    }))
+}

@@ -1,0 +1,97 @@
+//! The daemon's HTTP endpoints (axum): liveness, readiness, Prometheus metrics and feed status.
+//! Read-only: nothing here changes state.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::scheduler::policy;
+use crate::scheduler::Daemon;
+
+pub fn router(daemon: Arc<Daemon>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/feeds", get(api_feeds))
+        .with_state(daemon)
+}
+
+/// Alive: the process answers HTTP.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready: the database answers and the scheduler loop is ticking.
+async fn readyz(State(d): State<Arc<Daemon>>) -> Response {
+    let db = d.app().store.ping().await;
+    let sched = d.scheduler_healthy();
+    let status = if db.is_ok() && sched {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "database": db.as_ref().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
+        "scheduler": if sched { "ok" } else { "not ticking" },
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        d.app().metrics.render(),
+    )
+        .into_response()
+}
+
+/// Each configured feed's status: last poll, outcome, error, next due time.
+async fn api_feeds(State(d): State<Arc<Daemon>>) -> Response {
+    let app = d.app();
+    let records = match app.store.list_feeds().await {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error": e.to_string()})),
+            )
+                .into_response()
+        }
+    };
+    let now = chrono::Utc::now();
+    let items: Vec<serde_json::Value> = app
+        .settings
+        .feeds
+        .iter()
+        .map(|f| {
+            let r = records.iter().find(|r| r.url == f.url);
+            json!({
+                "name": f.name,
+                "url": f.url,
+                "collection": f.collection,
+                "enabled": f.enabled,
+                "fetch_url": r.and_then(|r| r.fetch_url.clone()),
+                "last_polled_at": r.and_then(|r| r.last_polled_at),
+                "last_success_at": r.and_then(|r| r.last_success_at),
+                "last_outcome": r.and_then(|r| r.last_outcome.clone()),
+                "last_status": r.and_then(|r| r.last_status),
+                "last_error": r.and_then(|r| r.last_error.clone()),
+                "consecutive_failures": r.map(|r| r.consecutive_failures).unwrap_or(0),
+                "gone": r.map(|r| r.gone).unwrap_or(false),
+                "next_due_at": r.and_then(|r| r.next_due_at),
+                "due_now": r.map(|r| f.enabled && policy::is_due(r.next_due_at, r.gone, now)).unwrap_or(f.enabled),
+                "posts": r.map(|r| r.post_count).unwrap_or(0),
+            })
+        })
+        .collect();
+    Json(items).into_response()
+}
