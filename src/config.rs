@@ -92,6 +92,10 @@ pub struct ScheduleSettings {
     /// How long in-flight polls may finish after SIGTERM before they are cancelled.
     #[serde(serialize_with = "ser_duration")]
     pub shutdown_grace: Duration,
+    /// How long a replica's claim on a feed holds without renewal (a dead replica's feeds are
+    /// taken over after this).
+    #[serde(serialize_with = "ser_duration")]
+    pub lease: Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -161,6 +165,7 @@ struct RawSchedule {
     default: String,
     max_backoff: String,
     shutdown_grace: String,
+    lease: String,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -221,6 +226,7 @@ fn defaults() -> RawSettings {
             default: "0 */30 * * * *".into(),
             max_backoff: "24h".into(),
             shutdown_grace: "10s".into(),
+            lease: "2m".into(),
         },
         server: RawServer {
             listen: "127.0.0.1:8080".into(),
@@ -492,6 +498,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
     let schedule = ScheduleSettings {
         max_backoff: duration_setting("schedule", "max_backoff", &schedule.max_backoff)?,
         shutdown_grace: duration_setting("schedule", "shutdown_grace", &schedule.shutdown_grace)?,
+        lease: duration_setting("schedule", "lease", &schedule.lease)?,
         default: schedule.default,
     };
 

@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 use support::{feed_toml, rss, Reply, TestServer, Workspace};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
@@ -30,12 +34,19 @@ impl Notify {
         let path = dir.join("notify.sock");
         let socket = UnixDatagram::bind(&path).unwrap();
         socket.set_nonblocking(true).unwrap();
-        (Notify { socket, seen: Vec::new() }, path)
+        (
+            Notify {
+                socket,
+                seen: Vec::new(),
+            },
+            path,
+        )
     }
     fn drain(&mut self) -> &[String] {
         let mut buf = [0u8; 512];
         while let Ok(n) = self.socket.recv(&mut buf) {
-            self.seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            self.seen
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
         }
         &self.seen
     }
@@ -45,7 +56,10 @@ impl Notify {
 }
 
 fn kill(pid: u32, signal: &str) {
-    let status = std::process::Command::new("kill").args([signal, &pid.to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -67,7 +81,11 @@ async fn daemon_polls_reloads_and_stops_cleanly() {
     server.route("/c.xml", Reply::feed(rss("C", &[("c1", "C one", "first")])));
     let port = free_port();
     let extra = format!("[schedule]\ndefault = \"*/1 * * * * *\"\nshutdown_grace = \"3s\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n");
-    let feeds_ab = format!("{}{}", feed_toml("A", &server.url("/a.xml"), "blogs", ""), feed_toml("B", &server.url("/b.xml"), "blogs", ""));
+    let feeds_ab = format!(
+        "{}{}",
+        feed_toml("A", &server.url("/a.xml"), "blogs", ""),
+        feed_toml("B", &server.url("/b.xml"), "blogs", "")
+    );
     let ws = Workspace::new(&extra, &feeds_ab);
     let (mut notify, sock) = Notify::new(ws.dir.path());
 
@@ -86,9 +104,18 @@ async fn daemon_polls_reloads_and_stops_cleanly() {
     let pid = child.id().unwrap();
 
     wait_for("READY=1", Duration::from_secs(20), || notify.has("READY=1")).await;
-    wait_for("first polls", Duration::from_secs(10), || server.statuses("/a.xml").first() == Some(&200)).await;
-    wait_for("a conditional re-poll", Duration::from_secs(10), || server.statuses("/a.xml").contains(&304)).await;
-    wait_for("WATCHDOG=1", Duration::from_secs(5), || notify.has("WATCHDOG=1")).await;
+    wait_for("first polls", Duration::from_secs(10), || {
+        server.statuses("/a.xml").first() == Some(&200)
+    })
+    .await;
+    wait_for("a conditional re-poll", Duration::from_secs(10), || {
+        server.statuses("/a.xml").contains(&304)
+    })
+    .await;
+    wait_for("WATCHDOG=1", Duration::from_secs(5), || {
+        notify.has("WATCHDOG=1")
+    })
+    .await;
 
     // HTTP endpoints.
     let base = format!("http://127.0.0.1:{port}");
@@ -96,15 +123,30 @@ async fn daemon_polls_reloads_and_stops_cleanly() {
     let (status, body) = get(&format!("{base}/readyz")).await;
     assert_eq!(status, 200, "{body}");
     let (_, metrics) = get(&format!("{base}/metrics")).await;
-    assert!(metrics.contains("feedsmith_polls_total{outcome=\"ok\"}"), "{metrics}");
-    assert!(metrics.contains("feedsmith_fetch_duration_seconds_bucket"), "{metrics}");
+    assert!(
+        metrics.contains("feedsmith_polls_total{outcome=\"ok\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("feedsmith_fetch_duration_seconds_bucket"),
+        "{metrics}"
+    );
     let (_, feeds) = get(&format!("{base}/api/feeds")).await;
     let feeds: serde_json::Value = serde_json::from_str(&feeds).unwrap();
     assert_eq!(feeds.as_array().unwrap().len(), 2);
-    assert!(feeds[0]["last_outcome"].is_string() && feeds[0]["next_due_at"].is_string(), "{feeds}");
+    assert!(
+        feeds[0]["last_outcome"].is_string() && feeds[0]["next_due_at"].is_string(),
+        "{feeds}"
+    );
 
     // New entries appear after the server adds them.
-    server.route("/a.xml", Reply::feed(rss("A", &[("a1", "A one", "first"), ("a2", "A two", "second")])));
+    server.route(
+        "/a.xml",
+        Reply::feed(rss(
+            "A",
+            &[("a1", "A one", "first"), ("a2", "A two", "second")],
+        )),
+    );
     let mut found = false;
     for _ in 0..50 {
         let posts = ws.posts().await;
@@ -117,34 +159,71 @@ async fn daemon_polls_reloads_and_stops_cleanly() {
     assert!(found, "the new entry was stored by the daemon");
 
     // Reload: B removed, C added.
-    let feeds_ac = format!("{}{}", feed_toml("A", &server.url("/a.xml"), "blogs", ""), feed_toml("C", &server.url("/c.xml"), "blogs", ""));
-    std::fs::write(ws.config_path(), std::fs::read_to_string(ws.config_path()).unwrap().replace(&feeds_ab, &feeds_ac)).unwrap();
+    let feeds_ac = format!(
+        "{}{}",
+        feed_toml("A", &server.url("/a.xml"), "blogs", ""),
+        feed_toml("C", &server.url("/c.xml"), "blogs", "")
+    );
+    std::fs::write(
+        ws.config_path(),
+        std::fs::read_to_string(ws.config_path())
+            .unwrap()
+            .replace(&feeds_ab, &feeds_ac),
+    )
+    .unwrap();
     kill(pid, "-HUP");
-    wait_for("RELOADING=1", Duration::from_secs(10), || notify.has("RELOADING=1")).await;
-    wait_for("C polled after reload", Duration::from_secs(10), || !server.statuses("/c.xml").is_empty()).await;
+    wait_for("RELOADING=1", Duration::from_secs(10), || {
+        notify.has("RELOADING=1")
+    })
+    .await;
+    wait_for("C polled after reload", Duration::from_secs(10), || {
+        !server.statuses("/c.xml").is_empty()
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let b_after_reload = server.statuses("/b.xml").len();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(server.statuses("/b.xml").len(), b_after_reload, "a removed feed is no longer polled");
+    assert_eq!(
+        server.statuses("/b.xml").len(),
+        b_after_reload,
+        "a removed feed is no longer polled"
+    );
 
     // An invalid configuration is refused and the running one stays.
     std::fs::write(ws.config_path(), "[http]\ntimeot = 1\n").unwrap();
     kill(pid, "-HUP");
     let c_before = server.statuses("/c.xml").len();
-    wait_for("C still polled after a bad reload", Duration::from_secs(10), || server.statuses("/c.xml").len() > c_before + 1).await;
+    wait_for(
+        "C still polled after a bad reload",
+        Duration::from_secs(10),
+        || server.statuses("/c.xml").len() > c_before + 1,
+    )
+    .await;
 
     // Clean shutdown.
     let stopping = Instant::now();
     kill(pid, "-TERM");
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait()).await.expect("exits within the grace period").unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("exits within the grace period")
+        .unwrap();
     assert_eq!(status.code(), Some(0));
     assert!(stopping.elapsed() < Duration::from_secs(10));
     assert!(notify.has("STOPPING=1"));
     let mut stderr = String::new();
     use tokio::io::AsyncReadExt;
-    child.stderr.take().unwrap().read_to_string(&mut stderr).await.unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
     assert!(stderr.contains("configuration reload failed"), "{stderr}");
-    assert!(stderr.contains("\"message\":\"polled\""), "JSON logs with one line per poll: {stderr:.2000}");
+    assert!(
+        stderr.contains("\"message\":\"polled\""),
+        "JSON logs with one line per poll: {stderr:.2000}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,11 +232,20 @@ async fn bad_feeds_do_not_delay_healthy_ones() {
     server.route("/ok.xml", Reply::feed(rss("Ok", &[("o1", "Fine", "fine")])));
     server.route("/hang.xml", Reply::Hang);
     server.route("/500.xml", Reply::status(500, "boom"));
-    server.route("/garbage.xml", Reply::feed(b"<html><body>not a feed</body></html>".to_vec()).with_content_type("text/html"));
+    server.route(
+        "/garbage.xml",
+        Reply::feed(b"<html><body>not a feed</body></html>".to_vec())
+            .with_content_type("text/html"),
+    );
     let port = free_port();
     let extra = format!("[schedule]\ndefault = \"*/1 * * * * *\"\nshutdown_grace = \"1s\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n");
     let mut feeds = String::new();
-    for (name, path) in [("Ok", "/ok.xml"), ("Hang", "/hang.xml"), ("Err", "/500.xml"), ("Garbage", "/garbage.xml")] {
+    for (name, path) in [
+        ("Ok", "/ok.xml"),
+        ("Hang", "/hang.xml"),
+        ("Err", "/500.xml"),
+        ("Garbage", "/garbage.xml"),
+    ] {
         feeds.push_str(&feed_toml(name, &server.url(path), "blogs", ""));
     }
     let ws = Workspace::new(&extra, &feeds);
@@ -173,25 +261,54 @@ async fn bad_feeds_do_not_delay_healthy_ones() {
     let pid = child.id().unwrap();
     // The healthy feed is polled on (nearly) every one-second tick while the hanging one waits
     // for its timeout; the failing ones back off.
-    wait_for("healthy feed polled 5 times", Duration::from_secs(15), || server.statuses("/ok.xml").len() >= 5).await;
-    assert_eq!(server.statuses("/hang.xml").len(), 1, "a hanging feed is never polled twice at once");
-    assert_eq!(server.statuses("/500.xml").len(), 1, "a failing feed backs off");
+    wait_for(
+        "healthy feed polled 5 times",
+        Duration::from_secs(15),
+        || server.statuses("/ok.xml").len() >= 5,
+    )
+    .await;
+    assert_eq!(
+        server.statuses("/hang.xml").len(),
+        1,
+        "a hanging feed is never polled twice at once"
+    );
+    assert_eq!(
+        server.statuses("/500.xml").len(),
+        1,
+        "a failing feed backs off"
+    );
     assert!(child.try_wait().unwrap().is_none(), "the daemon stays up");
     let rss_kb = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap()
         .lines()
         .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .unwrap();
     assert!(rss_kb < 200_000, "memory stays bounded: {rss_kb} kB");
     let (_, feeds) = get(&format!("http://127.0.0.1:{port}/api/feeds")).await;
     let feeds: serde_json::Value = serde_json::from_str(&feeds).unwrap();
-    let err = feeds.as_array().unwrap().iter().find(|f| f["name"] == "Err").unwrap();
+    let err = feeds
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "Err")
+        .unwrap();
     assert_eq!(err["last_outcome"], "failed");
     assert_eq!(err["last_status"], 500);
     assert_eq!(err["consecutive_failures"], 1);
 
     kill(pid, "-TERM");
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
-    assert_eq!(status.code(), Some(0), "the hanging poll is cancelled after the grace period");
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the hanging poll is cancelled after the grace period"
+    );
 }

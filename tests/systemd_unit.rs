@@ -35,10 +35,24 @@ fn systemd_analyze_verify() {
     }
     let dir = tempfile::tempdir().unwrap();
     let unit = dir.path().join("feedsmith.service");
-    std::fs::write(&unit, UNIT.replace("/usr/local/bin/feedsmith", env!("CARGO_BIN_EXE_feedsmith"))).unwrap();
-    let out = std::process::Command::new(analyze).arg("verify").arg(&unit).output().unwrap();
+    std::fs::write(
+        &unit,
+        UNIT.replace("/usr/local/bin/feedsmith", env!("CARGO_BIN_EXE_feedsmith")),
+    )
+    .unwrap();
+    let out = std::process::Command::new(analyze)
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Complaints about the host's own units are not ours; only lines naming our unit count.
-    let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("feedsmith.service")).collect();
-    assert!(out.status.success() && ours.is_empty(), "systemd-analyze verify: {stderr}");
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("feedsmith.service"))
+        .collect();
+    assert!(
+        out.status.success() && ours.is_empty(),
+        "systemd-analyze verify: {stderr}"
+    );
 }

@@ -24,6 +24,9 @@ CREATE TABLE feeds (
     config_hash          TEXT,
     -- The earliest time the scheduler may poll the feed again (scheduler/policy.rs).
     next_due_at          TEXT,
+    -- Who is polling the feed right now, and until when the claim holds (scheduler leases).
+    lease_owner          TEXT,
+    lease_until          TEXT,
     -- RSS <ttl> in minutes, from the last successful parse.
     ttl_minutes          INTEGER,
     created_at           TEXT    NOT NULL,

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, SubsecRound, Utc};
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -69,6 +69,8 @@ pub struct Daemon {
     /// Unix milliseconds of the last heartbeat tick (0: never).
     heartbeat_ms: AtomicI64,
     source: ConfigSource,
+    /// This replica's lease owner id: host, process and start time.
+    owner: String,
 }
 
 impl Daemon {
@@ -84,6 +86,7 @@ impl Daemon {
             hard_stop: CancellationToken::new(),
             heartbeat_ms: AtomicI64::new(0),
             source,
+            owner: owner_id(),
         });
         daemon.install().await?;
         daemon.sched.lock().await.start().await?;
@@ -185,8 +188,11 @@ impl Daemon {
             }
         };
         let now = Utc::now();
+        // The cron occurrence this tick belongs to: a feed polled since then was polled in this
+        // cycle (by this replica or another) and is not claimed again.
+        let tick_at = now.trunc_subsecs(0);
         for feed in feeds.iter() {
-            let Some(record) = records.get(&feed.url).cloned() else {
+            let Some(record) = records.get(&feed.url) else {
                 continue;
             };
             if !policy::is_due(record.next_due_at, record.gone, now) {
@@ -200,16 +206,42 @@ impl Daemon {
                     _ = tokio::time::sleep(delay) => {}
                     _ = d.stop_ticks.cancelled() => return,
                 }
-                d.poll(feed, record).await;
+                d.poll(feed, tick_at).await;
             });
         }
     }
 
-    /// Poll one feed unless it is already being polled.
-    async fn poll(&self, feed: FeedConfig, record: FeedRecord) {
+    /// Claim one feed (a lease in the shared database) and poll it. Several replicas race for the
+    /// same feed at the same moment; the database lets exactly one win.
+    async fn poll(&self, feed: FeedConfig, tick_at: DateTime<Utc>) {
         if self.stop_ticks.is_cancelled() {
             return;
         }
+        let app = self.app();
+        let lease = app.settings.schedule.lease;
+        let now = Utc::now();
+        let due_by = now + chrono::Duration::from_std(policy::DUE_SLACK).unwrap_or_default();
+        let lease_until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+        let claimed = match app
+            .store
+            .claim_due(
+                std::slice::from_ref(&feed.url),
+                &self.owner,
+                tick_at,
+                due_by,
+                lease_until,
+            )
+            .await
+        {
+            Ok(mut records) => records.pop(),
+            Err(e) => {
+                error!(feed = %feed.name, url = %feed.url, "cannot claim the feed: {e}");
+                return;
+            }
+        };
+        let Some(record) = claimed else {
+            return; // not due any more, or another replica has it
+        };
         let fresh = match self.running.lock() {
             Ok(mut set) => set.insert(record.id),
             Err(_) => false,
@@ -217,16 +249,32 @@ impl Daemon {
         if !fresh {
             return; // still running from an earlier tick: never twice at once
         }
-        let app = self.app();
         app.metrics.polls_started();
-        tokio::select! {
-            result = refresh(&app, &feed, &record) => {
-                if let Err(e) = result {
-                    error!(feed = %feed.name, url = %feed.url, "cannot store the poll: {e}");
+        let renew_every = (lease / 3).max(Duration::from_millis(500));
+        let poll = refresh(&app, &feed, &record);
+        tokio::pin!(poll);
+        let mut renew =
+            tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
+        loop {
+            tokio::select! {
+                result = &mut poll => {
+                    if let Err(e) = result {
+                        error!(feed = %feed.name, url = %feed.url, "cannot store the poll: {e}");
+                    }
+                    break;
                 }
-            }
-            _ = self.hard_stop.cancelled() => {
-                warn!(feed = %feed.name, url = %feed.url, "poll cancelled at shutdown; nothing of it was stored");
+                _ = renew.tick() => {
+                    let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+                    match app.store.renew_lease(record.id, &self.owner, until).await {
+                        Ok(true) => {}
+                        Ok(false) => warn!(feed = %feed.name, "lease lost while polling; another replica may poll it too"),
+                        Err(e) => warn!(feed = %feed.name, "cannot renew the lease: {e}"),
+                    }
+                }
+                _ = self.hard_stop.cancelled() => {
+                    warn!(feed = %feed.name, url = %feed.url, "poll cancelled at shutdown; nothing of it was stored");
+                    break;
+                }
             }
         }
         app.metrics.polls_finished();
@@ -295,6 +343,21 @@ impl Daemon {
             self.tracker.wait().await;
         }
     }
+}
+
+/// A lease owner id unique to this process: `host:pid:start-nanos`.
+fn owner_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "feedsmith".into());
+    format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
 }
 
 /// Half of the schedule's period (the time between its next two occurrences), at most

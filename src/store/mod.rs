@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::config::DatabaseSettings;
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 
+pub mod postgres;
 pub mod sqlite;
 
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +173,25 @@ pub trait Store: Send + Sync {
         skipped: &[SkippedEntry],
     ) -> Result<SaveReport, StoreError>;
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError>;
+    /// Claim the feeds among `urls` that are due for the tick at `tick_at`: not gone, due by
+    /// `now + slack`, not polled since `tick_at` (so no feed is polled twice per cycle, whichever
+    /// replica ticks first), and not leased by anyone else. The claimant holds a lease until
+    /// `lease_until`; `save_poll` releases it.
+    async fn claim_due(
+        &self,
+        urls: &[String],
+        owner: &str,
+        tick_at: DateTime<Utc>,
+        due_by: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<FeedRecord>, StoreError>;
+    /// Extend a lease held by `owner` (a long fetch); false when the lease was lost.
+    async fn renew_lease(
+        &self,
+        feed_id: i64,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     /// By numeric id or canonical URL.
     async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError>;
     /// True when the database answers (for `/readyz`).
@@ -184,10 +204,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, Stor
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
         Arc::new(sqlite::SqliteStore::open(url, settings.max_connections).await?)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::Unsupported {
-            url: url.to_string(),
-            reason: "this build has no PostgreSQL backend yet; use sqlite://PATH".into(),
-        });
+        Arc::new(postgres::PgStore::open(url, settings.max_connections).await?)
     } else {
         return Err(StoreError::Unsupported {
             url: url.to_string(),

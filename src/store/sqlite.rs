@@ -433,6 +433,64 @@ impl Store for SqliteStore {
         rows.iter().map(post_from_row).collect()
     }
 
+    async fn claim_due(
+        &self,
+        urls: &[String],
+        owner: &str,
+        tick_at: DateTime<Utc>,
+        due_by: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<FeedRecord>, StoreError> {
+        let _guard = self.write_lock.lock().await;
+        let now = Utc::now().trunc_subsecs(0);
+        let urls_json =
+            serde_json::to_string(urls).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE feeds SET lease_owner = ?1, lease_until = ?2 \
+             WHERE url IN (SELECT value FROM json_each(?3)) AND gone = 0 \
+             AND (next_due_at IS NULL OR next_due_at <= ?4) \
+             AND (last_polled_at IS NULL OR last_polled_at < ?5) \
+             AND (lease_until IS NULL OR lease_until < ?6) RETURNING id",
+        )
+        .bind(owner)
+        .bind(lease_until.trunc_subsecs(0))
+        .bind(urls_json)
+        .bind(due_by)
+        .bind(tick_at)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row = sqlx::query(&format!(
+                "SELECT {FEED_COLUMNS} FROM feeds f WHERE f.id = ?"
+            ))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            out.push(feed_from_row(&row)?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn renew_lease(
+        &self,
+        feed_id: i64,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let _guard = self.write_lock.lock().await;
+        let done = sqlx::query("UPDATE feeds SET lease_until = ? WHERE id = ? AND lease_owner = ?")
+            .bind(lease_until.trunc_subsecs(0))
+            .bind(feed_id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError> {
         let row = match id_or_url.trim().parse::<i64>() {
             Ok(id) => {
@@ -479,7 +537,8 @@ async fn update_feed_state(
          last_status = ?, last_outcome = ?, last_error = ?, \
          consecutive_failures = CASE WHEN ? THEN 0 ELSE consecutive_failures + 1 END, \
          retry_after = ?, gone = ?, fetch_url = COALESCE(?, fetch_url), \
-         ttl_minutes = COALESCE(?, ttl_minutes), next_due_at = ?, updated_at = ? WHERE id = ?"
+         ttl_minutes = COALESCE(?, ttl_minutes), next_due_at = ?, lease_owner = NULL, lease_until = NULL, \
+         updated_at = ? WHERE id = ?"
     );
     sqlx::query(&sql)
         .bind(&poll.etag)

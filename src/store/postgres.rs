@@ -1,0 +1,570 @@
+//! The cluster backend: several replicas share one PostgreSQL database.
+//!
+//! Same contract as the SQLite store (one transaction per feed, unique entry key and canonical
+//! URL), plus what concurrency among processes needs:
+//! - feeds are claimed with `SELECT ... FOR UPDATE SKIP LOCKED` and a lease (owner, expiry) so
+//!   exactly one replica polls a feed, and a dead replica's feeds are taken over when its lease
+//!   expires; lease times use the database clock, so replicas' clock skew does not matter;
+//! - inserts use `ON CONFLICT DO NOTHING`, so two replicas storing the same article from two
+//!   feeds at the same moment both succeed, one as a duplicate, instead of one failing its feed.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+
+use super::{
+    FeedRecord, Outcome, PollRecord, PostFilter, SaveReport, Store, StoreError, StoredPost,
+};
+use crate::domain::{FeedConfig, Post, SkippedEntry};
+use crate::normalize::post_path;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            url: redact(url),
+            source,
+        };
+        let options = PgConnectOptions::from_str(url).map_err(open_err)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        Ok(PgStore { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// The URL without its password, for messages and logs.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+const FEED_COLUMNS: &str =
+    "f.id, f.url, f.fetch_url, f.name, f.collection, f.etag, f.last_modified, \
+     f.last_polled_at, f.last_success_at, f.last_status, f.last_outcome, f.last_error, \
+     f.consecutive_failures, f.retry_after, f.gone, f.ttl_minutes, f.next_due_at, \
+     (SELECT COUNT(*) FROM posts p WHERE p.feed_id = f.id) AS post_count";
+
+fn feed_from_row(row: &PgRow) -> Result<FeedRecord, sqlx::Error> {
+    Ok(FeedRecord {
+        id: row.try_get("id")?,
+        url: row.try_get("url")?,
+        fetch_url: row.try_get("fetch_url")?,
+        name: row.try_get("name")?,
+        collection: row.try_get("collection")?,
+        etag: row.try_get("etag")?,
+        last_modified: row.try_get("last_modified")?,
+        last_polled_at: row.try_get("last_polled_at")?,
+        last_success_at: row.try_get("last_success_at")?,
+        last_status: row.try_get("last_status")?,
+        last_outcome: row.try_get("last_outcome")?,
+        last_error: row.try_get("last_error")?,
+        consecutive_failures: row.try_get("consecutive_failures")?,
+        retry_after: row.try_get("retry_after")?,
+        gone: row.try_get("gone")?,
+        ttl_minutes: row.try_get("ttl_minutes")?,
+        next_due_at: row.try_get("next_due_at")?,
+        post_count: row.try_get("post_count")?,
+    })
+}
+
+fn json_list(row: &PgRow, col: &str) -> Result<Vec<String>, StoreError> {
+    let text: String = row.try_get(col)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("posts.{col}: {e}")))
+}
+
+fn post_from_row(row: &PgRow) -> Result<StoredPost, StoreError> {
+    Ok(StoredPost {
+        id: row.try_get("id")?,
+        feed_id: row.try_get("feed_id")?,
+        path: row.try_get("path")?,
+        first_seen_at: row.try_get("first_seen_at")?,
+        updated_at: row.try_get("updated_at")?,
+        post: Post {
+            entry_key: row.try_get("entry_key")?,
+            title: row.try_get("title")?,
+            description: row.try_get("description")?,
+            author: row.try_get("author")?,
+            canonical_url: row.try_get("canonical_url")?,
+            viewing_mode: row.try_get("viewing_mode")?,
+            feed_name: row.try_get("feed_name")?,
+            feed_url: row.try_get("feed_url")?,
+            collection: row.try_get("collection")?,
+            date: row.try_get("date")?,
+            slug: row.try_get("slug")?,
+            categories: json_list(row, "categories")?,
+            tags: json_list(row, "tags")?,
+            tags_normalized: json_list(row, "tags_normalized")?,
+            excerpt: row.try_get("excerpt")?,
+            content_markdown: row.try_get("content_markdown")?,
+            youtube_id: row.try_get("youtube_id")?,
+            reddit_segment: row.try_get("reddit_segment")?,
+            content_hash: row.try_get("content_hash")?,
+        },
+    })
+}
+
+fn to_json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_string())
+}
+
+fn config_hash(f: &FeedConfig) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(f).unwrap_or_default();
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+
+async fn exists(tx: &mut Tx<'_>, sql: &str, value: &str) -> Result<bool, StoreError> {
+    Ok(sqlx::query(sql)
+        .bind(value)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some())
+}
+
+async fn remember_skipped(
+    tx: &mut Tx<'_>,
+    feed_id: i64,
+    entry_key: &str,
+    content_hash: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO skipped_entries (feed_id, entry_key, content_hash, reason, seen_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (feed_id, entry_key) DO UPDATE SET content_hash = EXCLUDED.content_hash, \
+         reason = EXCLUDED.reason, seen_at = EXCLUDED.seen_at",
+    )
+    .bind(feed_id)
+    .bind(entry_key)
+    .bind(content_hash)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Insert a new post at the first free path. `Ok(None)`: its canonical URL is already stored
+/// (possibly by another replica a moment ago).
+async fn insert_post(
+    tx: &mut Tx<'_>,
+    feed_id: i64,
+    post: &Post,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    let mut candidate = post.clone();
+    for n in 1..=10_000u32 {
+        if n > 1 {
+            candidate.slug = format!("{}-{n}", post.slug);
+        }
+        let path = post_path(&candidate);
+        if exists(tx, "SELECT 1 FROM posts WHERE path = $1", &path).await? {
+            continue;
+        }
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO posts (feed_id, entry_key, canonical_url, path, collection, slug, date, title, \
+             description, author, viewing_mode, feed_name, feed_url, categories, tags, tags_normalized, \
+             excerpt, content_markdown, youtube_id, reddit_segment, content_hash, first_seen_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(feed_id)
+        .bind(&post.entry_key)
+        .bind(&post.canonical_url)
+        .bind(&path)
+        .bind(&post.collection)
+        .bind(&candidate.slug)
+        .bind(post.date)
+        .bind(&post.title)
+        .bind(&post.description)
+        .bind(&post.author)
+        .bind(&post.viewing_mode)
+        .bind(&post.feed_name)
+        .bind(&post.feed_url)
+        .bind(to_json(&post.categories))
+        .bind(to_json(&post.tags))
+        .bind(to_json(&post.tags_normalized))
+        .bind(&post.excerpt)
+        .bind(&post.content_markdown)
+        .bind(&post.youtube_id)
+        .bind(&post.reddit_segment)
+        .bind(&post.content_hash)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if id.is_some() {
+            return Ok(id);
+        }
+        // A conflict: the same article, or the path taken concurrently (then try the next suffix).
+        if exists(
+            tx,
+            "SELECT 1 FROM posts WHERE canonical_url = $1",
+            &post.canonical_url,
+        )
+        .await?
+        {
+            return Ok(None);
+        }
+    }
+    Err(StoreError::Corrupt(format!(
+        "more than 10000 posts share the path of {:?}",
+        post_path(post)
+    )))
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        // sqlx takes an advisory lock, so replicas starting together migrate once.
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRecord>, StoreError> {
+        let now = Utc::now().trunc_subsecs(0);
+        let mut tx = self.pool.begin().await?;
+        for f in feeds {
+            sqlx::query(
+                "INSERT INTO feeds (url, name, collection, config_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
+                 ON CONFLICT (url) DO UPDATE SET name = EXCLUDED.name, collection = EXCLUDED.collection, \
+                 gone = CASE WHEN feeds.config_hash IS NOT DISTINCT FROM EXCLUDED.config_hash THEN feeds.gone ELSE FALSE END, \
+                 next_due_at = CASE WHEN feeds.config_hash IS NOT DISTINCT FROM EXCLUDED.config_hash THEN feeds.next_due_at ELSE NULL END, \
+                 updated_at = CASE WHEN feeds.config_hash IS NOT DISTINCT FROM EXCLUDED.config_hash THEN feeds.updated_at ELSE EXCLUDED.updated_at END, \
+                 config_hash = EXCLUDED.config_hash",
+            )
+            .bind(&f.url)
+            .bind(&f.name)
+            .bind(&f.collection)
+            .bind(config_hash(f))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut out = Vec::with_capacity(feeds.len());
+        for f in feeds {
+            let row = sqlx::query(&format!(
+                "SELECT {FEED_COLUMNS} FROM feeds f WHERE f.url = $1"
+            ))
+            .bind(&f.url)
+            .fetch_one(&mut *tx)
+            .await?;
+            out.push(feed_from_row(&row)?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FEED_COLUMNS} FROM feeds f ORDER BY f.name, f.url"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| feed_from_row(r).map_err(StoreError::from))
+            .collect()
+    }
+
+    async fn known_entries(&self, feed_id: i64) -> Result<HashMap<String, String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT entry_key, content_hash FROM posts WHERE feed_id = $1 \
+             UNION ALL SELECT entry_key, content_hash FROM skipped_entries WHERE feed_id = $1",
+        )
+        .bind(feed_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut map = HashMap::with_capacity(rows.len());
+        for row in rows {
+            map.insert(row.try_get("entry_key")?, row.try_get("content_hash")?);
+        }
+        Ok(map)
+    }
+
+    async fn save_poll(
+        &self,
+        feed_id: i64,
+        poll: &PollRecord,
+        posts: &[Post],
+        skipped: &[SkippedEntry],
+    ) -> Result<SaveReport, StoreError> {
+        let now = Utc::now();
+        let mut report = SaveReport::default();
+        let mut tx = self.pool.begin().await?;
+
+        for post in posts {
+            let existing = sqlx::query(
+                "SELECT id, content_hash FROM posts WHERE feed_id = $1 AND entry_key = $2",
+            )
+            .bind(feed_id)
+            .bind(&post.entry_key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                let id: i64 = row.try_get("id")?;
+                let hash: String = row.try_get("content_hash")?;
+                if hash == post.content_hash {
+                    report.unchanged += 1;
+                    continue;
+                }
+                let clash =
+                    sqlx::query("SELECT 1 FROM posts WHERE canonical_url = $1 AND id <> $2")
+                        .bind(&post.canonical_url)
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .is_some();
+                if clash {
+                    report.duplicates += 1;
+                    continue;
+                }
+                // Slug, date and path stay as first published (see the SQLite store).
+                sqlx::query(
+                    "UPDATE posts SET canonical_url = $1, title = $2, description = $3, author = $4, \
+                     viewing_mode = $5, feed_name = $6, feed_url = $7, categories = $8, tags = $9, \
+                     tags_normalized = $10, excerpt = $11, content_markdown = $12, youtube_id = $13, \
+                     reddit_segment = $14, content_hash = $15, updated_at = $16 WHERE id = $17",
+                )
+                .bind(&post.canonical_url)
+                .bind(&post.title)
+                .bind(&post.description)
+                .bind(&post.author)
+                .bind(&post.viewing_mode)
+                .bind(&post.feed_name)
+                .bind(&post.feed_url)
+                .bind(to_json(&post.categories))
+                .bind(to_json(&post.tags))
+                .bind(to_json(&post.tags_normalized))
+                .bind(&post.excerpt)
+                .bind(&post.content_markdown)
+                .bind(&post.youtube_id)
+                .bind(&post.reddit_segment)
+                .bind(&post.content_hash)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                report.updated += 1;
+                continue;
+            }
+
+            let cross_post = match (&post.reddit_segment, post.collection.as_str()) {
+                (Some(segment), "community") => exists(
+                    &mut tx,
+                    "SELECT 1 FROM posts WHERE collection = 'community' AND reddit_segment = $1",
+                    segment,
+                )
+                .await?,
+                _ => false,
+            };
+            let inserted = if cross_post {
+                None
+            } else {
+                insert_post(&mut tx, feed_id, post, now).await?
+            };
+            if inserted.is_none() {
+                let reason = if cross_post {
+                    "duplicate: Reddit cross-post of a stored post"
+                } else {
+                    "duplicate: canonical URL already stored"
+                };
+                remember_skipped(
+                    &mut tx,
+                    feed_id,
+                    &post.entry_key,
+                    &post.content_hash,
+                    reason,
+                    now,
+                )
+                .await?;
+                report.duplicates += 1;
+                continue;
+            }
+            sqlx::query("DELETE FROM skipped_entries WHERE feed_id = $1 AND entry_key = $2")
+                .bind(feed_id)
+                .bind(&post.entry_key)
+                .execute(&mut *tx)
+                .await?;
+            report.new += 1;
+        }
+
+        for s in skipped {
+            remember_skipped(
+                &mut tx,
+                feed_id,
+                &s.entry_key,
+                &s.content_hash,
+                &s.reason,
+                now,
+            )
+            .await?;
+            report.skipped += 1;
+        }
+        update_feed_state(&mut tx, feed_id, poll).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.* FROM posts p JOIN feeds f ON f.id = p.feed_id \
+             WHERE ($1::text IS NULL OR f.name = $1 OR f.url = $1) \
+             AND ($2::text IS NULL OR p.collection = $2) \
+             AND ($3::timestamptz IS NULL OR p.date >= $3) \
+             ORDER BY p.date DESC, p.id DESC LIMIT $4",
+        )
+        .bind(&filter.feed)
+        .bind(&filter.collection)
+        .bind(filter.since)
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(post_from_row).collect()
+    }
+
+    async fn claim_due(
+        &self,
+        urls: &[String],
+        owner: &str,
+        tick_at: DateTime<Utc>,
+        due_by: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<FeedRecord>, StoreError> {
+        let lease_secs = (lease_until - Utc::now()).num_milliseconds().max(1000) as f64 / 1000.0;
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "WITH due AS ( \
+                 SELECT id FROM feeds \
+                 WHERE url = ANY($1) AND NOT gone \
+                 AND (next_due_at IS NULL OR next_due_at <= $2) \
+                 AND (last_polled_at IS NULL OR last_polled_at < $3) \
+                 AND (lease_until IS NULL OR lease_until < now()) \
+                 ORDER BY id FOR UPDATE SKIP LOCKED) \
+             UPDATE feeds f SET lease_owner = $4, lease_until = now() + make_interval(secs => $5) \
+             FROM due WHERE f.id = due.id RETURNING f.id",
+        )
+        .bind(urls)
+        .bind(due_by)
+        .bind(tick_at)
+        .bind(owner)
+        .bind(lease_secs)
+        .fetch_all(&mut *tx)
+        .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {FEED_COLUMNS} FROM feeds f WHERE f.id = ANY($1) ORDER BY f.id"
+        ))
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| feed_from_row(r).map_err(StoreError::from))
+            .collect()
+    }
+
+    async fn renew_lease(
+        &self,
+        feed_id: i64,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let lease_secs = (lease_until - Utc::now()).num_milliseconds().max(1000) as f64 / 1000.0;
+        let done = sqlx::query(
+            "UPDATE feeds SET lease_until = now() + make_interval(secs => $1) WHERE id = $2 AND lease_owner = $3",
+        )
+        .bind(lease_secs)
+        .bind(feed_id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError> {
+        let row = match id_or_url.trim().parse::<i64>() {
+            Ok(id) => {
+                sqlx::query("SELECT * FROM posts WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            Err(_) => {
+                sqlx::query("SELECT * FROM posts WHERE canonical_url = $1")
+                    .bind(id_or_url.trim())
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+        };
+        row.as_ref().map(post_from_row).transpose()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// See the SQLite store for the validator rules; here the lease is released with the result.
+async fn update_feed_state(
+    tx: &mut Tx<'_>,
+    feed_id: i64,
+    poll: &PollRecord,
+) -> Result<(), StoreError> {
+    let validators = match poll.outcome {
+        Outcome::Ok => "etag = $1, last_modified = $2",
+        Outcome::NotModified => {
+            "etag = COALESCE($1, etag), last_modified = COALESCE($2, last_modified)"
+        }
+        Outcome::Failed => "etag = COALESCE(etag, $1), last_modified = COALESCE(last_modified, $2)",
+    };
+    let sql = format!(
+        "UPDATE feeds SET {validators}, last_polled_at = $3, \
+         last_success_at = CASE WHEN $4 THEN $3 ELSE last_success_at END, \
+         last_status = $5, last_outcome = $6, last_error = $7, \
+         consecutive_failures = CASE WHEN $4 THEN 0 ELSE consecutive_failures + 1 END, \
+         retry_after = $8, gone = $9, fetch_url = COALESCE($10, fetch_url), \
+         ttl_minutes = COALESCE($11, ttl_minutes), next_due_at = $12, lease_owner = NULL, lease_until = NULL, \
+         updated_at = now() WHERE id = $13"
+    );
+    sqlx::query(&sql)
+        .bind(&poll.etag)
+        .bind(&poll.last_modified)
+        .bind(poll.polled_at)
+        .bind(poll.outcome != Outcome::Failed)
+        .bind(poll.http_status.map(i64::from))
+        .bind(poll.outcome.as_str())
+        .bind(&poll.error)
+        .bind(poll.retry_after)
+        .bind(poll.gone)
+        .bind(&poll.fetch_url)
+        .bind(poll.ttl_minutes.map(i64::from))
+        .bind(poll.next_due_at)
+        .bind(feed_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
