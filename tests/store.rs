@@ -1,10 +1,14 @@
-//! The storage contract against a real SQLite file: identity, idempotence, updates in place,
-//! one transaction per feed.
+//! The storage contract, one suite run against both backends: a real SQLite file and a fresh
+//! PostgreSQL database. Identity, idempotence, updates in place, one transaction per feed, leases.
+
+mod support;
+
+use std::collections::HashSet;
 
 use chrono::{TimeZone, Utc};
 use feedsmith::domain::{FeedConfig, Post, SkippedEntry};
-use feedsmith::store::sqlite::SqliteStore;
-use feedsmith::store::{Outcome, PollRecord, PostFilter, Store};
+use feedsmith::store::{Outcome, PollRecord, PostFilter};
+use support::db::{self, TestStore};
 
 fn post(key: &str, url: &str, title: &str, hash: &str) -> Post {
     Post {
@@ -30,19 +34,22 @@ fn post(key: &str, url: &str, title: &str, hash: &str) -> Post {
     }
 }
 
-async fn open() -> (tempfile::TempDir, SqliteStore, i64, i64) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = SqliteStore::open(&url, 4).await.unwrap();
-    store.migrate().await.unwrap();
-    let feeds = store
+async fn open(backend: &str) -> (TestStore, i64, i64) {
+    let t = if backend == "postgres" {
+        db::postgres().await
+    } else {
+        db::sqlite().await
+    };
+    let feeds = t
+        .store
         .sync_feeds(&[
             FeedConfig::new("F", "https://example.org/feed", "blogs"),
             FeedConfig::new("G", "https://example.org/other", "blogs"),
         ])
         .await
         .unwrap();
-    (dir, store, feeds[0].id, feeds[1].id)
+    let (f, g) = (feeds[0].id, feeds[1].id);
+    (t, f, g)
 }
 
 fn ok_poll() -> PollRecord {
@@ -52,9 +59,9 @@ fn ok_poll() -> PollRecord {
     p
 }
 
-#[tokio::test]
-async fn same_posts_twice_add_nothing_and_changes_update_in_place() {
-    let (_dir, store, feed, _) = open().await;
+async fn same_posts_twice_add_nothing_and_changes_update_in_place(backend: &str) {
+    let (t, feed, _) = open(backend).await;
+    let store = &t.store;
     let batch = vec![
         post("k1", "https://e.org/1", "One", "h1"),
         post("k2", "https://e.org/2", "Two", "h2"),
@@ -90,9 +97,9 @@ async fn same_posts_twice_add_nothing_and_changes_update_in_place() {
     assert_eq!(known.get("k1").map(String::as_str), Some("h1b"));
 }
 
-#[tokio::test]
-async fn canonical_url_is_unique_across_feeds_and_slugs_get_suffixes() {
-    let (_dir, store, f, g) = open().await;
+async fn canonical_url_is_unique_across_feeds_and_slugs_get_suffixes(backend: &str) {
+    let (t, f, g) = open(backend).await;
+    let store = &t.store;
     store
         .save_poll(
             f,
@@ -138,9 +145,9 @@ async fn canonical_url_is_unique_across_feeds_and_slugs_get_suffixes() {
         .contains_key("other-key"));
 }
 
-#[tokio::test]
-async fn reddit_cross_posts_keep_the_first() {
-    let (_dir, store, f, g) = open().await;
+async fn reddit_cross_posts_keep_the_first(backend: &str) {
+    let (t, f, g) = open(backend).await;
+    let store = &t.store;
     let mut a = post(
         "t3_a",
         "https://www.reddit.com/r/devops/comments/a/my_title/",
@@ -162,9 +169,9 @@ async fn reddit_cross_posts_keep_the_first() {
     assert_eq!((r.new, r.duplicates), (0, 1));
 }
 
-#[tokio::test]
-async fn a_failure_half_way_stores_nothing_of_that_feed() {
-    let (_dir, store, feed, other) = open().await;
+async fn a_failure_half_way_stores_nothing_of_that_feed(backend: &str) {
+    let (t, feed, other) = open(backend).await;
+    let store = &t.store;
     store
         .save_poll(
             other,
@@ -183,11 +190,8 @@ async fn a_failure_half_way_stores_nothing_of_that_feed() {
         )
         .await
         .unwrap();
-    // A real SQLite failure in the middle of the batch: the second insert aborts.
-    sqlx::query("CREATE TRIGGER boom BEFORE INSERT ON posts WHEN NEW.title = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END")
-        .execute(store.pool())
-        .await
-        .unwrap();
+    // A real database failure in the middle of the batch: the second insert aborts.
+    t.fail_inserts_titled_boom().await;
     let mut poll = ok_poll();
     poll.etag = Some("\"v2\"".into());
     let batch = vec![
@@ -223,9 +227,9 @@ async fn a_failure_half_way_stores_nothing_of_that_feed() {
     assert!(!store.known_entries(feed).await.unwrap().contains_key("s"));
 }
 
-#[tokio::test]
-async fn failures_count_up_keep_validators_and_reset_on_success() {
-    let (_dir, store, feed, _) = open().await;
+async fn failures_count_up_keep_validators_and_reset_on_success(backend: &str) {
+    let (t, feed, _) = open(backend).await;
+    let store = &t.store;
     store.save_poll(feed, &ok_poll(), &[], &[]).await.unwrap();
     let mut failed = PollRecord::new(Utc::now(), Outcome::Failed);
     failed.http_status = Some(503);
@@ -267,3 +271,138 @@ async fn failures_count_up_keep_validators_and_reset_on_success() {
     );
     assert!(f.retry_after.is_none() && f.last_error.is_none());
 }
+
+async fn leases_are_exclusive_expire_and_cover_one_cycle(backend: &str) {
+    let (t, f, g) = open(backend).await;
+    let store = &t.store;
+    let urls = vec!["https://example.org/feed".to_string()];
+    let now = Utc::now();
+    let soon = now + chrono::Duration::seconds(60);
+    let claimed = store.claim_due(&urls, "A", now, now, soon).await.unwrap();
+    assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![f]);
+    assert!(
+        store
+            .claim_due(&urls, "B", now, now, soon)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased by A"
+    );
+    assert!(!store.renew_lease(f, "B", soon).await.unwrap());
+    assert!(store.renew_lease(f, "A", soon).await.unwrap());
+
+    // The poll's result releases the lease; the feed was polled in this cycle.
+    let mut poll = ok_poll();
+    poll.polled_at = now;
+    store.save_poll(f, &poll, &[], &[]).await.unwrap();
+    assert!(
+        store
+            .claim_due(&urls, "B", now, now, soon)
+            .await
+            .unwrap()
+            .is_empty(),
+        "already polled since this tick"
+    );
+    let next_tick = now + chrono::Duration::seconds(2);
+    assert_eq!(
+        store
+            .claim_due(&urls, "B", next_tick, next_tick, soon)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "due in the next cycle"
+    );
+
+    // A dead owner's lease expires and another takes the feed over.
+    let other = vec!["https://example.org/other".to_string()];
+    let short = Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(
+        store
+            .claim_due(&other, "dead", now, now, short)
+            .await
+            .unwrap()[0]
+            .id,
+        g
+    );
+    assert!(store
+        .claim_due(&other, "B", now, now, soon)
+        .await
+        .unwrap()
+        .is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(
+        store
+            .claim_due(&other, "B", now, now, soon)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "taken over after expiry"
+    );
+}
+
+async fn concurrent_claims_never_claim_twice(backend: &str) {
+    let (t, _, _) = open(backend).await;
+    let feeds: Vec<FeedConfig> = (0..500)
+        .map(|i| {
+            FeedConfig::new(
+                format!("F{i}"),
+                format!("https://example.org/{i}.xml"),
+                "blogs",
+            )
+        })
+        .collect();
+    t.store.sync_feeds(&feeds).await.unwrap();
+    let urls: Vec<String> = feeds.iter().map(|f| f.url.clone()).collect();
+    let now = Utc::now();
+    let until = now + chrono::Duration::seconds(120);
+    let mut tasks = Vec::new();
+    for owner in 0..8 {
+        let store = t.store.clone();
+        let urls = urls.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            // Claim in small interleaved batches, as replicas' per-feed claims do.
+            for chunk in urls.chunks(25) {
+                mine.extend(
+                    store
+                        .claim_due(chunk, &format!("owner{owner}"), now, now, until)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| r.id),
+                );
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    let unique: HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), unique.len(), "a feed was claimed twice");
+    assert_eq!(unique.len(), 500, "every due feed was claimed once");
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("sqlite").await } )*
+        }
+        mod postgres_backend {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name("postgres").await } )*
+        }
+    };
+}
+
+suite!(
+    same_posts_twice_add_nothing_and_changes_update_in_place,
+    canonical_url_is_unique_across_feeds_and_slugs_get_suffixes,
+    reddit_cross_posts_keep_the_first,
+    a_failure_half_way_stores_nothing_of_that_feed,
+    failures_count_up_keep_validators_and_reset_on_success,
+    leases_are_exclusive_expire_and_cover_one_cycle,
+    concurrent_claims_never_claim_twice,
+);

@@ -14,6 +14,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+pub mod db;
+
 /// What a route answers.
 #[derive(Clone, Debug)]
 pub enum Reply {
