@@ -61,6 +61,11 @@ pub enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Ask a running daemon whether it is healthy (for Docker's HEALTHCHECK: no curl needed).
+    ///
+    /// GETs /readyz (or /healthz with --live) on [server].listen; exit 0 when it answers 200,
+    /// 1 otherwise.
+    Healthcheck(HealthcheckArgs),
     /// Apply database migrations and exit (`fetch` and `run` also migrate on start).
     Migrate,
 }
@@ -73,6 +78,16 @@ pub struct FetchArgs {
     /// Print each feed's report as one JSON array on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// Check liveness (/healthz) instead of readiness (/readyz).
+    #[arg(long)]
+    pub live: bool,
+    /// Base URL of the daemon; defaults to [server].listen (0.0.0.0 becomes 127.0.0.1).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ use crate::error::{exit, CommandError};
 
 pub mod config_check;
 pub mod fetch;
+pub mod healthcheck;
 pub mod inspect;
 pub mod migrate;
 pub mod posts;
@@ -40,6 +41,7 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
         Command::Posts(PostsCommand::List(args)) => posts::list(settings()?, args).await,
         Command::Posts(PostsCommand::Show { id }) => posts::show(settings()?, id).await,
         Command::Config(ConfigCommand::Check) => config_check::run(settings()?),
+        Command::Healthcheck(args) => healthcheck::run(settings()?, args).await,
         Command::Migrate => migrate::run(settings()?).await,
     }
     .map(|code| code.max(exit::OK))

@@ -1,0 +1,38 @@
+//! `feedsmith healthcheck`: the container image's HEALTHCHECK, using the binary itself.
+
+use std::time::Duration;
+
+use crate::cli::HealthcheckArgs;
+use crate::config::Settings;
+use crate::error::{exit, CommandError};
+
+pub async fn run(settings: Settings, args: &HealthcheckArgs) -> Result<u8, CommandError> {
+    let base = match &args.url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let listen = settings.server.listen.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
+            format!("http://{listen}")
+        }
+    };
+    let url = format!("{base}/{}", if args.live { "healthz" } else { "readyz" });
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .map_err(|e| CommandError::Runtime(e.to_string()))?;
+    match client.get(&url).send().await {
+        Ok(resp) if resp.status().is_success() => {
+            eprintln!("healthy: {url} answered {}", resp.status());
+            Ok(exit::OK)
+        }
+        Ok(resp) => {
+            let status = resp.status();
+            let body = resp.text().await.unwrap_or_default();
+            eprintln!("unhealthy: {url} answered {status}: {}", body.trim());
+            Ok(exit::FATAL)
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {url}: {e}");
+            Ok(exit::FATAL)
+        }
+    }
+}
