@@ -10,7 +10,11 @@ pub async fn run(settings: Settings, args: &HealthcheckArgs) -> Result<u8, Comma
     let base = match &args.url {
         Some(u) => u.trim_end_matches('/').to_string(),
         None => {
-            let listen = settings.server.listen.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
+            let listen = settings
+                .server
+                .listen
+                .replace("0.0.0.0", "127.0.0.1")
+                .replace("[::]", "[::1]");
             format!("http://{listen}")
         }
     };

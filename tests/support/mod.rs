@@ -32,6 +32,8 @@ pub enum Reply {
     Truncated { body: Vec<u8>, announced: usize },
     /// Accept the connection and never answer.
     Hang,
+    /// Wait, then answer like `reply`.
+    Slow(Duration, Box<Reply>),
 }
 
 impl Reply {
@@ -72,6 +74,8 @@ struct State {
     routes: HashMap<String, Reply>,
     /// (path, status sent) of every request, in order.
     log: Vec<(String, u16)>,
+    /// (path, when the request arrived), in order.
+    times: Vec<(String, std::time::Instant)>,
 }
 
 #[derive(Clone)]
@@ -114,6 +118,23 @@ impl TestServer {
             .insert(path.to_string(), reply);
     }
 
+    /// When each request for `path` arrived.
+    pub fn times(&self, path: &str) -> Vec<std::time::Instant> {
+        self.state
+            .lock()
+            .unwrap()
+            .times
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, t)| *t)
+            .collect()
+    }
+
+    /// Every request path, in arrival order.
+    pub fn all_requests(&self) -> Vec<(String, std::time::Instant)> {
+        self.state.lock().unwrap().times.clone()
+    }
+
     /// Statuses sent for `path`, in order.
     pub fn statuses(&self, path: &str) -> Vec<u16> {
         self.state
@@ -153,9 +174,18 @@ async fn serve(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
-        let reply = state.lock().unwrap().routes.get(&path).cloned();
-        let reply = reply.unwrap_or_else(|| Reply::status(404, "not found"));
+        let reply = {
+            let mut st = state.lock().unwrap();
+            st.times.push((path.clone(), std::time::Instant::now()));
+            st.routes.get(&path).cloned()
+        };
+        let mut reply = reply.unwrap_or_else(|| Reply::status(404, "not found"));
+        if let Reply::Slow(delay, inner) = reply {
+            tokio::time::sleep(delay).await;
+            reply = *inner;
+        }
         match reply {
+            Reply::Slow(..) => return Ok(()),
             Reply::Hang => {
                 state.lock().unwrap().log.push((path, 0));
                 tokio::time::sleep(Duration::from_secs(3600)).await;

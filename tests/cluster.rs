@@ -1,0 +1,188 @@
+//! Cluster mode against the real PostgreSQL: several `feedsmith run` replicas share one fresh
+//! database and a few hundred loopback feeds; every feed is polled by exactly one replica per
+//! cycle, posts are stored once, and a replica killed mid-poll loses its feeds only until its
+//! lease expires.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use support::db::PgDatabase;
+use support::{feed_toml, rss, Reply, TestServer};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn write_config(
+    dir: &std::path::Path,
+    db_url: &str,
+    port: u16,
+    schedule: &str,
+    feeds: &str,
+) -> std::path::PathBuf {
+    let path = dir.join(format!("replica-{port}.toml"));
+    let text = format!(
+        "[database]\nurl = \"{db_url}\"\nmax_connections = 4\n[http]\ntimeout = \"10s\"\nconcurrency = 32\nper_host_concurrency = 32\n\
+         [schedule]\ndefault = \"{schedule}\"\nlease = \"3s\"\nshutdown_grace = \"2s\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n{feeds}"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start_replica(config: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+async fn post_count(db_url: &str) -> (i64, i64) {
+    let pool = sqlx::PgPool::connect(db_url).await.unwrap();
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM posts")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let distinct: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT canonical_url) FROM posts")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    (total, distinct)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_poll_each_feed_once_per_cycle() {
+    let db = PgDatabase::create().await;
+    let server = TestServer::start().await;
+    let n = 200;
+    let mut feeds = String::new();
+    for i in 0..n {
+        let path = format!("/f{i}.xml");
+        server.route(
+            &path,
+            Reply::feed(rss(
+                "F",
+                &[(&format!("e{i}"), &format!("Entry {i}"), "body")],
+            )),
+        );
+        feeds.push_str(&feed_toml(
+            &format!("Feed {i}"),
+            &server.url(&path),
+            "blogs",
+            "",
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let period = 4u64;
+    let schedule = format!("*/{period} * * * * *");
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        let cfg = write_config(dir.path(), &db.url, free_port(), &schedule, &feeds);
+        replicas.push(start_replica(&cfg));
+    }
+    // Let them run several cycles.
+    tokio::time::sleep(Duration::from_secs(period * 4 + 2)).await;
+    for r in &mut replicas {
+        r.start_kill().unwrap();
+        let _ = r.wait().await;
+    }
+
+    let mut polled = 0;
+    for i in 0..n {
+        let times = server.times(&format!("/f{i}.xml"));
+        if !times.is_empty() {
+            polled += 1;
+        }
+        for pair in times.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(
+                gap > Duration::from_secs(period) / 2,
+                "feed {i} was polled twice in one cycle ({gap:?} apart)"
+            );
+        }
+        assert!(
+            times.len() >= 2,
+            "feed {i} polled only {} times in 4 cycles",
+            times.len()
+        );
+    }
+    assert_eq!(polled, n, "every feed was polled");
+    let (total, distinct) = post_count(&db.url).await;
+    assert_eq!((total, distinct), (n as i64, n as i64), "posts stored once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_replicas_feed_is_taken_over_after_its_lease() {
+    let db = PgDatabase::create().await;
+    let server = TestServer::start().await;
+    // The slow feed keeps its poller busy long enough to be killed mid-poll.
+    let body = rss("S", &[("s1", "Slow one", "body")]);
+    server.route(
+        "/slow.xml",
+        Reply::Slow(Duration::from_secs(4), Box::new(Reply::feed(body))),
+    );
+    let feeds = feed_toml("Slow", &server.url("/slow.xml"), "blogs", "");
+    let dir = tempfile::tempdir().unwrap();
+    let schedule = "*/1 * * * * *";
+
+    let mut first = start_replica(&write_config(
+        dir.path(),
+        &db.url,
+        free_port(),
+        schedule,
+        &feeds,
+    ));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.times("/slow.xml").is_empty() {
+        assert!(Instant::now() < deadline, "the first replica never polled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SIGKILL mid-poll: no shutdown, the lease stays behind.
+    first.start_kill().unwrap();
+    let _ = first.wait().await;
+    let killed_at = Instant::now();
+
+    let mut others = Vec::new();
+    for _ in 0..2 {
+        others.push(start_replica(&write_config(
+            dir.path(),
+            &db.url,
+            free_port(),
+            schedule,
+            &feeds,
+        )));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.times("/slow.xml").len() < 2 {
+        assert!(Instant::now() < deadline, "no replica took the feed over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let takeover = server.times("/slow.xml")[1] - killed_at;
+    eprintln!(
+        "lease takeover after a kill: {:.2}s (lease 3s)",
+        takeover.as_secs_f64()
+    );
+    assert!(
+        takeover >= Duration::from_secs(2),
+        "taken over before the lease expired: {takeover:?}"
+    );
+    // Wait for the slow poll to be stored, then check nothing was duplicated.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    for r in &mut others {
+        r.start_kill().unwrap();
+        let _ = r.wait().await;
+    }
+    assert_eq!(post_count(&db.url).await, (1, 1));
+}
