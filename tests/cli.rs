@@ -134,3 +134,38 @@ async fn fetch_without_feeds_is_a_usage_error() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("no enabled feeds"), "{}", out.stderr);
 }
+
+#[tokio::test]
+async fn environment_only_configuration_for_containers() {
+    // No file anywhere: the container case, configured by FEEDSMITH__ variables alone.
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+        .args(["config", "check"])
+        .current_dir(dir.path())
+        .env_remove("FEEDSMITH_CONFIG")
+        .env("FEEDSMITH__DATABASE__URL", "postgres://feedsmith@db:5432/feedsmith")
+        .env("FEEDSMITH__SERVER__LISTEN", "0.0.0.0:8080")
+        .env("FEEDSMITH__SCHEDULE__LEASE", "90s")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if std::path::Path::new("/etc/feedsmith/feedsmith.toml").exists() {
+        eprintln!("skipping the no-file assertion: /etc/feedsmith/feedsmith.toml exists on this machine");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("url = \"postgres://feedsmith@db:5432/feedsmith\""), "{stdout}");
+    assert!(stdout.contains("listen = \"0.0.0.0:8080\""), "{stdout}");
+    assert!(stdout.contains("lease = \"90s\""), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("built-in defaults"));
+}
+
+#[tokio::test]
+async fn healthcheck_fails_when_nothing_listens() {
+    let ws = Workspace::new("", "");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = ws.run(&["healthcheck", "--url", &format!("http://127.0.0.1:{port}")]).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("unhealthy"), "{}", out.stderr);
+}
