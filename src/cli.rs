@@ -55,6 +55,14 @@ pub enum Command {
     ///
     /// Useful to try a feed before adding it, or to see why one fails.
     Inspect(InspectArgs),
+    /// Write the stored posts as Jekyll files (`_<collection>/<date>-<slug>.md`) into a directory.
+    ///
+    /// Incremental and safe: unchanged files are not rewritten, files feedsmith did not write (or
+    /// that were edited since) are skipped unless --force, nothing is deleted unless --prune.
+    Export(ExportArgs),
+    /// The configured feeds: status, OPML import and export.
+    #[command(subcommand)]
+    Feeds(FeedsCommand),
     /// List or show stored posts.
     #[command(subcommand)]
     Posts(PostsCommand),
@@ -78,6 +86,49 @@ pub struct FetchArgs {
     /// Print each feed's report as one JSON array on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The Jekyll site's source directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Only posts dated on or after this date (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only posts of this collection.
+    #[arg(long, value_name = "NAME")]
+    pub collection: Option<String>,
+    /// Overwrite files feedsmith did not write or that were edited since.
+    #[arg(long)]
+    pub force: bool,
+    /// Delete files feedsmith wrote earlier for posts that are no longer stored.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedsCommand {
+    /// Each configured feed's status: last poll, outcome, error, posts, next due time.
+    List {
+        /// One JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print `[[feeds]]` TOML tables for the outlines of an OPML file (or append them to the
+    /// configuration file with --write). The configuration file stays the source of truth.
+    Import {
+        #[arg(value_name = "FILE.opml")]
+        file: PathBuf,
+        /// Append the new feeds to the configuration file instead of printing them.
+        #[arg(long)]
+        write: bool,
+        /// Collection for the imported feeds.
+        #[arg(long, default_value = "blogs")]
+        collection: String,
+    },
+    /// Print the configured feeds as OPML.
+    Export,
 }
 
 #[derive(Debug, Args)]

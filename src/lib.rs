@@ -16,6 +16,7 @@ pub mod normalize;
 #[path = "/tmp/stubs/parse.rs"]
 pub mod parse;
 pub mod pipeline;
+pub mod publish;
 pub mod scheduler;
 pub mod server;
 pub mod store;

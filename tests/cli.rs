@@ -143,7 +143,10 @@ async fn environment_only_configuration_for_containers() {
         .args(["config", "check"])
         .current_dir(dir.path())
         .env_remove("FEEDSMITH_CONFIG")
-        .env("FEEDSMITH__DATABASE__URL", "postgres://feedsmith@db:5432/feedsmith")
+        .env(
+            "FEEDSMITH__DATABASE__URL",
+            "postgres://feedsmith@db:5432/feedsmith",
+        )
         .env("FEEDSMITH__SERVER__LISTEN", "0.0.0.0:8080")
         .env("FEEDSMITH__SCHEDULE__LEASE", "90s")
         .output()
@@ -151,11 +154,21 @@ async fn environment_only_configuration_for_containers() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     if std::path::Path::new("/etc/feedsmith/feedsmith.toml").exists() {
-        eprintln!("skipping the no-file assertion: /etc/feedsmith/feedsmith.toml exists on this machine");
+        eprintln!(
+            "skipping the no-file assertion: /etc/feedsmith/feedsmith.toml exists on this machine"
+        );
         return;
     }
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("url = \"postgres://feedsmith@db:5432/feedsmith\""), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("url = \"postgres://feedsmith@db:5432/feedsmith\""),
+        "{stdout}"
+    );
     assert!(stdout.contains("listen = \"0.0.0.0:8080\""), "{stdout}");
     assert!(stdout.contains("lease = \"90s\""), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("built-in defaults"));
@@ -164,8 +177,14 @@ async fn environment_only_configuration_for_containers() {
 #[tokio::test]
 async fn healthcheck_fails_when_nothing_listens() {
     let ws = Workspace::new("", "");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let out = ws.run(&["healthcheck", "--url", &format!("http://127.0.0.1:{port}")]).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = ws
+        .run(&["healthcheck", "--url", &format!("http://127.0.0.1:{port}")])
+        .await;
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("unhealthy"), "{}", out.stderr);
 }

@@ -3,11 +3,13 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::cli::{Cli, Command, ConfigCommand, PostsCommand};
+use crate::cli::{Cli, Command, ConfigCommand, FeedsCommand, PostsCommand};
 use crate::config::{self, Settings};
 use crate::error::{exit, CommandError};
 
 pub mod config_check;
+pub mod export;
+pub mod feeds;
 pub mod fetch;
 pub mod healthcheck;
 pub mod inspect;
@@ -41,6 +43,14 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
         Command::Posts(PostsCommand::List(args)) => posts::list(settings()?, args).await,
         Command::Posts(PostsCommand::Show { id }) => posts::show(settings()?, id).await,
         Command::Config(ConfigCommand::Check) => config_check::run(settings()?),
+        Command::Export(args) => export::run(settings()?, args).await,
+        Command::Feeds(FeedsCommand::List { json }) => feeds::list(settings()?, *json).await,
+        Command::Feeds(FeedsCommand::Import {
+            file,
+            write,
+            collection,
+        }) => feeds::import(settings()?, file, *write, collection),
+        Command::Feeds(FeedsCommand::Export) => feeds::export(settings()?),
         Command::Healthcheck(args) => healthcheck::run(settings()?, args).await,
         Command::Migrate => migrate::run(settings()?).await,
     }

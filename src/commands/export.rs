@@ -1,0 +1,40 @@
+//! `feedsmith export --out DIR`: the Jekyll files of the stored posts.
+
+use crate::app::App;
+use crate::cli::ExportArgs;
+use crate::config::Settings;
+use crate::error::{exit, CommandError};
+use crate::publish::{self, ExportOptions};
+use crate::store::PostFilter;
+
+pub async fn run(settings: Settings, args: &ExportArgs) -> Result<u8, CommandError> {
+    let since = args.since.as_deref().map(super::parse_since).transpose()?;
+    if args.prune && (since.is_some() || args.collection.is_some()) {
+        return Err(CommandError::Usage(
+            "--prune needs the whole set of posts; do not combine it with --since or --collection"
+                .into(),
+        ));
+    }
+    let app = App::build(settings).await?;
+    let posts = app
+        .store
+        .list_posts(&PostFilter {
+            since,
+            collection: args.collection.clone(),
+            ..PostFilter::default()
+        })
+        .await?;
+    let options = ExportOptions {
+        force: args.force,
+        prune: args.prune,
+    };
+    let out = args.out.clone();
+    let render = app.render.clone();
+    let report =
+        tokio::task::spawn_blocking(move || publish::export(&out, &posts, &render, options))
+            .await
+            .map_err(|e| CommandError::Runtime(e.to_string()))?
+            .map_err(|e| CommandError::Runtime(e.to_string()))?;
+    eprintln!("{report}");
+    Ok(exit::OK)
+}

@@ -1,0 +1,247 @@
+//! `feedsmith feeds list|import|export`: the configured feeds, their status, and OPML.
+//! The configuration file stays the source of truth for which feeds exist: import prints (or
+//! appends) `[[feeds]]` tables, it never stores feeds elsewhere.
+
+use std::path::Path;
+
+use quick_xml::events::Event;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::app::App;
+use crate::config::{self, Settings, Source};
+use crate::error::{exit, CommandError};
+use crate::scheduler::policy;
+
+pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError> {
+    let feeds = settings.feeds.clone();
+    let app = App::build(settings).await?;
+    let records = app.store.list_feeds().await?;
+    let now = chrono::Utc::now();
+    let mut items = Vec::with_capacity(feeds.len());
+    for f in &feeds {
+        let r = records.iter().find(|r| r.url == f.url);
+        items.push(json!({
+            "name": f.name,
+            "url": f.url,
+            "collection": f.collection,
+            "enabled": f.enabled,
+            "last_polled_at": r.and_then(|r| r.last_polled_at),
+            "last_outcome": r.and_then(|r| r.last_outcome.clone()),
+            "last_status": r.and_then(|r| r.last_status),
+            "last_error": r.and_then(|r| r.last_error.clone()),
+            "consecutive_failures": r.map(|r| r.consecutive_failures).unwrap_or(0),
+            "gone": r.map(|r| r.gone).unwrap_or(false),
+            "posts": r.map(|r| r.post_count).unwrap_or(0),
+            "next_due_at": r.and_then(|r| r.next_due_at),
+            "due_now": f.enabled && r.is_none_or(|r| policy::is_due(r.next_due_at, r.gone, now)),
+        }));
+    }
+    if as_json {
+        let text = serde_json::to_string_pretty(&items)
+            .map_err(|e| CommandError::Runtime(e.to_string()))?;
+        println!("{text}");
+    } else {
+        for (f, item) in feeds.iter().zip(&items) {
+            let outcome = item["last_outcome"].as_str().unwrap_or("never polled");
+            let polled = item["last_polled_at"].as_str().unwrap_or("-");
+            let error = item["last_error"]
+                .as_str()
+                .map(|e| format!("  error: {e}"))
+                .unwrap_or_default();
+            println!(
+                "{:<30} {:>6} posts  {:<12} {}  {}{}",
+                f.name, item["posts"], outcome, polled, f.url, error
+            );
+        }
+        eprintln!("{} feeds", feeds.len());
+    }
+    Ok(exit::OK)
+}
+
+/// One outline of an OPML file that points at a feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outline {
+    pub title: String,
+    pub xml_url: String,
+}
+
+/// The feed outlines (`<outline xmlUrl=...>`, at any depth) of an OPML document.
+pub fn parse_opml(text: &str) -> Result<Vec<Outline>, String> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut out = Vec::new();
+    let mut saw_opml = false;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                let name = e.local_name();
+                if name.as_ref().eq_ignore_ascii_case(b"opml") {
+                    saw_opml = true;
+                }
+                if !name.as_ref().eq_ignore_ascii_case(b"outline") {
+                    continue;
+                }
+                let mut url = None;
+                let mut title = None;
+                let mut text_attr = None;
+                for attr in e.attributes().flatten() {
+                    let value = attr
+                        .unescape_value()
+                        .map(|v| v.trim().to_string())
+                        .unwrap_or_default();
+                    match attr.key.local_name().as_ref() {
+                        k if k.eq_ignore_ascii_case(b"xmlurl") => url = Some(value),
+                        b"title" => title = Some(value),
+                        b"text" => text_attr = Some(value),
+                        _ => {}
+                    }
+                }
+                if let Some(xml_url) = url.filter(|u| !u.is_empty()) {
+                    let title = title
+                        .filter(|t| !t.is_empty())
+                        .or(text_attr.filter(|t| !t.is_empty()))
+                        .unwrap_or_else(|| xml_url.clone());
+                    out.push(Outline { title, xml_url });
+                }
+            }
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => {
+                return Err(format!(
+                    "not well-formed XML at byte {}: {e}",
+                    reader.buffer_position()
+                ))
+            }
+        }
+    }
+    if !saw_opml {
+        return Err("not an OPML document (no <opml> element)".into());
+    }
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct FeedTable<'a> {
+    name: &'a str,
+    url: &'a str,
+    collection: &'a str,
+}
+
+/// `[[feeds]]` tables for outlines whose URL is not configured yet.
+pub fn feeds_toml(outlines: &[Outline], settings: &Settings, collection: &str) -> (String, usize) {
+    let mut text = String::new();
+    let mut n = 0;
+    let mut seen: Vec<&str> = settings.feeds.iter().map(|f| f.url.as_str()).collect();
+    for o in outlines {
+        if seen.contains(&o.xml_url.as_str()) {
+            continue;
+        }
+        seen.push(&o.xml_url);
+        let table = FeedTable {
+            name: &o.title,
+            url: &o.xml_url,
+            collection,
+        };
+        if let Ok(body) = toml::to_string(&table) {
+            text.push_str("\n[[feeds]]\n");
+            text.push_str(&body);
+            n += 1;
+        }
+    }
+    (text, n)
+}
+
+pub fn import(
+    settings: Settings,
+    file: &Path,
+    write: bool,
+    collection: &str,
+) -> Result<u8, CommandError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CommandError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let outlines =
+        parse_opml(&text).map_err(|e| CommandError::Usage(format!("{}: {e}", file.display())))?;
+    let (tables, n) = feeds_toml(&outlines, &settings, collection);
+    if !write {
+        print!("{tables}");
+        eprintln!(
+            "{n} new feeds of {} outlines in {}",
+            outlines.len(),
+            file.display()
+        );
+        return Ok(exit::OK);
+    }
+    let Source::File(path) = &settings.source else {
+        return Err(CommandError::Usage(
+            "--write needs a configuration file (--config PATH); none was found".into(),
+        ));
+    };
+    let original = std::fs::read_to_string(path)
+        .map_err(|e| CommandError::Runtime(format!("cannot read {}: {e}", path.display())))?;
+    let mut updated = original.clone();
+    if !updated.ends_with('\n') {
+        updated.push('\n');
+    }
+    updated.push_str(&tables);
+    // Validate before writing: a configuration that would not load is never written.
+    config::from_parts(Some(&updated), Source::File(path.clone()), &[], None).map_err(|e| {
+        CommandError::Usage(format!(
+            "the imported feeds would make the configuration invalid: {e}"
+        ))
+    })?;
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, &updated)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| CommandError::Runtime(format!("cannot write {}: {e}", path.display())))?;
+    eprintln!("added {n} feeds to {}", path.display());
+    Ok(exit::OK)
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// OPML 2.0 of the configured feeds, grouped by collection.
+pub fn opml(settings: &Settings) -> String {
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n  <head><title>feedsmith feeds</title></head>\n  <body>\n");
+    let mut collections: Vec<&str> = settings
+        .feeds
+        .iter()
+        .map(|f| f.collection.as_str())
+        .collect();
+    collections.sort_unstable();
+    collections.dedup();
+    for c in collections {
+        s.push_str(&format!(
+            "    <outline text=\"{0}\" title=\"{0}\">\n",
+            xml_escape(c)
+        ));
+        for f in settings.feeds.iter().filter(|f| f.collection == c) {
+            s.push_str(&format!(
+                "      <outline type=\"rss\" text=\"{0}\" title=\"{0}\" xmlUrl=\"{1}\"/>\n",
+                xml_escape(&f.name),
+                xml_escape(&f.url)
+            ));
+        }
+        s.push_str("    </outline>\n");
+    }
+    s.push_str("  </body>\n</opml>\n");
+    s
+}
+
+pub fn export(settings: Settings) -> Result<u8, CommandError> {
+    print!("{}", opml(&settings));
+    Ok(exit::OK)
+}
