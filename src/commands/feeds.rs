@@ -86,7 +86,10 @@ pub fn parse_opml(text: &str) -> Result<Vec<Outline>, String> {
                 let mut text_attr = None;
                 for attr in e.attributes().flatten() {
                     let value = attr
-                        .unescape_value()
+                        .decoded_and_normalized_value(
+                            quick_xml::XmlVersion::Implicit1_0,
+                            reader.decoder(),
+                        )
                         .map(|v| v.trim().to_string())
                         .unwrap_or_default();
                     match attr.key.local_name().as_ref() {
