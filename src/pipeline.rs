@@ -121,6 +121,44 @@ fn newest(entries: &[ParsedEntry], max: Option<usize>) -> Vec<&ParsedEntry> {
     list
 }
 
+/// Continuous publishing (`[publish] dir`): export the posts this poll created or updated, with
+/// the same code as `feedsmith export`. A publishing problem is logged, never fails the poll: the
+/// posts are stored and the next export catches up.
+async fn publish_changed(app: &App, dir: &std::path::Path, canonical_urls: &[String]) {
+    let mut posts = Vec::with_capacity(canonical_urls.len());
+    for url in canonical_urls {
+        match app.store.find_post(url).await {
+            Ok(Some(p)) => posts.push(p),
+            Ok(None) => {}
+            Err(e) => {
+                warn!("publishing: cannot read post {url}: {e}");
+                return;
+            }
+        }
+    }
+    let dir = dir.to_path_buf();
+    let render = app.render.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        crate::publish::export(
+            &dir,
+            &posts,
+            &render,
+            crate::publish::ExportOptions::default(),
+        )
+    })
+    .await;
+    match result {
+        Ok(Ok(report)) => info!(
+            written = report.written,
+            unchanged = report.unchanged,
+            skipped = report.skipped,
+            "published"
+        ),
+        Ok(Err(e)) => warn!("publishing failed: {e}"),
+        Err(e) => warn!("publishing task failed: {e}"),
+    }
+}
+
 /// Parse a fetched body; when it is an HTML page that advertises a feed, fetch and parse that
 /// feed instead (autodiscovery). Returns the parsed feed and the discovered URL, if any.
 async fn parse_with_discovery(
@@ -337,6 +375,11 @@ async fn refresh_inner(
     report.error = poll.error;
     report.elapsed = started.elapsed();
     report.changed = posts.into_iter().map(|p| p.canonical_url).collect();
+    if let Some(dir) = &app.settings.publish.dir {
+        if saved.new + saved.updated > 0 {
+            publish_changed(app, dir, &report.changed).await;
+        }
+    }
     app.metrics.record_poll(&report);
     Ok(report)
 }

@@ -20,6 +20,7 @@ pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, Comman
         collection: None,
         since,
         limit: args.limit,
+        before: None,
     };
     let posts = app.store.list_posts(&filter).await?;
     if args.json {

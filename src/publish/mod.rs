@@ -163,6 +163,12 @@ pub fn export(
     render: &RenderOptions,
     options: ExportOptions,
 ) -> Result<ExportReport, PublishError> {
+    // One export at a time per process: concurrent polls publishing into the same directory
+    // would otherwise lose each other's manifest entries.
+    static EXPORT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = EXPORT_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     std::fs::create_dir_all(dir).map_err(|source| PublishError::Dir {
         dir: dir.to_path_buf(),
         source,

@@ -10,6 +10,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
+mod api;
+
 use crate::scheduler::policy;
 use crate::scheduler::Daemon;
 
@@ -19,6 +21,9 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/feeds", get(api_feeds))
+        .route("/api/posts", get(api::posts))
+        .route("/api/posts/{id}", get(api::post))
+        .route("/feed.xml", get(api::atom_feed))
         .with_state(daemon)
 }
 

@@ -148,6 +148,9 @@ pub struct PostFilter {
     pub collection: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub limit: Option<i64>,
+    /// Keyset cursor: only posts strictly older than this (date, id) in the newest-first order.
+    /// Stable under inserts, so pages have no gaps or repeats while new posts arrive.
+    pub before: Option<(DateTime<Utc>, i64)>,
 }
 
 /// The storage contract. Every method is one unit of work; `save_poll` is one transaction so a

@@ -435,12 +435,15 @@ impl Store for PgStore {
              WHERE ($1::text IS NULL OR f.name = $1 OR f.url = $1) \
              AND ($2::text IS NULL OR p.collection = $2) \
              AND ($3::timestamptz IS NULL OR p.date >= $3) \
+             AND ($5::timestamptz IS NULL OR p.date < $5 OR (p.date = $5 AND p.id < $6)) \
              ORDER BY p.date DESC, p.id DESC LIMIT $4",
         )
         .bind(&filter.feed)
         .bind(&filter.collection)
         .bind(filter.since)
         .bind(filter.limit)
+        .bind(filter.before.map(|(d, _)| d))
+        .bind(filter.before.map(|(_, id)| id))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(post_from_row).collect()

@@ -422,12 +422,15 @@ impl Store for SqliteStore {
              WHERE (?1 IS NULL OR f.name = ?1 OR f.url = ?1) \
              AND (?2 IS NULL OR p.collection = ?2) \
              AND (?3 IS NULL OR p.date >= ?3) \
+             AND (?5 IS NULL OR p.date < ?5 OR (p.date = ?5 AND p.id < ?6)) \
              ORDER BY p.date DESC, p.id DESC LIMIT ?4",
         )
         .bind(&filter.feed)
         .bind(&filter.collection)
         .bind(filter.since)
         .bind(filter.limit.unwrap_or(-1))
+        .bind(filter.before.map(|(d, _)| d))
+        .bind(filter.before.map(|(_, id)| id))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(post_from_row).collect()
