@@ -24,7 +24,7 @@ fn feed_with(n: usize, day_offset: usize) -> String {
 async fn get_json(url: &str) -> serde_json::Value {
     let resp = reqwest::get(url).await.unwrap();
     assert_eq!(resp.status(), 200, "{url}");
-    resp.json().await.unwrap()
+    serde_json::from_str(&resp.text().await.unwrap()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
