@@ -11,7 +11,6 @@ pub mod domain;
 pub mod error;
 pub mod fetch;
 pub mod metrics;
-#[path = "/tmp/stubs/normalize.rs"]
 pub mod normalize;
 #[path = "/tmp/stubs/parse.rs"]
 pub mod parse;

@@ -31,9 +31,17 @@ async fn get_json(url: &str) -> serde_json::Value {
 async fn posts_api_pagination_single_post_and_atom_feed() {
     let server = TestServer::start().await;
     server.route("/feed.xml", Reply::feed(feed_with(7, 0)));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let extra = format!("[schedule]\ndefault = \"0 0 0 1 1 *\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n");
-    let ws = Workspace::new(&extra, &feed_toml("Days", &server.url("/feed.xml"), "news", ""));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let extra =
+        format!("[schedule]\ndefault = \"0 0 0 1 1 *\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n");
+    let ws = Workspace::new(
+        &extra,
+        &feed_toml("Days", &server.url("/feed.xml"), "news", ""),
+    );
     assert_eq!(ws.run(&["fetch"]).await.code, 0);
 
     let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
@@ -75,15 +83,31 @@ async fn posts_api_pagination_single_post_and_atom_feed() {
     let unique: HashSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "no repeats: {seen:?}");
     for day in 1..=7 {
-        assert!(seen.contains(&format!("Post of day {day}")), "no gaps: day {day} missing from {seen:?}");
+        assert!(
+            seen.contains(&format!("Post of day {day}")),
+            "no gaps: day {day} missing from {seen:?}"
+        );
     }
     let dates: Vec<String> = seen.clone();
-    assert_eq!(dates.first().map(String::as_str), Some("Post of day 7"), "newest first");
+    assert_eq!(
+        dates.first().map(String::as_str),
+        Some("Post of day 7"),
+        "newest first"
+    );
 
     // Filters and errors.
-    let news = get_json(&format!("{base}/api/posts?collection=news&since=2025-08-09")).await;
+    let news = get_json(&format!(
+        "{base}/api/posts?collection=news&since=2025-08-09"
+    ))
+    .await;
     assert_eq!(news["items"].as_array().unwrap().len(), 2);
-    assert_eq!(reqwest::get(format!("{base}/api/posts?cursor=nonsense")).await.unwrap().status(), 400);
+    assert_eq!(
+        reqwest::get(format!("{base}/api/posts?cursor=nonsense"))
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
 
     // One post with its markdown and file.
     let first = get_json(&format!("{base}/api/posts?limit=1")).await;
@@ -91,17 +115,39 @@ async fn posts_api_pagination_single_post_and_atom_feed() {
     let post = get_json(&format!("{base}/api/posts/{id}")).await;
     assert_eq!(post["title"], "Post of day 10");
     assert!(post["markdown"].as_str().unwrap().contains("Body 10."));
-    assert!(post["file"].as_str().unwrap().starts_with("---\nlayout: \"post\"\n"));
-    assert_eq!(reqwest::get(format!("{base}/api/posts/999999")).await.unwrap().status(), 404);
+    assert!(post["file"]
+        .as_str()
+        .unwrap()
+        .starts_with("---\nlayout: \"post\"\n"));
+    assert_eq!(
+        reqwest::get(format!("{base}/api/posts/999999"))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 
     // The aggregate Atom feed parses back to the stored posts.
-    let xml = reqwest::get(format!("{base}/feed.xml")).await.unwrap().bytes().await.unwrap();
+    let xml = reqwest::get(format!("{base}/feed.xml"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let parsed = feed_rs::parser::parse(&xml[..]).expect("valid Atom");
     assert_eq!(parsed.entries.len(), 10);
-    let stored: HashSet<String> = ws.posts().await.iter().map(|p| p["canonical_url"].as_str().unwrap().to_string()).collect();
+    let stored: HashSet<String> = ws
+        .posts()
+        .await
+        .iter()
+        .map(|p| p["canonical_url"].as_str().unwrap().to_string())
+        .collect();
     let in_feed: HashSet<String> = parsed.entries.iter().map(|e| e.id.clone()).collect();
     assert_eq!(stored, in_feed);
-    assert_eq!(parsed.entries[0].title.as_ref().unwrap().content, "Post of day 10");
+    assert_eq!(
+        parsed.entries[0].title.as_ref().unwrap().content,
+        "Post of day 10"
+    );
 
     daemon.start_kill().unwrap();
     let _ = daemon.wait().await;

@@ -36,7 +36,15 @@ fn hostile_feed() -> String {
 async fn workspace_with_posts() -> (TestServer, Workspace) {
     let server = TestServer::start().await;
     server.route("/hostile.xml", Reply::feed(hostile_feed()));
-    let ws = Workspace::new("", &feed_toml("Hostile Feed", &server.url("/hostile.xml"), "blogs", "categories = [\"Coding\"]"));
+    let ws = Workspace::new(
+        "",
+        &feed_toml(
+            "Hostile Feed",
+            &server.url("/hostile.xml"),
+            "blogs",
+            "categories = [\"Coding\"]",
+        ),
+    );
     let out = ws.run(&["fetch"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     (server, ws)
@@ -72,14 +80,25 @@ async fn export_is_byte_exact_incremental_and_edit_safe() {
     let site_arg = site.to_str().unwrap();
     let out = ws.run(&["export", "--out", site_arg]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains(&format!("export: {} written, 0 unchanged, 0 skipped", HOSTILE.len())), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "export: {} written, 0 unchanged, 0 skipped",
+            HOSTILE.len()
+        )),
+        "{}",
+        out.stderr
+    );
 
     let posts = ws.posts().await;
     assert_eq!(posts.len(), HOSTILE.len());
     for p in &posts {
         let path = site.join(p["path"].as_str().unwrap());
         let show = ws.run(&["posts", "show", &p["id"].to_string()]).await;
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), show.stdout, "export == posts show for {path:?}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            show.stdout,
+            "export == posts show for {path:?}"
+        );
         assert!(path.starts_with(&site));
     }
 
@@ -87,7 +106,14 @@ async fn export_is_byte_exact_incremental_and_edit_safe() {
     let before = mtimes(&site.join("_blogs"));
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let again = ws.run(&["export", "--out", site_arg]).await;
-    assert!(again.stderr.contains(&format!("0 written, {} unchanged, 0 skipped", HOSTILE.len())), "{}", again.stderr);
+    assert!(
+        again.stderr.contains(&format!(
+            "0 written, {} unchanged, 0 skipped",
+            HOSTILE.len()
+        )),
+        "{}",
+        again.stderr
+    );
     assert_eq!(before, mtimes(&site.join("_blogs")));
 
     // An edited file is never overwritten, unless --force.
@@ -98,25 +124,41 @@ async fn export_is_byte_exact_incremental_and_edit_safe() {
     let skip = ws.run(&["export", "--out", site_arg]).await;
     assert!(skip.stderr.contains("1 skipped"), "{}", skip.stderr);
     assert!(skip.stderr.contains("edited since"), "{}", skip.stderr);
-    assert_eq!(std::fs::read_to_string(&edited).unwrap(), "edited by a person\n");
+    assert_eq!(
+        std::fs::read_to_string(&edited).unwrap(),
+        "edited by a person\n"
+    );
     let force = ws.run(&["export", "--out", site_arg, "--force"]).await;
     assert!(force.stderr.contains("1 written"), "{}", force.stderr);
-    assert_ne!(std::fs::read_to_string(&edited).unwrap(), "edited by a person\n");
-    assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "not feedsmith's\n", "files feedsmith did not write are left alone");
+    assert_ne!(
+        std::fs::read_to_string(&edited).unwrap(),
+        "edited by a person\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&foreign).unwrap(),
+        "not feedsmith's\n",
+        "files feedsmith did not write are left alone"
+    );
 
     // Nothing is deleted without --prune; --prune removes only feedsmith's stale files.
     let stale = site.join("_blogs/2020-01-01-stale.md");
     std::fs::write(&stale, "x").unwrap();
     let prune = ws.run(&["export", "--out", site_arg, "--prune"]).await;
     assert_eq!(prune.code, 0, "{}", prune.stderr);
-    assert!(stale.exists() && foreign.exists(), "only files in feedsmith's manifest are pruned");
+    assert!(
+        stale.exists() && foreign.exists(),
+        "only files in feedsmith's manifest are pruned"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jekyll_builds_the_exported_site() {
     let jekyll = Path::new("/usr/bin/jekyll");
     if !jekyll.exists() {
-        assert!(std::env::var_os("FEEDSMITH_REQUIRE_JEKYLL").is_none(), "jekyll is required in CI but not installed");
+        assert!(
+            std::env::var_os("FEEDSMITH_REQUIRE_JEKYLL").is_none(),
+            "jekyll is required in CI but not installed"
+        );
         eprintln!("skipping: jekyll is not installed (Debian package `jekyll`)");
         return;
     }
@@ -128,7 +170,11 @@ async fn jekyll_builds_the_exported_site() {
         "title: test\ncollections:\n  blogs:\n    output: true\n  community:\n    output: true\n  news:\n    output: true\n  videos:\n    output: true\n",
     )
     .unwrap();
-    std::fs::write(site.join("_layouts/post.html"), "<html><body><h1>{{ page.title }}</h1>{{ content }}</body></html>\n").unwrap();
+    std::fs::write(
+        site.join("_layouts/post.html"),
+        "<html><body><h1>{{ page.title }}</h1>{{ content }}</body></html>\n",
+    )
+    .unwrap();
     let out = ws.run(&["export", "--out", site.to_str().unwrap()]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
 
@@ -143,18 +189,31 @@ async fn jekyll_builds_the_exported_site() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&build.stdout);
     let stderr = String::from_utf8_lossy(&build.stderr);
-    assert!(build.status.success(), "jekyll build failed:\n{stdout}\n{stderr}");
+    assert!(
+        build.status.success(),
+        "jekyll build failed:\n{stdout}\n{stderr}"
+    );
     for text in [&stdout, &stderr] {
-        assert!(!text.contains("Warning") && !text.contains("Error") && !text.contains("Liquid"), "jekyll complained:\n{stdout}\n{stderr}");
+        assert!(
+            !text.contains("Warning") && !text.contains("Error") && !text.contains("Liquid"),
+            "jekyll complained:\n{stdout}\n{stderr}"
+        );
     }
     for p in ws.posts().await {
         let permalink = p["permalink"].as_str().unwrap();
         let page = dest.join(permalink.trim_start_matches('/'));
-        assert!(page.is_file(), "no page at {permalink}; built: {:?}", walk(&dest));
+        assert!(
+            page.is_file(),
+            "no page at {permalink}; built: {:?}",
+            walk(&dest)
+        );
         let html = std::fs::read_to_string(&page).unwrap();
         assert!(!html.contains("<script>"), "sanitized: {html}");
         if p["title"].as_str().unwrap().contains("liquid") {
-            assert!(html.contains("{{ template }}"), "Liquid in content is kept literally: {html}");
+            assert!(
+                html.contains("{{ template }}"),
+                "Liquid in content is kept literally: {html}"
+            );
         }
     }
 }
@@ -163,8 +222,18 @@ async fn jekyll_builds_the_exported_site() {
 async fn opml_round_trip_and_real_world_import() {
     let feeds = format!(
         "{}{}",
-        feed_toml("Reddit DevOps", "https://www.reddit.com/r/devops/.rss", "community", ""),
-        feed_toml("A & B \"quoted\"", "https://example.org/feed?a=1&b=2", "blogs", "")
+        feed_toml(
+            "Reddit DevOps",
+            "https://www.reddit.com/r/devops/.rss",
+            "community",
+            ""
+        ),
+        feed_toml(
+            "A & B \"quoted\"",
+            "https://example.org/feed?a=1&b=2",
+            "blogs",
+            ""
+        )
     );
     let ws = Workspace::new("", &feeds);
     let exported = ws.run(&["feeds", "export"]).await;
@@ -173,24 +242,59 @@ async fn opml_round_trip_and_real_world_import() {
     std::fs::write(&opml_path, &exported.stdout).unwrap();
 
     let empty = Workspace::new("", "");
-    let imported = empty.run(&["feeds", "import", opml_path.to_str().unwrap(), "--write"]).await;
+    let imported = empty
+        .run(&["feeds", "import", opml_path.to_str().unwrap(), "--write"])
+        .await;
     assert_eq!(imported.code, 0, "{}", imported.stderr);
     let check = empty.run(&["config", "check"]).await;
     assert_eq!(check.code, 0, "{}", check.stderr);
-    for needle in ["https://www.reddit.com/r/devops/.rss", "https://example.org/feed?a=1&b=2", "A & B \\\"quoted\\\"", "Reddit DevOps"] {
-        assert!(check.stdout.contains(needle), "{needle} missing after round trip:\n{}", check.stdout);
+    for needle in [
+        "https://www.reddit.com/r/devops/.rss",
+        "https://example.org/feed?a=1&b=2",
+        "A & B \\\"quoted\\\"",
+        "Reddit DevOps",
+    ] {
+        assert!(
+            check.stdout.contains(needle),
+            "{needle} missing after round trip:\n{}",
+            check.stdout
+        );
     }
     // Importing again adds nothing: the URL identifies a feed.
-    let again = empty.run(&["feeds", "import", opml_path.to_str().unwrap()]).await;
+    let again = empty
+        .run(&["feeds", "import", opml_path.to_str().unwrap()])
+        .await;
     assert!(again.stderr.contains("0 new feeds"), "{}", again.stderr);
 
-    let Some(shared) = support::shared_dir() else { return };
+    let Some(shared) = support::shared_dir() else {
+        return;
+    };
     let real = shared.join("corpus/feeds/freshrss__opml-default.xml");
-    let out = empty.run(&["feeds", "import", real.to_str().unwrap()]).await;
+    let out = empty
+        .run(&["feeds", "import", real.to_str().unwrap()])
+        .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("url = \"https://github.com/FreshRSS/FreshRSS/releases.atom\""), "{}", out.stdout);
-    assert!(out.stdout.contains("name = \"FreshRSS releases\""), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("url = \"https://github.com/FreshRSS/FreshRSS/releases.atom\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("name = \"FreshRSS releases\""),
+        "{}",
+        out.stdout
+    );
 
-    let not_opml = empty.run(&["feeds", "import", shared.join("corpus/feeds/feedjira__slashdot.xml").to_str().unwrap()]).await;
+    let not_opml = empty
+        .run(&[
+            "feeds",
+            "import",
+            shared
+                .join("corpus/feeds/feedjira__slashdot.xml")
+                .to_str()
+                .unwrap(),
+        ])
+        .await;
     assert_eq!(not_opml.code, 2, "{}", not_opml.stderr);
 }

@@ -1,0 +1,149 @@
+//! HTML -> markdown. The only module that uses the `html2md` crate (GPL-3.0-or-later), kept
+//! behind this one function so it could be replaced without touching anything else.
+//!
+//! Input must already be sanitized. Two protections are added around html2md:
+//! - depth: html2md walks the DOM recursively, so a hostile document nested thousands of levels
+//!   deep could overflow the stack; such documents are flattened to paragraphs of text first;
+//! - raw HTML: text such as `&lt;script&gt;` becomes `<script>` in html2md's output, which a
+//!   markdown renderer (kramdown) would pass through as HTML. Every `<` outside code is written as
+//!   `&lt;` so markdown cannot smuggle HTML back in.
+
+use super::text::html_paragraphs;
+
+/// Deeper than this, the HTML is flattened to text paragraphs before conversion.
+const MAX_DEPTH: usize = 64;
+
+pub fn html_to_markdown(html: &str) -> String {
+    let md = if nesting_depth(html) > MAX_DEPTH {
+        html_paragraphs(html).join("\n\n")
+    } else {
+        html2md::parse_html(html)
+    };
+    tidy(&escape_raw_html(&md))
+}
+
+/// Maximum element nesting (approximate: counts open and close tags, ignores void elements).
+fn nesting_depth(html: &str) -> usize {
+    const VOID: &[&str] = &[
+        "br", "img", "hr", "input", "meta", "link", "source", "wbr", "area", "col", "embed",
+        "track",
+    ];
+    let mut depth: usize = 0;
+    let mut max = 0;
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        let after = &rest[i + 1..];
+        let Some(j) = after.find('>') else { break };
+        let tag = &after[..j];
+        if let Some(close) = tag.strip_prefix('/') {
+            let _ = close;
+            depth = depth.saturating_sub(1);
+        } else if !tag.ends_with('/') && !tag.starts_with('!') {
+            let name: String = tag
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if !VOID.contains(&name.as_str()) {
+                depth += 1;
+                max = max.max(depth);
+            }
+        }
+        rest = &after[j + 1..];
+    }
+    max
+}
+
+/// `<` outside fenced code blocks and inline code spans becomes `&lt;`.
+fn escape_raw_html(md: &str) -> String {
+    let mut out = String::with_capacity(md.len() + 16);
+    let mut in_fence = false;
+    for line in md.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+            out.push_str(line);
+            continue;
+        }
+        if in_fence || !line.contains('<') {
+            out.push_str(line);
+            continue;
+        }
+        let mut in_code = false;
+        let mut prev = '\0';
+        for c in line.chars() {
+            match c {
+                '`' => {
+                    in_code = !in_code;
+                    out.push(c);
+                }
+                // html2md already writes `\<` for a text `<`; that is an escaped `<`, keep it.
+                '<' if !in_code && prev != '\\' => out.push_str("&lt;"),
+                c => out.push(c),
+            }
+            prev = c;
+        }
+    }
+    out
+}
+
+/// Trim trailing spaces on lines, collapse runs of blank lines, trim the ends.
+fn tidy(md: &str) -> String {
+    let mut out = String::with_capacity(md.len());
+    let mut blank = 0;
+    let mut in_fence = false;
+    for line in md.lines() {
+        let l = line.trim_end();
+        if l.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+        }
+        if l.is_empty() && !in_fence {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    out.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_common_html() {
+        let md = html_to_markdown("<p>Hello <strong>world</strong></p><ul><li>one</li><li>two</li></ul><p><a href=\"https://e.org/x\">link</a></p>");
+        assert!(md.contains("Hello **world**"), "{md}");
+        assert!(md.contains("one") && md.contains("two"), "{md}");
+        assert!(md.contains("[link](https://e.org/x)"), "{md}");
+    }
+
+    #[test]
+    fn text_cannot_become_html() {
+        let md = html_to_markdown(
+            "<p>&lt;script&gt;alert(1)&lt;/script&gt; and <code>&lt;b&gt;</code></p>",
+        );
+        assert!(!md.contains("<script>"), "{md}");
+        assert!(md.contains("\\<script"), "{md}");
+        assert_eq!(
+            escape_raw_html("raw <b>html</b> and `<code>`"),
+            "raw &lt;b>html&lt;/b> and `<code>`"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow() {
+        let html = format!(
+            "{}deep text{}",
+            "<div>".repeat(20_000),
+            "</div>".repeat(20_000)
+        );
+        let md = html_to_markdown(&html);
+        assert_eq!(md, "deep text");
+    }
+}
