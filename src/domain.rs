@@ -66,6 +66,10 @@ pub struct ParsedFeed {
     pub author: Option<String>,
     /// RSS `<ttl>` in minutes.
     pub ttl_minutes: Option<u32>,
+    /// RSS `<skipHours>`: hours (0-23, GMT) during which the feed asks not to be read.
+    pub skip_hours: Vec<u32>,
+    /// RSS `<skipDays>`: day names (`Monday` ...).
+    pub skip_days: Vec<String>,
     pub entries: Vec<ParsedEntry>,
 }
 

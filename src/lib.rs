@@ -12,7 +12,6 @@ pub mod error;
 pub mod fetch;
 pub mod metrics;
 pub mod normalize;
-#[path = "/tmp/stubs/parse.rs"]
 pub mod parse;
 pub mod pipeline;
 pub mod publish;
