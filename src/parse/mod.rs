@@ -126,9 +126,9 @@ fn parse_json(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, ParseE
         .and_then(|v| v.as_str())
         .is_some_and(|v| v.contains("jsonfeed.org"));
     if !is_json_feed {
-        return Err(ParseError::NotAFeed {
-            what: "a JSON document that is not a JSON Feed (no \"version\": \"https://jsonfeed.org/version/1.x\")".into(),
-        });
+        value = coerce_json_feed(&value).ok_or_else(|| ParseError::NotAFeed {
+            what: "a JSON document that is not a JSON Feed (no \"version\": \"https://jsonfeed.org/version/1.x\" and no \"items\" list)".into(),
+        })?;
     }
     if let Some(items) = value.get_mut("items").and_then(|i| i.as_array_mut()) {
         for item in items {
@@ -144,6 +144,90 @@ fn parse_json(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, ParseE
     })?;
     let feed = run_parser(&fixed, base_url)?;
     Ok(convert::feed(feed, base.as_ref(), &text))
+}
+
+/// A JSON document shaped like a feed but not declaring JSON Feed (an `items` array of objects
+/// with a title or URL): map the usual field names onto JSON Feed 1.1.
+fn coerce_json_feed(v: &serde_json::Value) -> Option<serde_json::Value> {
+    use serde_json::{json, Value};
+    let items = v.get("items")?.as_array()?;
+    let meta = v.get("meta").unwrap_or(v);
+    let pick = |o: &Value, keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| o.get(*k).filter(|x| !x.is_null()).cloned())
+    };
+    let mut out_items = Vec::with_capacity(items.len());
+    for item in items {
+        if !item.is_object() {
+            continue;
+        }
+        let mut o = serde_json::Map::new();
+        if let Some(id) = pick(item, &["id", "guid"]) {
+            o.insert(
+                "id".into(),
+                Value::String(
+                    id.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| id.to_string()),
+                ),
+            );
+        }
+        for (to, from) in [
+            ("url", &["url", "link", "href"][..]),
+            ("title", &["title"][..]),
+            (
+                "content_html",
+                &["content_html", "html", "content", "body"][..],
+            ),
+            ("content_text", &["content_text", "text"][..]),
+            ("summary", &["summary", "description"][..]),
+            (
+                "date_published",
+                &[
+                    "date_published",
+                    "published_at",
+                    "published",
+                    "date",
+                    "pubDate",
+                ][..],
+            ),
+            (
+                "date_modified",
+                &["date_modified", "updated_at", "updated", "modified"][..],
+            ),
+            ("tags", &["tags", "categories"][..]),
+        ] {
+            if let Some(x) = pick(item, from) {
+                o.insert(to.into(), x);
+            }
+        }
+        if let Some(a) = pick(item, &["author", "authors"]) {
+            let name = a
+                .get("name")
+                .cloned()
+                .or_else(|| a.as_str().map(|s| Value::String(s.to_string())));
+            if let Some(name) = name {
+                o.insert("authors".into(), json!([{ "name": name }]));
+            }
+        }
+        if !o.contains_key("id") {
+            if let Some(u) = o.get("url").cloned() {
+                o.insert("id".into(), u);
+            }
+        }
+        if o.contains_key("title") || o.contains_key("url") {
+            out_items.push(Value::Object(o));
+        }
+    }
+    if out_items.is_empty() && !items.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": pick(meta, &["title", "name"]).unwrap_or(Value::String(String::new())),
+        "home_page_url": pick(meta, &["home_page_url", "home", "link", "url"]),
+        "items": out_items,
+    }))
 }
 
 /// Parse a feed document. `content_type` is the HTTP header (for its charset), `base_url` the
@@ -189,7 +273,15 @@ pub fn parse_feed(
     }
 
     let repaired = repair::repair(&text);
+    // Truncated before the root element closed and nothing readable in it: hopeless, not empty.
+    let truncated = !text.trim_end().ends_with('>')
+        || !(text.contains("</rss>") || text.contains("</feed>") || text.contains("</rdf:RDF>"));
     match run_parser(repaired.as_bytes(), base_url) {
+        Ok(feed) if feed.entries.is_empty() && truncated => Err(ParseError::Malformed {
+            detail: format!(
+                "the document is truncated and has no readable entries ({strict_error})"
+            ),
+        }),
         Ok(feed) if !(feed.entries.is_empty() && has_entry_elements(&repaired)) => {
             Ok(convert::feed(feed, base.as_ref(), &repaired))
         }

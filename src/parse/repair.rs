@@ -15,7 +15,8 @@ pub fn repair(text: &str) -> String {
     let s = fix_rss_version(&s);
     let s = modernize_namespaces(&s);
     let s = declare_common_prefixes(&s);
-    close_root(&s)
+    let s = balance_tags(&s);
+    add_missing_channel(&s)
 }
 
 /// Whitespace or garbage before `<?xml` / the root element (a leading newline before the prolog
@@ -222,11 +223,44 @@ pub fn modernize_namespaces(text: &str) -> String {
                 .replace(&format!("<{old}>"), &format!("<{new}>"))
                 .replace(&format!("</{old}>"), &format!("</{new}>"));
         }
-        s = s
-            .replace("mode=\"escaped\"", "type=\"html\"")
-            .replace("mode=\"xml\"", "type=\"xhtml\"");
+        s = atom03_content_attributes(&s);
     }
     s
+}
+
+/// Atom 0.3 text constructs carry a MIME `type` and an escaping `mode`; Atom 1.0 has one `type`
+/// (`text`, `html`, `xhtml`). Rewrite `<content type="text/html" mode="escaped">` as
+/// `<content type="html">`.
+fn atom03_content_attributes(text: &str) -> String {
+    let re = regex_lite::Regex::new(
+        r#"<(title|summary|content|tagline|info|copyright)(\s[^>]*?)?(/?)>"#,
+    );
+    let Ok(re) = re else { return text.to_string() };
+    let type_re = regex_lite::Regex::new(r#"\s(type|mode)\s*=\s*("[^"]*"|'[^']*')"#);
+    let Ok(type_re) = type_re else {
+        return text.to_string();
+    };
+    re.replace_all(text, |caps: &regex_lite::Captures| {
+        let name = &caps[1];
+        let attrs = caps.get(2).map(|m| m.as_str()).unwrap_or("");
+        let close = &caps[3];
+        let mode = type_re
+            .captures_iter(attrs)
+            .find(|c| &c[1] == "mode")
+            .map(|c| c[2].trim_matches(['"', '\'']).to_string());
+        let mime = type_re
+            .captures_iter(attrs)
+            .find(|c| &c[1] == "type")
+            .map(|c| c[2].trim_matches(['"', '\'']).to_ascii_lowercase());
+        let kind = match (mode.as_deref(), mime.as_deref()) {
+            (Some("escaped"), _) => "html",
+            (_, Some(m)) if m.contains("html") => "html",
+            _ => "text",
+        };
+        let rest = type_re.replace_all(attrs, "");
+        format!("<{name}{rest} type=\"{kind}\"{close}>")
+    })
+    .into_owned()
 }
 
 /// Prefixes used without a declaration (`<dc:creator>` in a feed that forgot `xmlns:dc`):
@@ -281,30 +315,107 @@ pub fn declare_common_prefixes(text: &str) -> String {
     format!("{}{}{}", &text[..insert_at], extra, &text[insert_at..])
 }
 
-/// A document cut off before its root element closed: close what the format needs.
-pub fn close_root(text: &str) -> String {
-    let t = text.trim_end();
-    let mut s = t.to_string();
-    if t.contains("<rss") && !t.contains("</rss>") {
-        if t.contains("<channel") && !t.contains("</channel>") {
-            if let Some(last_item_end) = s.rfind("</item>") {
-                s.truncate(last_item_end + "</item>".len());
+/// Tag soup to well-formed XML: a truncated document loses its trailing partial markup and gets
+/// its open elements closed; an element left unclosed inside its parent (`<itunes:category>`
+/// without `</itunes:category>`) is closed where the parent closes; a stray closing tag with no
+/// open element is dropped. One pass, a stack of open element names.
+pub fn balance_tags(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    // Open elements: name and the output position right after their start tag.
+    let mut stack: Vec<(String, usize)> = Vec::new();
+    // Close tags to insert at earlier output positions (elements left unclosed mid-document).
+    let mut inserts: Vec<(usize, String)> = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('<') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let skip_to = |end: &str| tail.find(end).map(|e| e + end.len());
+        let consumed = if tail.starts_with("<!--") {
+            skip_to("-->")
+        } else if tail.starts_with("<![CDATA[") {
+            skip_to("]]>")
+        } else if tail.starts_with("<?") {
+            skip_to("?>")
+        } else if tail.starts_with("<!") {
+            skip_to(">")
+        } else {
+            tag_end(tail)
+        };
+        let Some(len) = consumed else {
+            // Truncated inside markup: drop the partial tag.
+            rest = "";
+            break;
+        };
+        let tag = &tail[..len];
+        if let Some(name) = tag.strip_prefix("</") {
+            let name = name.trim_end_matches('>').trim();
+            if let Some(pos) = stack.iter().rposition(|(n, _)| n == name) {
+                // Elements opened inside and never closed become empty where they were opened,
+                // so what followed them stays a sibling (an unclosed <itunes:category> must not
+                // swallow the items after it).
+                while stack.len() > pos + 1 {
+                    if let Some((open, at)) = stack.pop() {
+                        inserts.push((at, format!("</{open}>")));
+                    }
+                }
+                stack.pop();
+                out.push_str(tag);
             }
-            s.push_str("</channel>");
+            // else: a closing tag that closes nothing is dropped.
+        } else if tag.starts_with('<') && !tag.starts_with("<!") && !tag.starts_with("<?") {
+            let name: String = tag[1..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+                .collect();
+            out.push_str(tag);
+            if !tag.ends_with("/>") && !name.is_empty() {
+                stack.push((name, out.len()));
+            }
+        } else {
+            out.push_str(tag);
         }
-        s.push_str("</rss>");
-    } else if t.contains("<feed") && !t.contains("</feed>") {
-        if let Some(last) = s.rfind("</entry>") {
-            s.truncate(last + "</entry>".len());
-        }
-        s.push_str("</feed>");
-    } else if t.contains("<rdf:RDF") && !t.contains("</rdf:RDF>") {
-        if let Some(last) = s.rfind("</item>") {
-            s.truncate(last + "</item>".len());
-        }
-        s.push_str("</rdf:RDF>");
+        rest = &tail[len..];
     }
-    s
+    out.push_str(rest);
+    // End of a truncated document: close what is open, innermost first.
+    while let Some((open, _)) = stack.pop() {
+        out.push_str(&format!("</{open}>"));
+    }
+    inserts.sort_by(|a, b| b.0.cmp(&a.0));
+    for (at, close) in inserts {
+        out.insert_str(at, &close);
+    }
+    out
+}
+
+/// The length of a start or end tag at the beginning of `tail`, honouring quoted attribute values.
+fn tag_end(tail: &str) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    for (i, c) in tail.char_indices().skip(1) {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '>') => return Some(i + 1),
+            (None, '<') => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `<rss>` with no `<channel>` (a valid but empty document in the wild): give it an empty one.
+pub fn add_missing_channel(text: &str) -> String {
+    if text.contains("<rss") && !text.contains("<channel") {
+        if let Some(i) = text.rfind("</rss>") {
+            return format!(
+                "{}<channel><title></title></channel>{}",
+                &text[..i],
+                &text[i..]
+            );
+        }
+    }
+    text.to_string()
 }
 
 #[cfg(test)]
@@ -361,8 +472,18 @@ mod tests {
             "<d><![CDATA[x]]></d><e>y</e>"
         );
         assert_eq!(
-            close_root("<rss><channel><item>a</item><item>b"),
-            "<rss><channel><item>a</item></channel></rss>"
+            balance_tags("<rss><channel><item>a</item><item><title><![CD"),
+            "<rss><channel><item>a</item><item><title></title></item></channel></rss>"
+        );
+        assert_eq!(
+            balance_tags("<c><i:cat t='x'><i:cat t='y'/><item/></c>"),
+            "<c><i:cat t='x'></i:cat><i:cat t='y'/><item/></c>"
+        );
+        assert_eq!(balance_tags("<a>x</b></a>"), "<a>x</a>");
+        assert_eq!(balance_tags("<a t=\"1>2\">x</a>"), "<a t=\"1>2\">x</a>");
+        assert_eq!(
+            add_missing_channel("<rss>\n</rss>"),
+            "<rss>\n<channel><title></title></channel></rss>"
         );
         let page = "<!DOCTYPE html><html><body><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title></feed></body></html>";
         assert!(unwrap_atom_from_page(page).starts_with("<feed"));
