@@ -229,7 +229,7 @@ async fn opml_round_trip_and_real_world_import() {
             ""
         ),
         feed_toml(
-            "A & B \"quoted\"",
+            "A & B's <feed>",
             "https://example.org/feed?a=1&b=2",
             "blogs",
             ""
@@ -251,7 +251,7 @@ async fn opml_round_trip_and_real_world_import() {
     for needle in [
         "https://www.reddit.com/r/devops/.rss",
         "https://example.org/feed?a=1&b=2",
-        "A & B \\\"quoted\\\"",
+        "A & B's <feed>",
         "Reddit DevOps",
     ] {
         assert!(
