@@ -94,7 +94,7 @@ pub fn build_batch(
             continue;
         }
         match normalize::normalize_entry(feed, parsed, entry, now) {
-            Ok(Normalized::Post(post)) => batch.posts.push(post),
+            Ok(Normalized::Post(post)) => batch.posts.push(*post),
             Ok(Normalized::Skipped(skipped)) => batch.skipped.push(skipped),
             Err(e) => {
                 batch.warnings.push(e.to_string());

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cli::{Cli, Command, ConfigCommand, FeedsCommand, PostsCommand};
 use crate::config::{self, Settings};
-use crate::error::{exit, CommandError};
+use crate::error::CommandError;
 
 pub mod config_check;
 pub mod export;
@@ -54,7 +54,6 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
         Command::Healthcheck(args) => healthcheck::run(settings()?, args).await,
         Command::Migrate => migrate::run(settings()?).await,
     }
-    .map(|code| code.max(exit::OK))
 }
 
 /// Settings from the located file, the environment and `--database-url`.

@@ -61,7 +61,7 @@ impl Default for RenderOptions {
 /// The result of normalizing one entry.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Normalized {
-    Post(Post),
+    Post(Box<Post>),
     /// Not published (too short for its collection); remembered by the store.
     Skipped(SkippedEntry),
 }
@@ -340,7 +340,7 @@ pub fn normalize_entry(
         None
     };
 
-    Ok(Normalized::Post(Post {
+    Ok(Normalized::Post(Box::new(Post {
         entry_key: key,
         slug: slugify(&title),
         title,
@@ -364,5 +364,5 @@ pub fn normalize_entry(
         content_markdown,
         youtube_id: youtube,
         content_hash: hash,
-    }))
+    })))
 }

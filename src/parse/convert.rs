@@ -38,14 +38,14 @@ fn entry(e: Entry, base: Option<&url::Url>) -> ParsedEntry {
     let link = main_link(&e.links).map(|l| absolute(&l.href, base));
     let (content_html, content_text) = match e.content {
         Some(c) => match c.body {
-            Some(body) if is_plain(&c.content_type.to_string()) => (None, Some(body)),
+            Some(body) if is_plain(c.content_type.as_ref()) => (None, Some(body)),
             Some(body) => (Some(body), None),
             None => (None, None),
         },
         None => (None, None),
     };
     let summary_html = e.summary.map(|t| {
-        if is_plain(&t.content_type.to_string()) && !t.content.contains('<') {
+        if is_plain(t.content_type.as_ref()) && !t.content.contains('<') {
             html_escape::encode_text(&t.content).into_owned()
         } else {
             t.content

@@ -298,7 +298,7 @@ pub fn declare_common_prefixes(text: &str) -> String {
         return text.to_string();
     };
     let root = &text[root_start..root_start + root_len];
-    if !root.starts_with(|c: char| c == '<') {
+    if !root.starts_with('<') {
         return text.to_string();
     }
     let mut extra = String::new();
@@ -381,7 +381,7 @@ pub fn balance_tags(text: &str) -> String {
     while let Some((open, _)) = stack.pop() {
         out.push_str(&format!("</{open}>"));
     }
-    inserts.sort_by(|a, b| b.0.cmp(&a.0));
+    inserts.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
     for (at, close) in inserts {
         out.insert_str(at, &close);
     }
