@@ -324,12 +324,13 @@ async fn refresh_inner(
                     let feed_for_batch = feed.clone();
                     let batch = tokio::task::spawn_blocking(move || {
                         let batch = build_batch(&feed_for_batch, &parsed, &known, now);
-                        (batch, parsed.entries.len(), parsed.ttl_minutes)
+                        let skip = (parsed.skip_hours.clone(), parsed.skip_days.clone());
+                        (batch, parsed.entries.len(), parsed.ttl_minutes, skip)
                     })
                     .await;
                     match batch {
                         Err(join) => poll.error = Some(format!("normalization failed: {join}")),
-                        Ok((batch, entries, ttl)) => {
+                        Ok((batch, entries, ttl, (skip_hours, skip_days))) => {
                             for w in &batch.warnings {
                                 warn!(feed = %feed.name, url = %feed.url, "entry skipped: {w}");
                             }
@@ -340,6 +341,8 @@ async fn refresh_inner(
                             poll.outcome = Outcome::Ok;
                             poll.ttl_minutes = ttl;
                             facts.ttl_minutes = ttl;
+                            facts.skip_hours = skip_hours;
+                            facts.skip_days = skip_days;
                             if let Some(doc) = doc {
                                 // Validators of the document actually parsed; after autodiscovery
                                 // they belong to the discovered URL, which becomes the fetch URL.

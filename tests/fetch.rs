@@ -378,3 +378,106 @@ async fn only_the_named_feed_is_fetched() {
         bad.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_redirects_move_the_feed_and_gone_feeds_are_marked() {
+    let server = TestServer::start().await;
+    let new_url = server.url("/new.xml");
+    server.route(
+        "/old.xml",
+        Reply::status(301, "moved").with_header("Location", &new_url),
+    );
+    server.route(
+        "/new.xml",
+        Reply::feed(rss("Moved", &[("m1", "Moved post", "Body.")])),
+    );
+    server.route("/gone.xml", Reply::status(410, "gone"));
+    server.route(
+        "/busy.xml",
+        Reply::status(503, "busy").with_header("Retry-After", "120"),
+    );
+    let feeds = format!(
+        "{}{}{}",
+        feed_toml("Moved", &server.url("/old.xml"), "blogs", ""),
+        feed_toml("Gone", &server.url("/gone.xml"), "blogs", ""),
+        feed_toml("Busy", &server.url("/busy.xml"), "blogs", "")
+    );
+    let ws = Workspace::new("", &feeds);
+    let first = ws.run(&["fetch"]).await;
+    assert_eq!(first.code, 3, "{}", first.stderr);
+    assert!(
+        first.stderr.contains("HTTP 410")
+            && first.stderr.contains("remove it from the configuration"),
+        "{}",
+        first.stderr
+    );
+    let second = ws.run(&["fetch", "--feed", "Moved"]).await;
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(
+        server.statuses("/old.xml").len(),
+        1,
+        "after a 301 the new URL is fetched directly"
+    );
+    assert_eq!(server.statuses("/new.xml"), vec![200, 304]);
+
+    let list = ws.run(&["feeds", "list", "--json"]).await;
+    let feeds: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let by_name = |n: &str| {
+        feeds
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("Gone")["gone"], true);
+    assert_eq!(by_name("Gone")["last_status"], 410);
+    assert_eq!(by_name("Busy")["last_status"], 503);
+    assert_eq!(by_name("Moved")["posts"], 1);
+    let busy_due = by_name("Busy")["next_due_at"].as_str().unwrap().to_string();
+    let due = chrono::DateTime::parse_from_rfc3339(&busy_due).unwrap();
+    assert!(
+        due > chrono::Utc::now() + chrono::Duration::seconds(100),
+        "Retry-After honoured: {busy_due}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continuous_publishing_exports_after_each_poll() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Reply::feed(rss("Blog", &[("p1", "Published post", "Body.")])),
+    );
+    let site = tempfile::tempdir().unwrap();
+    let extra = format!("[publish]\ndir = \"{}\"\n", site.path().display());
+    let ws = Workspace::new(
+        &extra,
+        &feed_toml("Blog", &server.url("/feed.xml"), "blogs", ""),
+    );
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let posts = ws.posts().await;
+    let path = site.path().join(posts[0]["path"].as_str().unwrap());
+    let show = ws
+        .run(&["posts", "show", &posts[0]["id"].to_string()])
+        .await;
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        show.stdout,
+        "published right after the poll"
+    );
+
+    server.route(
+        "/feed.xml",
+        Reply::feed(rss("Blog", &[("p1", "Published post", "Edited body.")])),
+    );
+    assert_eq!(ws.run(&["fetch"]).await.code, 0);
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("Edited body."),
+        "updates are published too"
+    );
+}
