@@ -96,6 +96,10 @@ pub struct ScheduleSettings {
     /// taken over after this).
     #[serde(serialize_with = "ser_duration")]
     pub lease: Duration,
+    /// Upper bound of the per-feed jitter (half the schedule's period, at most this); `0s` turns
+    /// jitter off (benchmarks, tests).
+    #[serde(serialize_with = "ser_duration")]
+    pub max_jitter: Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -166,6 +170,7 @@ struct RawSchedule {
     max_backoff: String,
     shutdown_grace: String,
     lease: String,
+    max_jitter: String,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -227,6 +232,7 @@ fn defaults() -> RawSettings {
             max_backoff: "24h".into(),
             shutdown_grace: "10s".into(),
             lease: "2m".into(),
+            max_jitter: "10m".into(),
         },
         server: RawServer {
             listen: "127.0.0.1:8080".into(),
@@ -499,6 +505,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         max_backoff: duration_setting("schedule", "max_backoff", &schedule.max_backoff)?,
         shutdown_grace: duration_setting("schedule", "shutdown_grace", &schedule.shutdown_grace)?,
         lease: duration_setting("schedule", "lease", &schedule.lease)?,
+        max_jitter: duration_setting("schedule", "max_jitter", &schedule.max_jitter)?,
         default: schedule.default,
     };
 

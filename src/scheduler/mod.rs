@@ -7,7 +7,7 @@
 //!   feeds on the default schedule are one job), plus a one-second heartbeat job that proves the
 //!   scheduler loop is alive (watchdog, `/readyz`) and measures its lag;
 //! - on a tick, each feed of the schedule waits its deterministic jitter (a hash of its URL, spread
-//!   over half the schedule's period, at most 10 minutes), then is polled if it is due and not
+//!   over half the schedule's period, at most `[schedule].max_jitter`, 10 minutes by default), then is polled if it is due and not
 //!   already running; the fetcher's global and per-host semaphores bound the actual HTTP work, so
 //!   a slow feed only ever holds its own slot;
 //! - shutdown: stop ticking, let in-flight polls finish within the grace period, then cancel the
@@ -35,9 +35,6 @@ use crate::fetch::Fetcher;
 use crate::pipeline::refresh;
 use crate::store::{FeedRecord, StoreError};
 use crate::systemd;
-
-/// Upper bound of the jitter window, whatever the schedule's period.
-const MAX_JITTER: Duration = Duration::from_secs(600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -144,7 +141,7 @@ impl Daemon {
                 .await?,
         );
         for (expr, feeds) in groups {
-            let window = jitter_window(&expr);
+            let window = jitter_window(&expr, app.settings.schedule.max_jitter);
             let feeds = Arc::new(feeds);
             info!(schedule = %expr, feeds = feeds.len(), jitter_window_s = window.as_secs_f64(), "scheduled");
             let d = self.clone();
@@ -361,8 +358,8 @@ fn owner_id() -> String {
 }
 
 /// Half of the schedule's period (the time between its next two occurrences), at most
-/// [`MAX_JITTER`]: feeds sharing a schedule spread over it without drifting into the next tick.
-pub fn jitter_window(expr: &str) -> Duration {
+/// `[schedule].max_jitter`: feeds sharing a schedule spread over it without drifting into the next tick.
+pub fn jitter_window(expr: &str, max: Duration) -> Duration {
     let parsed = croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .build()
@@ -379,7 +376,7 @@ pub fn jitter_window(expr: &str) -> Duration {
     match (first, second) {
         (Ok(a), Some(b)) => (b - a)
             .to_std()
-            .map(|p| (p / 2).min(MAX_JITTER))
+            .map(|p| (p / 2).min(max))
             .unwrap_or(Duration::ZERO),
         _ => Duration::ZERO,
     }
@@ -391,9 +388,20 @@ mod tests {
 
     #[test]
     fn jitter_window_is_half_the_period_capped() {
-        assert_eq!(jitter_window("*/2 * * * * *"), Duration::from_secs(1));
-        assert_eq!(jitter_window("0 */30 * * * *"), Duration::from_secs(600));
-        assert_eq!(jitter_window("0 */10 * * * *"), Duration::from_secs(300));
-        assert_eq!(jitter_window("nonsense"), Duration::ZERO);
+        let max = Duration::from_secs(600);
+        assert_eq!(jitter_window("*/2 * * * * *", max), Duration::from_secs(1));
+        assert_eq!(
+            jitter_window("0 */30 * * * *", max),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            jitter_window("0 */10 * * * *", max),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            jitter_window("0 */10 * * * *", Duration::ZERO),
+            Duration::ZERO
+        );
+        assert_eq!(jitter_window("nonsense", max), Duration::ZERO);
     }
 }
