@@ -10,6 +10,7 @@ items=${2:-10}
 port=${3:-8092}
 shared=${FEEDSMITH_SHARED:-../shared}
 work=$(mktemp -d)
+chmod 755 "$work"   # nginx workers must read the served files
 pids=()
 cleanup() {
     for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
