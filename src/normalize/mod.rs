@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{viewing_mode, FeedConfig, ParsedEntry, ParsedFeed, Post, SkippedEntry};
 
-pub use render::render_post;
+pub use render::{clean_scalar, render_post};
 pub use slug::slugify;
 pub use tags::{build_tags, normalize_tag};
 pub use text::clean_title;
