@@ -34,6 +34,16 @@ pub enum Reply {
     Hang,
     /// Wait, then answer like `reply`.
     Slow(Duration, Box<Reply>),
+    /// Send the status line and headers, then never the body.
+    HeadersThenHang,
+    /// Send the body one byte at a time with `Duration` between bytes.
+    Drip(Vec<u8>, Duration),
+    /// Send half the body, then reset the connection (TCP RST).
+    Reset(Vec<u8>),
+    /// A fixed ETag that changes on every request while the body stays the same.
+    RotatingEtag(Vec<u8>),
+    /// A valid feed served with 200 whatever `If-None-Match` says.
+    IgnoresConditional(Vec<u8>),
 }
 
 impl Reply {
@@ -184,8 +194,56 @@ async fn serve(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
             tokio::time::sleep(delay).await;
             reply = *inner;
         }
+        let rotating = matches!(reply, Reply::RotatingEtag(_));
         match reply {
             Reply::Slow(..) => return Ok(()),
+            Reply::HeadersThenHang => {
+                state.lock().unwrap().log.push((path, 200));
+                sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 1000\r\n\r\n").await?;
+                sock.flush().await?;
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                return Ok(());
+            }
+            Reply::Drip(body, pause) => {
+                state.lock().unwrap().log.push((path, 200));
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n", body.len());
+                sock.write_all(head.as_bytes()).await?;
+                for b in body {
+                    sock.write_all(&[b]).await?;
+                    sock.flush().await?;
+                    tokio::time::sleep(pause).await;
+                }
+                return Ok(());
+            }
+            Reply::Reset(body) => {
+                state.lock().unwrap().log.push((path, 200));
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n", body.len());
+                sock.write_all(head.as_bytes()).await?;
+                sock.write_all(&body[..body.len() / 2]).await?;
+                sock.flush().await?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                // Linger 0 makes the close an RST; with a zero timeout nothing blocks.
+                #[allow(deprecated)]
+                sock.set_linger(Some(Duration::ZERO))?;
+                return Ok(()); // dropped with linger 0: RST
+            }
+            Reply::RotatingEtag(body) | Reply::IgnoresConditional(body) => {
+                let n = {
+                    let mut st = state.lock().unwrap();
+                    st.log.push((path.clone(), 200));
+                    st.log.len()
+                };
+                let mut head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\n", body.len());
+                head.push_str(&if rotating {
+                    format!("ETag: \"v{n}\"\r\n")
+                } else {
+                    "ETag: \"fixed\"\r\n".to_string()
+                });
+                head.push_str("\r\n");
+                sock.write_all(head.as_bytes()).await?;
+                sock.write_all(&body).await?;
+                sock.flush().await?;
+            }
             Reply::Hang => {
                 state.lock().unwrap().log.push((path, 0));
                 tokio::time::sleep(Duration::from_secs(3600)).await;
