@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::app::App;
 use crate::config::{self, Settings, Source};
 use crate::error::{exit, CommandError};
+use crate::publish::formats::xml_escape;
 use crate::scheduler::policy;
 
 pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError> {
@@ -198,22 +199,6 @@ pub fn import(
         .map_err(|e| CommandError::Runtime(format!("cannot write {}: {e}", path.display())))?;
     eprintln!("added {n} feeds to {}", path.display());
     Ok(exit::OK)
-}
-
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// OPML 2.0 of the configured feeds, grouped by collection.

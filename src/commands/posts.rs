@@ -1,13 +1,12 @@
 //! `feedsmith posts list|show`: read stored posts.
 
-use serde_json::json;
-
 use crate::app::App;
 use crate::cli::PostsListArgs;
 use crate::config::Settings;
 use crate::error::{exit, CommandError};
-use crate::normalize::{format_date, permalink, render_post};
-use crate::store::{PostFilter, StoredPost};
+use crate::normalize::{format_date, render_post};
+use crate::publish::formats::post_json;
+use crate::store::PostFilter;
 
 pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, CommandError> {
     let since = args.since.as_deref().map(super::parse_since).transpose()?;
@@ -38,28 +37,6 @@ pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, Comman
         eprintln!("{} posts", posts.len());
     }
     Ok(exit::OK)
-}
-
-/// The `posts list --json` object (interface.md lists the required fields).
-pub fn post_json(p: &StoredPost, permalink_pattern: &str) -> serde_json::Value {
-    json!({
-        "id": p.id,
-        "feed": p.post.feed_name,
-        "feed_url": p.post.feed_url,
-        "collection": p.post.collection,
-        "title": p.post.title,
-        "canonical_url": p.post.canonical_url,
-        "date": format_date(&p.post.date),
-        "path": p.path,
-        "permalink": permalink(&p.post, permalink_pattern),
-        "author": p.post.author,
-        "description": p.post.description,
-        "tags": p.post.tags,
-        "tags_normalized": p.post.tags_normalized,
-        "categories": p.post.categories,
-        "first_seen_at": p.first_seen_at.to_rfc3339(),
-        "updated_at": p.updated_at.to_rfc3339(),
-    })
 }
 
 pub async fn show(settings: Settings, id: &str) -> Result<u8, CommandError> {

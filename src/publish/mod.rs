@@ -15,6 +15,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
+pub mod formats;
+
 use sha2::{Digest, Sha256};
 use tracing::warn;
 

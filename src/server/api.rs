@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::commands::posts::post_json;
 use crate::normalize::render_post;
+use crate::publish::formats::{post_json, xml_escape};
 use crate::scheduler::Daemon;
 use crate::store::{PostFilter, StoredPost};
 
@@ -126,23 +126,6 @@ pub async fn post(State(d): State<Arc<Daemon>>, Path(id): Path<String>) -> Respo
             .into_response(),
         Err(e) => unavailable(e),
     }
-}
-
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            // Characters XML 1.0 forbids are dropped rather than producing an invalid document.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            '\u{FFFE}' | '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Render an Atom 1.0 document of `posts`; `self_url` is where it is served.

@@ -201,6 +201,18 @@ pub trait Store: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
+/// Hash of a feed's configuration: when it changes, a gone feed gets another chance.
+pub(crate) fn config_hash(f: &FeedConfig) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(f).unwrap_or_default();
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// List columns are stored as JSON arrays (portable across both backends).
+pub(crate) fn to_json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_string())
+}
+
 /// Open the store named by the URL scheme, and apply migrations.
 pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, StoreError> {
     let url = settings.url.as_str();

@@ -18,7 +18,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
 use super::{
-    FeedRecord, Outcome, PollRecord, PostFilter, SaveReport, Store, StoreError, StoredPost,
+    config_hash, to_json, FeedRecord, Outcome, PollRecord, PostFilter, SaveReport, Store,
+    StoreError, StoredPost,
 };
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 use crate::normalize::post_path;
@@ -122,16 +123,6 @@ fn post_from_row(row: &PgRow) -> Result<StoredPost, StoreError> {
             content_hash: row.try_get("content_hash")?,
         },
     })
-}
-
-fn to_json(list: &[String]) -> String {
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_string())
-}
-
-fn config_hash(f: &FeedConfig) -> String {
-    use sha2::{Digest, Sha256};
-    let text = serde_json::to_string(f).unwrap_or_default();
-    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;

@@ -19,7 +19,8 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
 use super::{
-    FeedRecord, Outcome, PollRecord, PostFilter, SaveReport, Store, StoreError, StoredPost,
+    config_hash, to_json, FeedRecord, Outcome, PollRecord, PostFilter, SaveReport, Store,
+    StoreError, StoredPost,
 };
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 use crate::normalize::post_path;
@@ -122,17 +123,6 @@ fn post_from_row(row: &SqliteRow) -> Result<StoredPost, StoreError> {
             content_hash: row.try_get("content_hash")?,
         },
     })
-}
-
-/// Hash of a feed's configuration: when it changes, a gone feed gets another chance.
-fn config_hash(f: &FeedConfig) -> String {
-    use sha2::{Digest, Sha256};
-    let text = serde_json::to_string(f).unwrap_or_default();
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-fn to_json(list: &[String]) -> String {
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_string())
 }
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
