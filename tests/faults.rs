@@ -8,7 +8,7 @@ mod support;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use support::{feed_toml, rss, Reply, TestServer, Workspace};
+use support::{feed_toml, Reply, TestServer, Workspace};
 
 #[derive(Debug)]
 enum Expect {
@@ -39,8 +39,7 @@ fn channel(items: &str) -> String {
 async fn every_fault_gets_its_outcome_and_every_twin_is_stored() {
     let server = TestServer::start().await;
     let valid = channel(&item("v1", "Valid", "<p>ok</p>"));
-    let ok1 = || Reply::feed(valid.clone());
-    let mut cases: Vec<(&str, Reply, Expect)> = vec![
+    let cases: Vec<(&str, Reply, Expect)> = vec![
         ("hang", Reply::Hang, Expect::Failed(None, "timed out")),
         ("headers-then-hang", Reply::HeadersThenHang, Expect::Failed(None, "timed out")),
         ("drip", Reply::Drip(valid.as_bytes().to_vec(), Duration::from_secs(1)), Expect::Failed(None, "timed out")),
@@ -64,7 +63,7 @@ async fn every_fault_gets_its_outcome_and_every_twin_is_stored() {
         ),
         ("html-without-feed", Reply::feed(b"<!DOCTYPE html><html><body>hi</body></html>".to_vec()).with_content_type("text/html"), Expect::Failed(None, "without a feed link")),
         ("empty-200", Reply::feed(Vec::new()), Expect::Failed(None, "empty")),
-        ("truncated-xml", Reply::feed(channel(&format!("{}{}", item("t1", "Whole", "a"), item("t2", "Cut", "b")))[..300].as_bytes().to_vec()), Expect::Ok(1)),
+        ("truncated-xml", Reply::feed(channel(&format!("{}{}", item("t1", "Whole", "a"), item("t2", "Cut", "b"))).as_bytes()[..300].to_vec()), Expect::Ok(1)),
         ("invalid-utf8", Reply::feed([&b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>F</title><item><guid>u1</guid><title>Bad \xff\xfe bytes</title><link>http://example.org/u1</link></item></channel></rss>"[..]].concat()), Expect::Ok(1)),
         ("bare-ampersand", Reply::feed(channel(&item("a1", "Fish & Chips", "a & b")).replace("&amp;", "&")), Expect::Ok(1)),
         (
@@ -102,7 +101,6 @@ async fn every_fault_gets_its_outcome_and_every_twin_is_stored() {
         "/r/discovered.xml",
         Reply::feed(valid.replace("v1", "disc1")),
     );
-    let _ = &mut cases;
 
     let mut feeds = String::new();
     for (name, reply, _) in &cases {
