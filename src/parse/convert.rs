@@ -1,7 +1,7 @@
 //! feed-rs's model -> the domain's `ParsedFeed`, plus what feed-rs does not expose (RSS
 //! `skipHours`/`skipDays`).
 
-use feed_rs::model::{Entry, Feed, FeedType, Link};
+use feed_rs::model::{Entry, Feed, FeedType, Link, Person};
 
 use crate::domain::{ParsedEntry, ParsedFeed};
 
@@ -51,21 +51,17 @@ fn entry(e: Entry, base: Option<&url::Url>) -> ParsedEntry {
             t.content
         }
     });
+    // YouTube's Atom ids are `yt:video:<id>`, the same value as `<yt:videoId>` (which feed-rs
+    // does not expose); `feed` fills the gap from the document when the id has another shape.
     let youtube_id = id
         .as_deref()
         .and_then(|i| i.strip_prefix("yt:video:"))
-        .map(str::to_string);
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
     ParsedEntry {
         link,
-        title: e.title.map(|t| t.content),
-        authors: e
-            .authors
-            .into_iter()
-            .map(|p| match p.email {
-                Some(mail) if p.name.trim().is_empty() || p.name == "unknown" => mail,
-                _ => p.name,
-            })
-            .collect(),
+        title: e.title.map(|t| unwrap_xhtml_div(t.content)),
+        authors: e.authors.into_iter().filter_map(person).collect(),
         published: e.published,
         updated: e.updated,
         categories: e
@@ -100,19 +96,87 @@ pub fn feed(f: Feed, base: Option<&url::Url>, text: &str) -> ParsedFeed {
     } else {
         (Vec::new(), Vec::new())
     };
+    // The feed's author; RSS has none, so its `<managingEditor>` (a contributor to feed-rs) stands in.
+    let author = f.authors.into_iter().find_map(person).or_else(|| {
+        f.contributors
+            .into_iter()
+            .filter(|p| p.name == "managingEditor")
+            .find_map(person)
+    });
+    let mut entries: Vec<ParsedEntry> = f.entries.into_iter().map(|e| entry(e, base)).collect();
+    if format == "atom" && entries.iter().any(|e| e.youtube_id.is_none()) {
+        let ids = yt_video_ids(text);
+        // Only when every entry was found in the text: a miscount would attach ids to the wrong entries.
+        if ids.len() == entries.len() {
+            for (e, id) in entries.iter_mut().zip(ids) {
+                if e.youtube_id.is_none() {
+                    e.youtube_id = id;
+                }
+            }
+        }
+    }
     ParsedFeed {
         format: format.to_string(),
-        title: f.title.map(|t| t.content),
-        author: f
-            .authors
-            .into_iter()
-            .map(|p| p.name)
-            .find(|n| !n.trim().is_empty()),
+        title: f.title.map(|t| unwrap_xhtml_div(t.content)),
+        author,
         ttl_minutes: f.ttl,
         skip_hours,
         skip_days,
-        entries: f.entries.into_iter().map(|e| entry(e, base)).collect(),
+        entries,
     }
+}
+
+/// A person's display string. feed-rs names the person of an RSS `<author>` / `<managingEditor>`
+/// after the element and keeps the raw text (`email (Name)`) as the email: the raw text is what
+/// the domain wants (normalize splits it). Atom authors with an empty `<name>` come back as
+/// "unknown" (Google Alerts does this): no author rather than a fake one.
+fn person(p: Person) -> Option<String> {
+    let name = p.name.trim();
+    let placeholder = matches!(
+        name,
+        "" | "unknown" | "author" | "managingEditor" | "webMaster"
+    );
+    let value = match p.email {
+        Some(raw) if placeholder => raw.trim().to_string(),
+        _ if name == "unknown" => String::new(),
+        _ => name.to_string(),
+    };
+    Some(value).filter(|v| !v.is_empty())
+}
+
+/// Atom `type="xhtml"` text arrives wrapped in its mandatory `<div xmlns="...xhtml">`; for a title
+/// the wrapper is markup, not text (Zed Shaw's feed title). Content keeps it (it is valid HTML).
+fn unwrap_xhtml_div(s: String) -> String {
+    let t = s.trim();
+    if !(t.starts_with("<div") && t.ends_with("</div>") && t.contains("xhtml")) {
+        return s;
+    }
+    match t.find('>') {
+        Some(open) if open < t.len() - "</div>".len() => {
+            t[open + 1..t.len() - "</div>".len()].trim().to_string()
+        }
+        _ => s,
+    }
+}
+
+/// The `<yt:videoId>` of each `<entry>` of the document, in document order (feed-rs drops this
+/// extension element). One linear pass.
+fn yt_video_ids(text: &str) -> Vec<Option<String>> {
+    const OPEN: &str = "<yt:videoId>";
+    const CLOSE: &str = "</yt:videoId>";
+    let mut out = Vec::new();
+    for part in text.split("<entry").skip(1) {
+        // `<entry` must be the whole element name (not `<entryfoo`).
+        if !part.starts_with(|c: char| c == '>' || c.is_whitespace()) {
+            continue;
+        }
+        let id = part.find(OPEN).and_then(|s| {
+            let rest = &part[s + OPEN.len()..];
+            rest.find(CLOSE).map(|e| rest[..e].trim().to_string())
+        });
+        out.push(id.filter(|v| !v.is_empty()));
+    }
+    out
 }
 
 /// The contents of every `<tag>...</tag>` inside the first `<block>...</block>`.
@@ -151,6 +215,34 @@ pub fn skip_rules(text: &str) -> (Vec<u32>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn who(name: &str, email: Option<&str>) -> Person {
+        Person {
+            name: name.into(),
+            uri: None,
+            email: email.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn people() {
+        let rss = who("author", Some("jane@example.org (Jane Doe)"));
+        assert_eq!(person(rss).as_deref(), Some("jane@example.org (Jane Doe)"));
+        assert_eq!(person(who("unknown", None)), None);
+        assert_eq!(person(who("  ", None)), None);
+        assert_eq!(person(who("Jane", None)).as_deref(), Some("Jane"));
+    }
+
+    #[test]
+    fn xhtml_titles_and_youtube_ids() {
+        assert_eq!(
+            unwrap_xhtml_div("<div xmlns='http://www.w3.org/1999/xhtml'>Zed</div>".into()),
+            "Zed"
+        );
+        assert_eq!(unwrap_xhtml_div("<b>x</b>".into()), "<b>x</b>");
+        let doc = "<feed><entry><yt:videoId>abc</yt:videoId></entry><entry></entry></feed>";
+        assert_eq!(yt_video_ids(doc), [Some("abc".to_string()), None]);
+    }
 
     #[test]
     fn skip_hours_and_days() {

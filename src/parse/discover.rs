@@ -10,6 +10,9 @@ const FEED_TYPES: &[&str] = &[
     "application/xml",
 ];
 
+/// At most this many advertised feeds are returned.
+const MAX_LINKS: usize = 50;
+
 /// True when the document starts like an HTML page rather than a feed.
 pub fn looks_like_html(bytes: &[u8]) -> bool {
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]).to_ascii_lowercase();
@@ -65,9 +68,9 @@ pub fn discover_feed_links(html: &[u8], base_url: &str) -> Vec<String> {
         from = start + len;
         let rel = attr(tag, "rel").unwrap_or_default().to_ascii_lowercase();
         let kind = attr(tag, "type").unwrap_or_default().to_ascii_lowercase();
-        if !rel.split_whitespace().any(|r| r == "alternate")
-            || !FEED_TYPES.iter().any(|t| kind.starts_with(t))
-        {
+        // The type must match exactly (parameters aside): `application/json+oembed` is no feed.
+        let kind = kind.split(';').next().unwrap_or_default().trim();
+        if !rel.split_whitespace().any(|r| r == "alternate") || !FEED_TYPES.contains(&kind) {
             continue;
         }
         let Some(href) = attr(tag, "href").filter(|h| !h.is_empty()) else {
@@ -81,6 +84,10 @@ pub fn discover_feed_links(html: &[u8], base_url: &str) -> Vec<String> {
             && !out.contains(&resolved)
         {
             out.push(resolved);
+            // A page advertises a handful of feeds; a bound keeps the duplicate check cheap.
+            if out.len() >= MAX_LINKS {
+                break;
+            }
         }
     }
     out
@@ -104,6 +111,17 @@ mod tests {
             ["https://example.org/feed.xml", "https://other.example/atom"]
         );
         assert!(discover_feed_links(b"<html><head></head></html>", "https://e/").is_empty());
+        // oEmbed and stylesheets are not feeds; JSON Feed is; entities in href are decoded.
+        let html = br#"<link rel="alternate" type="application/json+oembed" href="/o">
+            <link rel="alternate" type="application/feed+json" href="feed.json?a=1&amp;b=2">
+            <link rel="alternate" type="application/rss+xml" href="/feed.xml">"#;
+        assert_eq!(
+            discover_feed_links(html, "https://example.org/blog/post"),
+            [
+                "https://example.org/blog/feed.json?a=1&b=2",
+                "https://example.org/feed.xml"
+            ]
+        );
         assert!(!looks_like_html(
             b"<?xml version=\"1.0\"?><rss version=\"2.0\"></rss>"
         ));

@@ -54,9 +54,20 @@ pub fn strip_doctype(text: &str) -> String {
     }
 }
 
-/// An Atom `<feed>` embedded in an XHTML page: keep just the feed element.
+/// The first `max` bytes of `text`, shortened to a character boundary (slicing at a raw byte
+/// offset would panic inside a multi-byte character).
+fn head(text: &str, max: usize) -> &str {
+    let mut end = max.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// An Atom `<feed>` embedded in an XHTML page (feedjira's DuplicateContentAtomFeed: a blog served
+/// its feed inside an HTML template): keep just the feed element.
 pub fn unwrap_atom_from_page(text: &str) -> String {
-    let head = &text[..text.len().min(2000)].to_ascii_lowercase();
+    let head = head(text, 2000).to_ascii_lowercase();
     if !(head.contains("<html") || head.contains("<!doctype html")) {
         return text.to_string();
     }
@@ -66,100 +77,105 @@ pub fn unwrap_atom_from_page(text: &str) -> String {
     }
 }
 
-/// `<<![CDATA[` and CDATA sections that never close before their element ends.
+/// `<<![CDATA[` (Medium's feeds, jekyll-import's mock) and CDATA sections that never close
+/// (feedparser's incomplete-cdata test): the stray `<` is dropped and an unclosed section is
+/// closed before its element's end tag. Linear: each search resumes where the last one ended.
 pub fn fix_cdata(text: &str) -> String {
-    let s = text.replace("<<![CDATA[", "<![CDATA[");
-    if !s.contains("<![CDATA[") {
+    const OPEN: &str = "<![CDATA[";
+    const CLOSE: &str = "]]>";
+    let s = text.replace("<<![CDATA[", OPEN);
+    if !s.contains(OPEN) {
         return s;
     }
     let mut out = String::with_capacity(s.len() + 64);
-    let mut rest = s.as_str();
-    while let Some(i) = rest.find("<![CDATA[") {
-        out.push_str(&rest[..i + 9]);
-        rest = &rest[i + 9..];
-        let close = rest.find("]]>");
-        let next_open = rest.find("<![CDATA[");
-        // The end of the enclosing element: the first closing tag.
-        let elem_end = rest.find("</");
-        match close {
+    let mut pos = 0;
+    // Absolute positions of the next `]]>` and `<![CDATA[` at or after `pos`, cached so a
+    // document full of unclosed sections is not rescanned to its end for every one of them.
+    let mut next_close = s.find(CLOSE);
+    while let Some(i) = s[pos..].find(OPEN) {
+        let body = pos + i + OPEN.len();
+        out.push_str(&s[pos..body]);
+        if next_close.is_some_and(|c| c < body) {
+            next_close = s[body..].find(CLOSE).map(|c| body + c);
+        }
+        let next_open = s[body..].find(OPEN).map(|o| body + o);
+        match next_close {
             Some(c) if next_open.is_none_or(|n| c < n) => {
-                out.push_str(&rest[..c + 3]);
-                rest = &rest[c + 3..];
+                out.push_str(&s[body..c + CLOSE.len()]);
+                pos = c + CLOSE.len();
             }
             _ => {
                 // Unclosed: close it before the enclosing element's end tag.
-                let cut = elem_end.unwrap_or(rest.len());
-                out.push_str(&rest[..cut]);
-                out.push_str("]]>");
-                rest = &rest[cut..];
+                let limit = next_open.unwrap_or(s.len());
+                let cut = s[body..limit].find("</").map_or(limit, |e| body + e);
+                out.push_str(&s[body..cut]);
+                out.push_str(CLOSE);
+                pos = cut;
             }
         }
     }
-    out.push_str(rest);
+    out.push_str(&s[pos..]);
     out
 }
 
-/// Bare `&` becomes `&amp;`; HTML named entities XML does not know (`&nbsp;`, `&eacute;` ...)
+/// Bare `&` becomes `&amp;` (Daily SCI-Tech News, feedparser's corrupted-ampersands link); HTML
+/// named entities XML does not know (`&nbsp;`, `&eacute;` ...: db-engines, feedparser's nbsp test)
 /// become numeric references; unknown names are escaped as text. Inside CDATA nothing changes.
+/// Entities are translated one by one, never expanded recursively, so the output is at most a
+/// few times the input whatever it contains. Linear: the next CDATA position is cached.
 pub fn fix_entities(text: &str) -> String {
+    const OPEN: &str = "<![CDATA[";
     let mut out = String::with_capacity(text.len() + 64);
-    let mut rest = text;
-    loop {
-        let cdata = rest.find("<![CDATA[");
-        let amp = rest.find('&');
-        match (amp, cdata) {
-            (None, _) => {
-                out.push_str(rest);
-                return out;
+    let mut pos = 0;
+    let mut next_cdata = text.find(OPEN);
+    while let Some(a) = text[pos..].find('&').map(|a| pos + a) {
+        if let Some(c) = next_cdata.filter(|&c| c < a) {
+            // Copy the CDATA section verbatim (an unclosed one runs to the end).
+            let end = text[c..].find("]]>").map_or(text.len(), |e| c + e + 3);
+            out.push_str(&text[pos..end]);
+            pos = end;
+            next_cdata = text[pos..].find(OPEN).map(|n| pos + n);
+            continue;
+        }
+        out.push_str(&text[pos..a]);
+        let after = &text[a + 1..];
+        // Entity names are short: look for the `;` in the next 33 bytes only (searching the
+        // whole rest for every `&` would be quadratic on a document of bare ampersands).
+        let name = after
+            .as_bytes()
+            .iter()
+            .take(33)
+            .position(|&b| b == b';')
+            .map(|n| &after[..n]);
+        match name {
+            Some(n) if (n.starts_with('#') && is_char_ref(n)) || XML_ENTITIES.contains(&n) => {
+                out.push('&');
+                out.push_str(n);
+                out.push(';');
+                pos = a + 1 + n.len() + 1;
             }
-            (Some(a), Some(c)) if c < a => {
-                let end = rest[c..]
-                    .find("]]>")
-                    .map(|e| c + e + 3)
-                    .unwrap_or(rest.len());
-                out.push_str(&rest[..end]);
-                rest = &rest[end..];
-            }
-            (Some(a), _) => {
-                out.push_str(&rest[..a]);
-                let after = &rest[a + 1..];
-                let semi = after.find(';').filter(|&n| n <= 32);
-                let name = semi.map(|n| &after[..n]);
-                match name {
-                    Some(n) if n.starts_with('#') && is_char_ref(n) => {
-                        out.push('&');
-                        out.push_str(n);
-                        out.push(';');
-                        rest = &after[n.len() + 1..];
+            Some(n) if !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                let entity = format!("&{n};");
+                let decoded = html_escape::decode_html_entities(&entity);
+                if decoded != entity {
+                    for ch in decoded.chars() {
+                        out.push_str(&format!("&#{};", ch as u32));
                     }
-                    Some(n) if XML_ENTITIES.contains(&n) => {
-                        out.push('&');
-                        out.push_str(n);
-                        out.push(';');
-                        rest = &after[n.len() + 1..];
-                    }
-                    Some(n) if !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric()) => {
-                        let entity = format!("&{n};");
-                        let decoded = html_escape::decode_html_entities(&entity);
-                        if decoded != entity {
-                            for ch in decoded.chars() {
-                                out.push_str(&format!("&#{};", ch as u32));
-                            }
-                        } else {
-                            out.push_str("&amp;");
-                            out.push_str(n);
-                            out.push(';');
-                        }
-                        rest = &after[n.len() + 1..];
-                    }
-                    _ => {
-                        out.push_str("&amp;");
-                        rest = after;
-                    }
+                } else {
+                    out.push_str("&amp;");
+                    out.push_str(n);
+                    out.push(';');
                 }
+                pos = a + 1 + n.len() + 1;
+            }
+            _ => {
+                out.push_str("&amp;");
+                pos = a + 1;
             }
         }
     }
+    out.push_str(&text[pos..]);
+    out
 }
 
 fn is_char_ref(n: &str) -> bool {
@@ -316,20 +332,35 @@ pub fn declare_common_prefixes(text: &str) -> String {
 }
 
 /// Tag soup to well-formed XML: a truncated document loses its trailing partial markup and gets
-/// its open elements closed; an element left unclosed inside its parent (`<itunes:category>`
-/// without `</itunes:category>`) is closed where the parent closes; a stray closing tag with no
-/// open element is dropped. One pass, a stack of open element names.
+/// its open elements closed (feedjira's InvalidDateFormat has no `</rss>`); an element left
+/// unclosed inside its parent (`<itunes:category>` without `</itunes:category>` in feedjira's
+/// ITunesWithSingleQuotedAttributes) is closed where it was opened; a stray closing tag with no
+/// open element is dropped; a `<` that starts no tag (`1 < 2` in a title) is escaped.
+///
+/// One pass with a stack of open element names. Closing tags found for elements that were never
+/// closed are collected and merged into the output in a second linear pass, and a count of open
+/// names spares searching the stack for a closing tag that matches nothing: no quadratic case.
 pub fn balance_tags(text: &str) -> String {
+    use std::collections::HashMap;
     let mut out = String::with_capacity(text.len() + 64);
     // Open elements: name and the output position right after their start tag.
-    let mut stack: Vec<(String, usize)> = Vec::new();
+    let mut stack: Vec<(&str, usize)> = Vec::new();
+    let mut open_count: HashMap<&str, usize> = HashMap::new();
     // Close tags to insert at earlier output positions (elements left unclosed mid-document).
-    let mut inserts: Vec<(usize, String)> = Vec::new();
+    let mut inserts: Vec<(usize, &str)> = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find('<') {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
         let skip_to = |end: &str| tail.find(end).map(|e| e + end.len());
+        let second = tail[1..].chars().next();
+        let is_markup =
+            second.is_some_and(|c| c.is_alphabetic() || matches!(c, '_' | '/' | '!' | '?'));
+        if !is_markup {
+            out.push_str("&lt;");
+            rest = &tail[1..];
+            continue;
+        }
         let consumed = if tail.starts_with("<!--") {
             skip_to("-->")
         } else if tail.starts_with("<![CDATA[") {
@@ -339,7 +370,16 @@ pub fn balance_tags(text: &str) -> String {
         } else if tail.starts_with("<!") {
             skip_to(">")
         } else {
-            tag_end(tail)
+            match tag_end(tail) {
+                TagEnd::At(n) => Some(n),
+                // `<b <i>`: this `<` starts no complete tag; keep it as text.
+                TagEnd::Interrupted => {
+                    out.push_str("&lt;");
+                    rest = &tail[1..];
+                    continue;
+                }
+                TagEnd::Truncated => None,
+            }
         };
         let Some(len) = consumed else {
             // Truncated inside markup: drop the partial tag.
@@ -349,27 +389,37 @@ pub fn balance_tags(text: &str) -> String {
         let tag = &tail[..len];
         if let Some(name) = tag.strip_prefix("</") {
             let name = name.trim_end_matches('>').trim();
-            if let Some(pos) = stack.iter().rposition(|(n, _)| n == name) {
-                // Elements opened inside and never closed become empty where they were opened,
-                // so what followed them stays a sibling (an unclosed <itunes:category> must not
-                // swallow the items after it).
-                while stack.len() > pos + 1 {
-                    if let Some((open, at)) = stack.pop() {
-                        inserts.push((at, format!("</{open}>")));
+            let open = open_count.get(name).copied().unwrap_or(0);
+            if open > 0 {
+                if let Some(pos) = stack.iter().rposition(|(n, _)| *n == name) {
+                    // Elements opened inside and never closed become empty where they were
+                    // opened, so what followed them stays a sibling (an unclosed
+                    // <itunes:category> must not swallow the items after it).
+                    while stack.len() > pos + 1 {
+                        if let Some((inner, at)) = stack.pop() {
+                            inserts.push((at, inner));
+                            if let Some(c) = open_count.get_mut(inner) {
+                                *c = c.saturating_sub(1);
+                            }
+                        }
                     }
+                    stack.pop();
+                    if let Some(c) = open_count.get_mut(name) {
+                        *c = c.saturating_sub(1);
+                    }
+                    out.push_str(tag);
                 }
-                stack.pop();
-                out.push_str(tag);
             }
             // else: a closing tag that closes nothing is dropped.
-        } else if tag.starts_with('<') && !tag.starts_with("<!") && !tag.starts_with("<?") {
-            let name: String = tag[1..]
-                .chars()
-                .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
-                .collect();
+        } else if !tag.starts_with("<!") && !tag.starts_with("<?") {
+            let name = tag[1..]
+                .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                .next()
+                .unwrap_or_default();
             out.push_str(tag);
             if !tag.ends_with("/>") && !name.is_empty() {
                 stack.push((name, out.len()));
+                *open_count.entry(name).or_insert(0) += 1;
             }
         } else {
             out.push_str(tag);
@@ -379,29 +429,55 @@ pub fn balance_tags(text: &str) -> String {
     out.push_str(rest);
     // End of a truncated document: close what is open, innermost first.
     while let Some((open, _)) = stack.pop() {
-        out.push_str(&format!("</{open}>"));
+        out.push_str("</");
+        out.push_str(open);
+        out.push('>');
     }
-    inserts.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
-    for (at, close) in inserts {
-        out.insert_str(at, &close);
+    if inserts.is_empty() {
+        return out;
     }
-    out
+    // Merge the inserts in one pass. Several at one position were pushed innermost first, which
+    // is the order they must appear in (the stable sort keeps it).
+    inserts.sort_by_key(|(at, _)| *at);
+    let mut merged = String::with_capacity(out.len() + inserts.len() * 16);
+    let mut from = 0;
+    for (at, name) in inserts {
+        merged.push_str(&out[from..at]);
+        merged.push_str("</");
+        merged.push_str(name);
+        merged.push('>');
+        from = at;
+    }
+    merged.push_str(&out[from..]);
+    merged
 }
 
-/// The length of a start or end tag at the beginning of `tail`, honouring quoted attribute values.
-fn tag_end(tail: &str) -> Option<usize> {
+/// How a start or end tag at the beginning of a text ends.
+enum TagEnd {
+    /// Its length, `>` included.
+    At(usize),
+    /// Another `<` came first (outside quotes): this was no tag.
+    Interrupted,
+    /// The document ended first.
+    Truncated,
+}
+
+/// Find the end of the tag at the beginning of `tail`, honouring quoted attribute values.
+fn tag_end(tail: &str) -> TagEnd {
     let mut quote: Option<char> = None;
     for (i, c) in tail.char_indices().skip(1) {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
+            // A quote left open across a line break and a new tag is no quote: the value ended.
+            (Some(_), '<') => return TagEnd::Interrupted,
             (Some(_), _) => {}
             (None, '"' | '\'') => quote = Some(c),
-            (None, '>') => return Some(i + 1),
-            (None, '<') => return None,
+            (None, '>') => return TagEnd::At(i + 1),
+            (None, '<') => return TagEnd::Interrupted,
             _ => {}
         }
     }
-    None
+    TagEnd::Truncated
 }
 
 /// `<rss>` with no `<channel>` (a valid but empty document in the wild): give it an empty one.
@@ -433,6 +509,9 @@ mod tests {
             "<![CDATA[a & b]]> &amp; c"
         );
         assert_eq!(fix_entities("&#0;"), "&amp;#0;");
+        assert_eq!(fix_entities("&eacute;&hellip;"), "&#233;&#8230;");
+        assert_eq!(fix_entities("a=1&b=2;"), "a=1&amp;b=2;");
+        assert_eq!(fix_entities("&amp"), "&amp;amp");
     }
 
     #[test]
@@ -480,6 +559,13 @@ mod tests {
             "<c><i:cat t='x'></i:cat><i:cat t='y'/><item/></c>"
         );
         assert_eq!(balance_tags("<a>x</b></a>"), "<a>x</a>");
+        assert_eq!(balance_tags("<t>1 < 2</t>"), "<t>1 &lt; 2</t>");
+        assert_eq!(balance_tags("<t><b <i>x</i></t>"), "<t>&lt;b <i>x</i></t>");
+        assert_eq!(
+            fix_cdata("<a><![CDATA[1</a><b><![CDATA[2]]></b><c><![CDATA[3"),
+            "<a><![CDATA[1]]></a><b><![CDATA[2]]></b><c><![CDATA[3]]>"
+        );
+        assert_eq!(head("aé", 2), "a");
         assert_eq!(balance_tags("<a t=\"1>2\">x</a>"), "<a t=\"1>2\">x</a>");
         assert_eq!(
             add_missing_channel("<rss>\n</rss>"),
@@ -490,6 +576,15 @@ mod tests {
         let atom03 =
             "<feed xmlns=\"http://purl.org/atom/ns#\"><entry><issued>2004</issued></entry></feed>";
         assert!(modernize_namespaces(atom03).contains("<published>2004</published>"));
+        assert!(modernize_namespaces(atom03).contains("http://www.w3.org/2005/Atom"));
+        let rss090 = "<rdf:RDF xmlns=\"http://my.netscape.com/rdf/simple/0.9/\">";
+        assert!(modernize_namespaces(rss090).contains("http://purl.org/rss/1.0/"));
+        let content = "<feed xmlns=\"http://purl.org/atom/ns#\"><content type=\"text/html\" mode=\"escaped\">x</content></feed>";
+        assert!(
+            modernize_namespaces(content).contains("<content type=\"html\">"),
+            "{}",
+            modernize_namespaces(content)
+        );
         let undeclared =
             "<rss version=\"2.0\"><channel><item><dc:creator>x</dc:creator></item></channel></rss>";
         assert!(declare_common_prefixes(undeclared)
