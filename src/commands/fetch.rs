@@ -59,12 +59,10 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
         println!("{json}");
     }
     for r in reports.iter().filter(|r| r.outcome == Outcome::Failed) {
-        eprintln!(
-            "failed: {} ({}): {}",
-            r.name,
-            r.url,
-            r.error.as_deref().unwrap_or("unknown error")
-        );
+        let error = r.error.as_deref().unwrap_or("unknown error");
+        // Fetch errors start with the URL already printed in the parentheses.
+        let error = error.strip_prefix(&format!("{}: ", r.url)).unwrap_or(error);
+        eprintln!("failed: {} ({}): {error}", r.name, r.url);
     }
     eprintln!("{summary}");
     Ok(if summary.failed > 0 {

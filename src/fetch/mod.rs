@@ -415,14 +415,23 @@ fn classify(url: &str, e: &reqwest::Error, timeout: Duration) -> FetchError {
 /// reqwest's top-level message ("error sending request") hides the cause ("dns error: ...");
 /// join the chain so the user sees what actually failed.
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
+    // reqwest/hyper wrappers that only repeat the URL or say nothing specific.
+    let noise = |t: &str| {
+        t.starts_with("error sending request")
+            || t.starts_with("client error (")
+            || t.starts_with("request or response body error")
+    };
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        let text = err.to_string();
+        if !noise(&text) && !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
-        source = s.source();
+        current = err.source();
+    }
+    if parts.is_empty() {
+        parts.push(e.to_string());
     }
     parts.join(": ")
 }
