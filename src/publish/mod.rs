@@ -286,4 +286,51 @@ mod tests {
         let long = format!("_blogs/{}.md", "a".repeat(300));
         assert!(contained_path(&long).is_none());
     }
+
+    #[test]
+    fn over_long_file_names_are_shortened_on_a_character_boundary() {
+        use crate::domain::Post;
+        use chrono::{TimeZone, Utc};
+        // 200 Japanese characters are 600 bytes: over the 255-byte file-name limit.
+        let slug = "日本語".repeat(67);
+        let post = Post {
+            entry_key: "k".into(),
+            title: "t".into(),
+            description: String::new(),
+            author: String::new(),
+            canonical_url: "https://e/1".into(),
+            viewing_mode: "external".into(),
+            feed_name: "F".into(),
+            feed_url: "https://e/f".into(),
+            collection: "blogs".into(),
+            date: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
+            slug: slug.clone(),
+            categories: vec![],
+            tags: vec![],
+            tags_normalized: vec![],
+            excerpt: String::new(),
+            content_markdown: String::new(),
+            youtube_id: None,
+            reddit_segment: None,
+            content_hash: String::new(),
+        };
+        let stored = StoredPost {
+            id: 1,
+            feed_id: 1,
+            path: crate::normalize::post_path(&post),
+            first_seen_at: Utc::now(),
+            updated_at: Utc::now(),
+            post,
+        };
+        let rel = export_relative_path(&stored);
+        let name = rel.rsplit('/').next().unwrap();
+        assert!(
+            name.len() <= 255 && name.ends_with(".md"),
+            "{} bytes",
+            name.len()
+        );
+        assert!(name.starts_with("2025-01-01-日本語"));
+        assert!(contained_path(&rel).is_some());
+        assert_eq!(rel, export_relative_path(&stored), "deterministic");
+    }
 }
