@@ -129,6 +129,26 @@ pub enum FeedsCommand {
     },
     /// Print the configured feeds as OPML.
     Export,
+    /// Add a `[[feeds]]` table to the configuration file (comments and layout are kept).
+    Add {
+        /// The feed's URL (http or https).
+        url: String,
+        /// Name shown in `feed_name` and the footer; defaults to the URL's host.
+        #[arg(long)]
+        name: Option<String>,
+        /// Collection (output folder `_<collection>`).
+        #[arg(long, default_value = "blogs")]
+        collection: String,
+        /// A front-matter category; repeat for several.
+        #[arg(long = "category")]
+        categories: Vec<String>,
+    },
+    /// Remove a feed's `[[feeds]]` table from the configuration file (its stored posts stay).
+    Remove {
+        /// The feed's URL, or its name when only one feed has it.
+        #[arg(value_name = "NAME_OR_URL")]
+        feed: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -188,3 +188,59 @@ async fn healthcheck_fails_when_nothing_listens() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("unhealthy"), "{}", out.stderr);
 }
+
+#[tokio::test]
+async fn feeds_add_and_remove_edit_the_file_and_keep_comments() {
+    let ws = Workspace::new(
+        "# my own comment\n",
+        &feed_toml("Keep", "https://example.org/keep.xml", "blogs", ""),
+    );
+    let add = ws
+        .run(&[
+            "feeds",
+            "add",
+            "https://example.org/new.xml",
+            "--name",
+            "New \"one\"",
+            "--collection",
+            "news",
+            "--category",
+            "Coding",
+        ])
+        .await;
+    assert_eq!(add.code, 0, "{}", add.stderr);
+    let text = std::fs::read_to_string(ws.config_path()).unwrap();
+    assert!(text.contains("# my own comment"), "{text}");
+    let check = ws.run(&["config", "check"]).await;
+    assert!(
+        check.stdout.contains("https://example.org/new.xml")
+            && check.stdout.contains("New \"one\""),
+        "{}",
+        check.stdout
+    );
+
+    let dup = ws
+        .run(&["feeds", "add", "https://example.org/new.xml"])
+        .await;
+    assert_eq!(dup.code, 2, "{}", dup.stderr);
+    let bad = ws.run(&["feeds", "add", "not a url"]).await;
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert_eq!(
+        std::fs::read_to_string(ws.config_path()).unwrap(),
+        text,
+        "an invalid change writes nothing"
+    );
+
+    let remove = ws.run(&["feeds", "remove", "New \"one\""]).await;
+    assert_eq!(remove.code, 0, "{}", remove.stderr);
+    let after = ws.run(&["config", "check"]).await;
+    assert!(
+        !after.stdout.contains("new.xml") && after.stdout.contains("keep.xml"),
+        "{}",
+        after.stdout
+    );
+    assert!(std::fs::read_to_string(ws.config_path())
+        .unwrap()
+        .contains("# my own comment"));
+    assert_eq!(ws.run(&["feeds", "remove", "nope"]).await.code, 2);
+}

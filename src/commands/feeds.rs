@@ -182,21 +182,12 @@ pub fn import(
     };
     let original = std::fs::read_to_string(path)
         .map_err(|e| CommandError::Runtime(format!("cannot read {}: {e}", path.display())))?;
-    let mut updated = original.clone();
+    let mut updated = original;
     if !updated.ends_with('\n') {
         updated.push('\n');
     }
     updated.push_str(&tables);
-    // Validate before writing: a configuration that would not load is never written.
-    config::from_parts(Some(&updated), Source::File(path.clone()), &[], None).map_err(|e| {
-        CommandError::Usage(format!(
-            "the imported feeds would make the configuration invalid: {e}"
-        ))
-    })?;
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, &updated)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| CommandError::Runtime(format!("cannot write {}: {e}", path.display())))?;
+    write_validated(path, &updated)?;
     eprintln!("added {n} feeds to {}", path.display());
     Ok(exit::OK)
 }
@@ -231,5 +222,138 @@ pub fn opml(settings: &Settings) -> String {
 
 pub fn export(settings: Settings) -> Result<u8, CommandError> {
     print!("{}", opml(&settings));
+    Ok(exit::OK)
+}
+
+/// The configuration file of `settings`, or a usage error for env-only setups.
+fn config_file(settings: &Settings) -> Result<std::path::PathBuf, CommandError> {
+    match &settings.source {
+        Source::File(path) => Ok(path.clone()),
+        Source::Defaults => Err(CommandError::Usage(
+            "no configuration file was found to edit; pass --config PATH (config/feedsmith.toml is an example)".into(),
+        )),
+    }
+}
+
+/// Validate the edited text as a whole configuration, then replace the file atomically: a
+/// change that would make the configuration invalid is never written.
+fn write_validated(path: &Path, text: &str) -> Result<(), CommandError> {
+    config::from_parts(Some(text), Source::File(path.to_path_buf()), &[], None).map_err(|e| {
+        CommandError::Usage(format!(
+            "the change would make the configuration invalid: {e}"
+        ))
+    })?;
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| CommandError::Runtime(format!("cannot write {}: {e}", path.display())))
+}
+
+fn load_document(path: &Path) -> Result<toml_edit::DocumentMut, CommandError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CommandError::Runtime(format!("cannot read {}: {e}", path.display())))?;
+    text.parse::<toml_edit::DocumentMut>()
+        .map_err(|e| CommandError::Usage(format!("{}: {e}", path.display())))
+}
+
+pub fn add(
+    settings: Settings,
+    url: &str,
+    name: Option<&str>,
+    collection: &str,
+    categories: &[String],
+) -> Result<u8, CommandError> {
+    let path = config_file(&settings)?;
+    if settings.feeds.iter().any(|f| f.url == url) {
+        return Err(CommandError::Usage(format!(
+            "{url} is already configured; the URL identifies a feed"
+        )));
+    }
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| url.to_string()),
+    };
+    let mut doc = load_document(&path)?;
+    let mut table = toml_edit::Table::new();
+    table.insert("name", toml_edit::value(name.as_str()));
+    table.insert("url", toml_edit::value(url));
+    table.insert("collection", toml_edit::value(collection));
+    if !categories.is_empty() {
+        let mut arr = toml_edit::Array::new();
+        for c in categories {
+            arr.push(c.as_str());
+        }
+        table.insert("categories", toml_edit::value(arr));
+    }
+    match doc.get_mut("feeds") {
+        Some(item) => match item.as_array_of_tables_mut() {
+            Some(feeds) => feeds.push(table),
+            None => {
+                return Err(CommandError::Usage(format!(
+                    "{}: `feeds` must be [[feeds]] tables",
+                    path.display()
+                )))
+            }
+        },
+        None => {
+            let mut feeds = toml_edit::ArrayOfTables::new();
+            feeds.push(table);
+            doc.insert("feeds", toml_edit::Item::ArrayOfTables(feeds));
+        }
+    }
+    write_validated(&path, &doc.to_string())?;
+    eprintln!("added {name:?} ({url}) to {}", path.display());
+    Ok(exit::OK)
+}
+
+pub fn remove(settings: Settings, selector: &str) -> Result<u8, CommandError> {
+    let path = config_file(&settings)?;
+    let matches: Vec<&crate::domain::FeedConfig> = settings
+        .feeds
+        .iter()
+        .filter(|f| f.url == selector || f.name.eq_ignore_ascii_case(selector))
+        .collect();
+    let url = match matches.as_slice() {
+        [] => {
+            return Err(CommandError::Usage(format!(
+                "{selector:?} matches no configured feed; `feedsmith feeds list` shows them"
+            )))
+        }
+        [one] => one.url.clone(),
+        many => {
+            let urls: Vec<&str> = many.iter().map(|f| f.url.as_str()).collect();
+            return Err(CommandError::Usage(format!(
+                "{selector:?} names {} feeds; remove one by URL: {}",
+                many.len(),
+                urls.join(", ")
+            )));
+        }
+    };
+    let mut doc = load_document(&path)?;
+    let Some(feeds) = doc
+        .get_mut("feeds")
+        .and_then(|i| i.as_array_of_tables_mut())
+    else {
+        return Err(CommandError::Usage(format!(
+            "{}: no [[feeds]] tables",
+            path.display()
+        )));
+    };
+    let before = feeds.len();
+    feeds.retain(|t| t.get("url").and_then(|v| v.as_str()).map(str::trim) != Some(url.as_str()));
+    if feeds.len() == before {
+        return Err(CommandError::Usage(format!(
+            "{url} is not in {}",
+            path.display()
+        )));
+    }
+    write_validated(&path, &doc.to_string())?;
+    eprintln!(
+        "removed {url} from {} (its stored posts are kept)",
+        path.display()
+    );
     Ok(exit::OK)
 }

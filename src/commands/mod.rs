@@ -51,6 +51,13 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
             collection,
         }) => feeds::import(settings()?, file, *write, collection),
         Command::Feeds(FeedsCommand::Export) => feeds::export(settings()?),
+        Command::Feeds(FeedsCommand::Add {
+            url,
+            name,
+            collection,
+            categories,
+        }) => feeds::add(settings()?, url, name.as_deref(), collection, categories),
+        Command::Feeds(FeedsCommand::Remove { feed }) => feeds::remove(settings()?, feed),
         Command::Healthcheck(args) => healthcheck::run(settings()?, args).await,
         Command::Migrate => migrate::run(settings()?).await,
     }
