@@ -127,22 +127,63 @@ fn post_from_row(row: &SqliteRow) -> Result<StoredPost, StoreError> {
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
-/// The first free `_collection/date-slug[-n].md` path; returns (slug, path).
-async fn unique_path(tx: &mut Tx<'_>, post: &Post) -> Result<(String, String), StoreError> {
+/// Insert a new post at the first free `_collection/date-slug[-n].md` path. `false` when its
+/// canonical URL (or its entry key) is already stored, i.e. a duplicate.
+async fn insert_post(
+    tx: &mut Tx<'_>,
+    feed_id: i64,
+    post: &Post,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let mut candidate = post.clone();
     for n in 1..=10_000u32 {
         if n > 1 {
             candidate.slug = format!("{}-{n}", post.slug);
         }
         let path = post_path(&candidate);
-        let taken = sqlx::query("SELECT 1 FROM posts WHERE path = ?")
-            .bind(&path)
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO posts (feed_id, entry_key, canonical_url, path, collection, slug, date, title, \
+             description, author, viewing_mode, feed_name, feed_url, categories, tags, tags_normalized, \
+             excerpt, content_markdown, youtube_id, reddit_segment, content_hash, first_seen_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?22) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(feed_id)
+        .bind(&post.entry_key)
+        .bind(&post.canonical_url)
+        .bind(&path)
+        .bind(&post.collection)
+        .bind(&candidate.slug)
+        .bind(post.date)
+        .bind(&post.title)
+        .bind(&post.description)
+        .bind(&post.author)
+        .bind(&post.viewing_mode)
+        .bind(&post.feed_name)
+        .bind(&post.feed_url)
+        .bind(to_json(&post.categories))
+        .bind(to_json(&post.tags))
+        .bind(to_json(&post.tags_normalized))
+        .bind(&post.excerpt)
+        .bind(&post.content_markdown)
+        .bind(&post.youtube_id)
+        .bind(&post.reddit_segment)
+        .bind(&post.content_hash)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if id.is_some() {
+            return Ok(true);
+        }
+        let same_url = sqlx::query("SELECT 1 FROM posts WHERE canonical_url = ?")
+            .bind(&post.canonical_url)
             .fetch_optional(&mut **tx)
             .await?
             .is_some();
-        if !taken {
-            return Ok((candidate.slug, path));
+        if same_url {
+            return Ok(false);
         }
+        // Otherwise the path is taken: try the next suffix.
     }
     Err(StoreError::Corrupt(format!(
         "more than 10000 posts share the path of {:?}",
@@ -257,6 +298,17 @@ impl Store for SqliteStore {
         let now = Utc::now();
         let mut report = SaveReport::default();
         let mut tx = self.pool.begin().await?;
+        // Entries remembered as skipped: a post that is now published must leave that list.
+        let skipped_keys: std::collections::HashSet<String> = if posts.is_empty() {
+            Default::default()
+        } else {
+            sqlx::query_scalar("SELECT entry_key FROM skipped_entries WHERE feed_id = ?")
+                .bind(feed_id)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect()
+        };
 
         for post in posts {
             let existing = sqlx::query(
@@ -314,11 +366,6 @@ impl Store for SqliteStore {
                 continue;
             }
 
-            let same_url = sqlx::query("SELECT 1 FROM posts WHERE canonical_url = ?")
-                .bind(&post.canonical_url)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
             let cross_post = match (&post.reddit_segment, post.collection.as_str()) {
                 (Some(segment), "community") => sqlx::query(
                     "SELECT 1 FROM posts WHERE collection = 'community' AND reddit_segment = ?",
@@ -329,11 +376,18 @@ impl Store for SqliteStore {
                 .is_some(),
                 _ => false,
             };
-            if same_url || cross_post {
-                let reason = if same_url {
-                    "duplicate: canonical URL already stored"
-                } else {
+            // The common case is one statement: the insert itself. A conflict (same canonical
+            // URL, or the path taken by another post) is told apart only when it happens.
+            let inserted = if cross_post {
+                false
+            } else {
+                insert_post(&mut tx, feed_id, post, now).await?
+            };
+            if !inserted {
+                let reason = if cross_post {
                     "duplicate: Reddit cross-post of a stored post"
+                } else {
+                    "duplicate: canonical URL already stored"
                 };
                 remember_skipped(
                     &mut tx,
@@ -347,44 +401,13 @@ impl Store for SqliteStore {
                 report.duplicates += 1;
                 continue;
             }
-
-            let (slug, path) = unique_path(&mut tx, post).await?;
-            sqlx::query(
-                "INSERT INTO posts (feed_id, entry_key, canonical_url, path, collection, slug, date, title, \
-                 description, author, viewing_mode, feed_name, feed_url, categories, tags, tags_normalized, \
-                 excerpt, content_markdown, youtube_id, reddit_segment, content_hash, first_seen_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(feed_id)
-            .bind(&post.entry_key)
-            .bind(&post.canonical_url)
-            .bind(&path)
-            .bind(&post.collection)
-            .bind(&slug)
-            .bind(post.date)
-            .bind(&post.title)
-            .bind(&post.description)
-            .bind(&post.author)
-            .bind(&post.viewing_mode)
-            .bind(&post.feed_name)
-            .bind(&post.feed_url)
-            .bind(to_json(&post.categories))
-            .bind(to_json(&post.tags))
-            .bind(to_json(&post.tags_normalized))
-            .bind(&post.excerpt)
-            .bind(&post.content_markdown)
-            .bind(&post.youtube_id)
-            .bind(&post.reddit_segment)
-            .bind(&post.content_hash)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("DELETE FROM skipped_entries WHERE feed_id = ? AND entry_key = ?")
-                .bind(feed_id)
-                .bind(&post.entry_key)
-                .execute(&mut *tx)
-                .await?;
+            if skipped_keys.contains(post.entry_key.as_str()) {
+                sqlx::query("DELETE FROM skipped_entries WHERE feed_id = ? AND entry_key = ?")
+                    .bind(feed_id)
+                    .bind(&post.entry_key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             report.new += 1;
         }
 
