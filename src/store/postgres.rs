@@ -60,70 +60,7 @@ fn redact(url: &str) -> String {
     }
 }
 
-const FEED_COLUMNS: &str =
-    "f.id, f.url, f.fetch_url, f.name, f.collection, f.etag, f.last_modified, \
-     f.last_polled_at, f.last_success_at, f.last_status, f.last_outcome, f.last_error, \
-     f.consecutive_failures, f.retry_after, f.gone, f.ttl_minutes, f.next_due_at, \
-     (SELECT COUNT(*) FROM posts p WHERE p.feed_id = f.id) AS post_count";
-
-fn feed_from_row(row: &PgRow) -> Result<FeedRecord, sqlx::Error> {
-    Ok(FeedRecord {
-        id: row.try_get("id")?,
-        url: row.try_get("url")?,
-        fetch_url: row.try_get("fetch_url")?,
-        name: row.try_get("name")?,
-        collection: row.try_get("collection")?,
-        etag: row.try_get("etag")?,
-        last_modified: row.try_get("last_modified")?,
-        last_polled_at: row.try_get("last_polled_at")?,
-        last_success_at: row.try_get("last_success_at")?,
-        last_status: row.try_get("last_status")?,
-        last_outcome: row.try_get("last_outcome")?,
-        last_error: row.try_get("last_error")?,
-        consecutive_failures: row.try_get("consecutive_failures")?,
-        retry_after: row.try_get("retry_after")?,
-        gone: row.try_get("gone")?,
-        ttl_minutes: row.try_get("ttl_minutes")?,
-        next_due_at: row.try_get("next_due_at")?,
-        post_count: row.try_get("post_count")?,
-    })
-}
-
-fn json_list(row: &PgRow, col: &str) -> Result<Vec<String>, StoreError> {
-    let text: String = row.try_get(col)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("posts.{col}: {e}")))
-}
-
-fn post_from_row(row: &PgRow) -> Result<StoredPost, StoreError> {
-    Ok(StoredPost {
-        id: row.try_get("id")?,
-        feed_id: row.try_get("feed_id")?,
-        path: row.try_get("path")?,
-        first_seen_at: row.try_get("first_seen_at")?,
-        updated_at: row.try_get("updated_at")?,
-        post: Post {
-            entry_key: row.try_get("entry_key")?,
-            title: row.try_get("title")?,
-            description: row.try_get("description")?,
-            author: row.try_get("author")?,
-            canonical_url: row.try_get("canonical_url")?,
-            viewing_mode: row.try_get("viewing_mode")?,
-            feed_name: row.try_get("feed_name")?,
-            feed_url: row.try_get("feed_url")?,
-            collection: row.try_get("collection")?,
-            date: row.try_get("date")?,
-            slug: row.try_get("slug")?,
-            categories: json_list(row, "categories")?,
-            tags: json_list(row, "tags")?,
-            tags_normalized: json_list(row, "tags_normalized")?,
-            excerpt: row.try_get("excerpt")?,
-            content_markdown: row.try_get("content_markdown")?,
-            youtube_id: row.try_get("youtube_id")?,
-            reddit_segment: row.try_get("reddit_segment")?,
-            content_hash: row.try_get("content_hash")?,
-        },
-    })
-}
+super::row_mappers!(PgRow);
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
