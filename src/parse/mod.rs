@@ -46,8 +46,34 @@ fn parser(base_url: Option<&str>) -> feed_rs::parser::Parser {
         .build()
 }
 
+thread_local! {
+    /// Set while this thread runs the XML parser, whose panics are expected and contained.
+    static IN_PARSER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A panic inside the parser is turned into this feed's error; the default hook would still
+/// print a scary "thread panicked" message on stderr. Install, once, a hook that stays quiet
+/// (a debug log line) for contained parser panics and defers to the previous hook otherwise.
+fn quiet_contained_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_PARSER.with(|f| f.get()) {
+                tracing::debug!("feed parser panicked (contained): {info}");
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
 fn run_parser(bytes: &[u8], base_url: Option<&str>) -> Result<feed_rs::model::Feed, ParseError> {
-    match catch_unwind(AssertUnwindSafe(|| parser(base_url).parse(bytes))) {
+    quiet_contained_panics();
+    IN_PARSER.with(|f| f.set(true));
+    let result = catch_unwind(AssertUnwindSafe(|| parser(base_url).parse(bytes)));
+    IN_PARSER.with(|f| f.set(false));
+    match result {
         Ok(Ok(feed)) => Ok(feed),
         Ok(Err(e)) => Err(ParseError::Malformed {
             detail: e.to_string(),
