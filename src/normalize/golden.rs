@@ -7,6 +7,7 @@ use chrono::{TimeZone, Utc};
 use serde_json::Value;
 
 use super::*;
+use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post};
 
 fn cases(name: &str) -> Option<Vec<Value>> {
     let dir = std::env::var_os("FEEDSMITH_SHARED")
@@ -115,6 +116,12 @@ fn tags_normalized_cases() {
     }
 }
 
+/// The content of a real r/LocalLLaMA entry (corpus `redditproxy__localllama.xml`, entry
+/// `t3_1r7l7q5`), as the parser hands it over: Reddit's markers, `&#32;` spacers, entities and
+/// the "submitted by ... [link] [comments]" trailer, with a body well over 1000 characters.
+const REAL_REDDIT_HTML: &str = r##"<!-- SC_OFF --><div class="md"><p>I had my Strix halo for a while now, I though I can download and use everything out of the box, but faced some Python issues that I was able to resolve, but still performance (for CUDA) stuff was a bit underwhelming, now it feels like a superpower, I have exactly what I wanted, voice based intelligent LLM with coding and web search access, and I am sitting up still nanobot or Clawdbot and expanding, and also going to use to smartly control hue Philips and Spotify, generate images and edit them locally (ComfyUI is much better than online services since the control you get on local models is much more powerful (on the diffusion process itself!) so here is a starters guide:</p> <ol> <li>Lemonade Server</li> </ol> <p>This is the most straightforward thing for the Halo </p> <p>Currently I have, </p> <p>a. Whisper running on NPU backend, non-streaming however base is instantaneous for almost everything I say</p> <p>b. Kokors (this is not lemonade but their marinated version though, hopefully it becomes part of the next release!) which is also blazingly fast and have multiple options </p> <p>c. Qwen3-Coder-Next (I used to have GLM-4.7-Flash, but whenever I enable search and code execution it gets dizzy and gets stuck quickly, qwen3-coder-next is basically a super power in that setup!)</p> <p>I am planning to add much more MCPs though </p> <p>And maybe an OpenWakeWord and SileroVAD setup with barge-in support (not an Omni model though or full duplex streaming like Personaplex (which I want to get running, but no triton or ONNX unfortunately!)</p> <ol> <li>Using some supported frameworks (usually lemonade’s maintained pre-builds!) </li> </ol> <p>llama.cpp (or the optimized version for ROCm or AMD Chat!)</p> <p>Whisper.cpp (can also run VAD but needs the lemonade maintained NPU version or building AMD’s version from scratch!) </p> <p>Stablediffusion.cpp (Flux Stable diffusion wan everything runs here!) </p> <p>Kokoros (awesome TTS engine with OAI compaitable endpoints!) </p> <ol> <li>Using custom maintained versions or llama.cpp (this might include building from sources)</li> </ol> <p>You need a Linux setup ideally!</p> <p>4.</p> <p>PyTorch based stuff (get the PyTorch version for Python 3.12 from AMD website (if on windows), if in Linux you have much more libraries and options (and I believe Moshi or Personaplex can be setup here with some tinkering!?) </p> <p>All in all, it is a very capable machine </p> <p>I even have managed to run Minimax M2.5 Q3_K_XL (which is a very capable mode indeed, when paired with Claude code it can automated huge parts of my job, but still I am having issues with the kv cache in llama.cpp which means it can’t work directly for now!) </p> <p>All in all it is a very capable machine, being x86 based rather than arm (like the DGX Spark) for me at least means you can do more on the AI-powered applications side (on the same box), as opposed to the Spark (which is also a very nice machine ofc!) </p> <p>Anyways, that was it I hope this helps </p> <p>Cheers!</p> </div><!-- SC_ON --> &#32; submitted by &#32; <a href="https://old.reddit.com/user/Potential_Block4598"> /u/Potential_Block4598 </a> <br /> <span><a href="https://old.reddit.com/r/LocalLLaMA/comments/1r7l7q5/the_strix_halo_feels_like_an_amazing_super_power/">[link]</a></span> &#32; <span><a href="https://old.reddit.com/r/LocalLLaMA/comments/1r7l7q5/the_strix_halo_feels_like_an_amazing_super_power/">[comments]</a></span>"##;
+
+/// The spec's worked example (section 9) with the real Reddit HTML above as its content.
 fn seed_entry() -> (FeedConfig, ParsedFeed, ParsedEntry) {
     let mut feed = FeedConfig::new(
         "Reddit DevOps",
@@ -123,15 +130,6 @@ fn seed_entry() -> (FeedConfig, ParsedFeed, ParsedEntry) {
     );
     feed.categories = vec!["DevOps".into()];
     let link = "https://www.reddit.com/r/devops/comments/1mgx0a4/transitioning_from_backend_developer_to_devops/";
-    let body =
-        "I have been a backend developer for five years, mostly writing APIs in Java and Node.js. \
-                Lately I have been doing more deployment work and I enjoy it. "
-            .repeat(8);
-    let html = format!(
-        "<!-- SC_OFF --><div class=\"md\"><p>{body}</p><p>What should I learn first?</p></div><!-- SC_ON --> &#32; submitted by &#32; \
-         <a href=\"https://www.reddit.com/user/DemiladeDee\"> /u/DemiladeDee </a> <br/> <span><a href=\"{link}\">[link]</a></span> &#32; \
-         <span><a href=\"{link}\">[comments]</a></span>"
-    );
     let entry = ParsedEntry {
         id: Some("t3_1mgx0a4".into()),
         link: Some(link.into()),
@@ -139,7 +137,7 @@ fn seed_entry() -> (FeedConfig, ParsedFeed, ParsedEntry) {
         authors: vec!["/u/DemiladeDee".into()],
         published: Some(Utc.with_ymd_and_hms(2025, 8, 3, 22, 48, 15).unwrap()),
         categories: vec!["devops".into()],
-        content_html: Some(html),
+        content_html: Some(REAL_REDDIT_HTML.into()),
         ..ParsedEntry::default()
     };
     (feed, ParsedFeed::default(), entry)
@@ -196,8 +194,15 @@ fn worked_example_renders_the_seed_layout() {
     let body = file.split_once("\n---\n\n").unwrap().1;
     let (excerpt, rest) = body.split_once("<!--excerpt_end-->\n\n").unwrap();
     assert!(
-        excerpt.starts_with("I have been a backend developer") && excerpt.chars().count() <= 300,
+        excerpt.starts_with("I had my Strix halo for a while now,")
+            && excerpt.ends_with("...")
+            && excerpt.chars().count() <= 300
+            && !excerpt.contains('\n'),
         "{excerpt}"
+    );
+    assert!(
+        !body.starts_with('\n') && file.contains("+00:00\npermalink"),
+        "one blank line after the front matter"
     );
     assert!(
         rest.starts_with(
@@ -209,13 +214,26 @@ fn worked_example_renders_the_seed_layout() {
         "\n\nThis post appeared first on \"Reddit DevOps\". [Read the entire article here](https://www.reddit.com/r/devops/comments/1mgx0a4/transitioning_from_backend_developer_to_devops/)\n"
     ));
     assert!(
-        !file.contains("submitted by") && !file.contains("SC_OFF") && !file.contains("[Link]"),
+        !file.contains("submitted by")
+            && !file.contains("SC_OFF")
+            && !file.contains("&#32;")
+            && !file.contains("[Link]")
+            && !file.contains("Potential_Block4598"),
         "{file}"
     );
+    // The post's own text as markdown: the lists and paragraphs of the real HTML, entities
+    // decoded, no blank-line runs, one trailing newline.
+    assert!(rest.contains("Cheers!"), "{rest}");
+    assert!(rest.contains("lemonade’s maintained pre-builds!"), "{rest}");
     assert!(
-        post.description.chars().count() <= 200 && post.description.ends_with('.'),
-        "{}",
-        post.description
+        !file.contains("\n\n\n") && !file.ends_with("\n\n"),
+        "{file}"
+    );
+    let d = &post.description;
+    assert!(d.chars().count() <= 200 && !d.is_empty(), "{d}");
+    assert!(
+        d.ends_with("...") || d.ends_with('.') || d.ends_with('!'),
+        "{d}"
     );
     assert_eq!(
         post.reddit_segment.as_deref(),
@@ -252,7 +270,7 @@ fn entry_keys_never_random() {
     };
     let k1 = entry_key(&feed, &e);
     assert_eq!(k1, entry_key(&feed, &e));
-    assert!(k1.starts_with("sha256:"));
+    assert!(k1.len() == 64 && k1.bytes().all(|b| b.is_ascii_hexdigit()));
     e.link = Some("https://e/1".into());
     assert_eq!(entry_key(&feed, &e), "https://e/1");
     e.id = Some("guid-1".into());

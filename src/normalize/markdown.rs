@@ -4,9 +4,10 @@
 //! Input must already be sanitized. Two protections are added around html2md:
 //! - depth: html2md walks the DOM recursively, so a hostile document nested thousands of levels
 //!   deep could overflow the stack; such documents are flattened to paragraphs of text first;
-//! - raw HTML: text such as `&lt;script&gt;` becomes `<script>` in html2md's output, which a
-//!   markdown renderer (kramdown) would pass through as HTML. Every `<` outside code is written as
-//!   `&lt;` so markdown cannot smuggle HTML back in.
+//! - markdown syntax smuggled in as text: html2md escapes `<`, `*`, `_` and `#` in text but not
+//!   `[...](...)` or kramdown's `{: ...}`, so `[x](javascript:...)` or `{: onclick=...}` written
+//!   as text in the HTML would become live markup after conversion. [`neutralize`] makes them
+//!   inert (and writes any remaining `<` outside code as `&lt;`).
 
 use super::text::html_paragraphs;
 
@@ -19,7 +20,7 @@ pub fn html_to_markdown(html: &str) -> String {
     } else {
         html2md::parse_html(html)
     };
-    tidy(&escape_raw_html(&md))
+    tidy(&neutralize(&md))
 }
 
 /// Maximum element nesting (approximate: counts open and close tags, ignores void elements).
@@ -54,8 +55,15 @@ fn nesting_depth(html: &str) -> usize {
     max
 }
 
-/// `<` outside fenced code blocks and inline code spans becomes `&lt;`.
-fn escape_raw_html(md: &str) -> String {
+/// Make html2md's output inert outside code (fenced blocks and inline code spans):
+/// - `<` becomes `&lt;` (html2md writes `\<` for a text `<`, already inert, kept as is);
+/// - `{:` becomes `\{:`, so text cannot become a kramdown attribute list (`{: onclick=...}`) or
+///   extension (`{::nomarkdown}`);
+/// - a link target that is not `http(s)`, `mailto` or a fragment (sanitized links are always
+///   one of those, so this only hits text like `[x](javascript:...)`) gets its `(` escaped;
+/// - a line that would be a link reference definition (`[x]: javascript:...`) gets its `[`
+///   escaped.
+fn neutralize(md: &str) -> String {
     let mut out = String::with_capacity(md.len() + 16);
     let mut in_fence = false;
     for line in md.split_inclusive('\n') {
@@ -65,26 +73,54 @@ fn escape_raw_html(md: &str) -> String {
             out.push_str(line);
             continue;
         }
-        if in_fence || !line.contains('<') {
+        if in_fence || !line.contains(['<', '{', '[', ']']) {
             out.push_str(line);
             continue;
         }
-        let mut in_code = false;
-        let mut prev = '\0';
-        for c in line.chars() {
-            match c {
-                '`' => {
-                    in_code = !in_code;
-                    out.push(c);
-                }
-                // html2md already writes `\<` for a text `<`; that is an escaped `<`, keep it.
-                '<' if !in_code && prev != '\\' => out.push_str("&lt;"),
-                c => out.push(c),
-            }
-            prev = c;
+        let indent = line.len() - trimmed.len();
+        if indent <= 3 && trimmed.starts_with('[') && looks_like_definition(trimmed) {
+            out.push_str(&line[..indent]);
+            out.push('\\');
+            out.push_str(&neutralize_line(trimmed));
+        } else {
+            out.push_str(&neutralize_line(line));
         }
     }
     out
+}
+
+fn looks_like_definition(s: &str) -> bool {
+    s.find("]:").is_some_and(|i| !s[..i].contains("]("))
+}
+
+fn neutralize_line(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut in_code = false;
+    let mut prev = '\0';
+    for (i, c) in line.char_indices() {
+        match c {
+            '`' => in_code = !in_code,
+            '<' if !in_code && prev != '\\' => {
+                out.push_str("&lt;");
+                prev = c;
+                continue;
+            }
+            '{' if !in_code && prev != '\\' && line[i..].starts_with("{:") => out.push('\\'),
+            '(' if !in_code && prev == ']' && !safe_target(&line[i + 1..]) => out.push('\\'),
+            _ => {}
+        }
+        out.push(c);
+        prev = c;
+    }
+    out
+}
+
+fn safe_target(rest: &str) -> bool {
+    let r = rest.trim_start().trim_start_matches('<');
+    let lower: String = r.chars().take(8).collect::<String>().to_ascii_lowercase();
+    ["http://", "https://", "mailto:", "#"]
+        .iter()
+        .any(|p| lower.starts_with(p))
 }
 
 /// Trim trailing spaces on lines, collapse runs of blank lines, trim the ends.
@@ -131,9 +167,28 @@ mod tests {
         assert!(!md.contains("<script>"), "{md}");
         assert!(md.contains("\\<script"), "{md}");
         assert_eq!(
-            escape_raw_html("raw <b>html</b> and `<code>`"),
+            neutralize("raw <b>html</b> and `<code>`"),
             "raw &lt;b>html&lt;/b> and `<code>`"
         );
+    }
+
+    #[test]
+    fn markdown_syntax_in_text_is_inert() {
+        let md = html_to_markdown(
+            "<p>[click](javascript:alert(1)) [d](data:text/html,x) {: onclick=\"x\"} {::nomarkdown}</p><p>[ref]: javascript:alert(1)</p><p><a href=\"https://e.org/x\">ok</a> <a href=\"mailto:a@b.c\">m</a></p><pre><code>{: keep } [a](b)</code></pre>",
+        );
+        assert!(md.contains("[click]\\(javascript"), "{md}");
+        assert!(md.contains("[d]\\(data"), "{md}");
+        assert!(
+            md.contains("\\{: onclick") && md.contains("\\{::nomarkdown"),
+            "{md}"
+        );
+        assert!(md.contains("\\[ref]: javascript"), "{md}");
+        assert!(
+            md.contains("[ok](https://e.org/x)") && md.contains("[m](mailto:a@b.c)"),
+            "{md}"
+        );
+        assert!(md.contains("{: keep } [a](b)"), "code is untouched: {md}");
     }
 
     #[test]

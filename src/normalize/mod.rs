@@ -1,17 +1,29 @@
 //! Normalization: a parsed feed entry becomes a Jekyll post exactly per
-//! `../shared/spec/post-format.md`. Pure: no I/O, no clock (the caller passes `first_seen`), so
-//! every rule is unit-tested and the golden cases run as plain tests.
+//! `../shared/spec/post-format.md`.
 //!
-//! Submodules: [`slug`] (slugs, transliteration), [`tags`], [`text`] (titles, plain text,
-//! summaries), [`content`] (source selection, Reddit, sanitizing), [`markdown`] (the only user of
-//! the GPL `html2md` crate), [`render`] (front matter and body layout).
+//! Pure: no I/O and no clock (the caller passes `first_seen`), so every rule is unit-tested and
+//! the spec's golden cases run as plain tests. Input is untrusted internet content: nothing here
+//! panics on it, and the output (front matter and markdown) cannot be broken or made to carry
+//! active content whatever the feed contains.
+//!
+//! Submodules, one concern each:
+//! [`text`] (entities, whitespace, plain text, description/excerpt cuts, source selection),
+//! [`slug`] (slugs and the transliteration shared with tags), [`tags`], [`author`], [`date`],
+//! [`reddit`] (Reddit's markers, trailer and URLs), [`sanitize`] (ammonia), [`markdown`] (the
+//! only user of the GPL `html2md` crate), [`video`] (YouTube ids), [`frontmatter`] (YAML) and
+//! [`render`] (the file layout).
 
-mod content;
+mod author;
+mod date;
+mod frontmatter;
 mod markdown;
+mod reddit;
 mod render;
+mod sanitize;
 mod slug;
 mod tags;
 mod text;
+mod video;
 
 #[cfg(test)]
 mod golden;
@@ -22,19 +34,24 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{viewing_mode, FeedConfig, ParsedEntry, ParsedFeed, Post, SkippedEntry};
 
-pub use render::{clean_scalar, render_post};
+pub use author::author;
+pub use date::{format_date, parse_date};
+pub use frontmatter::clean_scalar;
+pub use reddit::{is_reddit, reddit_segment};
+pub use render::render_post;
 pub use slug::slugify;
 pub use tags::{build_tags, normalize_tag};
 pub use text::clean_title;
+pub use video::youtube_id;
 
 /// Bumped when a rule changes, so stored entries are normalized again (their hash changes).
-const RULES_VERSION: u32 = 1;
+const RULES_VERSION: u32 = 2;
 
 /// How videos are embedded (`[publish] video_embed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VideoEmbed {
-    /// `{% youtube <id> %}` (a Liquid tag, e.g. jekyll-youtube).
+    /// `{% youtube <id> %}` (a Liquid tag, e.g. jekyll-youtube), as the original site did.
     #[default]
     Liquid,
     /// A plain markdown link, for sites without the tag.
@@ -58,7 +75,8 @@ impl Default for RenderOptions {
     }
 }
 
-/// The result of normalizing one entry.
+/// The result of normalizing one entry. The post is boxed: it is many times the size of a
+/// skipped entry (clippy's `large_enum_variant`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Normalized {
     Post(Box<Post>),
@@ -68,22 +86,9 @@ pub enum Normalized {
 
 #[derive(Debug, thiserror::Error)]
 pub enum NormalizeError {
+    /// post-format.md section 2: without a link or an http(s) id there is no canonical URL.
     #[error("entry {title:?} has no link and no http(s) id, so it has no canonical URL; skipped")]
     NoCanonicalUrl { title: String },
-}
-
-/// `2025-08-03 22:48:15 +00:00`.
-pub fn format_date(d: &DateTime<Utc>) -> String {
-    d.format("%Y-%m-%d %H:%M:%S +00:00").to_string()
-}
-
-/// RFC 3339 or RFC 2822 (with the obsolete zone names such as `EDT`), to UTC, seconds kept.
-pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    DateTime::parse_from_rfc3339(s)
-        .or_else(|_| DateTime::parse_from_rfc2822(s))
-        .ok()
-        .map(|d| d.with_timezone(&Utc).trunc_subsecs(0))
 }
 
 /// `_<collection>/<yyyy-MM-dd>-<slug>.md`.
@@ -91,167 +96,112 @@ pub fn post_path(post: &Post) -> String {
     format!(
         "_{}/{}-{}.md",
         post.collection,
-        post.date.format("%Y-%m-%d"),
+        date::day(&post.date),
         post.slug
     )
 }
 
-/// The permalink pattern with `{collection}`, `{date}` and `{slug}` filled in.
+/// The permalink pattern with `{collection}`, `{date}` and `{slug}` filled in (one pass, so a
+/// slug containing `{date}` is not expanded again).
 pub fn permalink(post: &Post, pattern: &str) -> String {
-    pattern
-        .replace("{collection}", &post.collection)
-        .replace("{date}", &post.date.format("%Y-%m-%d").to_string())
-        .replace("{slug}", &post.slug)
-}
-
-/// Author (post-format.md section 4): entry names, else the feed's author, else the feed's name,
-/// else `Unknown`. `/u/x` -> `x`; `mail (Name)` -> `Name`; a bare address -> its local part.
-pub fn author(entry_authors: &[String], feed_author: Option<&str>, feed_name: &str) -> String {
-    let names: Vec<String> = entry_authors
+    let day = date::day(&post.date);
+    let mut out = String::with_capacity(pattern.len() + post.slug.len() + 32);
+    let mut rest = pattern;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i..];
+        let (value, len) = [
+            ("{collection}", post.collection.as_str()),
+            ("{date}", day.as_str()),
+            ("{slug}", post.slug.as_str()),
+        ]
         .iter()
-        .map(|a| clean_author(a))
-        .filter(|a| !a.is_empty())
-        .collect();
-    if !names.is_empty() {
-        return names.join(", ");
+        .find(|(p, _)| after.starts_with(p))
+        .map(|(p, v)| (*v, p.len()))
+        .unwrap_or(("{", 1));
+        out.push_str(value);
+        rest = &after[len..];
     }
-    [
-        feed_author.map(clean_author),
-        Some(text::collapse_ws(feed_name)),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|a| !a.is_empty())
-    .unwrap_or_else(|| "Unknown".to_string())
+    out.push_str(rest);
+    out
 }
 
-fn clean_author(raw: &str) -> String {
-    let a = text::collapse_ws(&text::remove_controls(&text::decode_entities(raw)));
-    let a = a
-        .strip_prefix("/u/")
-        .or_else(|| a.strip_prefix("u/"))
-        .unwrap_or(&a)
-        .trim()
-        .to_string();
-    if let (Some(open), true) = (a.find('('), a.ends_with(')')) {
-        let name = a[open + 1..a.len() - 1].trim();
-        if a[..open].contains('@') && !name.is_empty() {
-            return name.to_string();
-        }
-    }
-    if !a.contains(' ') {
-        if let Some((local, domain)) = a.split_once('@') {
-            if !local.is_empty() && domain.contains('.') {
-                return local.to_string();
-            }
-        }
-    }
-    a
+fn nonempty(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// Stable identity: the guid/id, else the link, else a hash of feed URL + title + date. Never a
-/// random value, so a re-poll finds the same key.
+/// Stable identity: the guid/id, else the link, else the sha256 (hex) of feed URL + title +
+/// date. Never a random value, so a re-poll finds the same key.
 pub fn entry_key(feed: &FeedConfig, entry: &ParsedEntry) -> String {
-    if let Some(id) = entry.id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(id) = nonempty(entry.id.as_deref()) {
         return id.to_string();
     }
-    if let Some(link) = entry
-        .link
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    if let Some(link) = nonempty(entry.link.as_deref()) {
         return link.to_string();
     }
     let date = entry
         .published
         .or(entry.updated)
-        .map(|d| d.to_rfc3339())
+        .map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true))
         .unwrap_or_default();
     let title = entry.title.as_deref().unwrap_or_default();
-    format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(
-            format!("{}\n{title}\n{date}", feed.url).as_bytes()
-        ))
-    )
+    hex::encode(Sha256::digest(
+        format!("{}\n{title}\n{date}", feed.url).as_bytes(),
+    ))
 }
 
-/// Hash of everything normalization reads: the entry, the feed-level author and the feed's
-/// configuration. Same hash, same post: the pipeline skips unchanged entries without work.
+/// Hash of everything normalization reads: the entry, the feed-level author, the feed's
+/// configuration fields that reach the output, and the rules version. Same hash, same post, so
+/// the pipeline can skip unchanged entries without normalizing them. Every field is
+/// length-prefixed, so no two different inputs share a byte stream.
 pub fn entry_hash(feed: &FeedConfig, parsed: &ParsedFeed, entry: &ParsedEntry) -> String {
     let mut h = Sha256::new();
     let mut field = |s: &str| {
         h.update((s.len() as u64).to_le_bytes());
         h.update(s.as_bytes());
     };
+    let opt = |s: &Option<String>| s.clone().unwrap_or_default();
+    let date = |d: &Option<DateTime<Utc>>| {
+        d.map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true))
+            .unwrap_or_default()
+    };
     field(&RULES_VERSION.to_string());
     field(&feed.name);
     field(&feed.url);
     field(&feed.collection);
-    field(&feed.categories.join("\u{1}"));
-    field(&feed.tags.join("\u{1}"));
+    for list in [
+        &feed.categories,
+        &feed.tags,
+        &entry.authors,
+        &entry.categories,
+    ] {
+        field(&list.len().to_string());
+        for item in list {
+            field(item);
+        }
+    }
     field(&feed.effective_min_content_chars().to_string());
-    field(parsed.author.as_deref().unwrap_or_default());
-    field(entry.id.as_deref().unwrap_or_default());
-    field(entry.link.as_deref().unwrap_or_default());
-    field(entry.title.as_deref().unwrap_or_default());
-    field(&entry.authors.join("\u{1}"));
-    field(
-        &entry
-            .published
-            .map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true))
-            .unwrap_or_default(),
-    );
-    field(
-        &entry
-            .updated
-            .map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true))
-            .unwrap_or_default(),
-    );
-    field(&entry.categories.join("\u{1}"));
-    field(entry.content_html.as_deref().unwrap_or_default());
-    field(entry.summary_html.as_deref().unwrap_or_default());
-    field(entry.content_text.as_deref().unwrap_or_default());
-    field(entry.youtube_id.as_deref().unwrap_or_default());
+    field(&opt(&parsed.author));
+    field(&opt(&entry.id));
+    field(&opt(&entry.link));
+    field(&opt(&entry.title));
+    field(&date(&entry.published));
+    field(&date(&entry.updated));
+    field(&opt(&entry.content_html));
+    field(&opt(&entry.summary_html));
+    field(&opt(&entry.content_text));
+    field(&opt(&entry.youtube_id));
     hex::encode(h.finalize())
 }
 
-/// The YouTube id of a video: `yt:videoId`, else from the link (`watch?v=`, `youtu.be/`,
-/// `shorts/`, `embed/`).
-pub fn youtube_id(entry: &ParsedEntry) -> Option<String> {
-    let valid = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 32
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    if let Some(id) = entry
-        .youtube_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| valid(s))
-    {
-        return Some(id.to_string());
+/// The canonical URL: the entry link unchanged, else the id when it is an absolute http(s) URL.
+fn canonical_url(entry: &ParsedEntry) -> Option<String> {
+    if let Some(link) = nonempty(entry.link.as_deref()) {
+        return Some(link.to_string());
     }
-    let u = url::Url::parse(entry.link.as_deref()?).ok()?;
-    let host = u.host_str()?.to_ascii_lowercase();
-    let id = if host.ends_with("youtu.be") {
-        u.path_segments()?.next().map(str::to_string)
-    } else if host.contains("youtube") {
-        let segs: Vec<&str> = u.path_segments()?.collect();
-        match segs.as_slice() {
-            ["watch", ..] => u
-                .query_pairs()
-                .find(|(k, _)| k == "v")
-                .map(|(_, v)| v.into_owned()),
-            ["shorts" | "embed" | "live", id, ..] => Some(id.to_string()),
-            _ => None,
-        }
-    } else {
-        None
-    };
-    id.filter(|s| valid(s))
+    nonempty(entry.id.as_deref())
+        .filter(|id| url::Url::parse(id).is_ok_and(|u| matches!(u.scheme(), "http" | "https")))
+        .map(str::to_string)
 }
 
 /// Normalize one entry of a parsed feed. `first_seen` is the date of an undated entry.
@@ -261,46 +211,39 @@ pub fn normalize_entry(
     entry: &ParsedEntry,
     first_seen: DateTime<Utc>,
 ) -> Result<Normalized, NormalizeError> {
-    let reddit = content::is_reddit(entry.link.as_deref());
-    let title = clean_title(entry.title.as_deref().unwrap_or_default(), reddit);
+    let raw_title = entry.title.as_deref().unwrap_or_default();
+    let canonical_url = canonical_url(entry).ok_or_else(|| NormalizeError::NoCanonicalUrl {
+        title: clean_title(raw_title, false),
+    })?;
+    let reddit = is_reddit(Some(&canonical_url));
+    let title = clean_title(raw_title, reddit);
     let key = entry_key(feed, entry);
     let hash = entry_hash(feed, parsed, entry);
 
-    let canonical_url = match entry
-        .link
-        .as_deref()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-    {
-        Some(link) => link.to_string(),
-        None => match entry.id.as_deref().map(str::trim) {
-            Some(id) if id.starts_with("http://") || id.starts_with("https://") => id.to_string(),
-            _ => return Err(NormalizeError::NoCanonicalUrl { title }),
-        },
-    };
-
-    // Content: source, Reddit clean-up, relative URLs against the entry link (else the feed URL),
-    // sanitize, markdown.
-    let mut html = content::source_html(entry);
+    // Content (7.1-7.3): source, Reddit clean-up, sanitize with relative URLs resolved against
+    // the entry link (else the feed URL), then markdown.
+    let mut html = text::source_html(entry);
     let mut external = None;
     if reddit {
-        let (clean, ext) = content::reddit_clean(&html, Some(&canonical_url));
+        let (clean, ext) = reddit::reddit_clean(&html, &canonical_url);
         html = clean;
         external = ext;
     }
-    let base = entry.link.as_deref().unwrap_or(&feed.url);
-    let safe_html = content::sanitize(&html, Some(base));
+    let base = nonempty(entry.link.as_deref()).unwrap_or(&feed.url);
+    let safe_html = sanitize::sanitize(&html, Some(base));
     let paragraphs = text::html_paragraphs(&safe_html);
     let plain_len: usize = paragraphs.iter().map(|p| p.chars().count()).sum::<usize>()
         + paragraphs.len().saturating_sub(1);
 
+    // 7.4: too short for the collection -> not published, but remembered.
     let min = feed.effective_min_content_chars();
     if plain_len < min {
+        tracing::debug!(entry = %key, plain_len, min, "entry below min_content_chars; skipped");
         return Ok(Normalized::Skipped(SkippedEntry {
             entry_key: key,
             content_hash: hash,
             reason: format!(
-                "content has {plain_len} characters, below the {min} required in {}",
+                "content has {plain_len} characters of text, below the {min} required in {}",
                 feed.collection
             ),
         }));
@@ -311,12 +254,11 @@ pub fn normalize_entry(
         if !content_markdown.is_empty() {
             content_markdown.push_str("\n\n");
         }
-        content_markdown.push_str(&format!(
-            "[Link]({})",
-            link.replace(' ', "%20").replace(')', "%29")
-        ));
+        content_markdown.push_str(&format!("[Link]({})", render::md_url(&link)));
     }
 
+    // Description (whole sentences, <= 200) and excerpt (first paragraph, <= 300); the title when
+    // there is no text at all.
     let plain = paragraphs.join(" ");
     let description = if plain.trim().is_empty() {
         title.clone()
@@ -342,12 +284,14 @@ pub fn normalize_entry(
 
     Ok(Normalized::Post(Box::new(Post {
         entry_key: key,
-        slug: slugify(&title),
+        // The slug is made from the decoded title before tag stripping, as the slug cases do
+        // (`<script>alert(1)</script> and ...` -> `scriptalert1script-and-...`).
+        slug: slugify(&text::decoded_title(raw_title, reddit)),
         title,
         description,
         author: author(&entry.authors, parsed.author.as_deref(), &feed.name),
         reddit_segment: if reddit {
-            content::reddit_segment(&canonical_url)
+            reddit_segment(&canonical_url)
         } else {
             None
         },

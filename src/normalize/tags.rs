@@ -1,6 +1,7 @@
 //! Tags and `tags_normalized` (post-format.md section 5).
 
 use super::slug::transliterate;
+use super::text::{decode_entities, remove_controls};
 use crate::domain::FeedConfig;
 
 /// Canonical spellings of well-known terms, looked up by the lower-cased tag (or word).
@@ -55,7 +56,54 @@ const KNOWN_TERMS: &[(&str, &str)] = &[
     ("typescript", "TypeScript"),
     ("nodejs", "Node.js"),
     ("node.js", "Node.js"),
-    ("node", "Node.js"),
+    ("js", "JavaScript"),
+    ("ts", "TypeScript"),
+    ("golang", "Go"),
+    ("rust", "Rust"),
+    ("npm", "npm"),
+    ("gpu", "GPU"),
+    ("gpus", "GPUs"),
+    ("cpu", "CPU"),
+    ("rag", "RAG"),
+    ("mcp", "MCP"),
+    ("gpt", "GPT"),
+    ("nlp", "NLP"),
+    ("etl", "ETL"),
+    ("jwt", "JWT"),
+    ("oauth", "OAuth"),
+    ("sso", "SSO"),
+    ("rbac", "RBAC"),
+    ("ddos", "DDoS"),
+    ("cve", "CVE"),
+    ("ebpf", "eBPF"),
+    ("wsl", "WSL"),
+    ("cdn", "CDN"),
+    ("vpn", "VPN"),
+    ("aks", "AKS"),
+    ("eks", "EKS"),
+    ("gke", "GKE"),
+    ("ec2", "EC2"),
+    ("s3", "S3"),
+    ("iis", "IIS"),
+    ("wpf", "WPF"),
+    ("maui", ".NET MAUI"),
+    ("ef core", "EF Core"),
+    ("efcore", "EF Core"),
+    ("grpc", "gRPC"),
+    ("rest", "REST"),
+    ("pwa", "PWA"),
+    ("webgpu", "WebGPU"),
+    ("sqlite", "SQLite"),
+    ("openshift", "OpenShift"),
+    ("ipados", "iPadOS"),
+    ("azure ai", "Azure AI"),
+    ("azure openai", "Azure OpenAI"),
+    ("visual studio", "Visual Studio"),
+    ("github codespaces", "GitHub Codespaces"),
+    ("ai/ml", "AI/ML"),
+    ("llmops", "LLMOps"),
+    ("devex", "DevEx"),
+    ("dx", "DX"),
     ("graphql", "GraphQL"),
     ("html", "HTML"),
     ("css", "CSS"),
@@ -192,7 +240,8 @@ fn collection_tag(collection: &str) -> String {
 
 /// Rule 1 for one value: `-`/`_` to spaces, collapsed, trimmed.
 fn clean_value(v: &str) -> String {
-    v.replace(['-', '_'], " ")
+    remove_controls(&decode_entities(v))
+        .replace(['-', '_'], " ")
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")

@@ -1,7 +1,33 @@
-//! Plain text: entity decoding, tag stripping, whitespace, and the sentence-aware cuts used for
-//! `description` and the excerpt.
+//! Plain text: entity decoding, tag stripping, whitespace, the choice of the source HTML, and
+//! the sentence-aware cuts used for `description` and the excerpt. Everything here is linear in
+//! the input: titles and contents come from the internet and may be huge or malformed.
 
 use std::borrow::Cow;
+
+use crate::domain::ParsedEntry;
+
+/// Source HTML by preference (post-format.md 7.1): full content, else the summary, else JSON
+/// `content_text`, which is escaped (and split into paragraphs on blank lines) so that text is
+/// never read as markup.
+pub fn source_html(entry: &ParsedEntry) -> String {
+    let nonempty = |s: &Option<String>| {
+        s.as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .map(str::to_string)
+    };
+    nonempty(&entry.content_html)
+        .or_else(|| nonempty(&entry.summary_html))
+        .or_else(|| {
+            nonempty(&entry.content_text).map(|t| {
+                t.replace("\r\n", "\n")
+                    .split("\n\n")
+                    .filter(|p| !p.trim().is_empty())
+                    .map(|p| format!("<p>{}</p>", html_escape::encode_text(p.trim())))
+                    .collect::<String>()
+            })
+        })
+        .unwrap_or_default()
+}
 
 /// Decode HTML entities (named, decimal, hex).
 pub fn decode_entities(s: &str) -> Cow<'_, str> {
@@ -23,7 +49,14 @@ pub fn strip_tags(s: &str) -> String {
             .starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?');
         match (opens_tag, after.find('>')) {
             (true, Some(j)) => rest = &after[j + 1..],
-            _ => {
+            (true, None) => {
+                // No `>` anywhere after: nothing later can close a tag either. Stop here rather
+                // than search again from every following `<` (quadratic on hostile input).
+                out.push('<');
+                out.push_str(after);
+                return out;
+            }
+            (false, _) => {
                 out.push('<');
                 rest = after;
             }
@@ -38,27 +71,36 @@ pub fn collapse_ws(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Drop control characters (C0 and C1, plus line/paragraph separators and the BOM), which no
-/// front-matter value or title may carry.
+/// Drop control characters (C0 and C1, plus line/paragraph separators, the BOM and the
+/// non-characters YAML does not allow), which no front-matter value or title may carry.
 pub fn remove_controls(s: &str) -> String {
     s.chars()
         .filter(|c| {
-            !c.is_control() && !matches!(*c, '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{200B}')
+            !c.is_control()
+                && !matches!(
+                    *c,
+                    '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{200B}' | '\u{FFFE}' | '\u{FFFF}'
+                )
         })
         .collect()
 }
 
-/// A clean one-line title: entities decoded (twice for Reddit, which double-escapes), tags
-/// stripped, whitespace collapsed; `Untitled` when nothing is left.
-pub fn clean_title(raw: &str, reddit: bool) -> String {
+/// The title with entities decoded (twice for Reddit, which double-escapes `&amp;amp;`),
+/// before tags are stripped; the slug is made from this.
+pub fn decoded_title(raw: &str, reddit: bool) -> String {
     let once = decode_entities(raw).into_owned();
-    let decoded = if reddit {
+    if reddit {
         decode_entities(&once).into_owned()
     } else {
         once
-    };
+    }
+}
+
+/// A clean one-line title: entities decoded (twice for Reddit), tags stripped, control
+/// characters removed, whitespace collapsed; `Untitled` when nothing is left.
+pub fn clean_title(raw: &str, reddit: bool) -> String {
     let t = collapse_ws(&remove_controls(
-        &strip_tags(&decoded).replace(['\n', '\r', '\t'], " "),
+        &strip_tags(&decoded_title(raw, reddit)).replace(['\n', '\r', '\t'], " "),
     ));
     if t.is_empty() {
         "Untitled".to_string()

@@ -1,0 +1,146 @@
+//! YAML front matter (post-format.md section 2), in the seed's field order and quoting.
+//!
+//! Values are untrusted, so every scalar except the three the seed writes bare goes through
+//! [`yaml_quoted`]: one line, in double quotes, `\` and `"` escaped, control characters and
+//! YAML-forbidden non-characters removed. Inside a double-quoted scalar YAML gives no meaning to
+//! `---`, `: `, `#`, `&`, `*`, `!` or `|`, so no title can end the front matter, add a key, or
+//! create an anchor, alias or tag. `feed_url` is written bare only when it is a plain URL that a
+//! YAML parser reads back unchanged.
+
+use super::text::{collapse_ws, remove_controls, strip_tags};
+use super::{format_date, permalink, RenderOptions};
+use crate::domain::Post;
+
+/// The cleaning of a front-matter scalar: tags removed, line breaks and whitespace runs to one
+/// space, trimmed, control characters removed, one surrounding pair of quotes (`"`, `'` or a
+/// backtick) dropped.
+pub fn clean_scalar(value: &str) -> String {
+    let v = collapse_ws(&remove_controls(
+        &strip_tags(value).replace(['\n', '\r', '\t'], " "),
+    ));
+    [('"', '"'), ('\'', '\''), ('`', '`')]
+        .iter()
+        .find_map(|(a, b)| {
+            v.strip_prefix(*a)
+                .and_then(|r| r.strip_suffix(*b))
+                .filter(|_| v.chars().count() >= 2)
+        })
+        .map(|s| s.trim().to_string())
+        .unwrap_or(v)
+}
+
+/// A cleaned value as a double-quoted YAML scalar.
+pub fn yaml_quoted(value: &str) -> String {
+    yaml_string(&clean_scalar(value))
+}
+
+/// A double-quoted YAML scalar of `value` as it is (for URLs, which are not text to clean):
+/// only control characters are removed and whitespace collapsed, so it stays on one line.
+fn yaml_string(value: &str) -> String {
+    let v = collapse_ws(&remove_controls(&value.replace(['\n', '\r', '\t'], " ")));
+    format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// `["a", "b"]`; empty -> `[]`.
+fn flow_list(items: &[String]) -> String {
+    let inner: Vec<String> = items.iter().map(|i| yaml_quoted(i)).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+/// `feed_url` is written bare like the seed when it is an http(s) URL made only of characters
+/// that cannot change a plain scalar's meaning; otherwise it is quoted.
+fn plain_or_quoted_url(url: &str) -> String {
+    let u = url.trim();
+    let plain_safe = (u.starts_with("http://") || u.starts_with("https://"))
+        && !u.contains(": ")
+        && !u.contains(" #")
+        && !u.ends_with(':')
+        && u.chars().all(|c| c.is_ascii_graphic());
+    if plain_safe {
+        u.to_string()
+    } else {
+        yaml_string(u)
+    }
+}
+
+/// The front matter block, from the opening `---` line to the closing `---` line inclusive.
+pub fn front_matter(post: &Post, opts: &RenderOptions) -> String {
+    let fields: [(&str, String); 14] = [
+        ("layout", yaml_string("post")),
+        ("title", yaml_quoted(&post.title)),
+        ("description", yaml_quoted(&post.description)),
+        ("author", yaml_quoted(&post.author)),
+        ("excerpt_separator", "<!--excerpt_end-->".to_string()),
+        ("canonical_url", yaml_string(&post.canonical_url)),
+        ("viewing_mode", yaml_quoted(&post.viewing_mode)),
+        ("feed_name", yaml_quoted(&post.feed_name)),
+        ("feed_url", plain_or_quoted_url(&post.feed_url)),
+        ("date", format_date(&post.date)),
+        ("permalink", yaml_string(&permalink(post, &opts.permalink))),
+        ("categories", flow_list(&post.categories)),
+        ("tags", flow_list(&post.tags)),
+        ("tags_normalized", flow_list(&post.tags_normalized)),
+    ];
+    let mut s = String::with_capacity(1024);
+    s.push_str("---\n");
+    for (key, value) in fields {
+        s.push_str(key);
+        s.push_str(": ");
+        s.push_str(&value);
+        s.push('\n');
+    }
+    s.push_str("---\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_cannot_break_front_matter() {
+        for (input, expect) in [
+            ("plain", "\"plain\""),
+            ("say \"hi\"", "\"say \\\"hi\\\"\""),
+            ("back\\slash", "\"back\\\\slash\""),
+            ("line\nbreak\r\nand\ttab", "\"line break and tab\""),
+            ("---", "\"---\""),
+            ("\"quoted\"", "\"quoted\""),
+            ("'single'", "\"single\""),
+            ("`tick`", "\"tick\""),
+            ("\"", "\"\\\"\""),
+            ("<b>bold</b>: &anchor !tag #c", "\"bold: &anchor !tag #c\""),
+            ("bell\u{7}nul\u{0}\u{85}\u{2028}x", "\"bellnulx\""),
+            ("emoji 🦀 עברית", "\"emoji 🦀 עברית\""),
+        ] {
+            assert_eq!(yaml_quoted(input), expect, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn feed_url_is_plain_unless_yaml_needs_quotes() {
+        assert_eq!(
+            plain_or_quoted_url("https://www.reddit.com/r/devops/.rss"),
+            "https://www.reddit.com/r/devops/.rss"
+        );
+        assert_eq!(
+            plain_or_quoted_url("https://www.youtube.com/feeds/videos.xml?channel_id=UC&x=[1]"),
+            "https://www.youtube.com/feeds/videos.xml?channel_id=UC&x=[1]"
+        );
+        assert_eq!(plain_or_quoted_url("https://x/a b"), "\"https://x/a b\"");
+        assert_eq!(plain_or_quoted_url("https://x/#frag"), "https://x/#frag");
+        assert_eq!(plain_or_quoted_url("https://x/ #c"), "\"https://x/ #c\"");
+        assert_eq!(plain_or_quoted_url("true"), "\"true\"");
+        assert_eq!(plain_or_quoted_url("&a https://x"), "\"&a https://x\"");
+        assert_eq!(plain_or_quoted_url("https://x/\n---"), "\"https://x/ ---\"");
+    }
+
+    #[test]
+    fn lists() {
+        assert_eq!(flow_list(&[]), "[]");
+        assert_eq!(
+            flow_list(&["C#".into(), "a\"b".into()]),
+            "[\"C#\", \"a\\\"b\"]"
+        );
+    }
+}
