@@ -51,6 +51,22 @@ macro_rules! row_mappers {
             })
         }
 
+        pub(crate) fn article_from_row(row: &$row) -> Result<ArticleRecord, sqlx::Error> {
+            Ok(ArticleRecord {
+                url: row.try_get("url")?,
+                status: row.try_get("status")?,
+                extractor: row.try_get("extractor")?,
+                content_html: row.try_get("content_html")?,
+                etag: row.try_get("etag")?,
+                last_modified: row.try_get("last_modified")?,
+                http_status: row.try_get("http_status")?,
+                error: row.try_get("error")?,
+                failures: row.try_get("failures")?,
+                fetched_at: row.try_get("fetched_at")?,
+                next_attempt_at: row.try_get("next_attempt_at")?,
+            })
+        }
+
         pub(crate) fn json_list(row: &$row, col: &str) -> Result<Vec<String>, StoreError> {
             let text: String = row.try_get(col)?;
             serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("posts.{col}: {e}")))
@@ -213,6 +229,28 @@ pub struct StoredPost {
     pub post: Post,
 }
 
+/// A linked page fetched for its full content, cached by URL so it is fetched once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArticleRecord {
+    pub url: String,
+    /// `ok`, `failed` or `removed` (Reddit reports the post removed or deleted).
+    pub status: String,
+    /// What produced the content (`readability`, `css:<selector>`, `reddit-json`): a feed whose
+    /// extractor changed does not reuse the cached result.
+    pub extractor: String,
+    /// Extracted HTML (not yet sanitized; normalization sanitizes it like feed content).
+    pub content_html: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub http_status: Option<i64>,
+    pub error: Option<String>,
+    /// Consecutive failed attempts.
+    pub failures: i64,
+    pub fetched_at: DateTime<Utc>,
+    /// Not retried before this time (backoff after failures).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct PostFilter {
     /// Feed name or URL.
@@ -248,6 +286,23 @@ pub trait Store: Send + Sync {
         skipped: &[SkippedEntry],
     ) -> Result<SaveReport, StoreError>;
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError>;
+    /// Store posts and skipped entries of a feed without touching its poll state (the article
+    /// step updates posts after the poll that found them). With `withdraw`, a stored post of a
+    /// skipped entry is deleted first (a Reddit post removed after it was published).
+    async fn save_entries(
+        &self,
+        feed_id: i64,
+        posts: &[Post],
+        skipped: &[SkippedEntry],
+        withdraw: bool,
+    ) -> Result<SaveReport, StoreError>;
+    /// Cached articles (full content) by URL.
+    async fn get_articles(
+        &self,
+        urls: &[String],
+    ) -> Result<HashMap<String, ArticleRecord>, StoreError>;
+    /// Insert or replace the cached article of `record.url`.
+    async fn put_article(&self, record: &ArticleRecord) -> Result<(), StoreError>;
     /// Claim the feeds among `urls` that are due for the tick at `tick_at`: not gone, due by
     /// `now + slack`, not polled since `tick_at` (so no feed is polled twice per cycle, whichever
     /// replica ticks first), and not leased by anyone else. The claimant holds a lease until

@@ -18,8 +18,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
 use super::{
-    config_hash, to_json, FeedRecord, Outcome, PollRecord, PostFilter, SaveReport, Store,
-    StoreError, StoredPost,
+    config_hash, to_json, ArticleRecord, FeedRecord, Outcome, PollRecord, PostFilter, SaveReport,
+    Store, StoreError, StoredPost,
 };
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 use crate::normalize::post_path;
@@ -241,120 +241,80 @@ impl Store for PgStore {
         skipped: &[SkippedEntry],
     ) -> Result<SaveReport, StoreError> {
         let now = Utc::now();
-        let mut report = SaveReport::default();
         let mut tx = self.pool.begin().await?;
-
-        for post in posts {
-            let existing = sqlx::query(
-                "SELECT id, content_hash FROM posts WHERE feed_id = $1 AND entry_key = $2",
-            )
-            .bind(feed_id)
-            .bind(&post.entry_key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = existing {
-                let id: i64 = row.try_get("id")?;
-                let hash: String = row.try_get("content_hash")?;
-                if hash == post.content_hash {
-                    report.unchanged += 1;
-                    continue;
-                }
-                let clash =
-                    sqlx::query("SELECT 1 FROM posts WHERE canonical_url = $1 AND id <> $2")
-                        .bind(&post.canonical_url)
-                        .bind(id)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .is_some();
-                if clash {
-                    report.duplicates += 1;
-                    continue;
-                }
-                // Slug, date and path stay as first published (see the SQLite store).
-                sqlx::query(
-                    "UPDATE posts SET canonical_url = $1, title = $2, description = $3, author = $4, \
-                     viewing_mode = $5, feed_name = $6, feed_url = $7, categories = $8, tags = $9, \
-                     tags_normalized = $10, excerpt = $11, content_markdown = $12, youtube_id = $13, \
-                     reddit_segment = $14, content_hash = $15, updated_at = $16 WHERE id = $17",
-                )
-                .bind(&post.canonical_url)
-                .bind(&post.title)
-                .bind(&post.description)
-                .bind(&post.author)
-                .bind(&post.viewing_mode)
-                .bind(&post.feed_name)
-                .bind(&post.feed_url)
-                .bind(to_json(&post.categories))
-                .bind(to_json(&post.tags))
-                .bind(to_json(&post.tags_normalized))
-                .bind(&post.excerpt)
-                .bind(&post.content_markdown)
-                .bind(&post.youtube_id)
-                .bind(&post.reddit_segment)
-                .bind(&post.content_hash)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                report.updated += 1;
-                continue;
-            }
-
-            let cross_post = match (&post.reddit_segment, post.collection.as_str()) {
-                (Some(segment), "community") => exists(
-                    &mut tx,
-                    "SELECT 1 FROM posts WHERE collection = 'community' AND reddit_segment = $1",
-                    segment,
-                )
-                .await?,
-                _ => false,
-            };
-            let inserted = if cross_post {
-                None
-            } else {
-                insert_post(&mut tx, feed_id, post, now).await?
-            };
-            if inserted.is_none() {
-                let reason = if cross_post {
-                    "duplicate: Reddit cross-post of a stored post"
-                } else {
-                    "duplicate: canonical URL already stored"
-                };
-                remember_skipped(
-                    &mut tx,
-                    feed_id,
-                    &post.entry_key,
-                    &post.content_hash,
-                    reason,
-                    now,
-                )
-                .await?;
-                report.duplicates += 1;
-                continue;
-            }
-            sqlx::query("DELETE FROM skipped_entries WHERE feed_id = $1 AND entry_key = $2")
-                .bind(feed_id)
-                .bind(&post.entry_key)
-                .execute(&mut *tx)
-                .await?;
-            report.new += 1;
-        }
-
-        for s in skipped {
-            remember_skipped(
-                &mut tx,
-                feed_id,
-                &s.entry_key,
-                &s.content_hash,
-                &s.reason,
-                now,
-            )
-            .await?;
-            report.skipped += 1;
-        }
+        let report = save_entries_tx(&mut tx, feed_id, posts, skipped, now).await?;
         update_feed_state(&mut tx, feed_id, poll).await?;
         tx.commit().await?;
         Ok(report)
+    }
+
+    async fn save_entries(
+        &self,
+        feed_id: i64,
+        posts: &[Post],
+        skipped: &[SkippedEntry],
+        withdraw: bool,
+    ) -> Result<SaveReport, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if withdraw {
+            for s in skipped {
+                sqlx::query("DELETE FROM posts WHERE feed_id = $1 AND entry_key = $2")
+                    .bind(feed_id)
+                    .bind(&s.entry_key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let report = save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now()).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn get_articles(
+        &self,
+        urls: &[String],
+    ) -> Result<HashMap<String, ArticleRecord>, StoreError> {
+        if urls.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query("SELECT * FROM articles WHERE url = ANY($1)")
+            .bind(urls)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let rec = article_from_row(row)?;
+            out.insert(rec.url.clone(), rec);
+        }
+        Ok(out)
+    }
+
+    async fn put_article(&self, r: &ArticleRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO articles (url, status, extractor, content_html, etag, last_modified, \
+             http_status, error, failures, fetched_at, next_attempt_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (url) DO UPDATE SET status = EXCLUDED.status, \
+             extractor = EXCLUDED.extractor, content_html = EXCLUDED.content_html, \
+             etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified, \
+             http_status = EXCLUDED.http_status, error = EXCLUDED.error, \
+             failures = EXCLUDED.failures, fetched_at = EXCLUDED.fetched_at, \
+             next_attempt_at = EXCLUDED.next_attempt_at",
+        )
+        .bind(&r.url)
+        .bind(&r.status)
+        .bind(&r.extractor)
+        .bind(&r.content_html)
+        .bind(&r.etag)
+        .bind(&r.last_modified)
+        .bind(r.http_status)
+        .bind(&r.error)
+        .bind(r.failures)
+        .bind(r.fetched_at)
+        .bind(r.next_attempt_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
@@ -457,6 +417,119 @@ impl Store for PgStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// The posts and skipped entries of one feed, inside the caller's transaction (shared by
+/// `save_poll` and `save_entries`, so both follow the same identity and duplicate rules).
+async fn save_entries_tx(
+    tx: &mut Tx<'_>,
+    feed_id: i64,
+    posts: &[Post],
+    skipped: &[SkippedEntry],
+    now: DateTime<Utc>,
+) -> Result<SaveReport, StoreError> {
+    let mut report = SaveReport::default();
+
+    for post in posts {
+        let existing =
+            sqlx::query("SELECT id, content_hash FROM posts WHERE feed_id = $1 AND entry_key = $2")
+                .bind(feed_id)
+                .bind(&post.entry_key)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if let Some(row) = existing {
+            let id: i64 = row.try_get("id")?;
+            let hash: String = row.try_get("content_hash")?;
+            if hash == post.content_hash {
+                report.unchanged += 1;
+                continue;
+            }
+            let clash = sqlx::query("SELECT 1 FROM posts WHERE canonical_url = $1 AND id <> $2")
+                .bind(&post.canonical_url)
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .is_some();
+            if clash {
+                report.duplicates += 1;
+                continue;
+            }
+            // Slug, date and path stay as first published (see the SQLite store).
+            sqlx::query(
+                "UPDATE posts SET canonical_url = $1, title = $2, description = $3, author = $4, \
+                 viewing_mode = $5, feed_name = $6, feed_url = $7, categories = $8, tags = $9, \
+                 tags_normalized = $10, excerpt = $11, content_markdown = $12, youtube_id = $13, \
+                 reddit_segment = $14, content_hash = $15, updated_at = $16 WHERE id = $17",
+            )
+            .bind(&post.canonical_url)
+            .bind(&post.title)
+            .bind(&post.description)
+            .bind(&post.author)
+            .bind(&post.viewing_mode)
+            .bind(&post.feed_name)
+            .bind(&post.feed_url)
+            .bind(to_json(&post.categories))
+            .bind(to_json(&post.tags))
+            .bind(to_json(&post.tags_normalized))
+            .bind(&post.excerpt)
+            .bind(&post.content_markdown)
+            .bind(&post.youtube_id)
+            .bind(&post.reddit_segment)
+            .bind(&post.content_hash)
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            report.updated += 1;
+            continue;
+        }
+
+        let cross_post =
+            match (&post.reddit_segment, post.collection.as_str()) {
+                (Some(segment), "community") => exists(
+                    tx,
+                    "SELECT 1 FROM posts WHERE collection = 'community' AND reddit_segment = $1",
+                    segment,
+                )
+                .await?,
+                _ => false,
+            };
+        let inserted = if cross_post {
+            None
+        } else {
+            insert_post(tx, feed_id, post, now).await?
+        };
+        if inserted.is_none() {
+            let reason = if cross_post {
+                "duplicate: Reddit cross-post of a stored post"
+            } else {
+                "duplicate: canonical URL already stored"
+            };
+            remember_skipped(
+                tx,
+                feed_id,
+                &post.entry_key,
+                &post.content_hash,
+                reason,
+                now,
+            )
+            .await?;
+            report.duplicates += 1;
+            continue;
+        }
+        sqlx::query("DELETE FROM skipped_entries WHERE feed_id = $1 AND entry_key = $2")
+            .bind(feed_id)
+            .bind(&post.entry_key)
+            .execute(&mut **tx)
+            .await?;
+        report.new += 1;
+    }
+
+    for s in skipped {
+        remember_skipped(tx, feed_id, &s.entry_key, &s.content_hash, &s.reason, now).await?;
+        report.skipped += 1;
+    }
+    Ok(report)
 }
 
 /// See the SQLite store for the validator rules; here the lease is released with the result.

@@ -19,8 +19,8 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
 use super::{
-    config_hash, to_json, FeedRecord, Outcome, PollRecord, PostFilter, SaveReport, Store,
-    StoreError, StoredPost,
+    config_hash, to_json, ArticleRecord, FeedRecord, Outcome, PollRecord, PostFilter, SaveReport,
+    Store, StoreError, StoredPost,
 };
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 use crate::normalize::post_path;
@@ -233,137 +233,85 @@ impl Store for SqliteStore {
     ) -> Result<SaveReport, StoreError> {
         let _guard = self.write_lock.lock().await;
         let now = Utc::now();
-        let mut report = SaveReport::default();
         let mut tx = self.pool.begin().await?;
-        // Entries remembered as skipped: a post that is now published must leave that list.
-        let skipped_keys: std::collections::HashSet<String> = if posts.is_empty() {
-            Default::default()
-        } else {
-            sqlx::query_scalar("SELECT entry_key FROM skipped_entries WHERE feed_id = ?")
-                .bind(feed_id)
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .collect()
-        };
-
-        for post in posts {
-            let existing = sqlx::query(
-                "SELECT id, content_hash FROM posts WHERE feed_id = ? AND entry_key = ?",
-            )
-            .bind(feed_id)
-            .bind(&post.entry_key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = existing {
-                let id: i64 = row.try_get("id")?;
-                let hash: String = row.try_get("content_hash")?;
-                if hash == post.content_hash {
-                    report.unchanged += 1;
-                    continue;
-                }
-                let clash = sqlx::query("SELECT 1 FROM posts WHERE canonical_url = ? AND id <> ?")
-                    .bind(&post.canonical_url)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some();
-                if clash {
-                    report.duplicates += 1;
-                    continue;
-                }
-                // Slug, date and path stay as first published: the post's URL on the site must not
-                // move when its source edits a title or re-dates an entry.
-                sqlx::query(
-                    "UPDATE posts SET canonical_url = ?, title = ?, description = ?, author = ?, \
-                     viewing_mode = ?, feed_name = ?, feed_url = ?, categories = ?, tags = ?, \
-                     tags_normalized = ?, excerpt = ?, content_markdown = ?, youtube_id = ?, \
-                     reddit_segment = ?, content_hash = ?, updated_at = ? WHERE id = ?",
-                )
-                .bind(&post.canonical_url)
-                .bind(&post.title)
-                .bind(&post.description)
-                .bind(&post.author)
-                .bind(&post.viewing_mode)
-                .bind(&post.feed_name)
-                .bind(&post.feed_url)
-                .bind(to_json(&post.categories))
-                .bind(to_json(&post.tags))
-                .bind(to_json(&post.tags_normalized))
-                .bind(&post.excerpt)
-                .bind(&post.content_markdown)
-                .bind(&post.youtube_id)
-                .bind(&post.reddit_segment)
-                .bind(&post.content_hash)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                report.updated += 1;
-                continue;
-            }
-
-            let cross_post = match (&post.reddit_segment, post.collection.as_str()) {
-                (Some(segment), "community") => sqlx::query(
-                    "SELECT 1 FROM posts WHERE collection = 'community' AND reddit_segment = ?",
-                )
-                .bind(segment)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some(),
-                _ => false,
-            };
-            // The common case is one statement: the insert itself. A conflict (same canonical
-            // URL, or the path taken by another post) is told apart only when it happens.
-            let inserted = if cross_post {
-                false
-            } else {
-                insert_post(&mut tx, feed_id, post, now).await?
-            };
-            if !inserted {
-                let reason = if cross_post {
-                    "duplicate: Reddit cross-post of a stored post"
-                } else {
-                    "duplicate: canonical URL already stored"
-                };
-                remember_skipped(
-                    &mut tx,
-                    feed_id,
-                    &post.entry_key,
-                    &post.content_hash,
-                    reason,
-                    now,
-                )
-                .await?;
-                report.duplicates += 1;
-                continue;
-            }
-            if skipped_keys.contains(post.entry_key.as_str()) {
-                sqlx::query("DELETE FROM skipped_entries WHERE feed_id = ? AND entry_key = ?")
-                    .bind(feed_id)
-                    .bind(&post.entry_key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            report.new += 1;
-        }
-
-        for s in skipped {
-            remember_skipped(
-                &mut tx,
-                feed_id,
-                &s.entry_key,
-                &s.content_hash,
-                &s.reason,
-                now,
-            )
-            .await?;
-            report.skipped += 1;
-        }
-
+        let report = save_entries_tx(&mut tx, feed_id, posts, skipped, now).await?;
         update_feed_state(&mut tx, feed_id, poll).await?;
         tx.commit().await?;
         Ok(report)
+    }
+
+    async fn save_entries(
+        &self,
+        feed_id: i64,
+        posts: &[Post],
+        skipped: &[SkippedEntry],
+        withdraw: bool,
+    ) -> Result<SaveReport, StoreError> {
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        if withdraw {
+            for s in skipped {
+                sqlx::query("DELETE FROM posts WHERE feed_id = ? AND entry_key = ?")
+                    .bind(feed_id)
+                    .bind(&s.entry_key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let report = save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now()).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn get_articles(
+        &self,
+        urls: &[String],
+    ) -> Result<HashMap<String, ArticleRecord>, StoreError> {
+        if urls.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let urls_json =
+            serde_json::to_string(urls).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rows =
+            sqlx::query("SELECT * FROM articles WHERE url IN (SELECT value FROM json_each(?))")
+                .bind(urls_json)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let rec = article_from_row(row)?;
+            out.insert(rec.url.clone(), rec);
+        }
+        Ok(out)
+    }
+
+    async fn put_article(&self, r: &ArticleRecord) -> Result<(), StoreError> {
+        let _guard = self.write_lock.lock().await;
+        sqlx::query(
+            "INSERT INTO articles (url, status, extractor, content_html, etag, last_modified, \
+             http_status, error, failures, fetched_at, next_attempt_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (url) DO UPDATE SET status = excluded.status, \
+             extractor = excluded.extractor, content_html = excluded.content_html, \
+             etag = excluded.etag, last_modified = excluded.last_modified, \
+             http_status = excluded.http_status, error = excluded.error, \
+             failures = excluded.failures, fetched_at = excluded.fetched_at, \
+             next_attempt_at = excluded.next_attempt_at",
+        )
+        .bind(&r.url)
+        .bind(&r.status)
+        .bind(&r.extractor)
+        .bind(&r.content_html)
+        .bind(&r.etag)
+        .bind(&r.last_modified)
+        .bind(r.http_status)
+        .bind(&r.error)
+        .bind(r.failures)
+        .bind(r.fetched_at)
+        .bind(r.next_attempt_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
@@ -466,6 +414,136 @@ impl Store for SqliteStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// The posts and skipped entries of one feed, inside the caller's transaction (shared by
+/// `save_poll` and `save_entries`, so both follow the same identity and duplicate rules).
+async fn save_entries_tx(
+    tx: &mut Tx<'_>,
+    feed_id: i64,
+    posts: &[Post],
+    skipped: &[SkippedEntry],
+    now: DateTime<Utc>,
+) -> Result<SaveReport, StoreError> {
+    let mut report = SaveReport::default();
+    // Entries remembered as skipped: a post that is now published must leave that list.
+    let skipped_keys: std::collections::HashSet<String> = if posts.is_empty() {
+        Default::default()
+    } else {
+        sqlx::query_scalar("SELECT entry_key FROM skipped_entries WHERE feed_id = ?")
+            .bind(feed_id)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect()
+    };
+
+    for post in posts {
+        let existing =
+            sqlx::query("SELECT id, content_hash FROM posts WHERE feed_id = ? AND entry_key = ?")
+                .bind(feed_id)
+                .bind(&post.entry_key)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if let Some(row) = existing {
+            let id: i64 = row.try_get("id")?;
+            let hash: String = row.try_get("content_hash")?;
+            if hash == post.content_hash {
+                report.unchanged += 1;
+                continue;
+            }
+            let clash = sqlx::query("SELECT 1 FROM posts WHERE canonical_url = ? AND id <> ?")
+                .bind(&post.canonical_url)
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .is_some();
+            if clash {
+                report.duplicates += 1;
+                continue;
+            }
+            // Slug, date and path stay as first published: the post's URL on the site must not
+            // move when its source edits a title or re-dates an entry.
+            sqlx::query(
+                "UPDATE posts SET canonical_url = ?, title = ?, description = ?, author = ?, \
+                 viewing_mode = ?, feed_name = ?, feed_url = ?, categories = ?, tags = ?, \
+                 tags_normalized = ?, excerpt = ?, content_markdown = ?, youtube_id = ?, \
+                 reddit_segment = ?, content_hash = ?, updated_at = ? WHERE id = ?",
+            )
+            .bind(&post.canonical_url)
+            .bind(&post.title)
+            .bind(&post.description)
+            .bind(&post.author)
+            .bind(&post.viewing_mode)
+            .bind(&post.feed_name)
+            .bind(&post.feed_url)
+            .bind(to_json(&post.categories))
+            .bind(to_json(&post.tags))
+            .bind(to_json(&post.tags_normalized))
+            .bind(&post.excerpt)
+            .bind(&post.content_markdown)
+            .bind(&post.youtube_id)
+            .bind(&post.reddit_segment)
+            .bind(&post.content_hash)
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            report.updated += 1;
+            continue;
+        }
+
+        let cross_post = match (&post.reddit_segment, post.collection.as_str()) {
+            (Some(segment), "community") => sqlx::query(
+                "SELECT 1 FROM posts WHERE collection = 'community' AND reddit_segment = ?",
+            )
+            .bind(segment)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some(),
+            _ => false,
+        };
+        // The common case is one statement: the insert itself. A conflict (same canonical
+        // URL, or the path taken by another post) is told apart only when it happens.
+        let inserted = if cross_post {
+            false
+        } else {
+            insert_post(tx, feed_id, post, now).await?
+        };
+        if !inserted {
+            let reason = if cross_post {
+                "duplicate: Reddit cross-post of a stored post"
+            } else {
+                "duplicate: canonical URL already stored"
+            };
+            remember_skipped(
+                tx,
+                feed_id,
+                &post.entry_key,
+                &post.content_hash,
+                reason,
+                now,
+            )
+            .await?;
+            report.duplicates += 1;
+            continue;
+        }
+        if skipped_keys.contains(post.entry_key.as_str()) {
+            sqlx::query("DELETE FROM skipped_entries WHERE feed_id = ? AND entry_key = ?")
+                .bind(feed_id)
+                .bind(&post.entry_key)
+                .execute(&mut **tx)
+                .await?;
+        }
+        report.new += 1;
+    }
+
+    for s in skipped {
+        remember_skipped(tx, feed_id, &s.entry_key, &s.content_hash, &s.reason, now).await?;
+        report.skipped += 1;
+    }
+
+    Ok(report)
 }
 
 /// Write what the poll learned into the feed's row. Validators: a failure keeps the stored ones
