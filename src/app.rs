@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::article::ArticleService;
 use crate::config::Settings;
 use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
@@ -15,6 +16,8 @@ pub struct App {
     pub fetcher: Fetcher,
     pub render: RenderOptions,
     pub metrics: Arc<Metrics>,
+    /// The article step (full content), with its own HTTP limits.
+    pub articles: Arc<ArticleService>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,12 +34,19 @@ impl App {
         let store = store::connect(&settings.database).await?;
         let fetcher = Fetcher::new(&settings.http)?;
         let render = render_options(&settings);
+        let articles = Arc::new(ArticleService::new(
+            &settings.articles,
+            &settings.http,
+            Arc::clone(&store),
+            false,
+        )?);
         Ok(App {
             settings,
             store,
             fetcher,
             render,
             metrics: Arc::new(Metrics::default()),
+            articles,
         })
     }
 }

@@ -177,6 +177,11 @@ pub struct InspectArgs {
     /// else the feed's own title.
     #[arg(long)]
     pub name: Option<String>,
+    /// Instead of the files, show per post where each tag came from: the taxonomy rules (terms)
+    /// that matched, in the title or how often in the body, each tag's score against the length
+    /// threshold, and the candidates left out (with --json: an `explain` object per post).
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Subcommand)]

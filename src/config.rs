@@ -5,13 +5,16 @@
 //! Layering is done on `toml::Value` trees before deserializing: that way an environment variable
 //! is type-checked exactly like the file (and an unknown one is an error, not silently ignored).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::article::{ArticleSettings, FullContent};
 use crate::domain::FeedConfig;
+use crate::enrich::{Enrichment, Taxonomy, DEFAULT_MAX_TAGS};
 use crate::normalize::VideoEmbed;
 
 /// Prefix of environment overrides: `FEEDSMITH__HTTP__TIMEOUT=30s` sets `[http] timeout`.
@@ -62,7 +65,27 @@ pub struct Settings {
     pub schedule: ScheduleSettings,
     pub server: ServerSettings,
     pub publish: PublishSettings,
+    pub enrich: EnrichSettings,
+    pub articles: ArticleSettings,
     pub feeds: Vec<FeedConfig>,
+}
+
+/// `[enrich]`: keyword tags from a taxonomy (README "Keyword tags"). The taxonomy files are read
+/// and compiled here, once per load, so a bad rule is a configuration error at startup (or on
+/// reload), never a failure in the middle of a poll.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrichSettings {
+    pub keyword_tags: bool,
+    pub max_tags: usize,
+    /// Replaces the built-in taxonomy (`None`: the built-in one, `config/taxonomy.toml`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taxonomy: Option<PathBuf>,
+    /// Feeds with a `taxonomy` of their own: feed URL -> file.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub feed_taxonomies: BTreeMap<String, PathBuf>,
+    /// The compiled form the pipeline uses.
+    #[serde(skip)]
+    pub enrichment: Arc<Enrichment>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -116,7 +139,7 @@ pub struct PublishSettings {
     pub dir: Option<PathBuf>,
 }
 
-fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_duration(*d))
 }
 
@@ -140,8 +163,27 @@ struct RawSettings {
     schedule: RawSchedule,
     server: RawServer,
     publish: RawPublish,
+    enrich: RawEnrich,
+    articles: RawArticles,
     #[serde(default)]
     feeds: Vec<RawFeed>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnrich {
+    keyword_tags: bool,
+    max_tags: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    taxonomy: Option<String>,
+}
+
+/// Keys that have no default value, so they are missing from the defaults tree that unknown keys
+/// are checked against: `(section, key)`.
+const OPTIONAL_KEYS: &[(&str, &str)] = &[("publish", "dir"), ("enrich", "taxonomy")];
+
+fn is_optional_key(section: &str, key: &str) -> bool {
+    OPTIONAL_KEYS.contains(&(section, key))
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -188,6 +230,18 @@ struct RawPublish {
     dir: Option<String>,
 }
 
+/// `[articles]`: the full-content step (src/article).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawArticles {
+    full_content: String,
+    concurrency: i64,
+    per_host_interval: String,
+    max_body: String,
+    max_attempts: i64,
+    retry_backoff: String,
+}
+
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawFeed {
@@ -206,6 +260,12 @@ struct RawFeed {
     max_items: Option<i64>,
     #[serde(default)]
     min_content_chars: Option<i64>,
+    #[serde(default)]
+    taxonomy: Option<String>,
+    #[serde(default)]
+    full_content: Option<String>,
+    #[serde(default)]
+    content_selector: Option<String>,
 }
 
 fn yes() -> bool {
@@ -241,6 +301,19 @@ fn defaults() -> RawSettings {
             permalink: "/{collection}/{date}-{slug}.html".into(),
             video_embed: "liquid".into(),
             dir: None,
+        },
+        enrich: RawEnrich {
+            keyword_tags: true,
+            max_tags: DEFAULT_MAX_TAGS as i64,
+            taxonomy: None,
+        },
+        articles: RawArticles {
+            full_content: "when_short".into(),
+            concurrency: 4,
+            per_host_interval: "1s".into(),
+            max_body: "5MiB".into(),
+            max_attempts: 5,
+            retry_backoff: "10m".into(),
         },
         feeds: Vec::new(),
     }
@@ -349,12 +422,15 @@ fn check_known_keys(known: &toml::Value, given: &toml::Value, prefix: &str) -> R
             continue;
         }
         match known.get(key) {
-            None if prefix == "publish" && key == "dir" => {}
+            None if is_optional_key(prefix, key) => {}
             None => {
                 let mut names: Vec<&str> = known.keys().map(String::as_str).collect();
-                if prefix == "publish" {
-                    names.push("dir");
-                }
+                names.extend(
+                    OPTIONAL_KEYS
+                        .iter()
+                        .filter(|(section, _)| *section == prefix)
+                        .map(|(_, k)| *k),
+                );
                 if prefix.is_empty() {
                     names.push("feeds");
                 }
@@ -409,7 +485,7 @@ fn apply_env(tree: &mut toml::Value, var: &str, value: &str) -> Result<(), Confi
         .and_then(|v| v.as_table_mut())
         .ok_or_else(|| {
             err(format!(
-                "unknown section [{section}]; expected one of: database, http, schedule, server, publish"
+                "unknown section [{section}]; expected one of: database, http, schedule, server, publish, enrich, articles"
             ))
         })?;
     let new_value = match table.get(key.as_str()) {
@@ -428,7 +504,7 @@ fn apply_env(tree: &mut toml::Value, var: &str, value: &str) -> Result<(), Confi
             })?)
         }
         Some(_) => toml::Value::String(value.to_string()),
-        None if section == "publish" && key == "dir" => toml::Value::String(value.to_string()),
+        None if is_optional_key(section, key) => toml::Value::String(value.to_string()),
         None => {
             let names: Vec<&str> = table.keys().map(String::as_str).collect();
             return Err(err(format!(
@@ -441,6 +517,41 @@ fn apply_env(tree: &mut toml::Value, var: &str, value: &str) -> Result<(), Confi
     Ok(())
 }
 
+fn validate_articles(a: RawArticles) -> Result<ArticleSettings, String> {
+    let full_content = FullContent::parse(a.full_content.trim()).ok_or_else(|| {
+        format!(
+            "[articles].full_content = {:?}: expected \"never\", \"when_short\" or \"always\"",
+            a.full_content
+        )
+    })?;
+    let positive = |key: &str, v: i64, max: i64| -> Result<i64, String> {
+        if (1..=max).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!("[articles].{key} = {v}: expected 1 to {max}"))
+        }
+    };
+    let duration = |key: &str, v: &str| -> Result<Duration, String> {
+        parse_duration(v).ok_or_else(|| {
+            format!("[articles].{key} = {v:?}: expected a duration such as \"500ms\", \"1s\" or \"10m\"")
+        })
+    };
+    let max_body = parse_size(&a.max_body).ok_or_else(|| {
+        format!(
+            "[articles].max_body = {:?}: expected a size such as \"5MiB\" or \"500KB\"",
+            a.max_body
+        )
+    })?;
+    Ok(ArticleSettings {
+        full_content,
+        concurrency: positive("concurrency", a.concurrency, 256)? as usize,
+        per_host_interval: duration("per_host_interval", &a.per_host_interval)?,
+        max_body,
+        max_attempts: positive("max_attempts", a.max_attempts, 100)? as u32,
+        retry_backoff: duration("retry_backoff", &a.retry_backoff)?,
+    })
+}
+
 fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
     let RawSettings {
         database,
@@ -448,8 +559,11 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         schedule,
         server,
         publish,
+        enrich,
+        articles,
         feeds,
     } = raw;
+    let articles = validate_articles(articles)?;
 
     let db_url = database.url.trim().to_string();
     if !(db_url.starts_with("sqlite:")
@@ -541,6 +655,24 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             .map(PathBuf::from),
     };
 
+    if !(1..=100).contains(&enrich.max_tags) {
+        return Err(format!(
+            "[enrich].max_tags = {}: expected 1 to 100 (to turn keyword tags off, set keyword_tags = false)",
+            enrich.max_tags
+        ));
+    }
+    let base_dir = match &source {
+        Source::File(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
+        Source::Defaults => PathBuf::new(),
+    };
+    let mut taxonomies = TaxonomyCache::new(base_dir);
+    let global_taxonomy = match enrich.taxonomy.as_deref().filter(|t| !t.trim().is_empty()) {
+        Some(path) => Some(taxonomies.load(path, "[enrich].taxonomy")?),
+        None => None,
+    };
+    let mut per_feed_taxonomies = BTreeMap::new();
+    let mut feed_taxonomies = BTreeMap::new();
+
     let mut seen_urls = HashSet::new();
     let mut feed_configs = Vec::with_capacity(feeds.len());
     for (i, f) in feeds.into_iter().enumerate() {
@@ -576,6 +708,28 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         if let Some(s) = &f.schedule {
             check_cron(&format!("{at}: schedule"), s)?;
         }
+        if let Some(path) = f.taxonomy.as_deref().filter(|t| !t.trim().is_empty()) {
+            let (file, taxonomy) = taxonomies.load(path, &format!("{at}: taxonomy"))?;
+            per_feed_taxonomies.insert(url.clone(), taxonomy);
+            feed_taxonomies.insert(url.clone(), file);
+        }
+        let full_content = match f.full_content.as_deref() {
+            None => None,
+            Some(v) => Some(FullContent::parse(v).ok_or_else(|| {
+                format!(
+                    "{at}: full_content = {v:?}: expected \"never\", \"when_short\" or \"always\""
+                )
+            })?),
+        };
+        let content_selector = match f.content_selector.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(sel) => {
+                crate::article::extract::check_selector(sel).map_err(|e| {
+                    format!("{at}: content_selector = {sel:?}: {e}; expected e.g. \"article .post-body\"")
+                })?;
+                Some(sel.to_string())
+            }
+        };
         let non_negative = |key: &str, v: Option<i64>| -> Result<Option<usize>, String> {
             match v {
                 Some(n) if n < 0 => Err(format!("{at}: {key} = {n}: expected 0 or more")),
@@ -593,8 +747,27 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             enabled: f.enabled,
             max_items: non_negative("max_items", f.max_items)?,
             min_content_chars: non_negative("min_content_chars", f.min_content_chars)?,
+            full_content,
+            content_selector,
         });
     }
+
+    let (taxonomy_file, taxonomy) = match global_taxonomy {
+        Some((file, t)) => (Some(file), t),
+        None => (None, Taxonomy::builtin().map_err(|e| e.to_string())?),
+    };
+    let enrich = EnrichSettings {
+        keyword_tags: enrich.keyword_tags,
+        max_tags: enrich.max_tags as usize,
+        taxonomy: taxonomy_file,
+        feed_taxonomies,
+        enrichment: Arc::new(Enrichment::new(
+            enrich.keyword_tags,
+            enrich.max_tags as usize,
+            taxonomy,
+            per_feed_taxonomies,
+        )),
+    };
 
     Ok(Settings {
         source,
@@ -608,8 +781,45 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             listen: server.listen,
         },
         publish,
+        enrich,
+        articles,
         feeds: feed_configs,
     })
+}
+
+/// Taxonomy files read and compiled during one load, each once however many feeds use it.
+/// Relative paths are resolved against the configuration file's directory.
+struct TaxonomyCache {
+    base_dir: PathBuf,
+    loaded: HashMap<PathBuf, Arc<Taxonomy>>,
+}
+
+impl TaxonomyCache {
+    fn new(base_dir: PathBuf) -> Self {
+        TaxonomyCache {
+            base_dir,
+            loaded: HashMap::new(),
+        }
+    }
+
+    fn load(&mut self, path: &str, key: &str) -> Result<(PathBuf, Arc<Taxonomy>), String> {
+        let file = self.base_dir.join(path.trim());
+        if let Some(t) = self.loaded.get(&file) {
+            return Ok((file, t.clone()));
+        }
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            format!(
+                "{key} = {path:?}: cannot read {}: {e}\n  fix: give the path of a taxonomy file (relative paths start at the configuration file's directory; config/taxonomy.toml in the repository is the built-in one)",
+                file.display()
+            )
+        })?;
+        let taxonomy = Arc::new(
+            Taxonomy::from_toml(&text, &file.display().to_string())
+                .map_err(|e| format!("{key}: {e}"))?,
+        );
+        self.loaded.insert(file.clone(), taxonomy.clone());
+        Ok((file, taxonomy))
+    }
 }
 
 /// Validate a cron expression with seconds (`sec min hour day month weekday`), as

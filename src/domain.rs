@@ -23,6 +23,12 @@ pub struct FeedConfig {
     /// Entries whose plain-text content is shorter are not published (post-format.md 7.4).
     /// `None` means the default of the collection (1000 for `community`, 0 otherwise).
     pub min_content_chars: Option<usize>,
+    /// When to fetch the linked page for the full article (`None`: `[articles].full_content`).
+    #[serde(default)]
+    pub full_content: Option<crate::article::FullContent>,
+    /// CSS selector of the article body on the linked page, instead of readability.
+    #[serde(default)]
+    pub content_selector: Option<String>,
 }
 
 impl FeedConfig {
@@ -42,6 +48,8 @@ impl FeedConfig {
             enabled: true,
             max_items: None,
             min_content_chars: None,
+            full_content: None,
+            content_selector: None,
         }
     }
 

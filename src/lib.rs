@@ -4,10 +4,12 @@
 //! by [`app`] and driven by [`pipeline::refresh`], which both `fetch` and `run` use.
 
 pub mod app;
+pub mod article;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod domain;
+pub mod enrich;
 pub mod error;
 pub mod fetch;
 pub mod metrics;

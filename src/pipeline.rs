@@ -14,12 +14,15 @@ use serde::Serialize;
 use tracing::{info, warn, Instrument};
 
 use crate::app::App;
+
+mod articles;
 use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post, SkippedEntry};
 use crate::fetch::{FetchResponse, Fetched, Validators};
 use crate::normalize::{self, Normalized};
 use crate::parse;
 use crate::scheduler::policy::{next_due, PollFacts};
 use crate::store::{FeedRecord, Outcome, PollRecord, SaveReport, StoreError};
+pub use articles::{extractor_for, substitute};
 
 /// What one refresh did, for summaries, logs and (later) metrics.
 #[derive(Debug, Clone, Serialize)]
@@ -75,11 +78,13 @@ pub struct Batch {
 
 /// Turn a parsed document into posts. `known` maps stored entry keys to content hashes; entries
 /// whose hash is unchanged are not normalized again (the expensive part: sanitize + markdown).
+/// `enrich` adds keyword tags (`None`: section 5's tags only); its taxonomy is part of the hash.
 pub fn build_batch(
     feed: &FeedConfig,
     parsed: &ParsedFeed,
     known: &HashMap<String, String>,
     now: DateTime<Utc>,
+    enrich: Option<&crate::enrich::Enrichment>,
 ) -> Batch {
     let mut batch = Batch::default();
     let mut seen_keys = HashSet::new();
@@ -88,12 +93,12 @@ pub fn build_batch(
         if !seen_keys.insert(key.clone()) {
             continue; // the same entry twice in one document: the first wins
         }
-        let hash = normalize::entry_hash(feed, parsed, entry);
+        let hash = normalize::entry_hash_with(feed, parsed, entry, enrich);
         if known.get(&key) == Some(&hash) {
             batch.unchanged += 1;
             continue;
         }
-        match normalize::normalize_entry(feed, parsed, entry, now) {
+        match normalize::normalize_entry_with(feed, parsed, entry, now, enrich) {
             Ok(Normalized::Post(post)) => batch.posts.push(*post),
             Ok(Normalized::Skipped(skipped)) => batch.skipped.push(skipped),
             Err(e) => {
@@ -107,6 +112,12 @@ pub fn build_batch(
         }
     }
     batch
+}
+
+/// The feed-level fields of a document (no entries) with its article plan, kept past
+/// normalization (which consumes the document) to queue the article jobs after the poll is stored.
+fn articles_meta(parsed: &ParsedFeed, plan: articles::Plan) -> (ParsedFeed, articles::Plan) {
+    (articles::meta_of(parsed), plan)
 }
 
 /// The newest `max` entries (by date; undated entries keep document order after dated ones).
@@ -289,6 +300,9 @@ async fn refresh_inner(
     let mut poll = PollRecord::new(now, Outcome::Failed);
     let mut posts = Vec::new();
     let mut skipped = Vec::new();
+    // Removed Reddit posts (from the article cache) and the article plan of this document.
+    let mut removed: Vec<SkippedEntry> = Vec::new();
+    let mut article_doc: Option<(ParsedFeed, articles::Plan)> = None;
 
     match app.fetcher.fetch(&url, &validators).await {
         Err(e) => {
@@ -319,11 +333,22 @@ async fn refresh_inner(
             let permanent_url = fetched.permanent_url.clone();
             match parse_with_discovery(app, fetched).await {
                 Err(message) => poll.error = Some(message),
-                Ok((parsed, discovered, doc)) => {
+                Ok((mut parsed, discovered, doc)) => {
                     let known = app.store.known_entries(record.id).await?;
+                    // Cached articles replace teaser content before the hash is taken; pages
+                    // not cached yet are fetched after this poll is stored.
+                    let plan = articles::plan(app, feed, &mut parsed, now).await?;
+                    let mut removed_hashes: HashMap<String, String> = plan
+                        .removed
+                        .keys()
+                        .filter_map(|k| known.get(k).map(|h| (k.clone(), h.clone())))
+                        .collect();
+                    article_doc = Some(articles_meta(&parsed, plan));
                     let feed_for_batch = feed.clone();
+                    let enrich = app.settings.enrich.enrichment.clone();
                     let batch = tokio::task::spawn_blocking(move || {
-                        let batch = build_batch(&feed_for_batch, &parsed, &known, now);
+                        let batch =
+                            build_batch(&feed_for_batch, &parsed, &known, now, Some(&enrich));
                         let skip = (parsed.skip_hours.clone(), parsed.skip_days.clone());
                         (batch, parsed.entries.len(), parsed.ttl_minutes, skip)
                     })
@@ -338,6 +363,23 @@ async fn refresh_inner(
                             report.saved.unchanged = batch.unchanged;
                             posts = batch.posts;
                             skipped = batch.skipped;
+                            if let Some((_, plan)) = &article_doc {
+                                if !plan.removed.is_empty() {
+                                    for (k, h) in
+                                        posts.iter().map(|p| (&p.entry_key, &p.content_hash)).chain(
+                                            skipped.iter().map(|s| (&s.entry_key, &s.content_hash)),
+                                        )
+                                    {
+                                        if plan.removed.contains_key(k) {
+                                            removed_hashes.insert(k.clone(), h.clone());
+                                        }
+                                    }
+                                    posts.retain(|p| !plan.removed.contains_key(&p.entry_key));
+                                    skipped.retain(|s| !plan.removed.contains_key(&s.entry_key));
+                                    removed =
+                                        articles::removed_entries(&plan.removed, &removed_hashes);
+                                }
+                            }
                             poll.outcome = Outcome::Ok;
                             poll.ttl_minutes = ttl;
                             facts.ttl_minutes = ttl;
@@ -373,6 +415,16 @@ async fn refresh_inner(
         unchanged: report.saved.unchanged + saved.unchanged,
         ..saved
     };
+    if !removed.is_empty() {
+        let withdrawn = app
+            .store
+            .save_entries(record.id, &[], &removed, true)
+            .await?;
+        report.saved.skipped += withdrawn.skipped;
+    }
+    if let Some((meta, plan)) = article_doc {
+        articles::submit(app, feed, record.id, &meta, plan);
+    }
     report.outcome = poll.outcome;
     report.http_status = poll.http_status;
     report.error = poll.error;

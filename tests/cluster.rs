@@ -29,7 +29,7 @@ fn write_config(
     let path = dir.join(format!("replica-{port}.toml"));
     let text = format!(
         "[database]\nurl = \"{db_url}\"\nmax_connections = 4\n[http]\ntimeout = \"10s\"\nconcurrency = 32\nper_host_concurrency = 32\n\
-         [schedule]\ndefault = \"{schedule}\"\nlease = \"3s\"\nshutdown_grace = \"2s\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n{feeds}"
+         [schedule]\ndefault = \"{schedule}\"\nlease = \"3s\"\nshutdown_grace = \"2s\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n[articles]\nfull_content = \"never\"\n{feeds}"
     );
     std::fs::write(&path, text).unwrap();
     path

@@ -131,7 +131,7 @@ async fn sigkill_of_the_daemon_under_postgresql() {
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"{}\"\n[http]\nconcurrency = 32\nper_host_concurrency = 32\n[schedule]\ndefault = \"*/1 * * * * *\"\nmax_jitter = \"0s\"\nlease = \"2s\"\n[server]\nlisten = \"127.0.0.1:0\"\n{feeds}",
+            "[database]\nurl = \"{}\"\n[http]\nconcurrency = 32\nper_host_concurrency = 32\n[schedule]\ndefault = \"*/1 * * * * *\"\nmax_jitter = \"0s\"\nlease = \"2s\"\n[server]\nlisten = \"127.0.0.1:0\"\n[articles]\nfull_content = \"never\"\n{feeds}",
             db.url
         ),
     )

@@ -45,6 +45,12 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
             .buffer_unordered(in_flight)
             .collect()
             .await;
+    // Linked pages queued by the polls (full content): the run ends when they are applied.
+    let pending = app.articles.pending();
+    if pending > 0 {
+        bar.set_message(format!("{pending} article pages"));
+        app.articles.drain().await;
+    }
     bar.finish_and_clear();
     telemetry::clear_progress_bar();
 
@@ -52,7 +58,10 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     for r in results {
         reports.push(r?);
     }
-    let summary = Summary::of(&reports, started.elapsed());
+    let mut summary = Summary::of(&reports, started.elapsed());
+    let articles = app.articles.stats();
+    summary.articles = (articles.fetched, articles.failed);
+    summary.updated += articles.posts_updated as usize;
     if args.json {
         let json = serde_json::to_string_pretty(&reports)
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
@@ -96,6 +105,8 @@ pub struct Summary {
     pub new: usize,
     pub updated: usize,
     pub elapsed_ms: u128,
+    /// Article pages fetched and failed (full content).
+    pub articles: (u64, u64),
 }
 
 impl Summary {
@@ -128,6 +139,14 @@ impl std::fmt::Display for Summary {
             self.new,
             self.updated,
             self.elapsed_ms as f64 / 1000.0
-        )
+        )?;
+        if self.articles != (0, 0) {
+            write!(
+                f,
+                "; articles: {} fetched, {} failed",
+                self.articles.0, self.articles.1
+            )?;
+        }
+        Ok(())
     }
 }

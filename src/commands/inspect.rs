@@ -10,10 +10,13 @@ use serde_json::json;
 use crate::app::render_options;
 use crate::cli::InspectArgs;
 use crate::config::Settings;
-use crate::domain::{FeedConfig, ParsedFeed};
+use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post};
+use crate::enrich::{Enrichment, Rejection, TagScore, Tagging};
 use crate::error::{exit, CommandError};
 use crate::fetch::{FetchResponse, Fetcher, Validators};
-use crate::normalize::{permalink, post_path, render_post};
+use crate::normalize::{
+    build_tags, build_tags_with, entry_key, explain_tags, permalink, post_path, render_post,
+};
 use crate::parse;
 use crate::pipeline::build_batch;
 
@@ -50,15 +53,31 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
     )
     .await?;
     let feed = feed_for(&settings, args, source, &parsed);
-    let batch = build_batch(&feed, &parsed, &HashMap::new(), Utc::now().trunc_subsecs(0));
+    let enrich = settings.enrich.enrichment.clone();
+    let batch = build_batch(
+        &feed,
+        &parsed,
+        &HashMap::new(),
+        Utc::now().trunc_subsecs(0),
+        Some(&enrich),
+    );
     let render = render_options(&settings);
+    let entries: HashMap<String, &ParsedEntry> = parsed
+        .entries
+        .iter()
+        .map(|e| (entry_key(&feed, e), e))
+        .collect();
+    let explain = |p: &Post| -> Option<Explanation> {
+        let entry = entries.get(&p.entry_key)?;
+        Some(explanation(&feed, entry, p, &enrich))
+    };
 
     if args.json {
         let items: Vec<serde_json::Value> = batch
             .posts
             .iter()
             .map(|p| {
-                json!({
+                let mut item = json!({
                     "entry_key": p.entry_key,
                     "title": p.title,
                     "canonical_url": p.canonical_url,
@@ -71,12 +90,28 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
                     "tags_normalized": p.tags_normalized,
                     "description": p.description,
                     "file": render_post(p, &render),
-                })
+                });
+                if args.explain {
+                    if let (Some(obj), Some(e)) = (item.as_object_mut(), explain(p)) {
+                        obj.insert("explain".into(), e.to_json(&enrich));
+                    }
+                }
+                item
             })
             .collect();
         let text = serde_json::to_string_pretty(&items)
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
         println!("{text}");
+    } else if args.explain {
+        for p in &batch.posts {
+            println!("==> {} <==", post_path(p));
+            println!("title: {}", p.title);
+            match explain(p) {
+                Some(e) => print!("{}", e.to_text(&enrich)),
+                None => println!("tags: {:?}", p.tags),
+            }
+            println!();
+        }
     } else {
         for p in &batch.posts {
             println!("==> {} <==", post_path(p));
@@ -160,4 +195,163 @@ fn feed_for(
         feed.collection = c.clone();
     }
     feed
+}
+
+/// Where a post's tags came from, for `inspect --explain`.
+struct Explanation {
+    /// Each published tag with its sources (`entry category`, `feed tags`, `feed categories`,
+    /// `collection`, `keywords`).
+    tags: Vec<(String, Vec<&'static str>)>,
+    tagging: Option<Tagging>,
+}
+
+fn explanation(
+    feed: &FeedConfig,
+    entry: &ParsedEntry,
+    post: &Post,
+    enrich: &Enrichment,
+) -> Explanation {
+    let tagging = explain_tags(feed, entry, enrich);
+    let keyword_tags = tagging.as_ref().map(Tagging::tags).unwrap_or_default();
+    // Each input alone, through the same rules (a probe feed with no collection).
+    let probe = |categories: &[String], tags: &[String], collection: &str| {
+        let mut f = FeedConfig::new("", "", collection);
+        f.categories = categories.to_vec();
+        f.tags = tags.to_vec();
+        f
+    };
+    let sources: [(&'static str, Vec<String>); 5] = [
+        (
+            "entry category",
+            build_tags(&entry.categories, &probe(&[], &[], "")).0,
+        ),
+        ("feed tags", build_tags(&[], &probe(&[], &feed.tags, "")).0),
+        (
+            "feed categories",
+            build_tags(&[], &probe(&feed.categories, &[], "")).0,
+        ),
+        (
+            "collection",
+            build_tags(&[], &probe(&[], &[], &feed.collection)).0,
+        ),
+        (
+            "keywords",
+            build_tags_with(&[], &probe(&[], &[], ""), &keyword_tags).0,
+        ),
+    ];
+    let tags = post
+        .tags
+        .iter()
+        .map(|t| {
+            let from = sources
+                .iter()
+                .filter(|(_, list)| list.iter().any(|x| x.eq_ignore_ascii_case(t)))
+                .map(|(name, _)| *name)
+                .collect();
+            (t.clone(), from)
+        })
+        .collect();
+    Explanation { tags, tagging }
+}
+
+fn rules_text(s: &TagScore) -> String {
+    let mut parts = Vec::new();
+    if !s.title_terms.is_empty() {
+        let terms: Vec<String> = s.title_terms.iter().map(|t| format!("{t:?}")).collect();
+        parts.push(format!("title {}", terms.join(", ")));
+    }
+    if !s.body_terms.is_empty() {
+        let terms: Vec<String> = s
+            .body_terms
+            .iter()
+            .map(|(t, n)| format!("{t:?} x{n}"))
+            .collect();
+        parts.push(format!("body {}", terms.join(", ")));
+    }
+    parts.join("; ")
+}
+
+impl Explanation {
+    fn to_text(&self, enrich: &Enrichment) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "tags:
+",
+        );
+        for (tag, from) in &self.tags {
+            out.push_str(&format!(
+                "  {tag:<24} <- {}
+",
+                from.join(", ")
+            ));
+        }
+        match &self.tagging {
+            None => out.push_str(
+                "keyword tags: off
+",
+            ),
+            Some(t) => {
+                out.push_str(&format!(
+                    "keyword tags: {} kept (max {}); body {} words, body threshold {:.2}
+",
+                    t.kept.len(),
+                    enrich.max_tags(),
+                    t.words,
+                    t.threshold
+                ));
+                for s in &t.kept {
+                    out.push_str(&format!(
+                        "  + {:<22} {:>5.2}  {}
+",
+                        s.tag,
+                        s.score,
+                        rules_text(s)
+                    ));
+                }
+                for (s, why) in &t.rejected {
+                    let why = match why {
+                        Rejection::BelowThreshold => "below threshold",
+                        Rejection::OverCap => "over max_tags",
+                    };
+                    out.push_str(&format!(
+                        "  - {:<22} {:>5.2}  {}  ({why})\n",
+                        s.tag,
+                        s.score,
+                        rules_text(s)
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    fn to_json(&self, enrich: &Enrichment) -> serde_json::Value {
+        let score = |s: &TagScore| {
+            json!({
+                "tag": s.tag,
+                "score": (s.score * 100.0).round() / 100.0,
+                "title_terms": s.title_terms,
+                "body_terms": s.body_terms.iter().map(|(t, n)| json!({"term": t, "count": n})).collect::<Vec<_>>(),
+            })
+        };
+        json!({
+            "tags": self.tags.iter().map(|(t, from)| json!({"tag": t, "from": from})).collect::<Vec<_>>(),
+            "keyword_tags": self.tagging.as_ref().map(|t| json!({
+                "max_tags": enrich.max_tags(),
+                "words": t.words,
+                "threshold": (t.threshold * 100.0).round() / 100.0,
+                "kept": t.kept.iter().map(score).collect::<Vec<_>>(),
+                "rejected": t.rejected.iter().map(|(s, why)| {
+                    let mut v = score(s);
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("reason".into(), json!(match why {
+                            Rejection::BelowThreshold => "below threshold",
+                            Rejection::OverCap => "over max_tags",
+                        }));
+                    }
+                    v
+                }).collect::<Vec<_>>(),
+            })),
+        })
+    }
 }

@@ -250,6 +250,18 @@ fn clean_value(v: &str) -> String {
 /// `(tags, tags_normalized)` of an entry: its categories, the feed's tags and categories and the
 /// collection, per post-format.md section 5.
 pub fn build_tags(entry_categories: &[String], feed: &FeedConfig) -> (Vec<String>, Vec<String>) {
+    build_tags_with(entry_categories, feed, &[])
+}
+
+/// [`build_tags`] with keyword tags (from the taxonomy, [`crate::enrich`]) as one more input,
+/// after the collection: they go through the same rules, and on a case-insensitive duplicate the
+/// entry's and the configuration's spelling wins. They are never protected from the stop-word
+/// rule (a valid taxonomy has no stop words as tags anyway).
+pub fn build_tags_with(
+    entry_categories: &[String],
+    feed: &FeedConfig,
+    keyword_tags: &[String],
+) -> (Vec<String>, Vec<String>) {
     // (value, protected): configured categories and the collection are never dropped as stop words.
     let mut raw: Vec<(String, bool)> = Vec::new();
     let push_split = |v: &str, protected: bool, raw: &mut Vec<(String, bool)>| {
@@ -272,6 +284,9 @@ pub fn build_tags(entry_categories: &[String], feed: &FeedConfig) -> (Vec<String
     let coll = collection_tag(&feed.collection);
     if !coll.is_empty() {
         raw.push((coll, true));
+    }
+    for k in keyword_tags {
+        push_split(k, false, &mut raw);
     }
 
     let mut tags: Vec<String> = Vec::new();

@@ -211,28 +211,43 @@ fn sentences(text: &str) -> Vec<&str> {
 }
 
 /// Whole sentences while the total stays within `max` characters; a first sentence that is too
-/// long is cut at the last word boundary within `max - 3` and gets `...`. Never cuts a word.
+/// long is cut at the last word boundary within `max - 3` and gets `...` (post-format.md 2 and
+/// 7.5). Never cuts a word, and never a markdown construct: the excerpt is published as markdown,
+/// and text that came as JSON `content_text` may carry literal `` `code` ``, `**bold**` or
+/// `[link](url)`. A selection whose last sentence leaves such a construct open loses that
+/// sentence; a cut inside one moves back before its opening delimiter.
 pub fn summarize(text: &str, max: usize) -> String {
     let text = collapse_ws(text);
-    let mut out = String::new();
-    for s in sentences(&text) {
-        let len = out.chars().count() + usize::from(!out.is_empty()) + s.chars().count();
-        if len <= max {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(s);
-        } else {
+    let all = sentences(&text);
+    let mut kept: Vec<&str> = Vec::new();
+    let mut len = 0;
+    for s in &all {
+        let n = len + usize::from(!kept.is_empty()) + s.chars().count();
+        if n > max {
             break;
         }
+        kept.push(s);
+        len = n;
     }
-    if !out.is_empty() {
-        return out;
+    while !kept.is_empty() && unclosed_markdown(&kept.join(" ")).is_some() {
+        kept.pop();
     }
-    let first = sentences(&text).into_iter().next().unwrap_or_default();
-    cut_at_word(first, max.saturating_sub(3)) + "..."
+    if !kept.is_empty() {
+        return kept.join(" ");
+    }
+    let first = all.first().copied().unwrap_or_default();
+    let mut cut = cut_at_word(first, max.saturating_sub(3));
+    if let Some(open) = unclosed_markdown(&cut) {
+        let before = trim_cut(cut.get(..open).unwrap_or_default());
+        if !before.is_empty() {
+            cut = before.to_string();
+        }
+    }
+    cut + "..."
 }
 
+/// At most `max` characters, cut at the last word boundary. A single word longer than `max` (a
+/// long URL, say) is the one case cut by characters: there is no boundary to cut at.
 fn cut_at_word(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
@@ -240,13 +255,270 @@ fn cut_at_word(s: &str, max: usize) -> String {
     let prefix: String = s.chars().take(max + 1).collect();
     let cut = match prefix.rfind(char::is_whitespace) {
         Some(i) if i > 0 => &prefix[..i],
-        _ => {
-            // One huge word: cut at the character limit rather than return nothing.
-            return s.chars().take(max).collect();
-        }
+        _ => return s.chars().take(max).collect(),
     };
     cut.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '-'))
         .to_string()
+}
+
+fn trim_cut(s: &str) -> &str {
+    s.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '-' | '('))
+}
+
+/// The byte offset of the earliest markdown construct that `s` opens but does not close: a code
+/// span (a run of backticks), `**`, `__`, `~~` or `*` emphasis, a link's `[text]` or its
+/// `(destination)`. Inside a code span nothing else counts, as in CommonMark.
+fn unclosed_markdown(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut open: Vec<(usize, &str)> = Vec::new();
+    let mut i = 0;
+    let word_before = |i: usize| i > 0 && bytes[i - 1].is_ascii_alphanumeric();
+    let space_after = |j: usize| bytes.get(j).is_none_or(|b| b.is_ascii_whitespace());
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'`' {
+            let run = bytes[i..].iter().take_while(|&&c| c == b'`').count();
+            let fence = &s[i..i + run];
+            match s[i + run..].find(fence) {
+                Some(j) => i += run + j + run,
+                None => return Some(open.first().map_or(i, |(p, _)| (*p).min(i))),
+            }
+            continue;
+        }
+        let two = s.get(i..i + 2).unwrap_or_default();
+        let delim: Option<&str> = match two {
+            "**" | "__" | "~~" | "](" => Some(two),
+            _ => match b {
+                b'*' => Some("*"),
+                b'[' => Some("["),
+                b']' => Some("]"),
+                b')' => Some(")"),
+                _ => None,
+            },
+        };
+        match delim {
+            Some("[") => open.push((i, "[")),
+            Some("](") => {
+                if let Some(pos) = open.iter().rposition(|(_, d)| *d == "[") {
+                    let (start, _) = open.remove(pos);
+                    open.push((start, "("));
+                }
+                i += 2;
+                continue;
+            }
+            Some("]") => {
+                if let Some(pos) = open.iter().rposition(|(_, d)| *d == "[") {
+                    open.remove(pos);
+                }
+            }
+            Some(")") => {
+                if let Some(pos) = open.iter().rposition(|(_, d)| *d == "(") {
+                    open.remove(pos);
+                }
+            }
+            Some(d) => {
+                let len = d.len();
+                if let Some(pos) = open.iter().rposition(|(_, o)| *o == d) {
+                    // A closer: not preceded by a space.
+                    if i > 0 && !bytes[i - 1].is_ascii_whitespace() {
+                        open.remove(pos);
+                    }
+                } else if !(space_after(i + len) || d.starts_with('_') && word_before(i)) {
+                    open.push((i, d));
+                }
+                i += len;
+                continue;
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    open.first().map(|(p, _)| *p)
+}
+
+/// Paragraphs worth summarizing: the opening of a post often is not (post-format.md 2 and 7.5
+/// take "the first sentences" and "the first paragraph"; these are *(ours)* refinements of what
+/// counts as first). Dropped:
+/// - link-only lines (every word a URL, or `Link:`/`Source:` and a URL);
+/// - image captions (`Image: ...`, `Photo by ... on Unsplash`, `Credit: ...`; `<figcaption>` text
+///   is removed earlier, see [`without_captions`]);
+/// - greetings at the opening (`Hi all,`, `Hey everyone!`, `Hello r/devops,`): a greeting-only
+///   sentence goes, a greeting that opens a sentence is cut off it;
+/// - stock sentences that say nothing about the post (`Long time lurker, first time poster.`,
+///   `Sorry if this is the wrong sub.`, `Thanks in advance!`).
+///
+/// When nothing is left, the paragraphs are returned unchanged, so a post of nothing but a
+/// greeting still gets the spec's description.
+pub fn informative_paragraphs(paragraphs: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in paragraphs {
+        if is_link_only(p) || is_caption(p) {
+            continue;
+        }
+        let mut kept: Vec<String> = Vec::new();
+        for s in sentences(p) {
+            let s = if out.is_empty() && kept.is_empty() {
+                strip_greeting(s)
+            } else {
+                s.to_string()
+            };
+            if s.is_empty() || is_stock_sentence(&s) {
+                continue;
+            }
+            kept.push(s);
+        }
+        if !kept.is_empty() {
+            out.push(kept.join(" "));
+        }
+    }
+    if out.is_empty() {
+        paragraphs.to_vec()
+    } else {
+        out
+    }
+}
+
+fn is_url(word: &str) -> bool {
+    let w = word
+        .trim_matches(|c: char| matches!(c, '<' | '>' | '(' | ')' | '[' | ']' | '"' | '\''))
+        .to_ascii_lowercase();
+    w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www.")
+}
+
+fn is_link_only(p: &str) -> bool {
+    let words: Vec<&str> = p.split_whitespace().collect();
+    let labels = [
+        "link", "link:", "links:", "source", "source:", "via", "via:", "url:", "-", "|", "[link]",
+    ];
+    words.iter().any(|w| is_url(w))
+        && words
+            .iter()
+            .all(|w| is_url(w) || labels.contains(&w.to_ascii_lowercase().as_str()))
+}
+
+fn is_caption(p: &str) -> bool {
+    let lower = p.to_lowercase();
+    let words = p.split_whitespace().count();
+    let prefixes = [
+        "image:",
+        "image credit",
+        "image source",
+        "image by ",
+        "image via ",
+        "photo:",
+        "photo by ",
+        "photo credit",
+        "photo via ",
+        "picture:",
+        "screenshot:",
+        "caption:",
+        "credit:",
+        "credits:",
+        "(image",
+        "[image",
+        "(photo",
+        "[photo",
+        "(source:",
+        "source:",
+        "fig.",
+        "figure ",
+    ];
+    (words <= 25 && prefixes.iter().any(|pre| lower.starts_with(pre)))
+        || (words <= 12 && lower.contains(" on unsplash"))
+        || matches!(
+            lower.trim_end_matches(['.', ':']),
+            "image" | "images" | "screenshot" | "screenshots" | "photo" | "gallery" | "video"
+        )
+}
+
+/// `Hi all, I have ...` -> `I have ...`; `Hey everyone!` -> `` (a greeting and at most three
+/// more words, ended by punctuation).
+fn strip_greeting(s: &str) -> String {
+    static GREETING: std::sync::OnceLock<Option<regex_lite::Regex>> = std::sync::OnceLock::new();
+    let re = GREETING.get_or_init(|| {
+        regex_lite::Regex::new(
+            r"(?i)^(?:hi|hey|hello|hiya|heya|howdy|greetings|hallo|good (?:morning|afternoon|evening|day)|dear)(?:[ 	]+[\w/'’.-]+){0,3}[ 	]*(?:[,!:;—–]+|\.(?:[ 	]|$)|[ 	]+-+)[ 	]*",
+        )
+        .ok()
+    });
+    let Some(m) = re.as_ref().and_then(|re| re.find(s)) else {
+        return s.to_string();
+    };
+    let rest = s[m.end()..].trim_start();
+    let mut chars = rest.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn is_stock_sentence(s: &str) -> bool {
+    let lower = s.to_lowercase().replace('’', "'");
+    let starts = [
+        "long time lurker",
+        "long-time lurker",
+        "longtime lurker",
+        "first time poster",
+        "first-time poster",
+        "first time posting",
+        "throwaway account",
+        "using a throwaway",
+        "sorry for the long post",
+        "sorry for the wall of text",
+        "sorry if this is the wrong",
+        "sorry if this isn't the right",
+        "sorry if this is not the right",
+        "not sure if this is the right",
+        "not sure if this is the best place",
+        "apologies if this is the wrong",
+        "apologies for the long post",
+        "mods, please",
+        "mods please",
+        "thanks in advance",
+        "thank you in advance",
+        "tia",
+        "any help is appreciated",
+        "any help would be appreciated",
+        "any advice is appreciated",
+        "any advice would be appreciated",
+        "hope this helps",
+        "hope you're all doing well",
+        "hope you are all doing well",
+        "hope everyone is doing well",
+        "hope you're doing well",
+    ];
+    let words = lower.split_whitespace().count();
+    words <= 14
+        && starts.iter().any(|p| {
+            lower.starts_with(p)
+                && lower[p.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_alphanumeric())
+        })
+}
+
+/// The HTML without `<figcaption>` elements: image captions describe a picture, not the post.
+pub fn without_captions(html: &str) -> Cow<'_, str> {
+    let lower = html.to_ascii_lowercase();
+    if !lower.contains("<figcaption") {
+        return Cow::Borrowed(html);
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut pos = 0;
+    while let Some(i) = lower[pos..].find("<figcaption") {
+        let start = pos + i;
+        out.push_str(&html[pos..start]);
+        match lower[start..].find("</figcaption>") {
+            Some(j) => pos = start + j + "</figcaption>".len(),
+            None => {
+                pos = html.len();
+                break;
+            }
+        }
+    }
+    out.push_str(&html[pos..]);
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -288,5 +560,82 @@ mod tests {
             summarize("Version 1.2 is out. Yes.", 200),
             "Version 1.2 is out. Yes."
         );
+    }
+
+    fn paras(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn boilerplate_openings_are_skipped() {
+        let p = informative_paragraphs(&paras(&[
+            "Hi all,",
+            "https://example.com/some/long/link",
+            "Hey everyone, long time lurker, first time poster. I run Terraform at work. Thanks in advance!",
+        ]));
+        assert_eq!(p, ["I run Terraform at work."]);
+        let p = informative_paragraphs(&paras(&[
+            "Hello r/devops! We moved our CI to GitHub Actions.",
+        ]));
+        assert_eq!(p, ["We moved our CI to GitHub Actions."]);
+        let p = informative_paragraphs(&paras(&[
+            "Photo by Jane Doe on Unsplash",
+            "Image: a diagram of the cluster",
+            "Link: https://example.com/x",
+            "good morning, what do you use for secrets?",
+        ]));
+        assert_eq!(p, ["What do you use for secrets?"]);
+        // Not greetings: a greeting word that opens a longer phrase stays.
+        let p = informative_paragraphs(&paras(&["Hello world programs in Rust are short."]));
+        assert_eq!(p, ["Hello world programs in Rust are short."]);
+        // Only boilerplate: the text is kept as it is rather than lost.
+        assert_eq!(informative_paragraphs(&paras(&["Hi all!"])), ["Hi all!"]);
+        // Ordinary text is untouched.
+        let text = paras(&["I had my Strix halo for a while now, I though I can download it."]);
+        assert_eq!(informative_paragraphs(&text), text);
+    }
+
+    #[test]
+    fn captions_are_removed_from_html() {
+        let html = "<figure><img src=x><figcaption>A <b>cat</b></figcaption></figure><p>Text.</p>";
+        assert_eq!(html_paragraphs(&without_captions(html)), ["Text."]);
+        assert!(matches!(without_captions("<p>x</p>"), Cow::Borrowed(_)));
+        assert_eq!(without_captions("a<FIGCAPTION>open"), "a");
+    }
+
+    #[test]
+    fn cuts_never_split_a_markdown_construct() {
+        // The cut falls inside a code span: it moves back before the backtick.
+        let text = format!(
+            "{} `kubectl get pods --all-namespaces -o wide` end",
+            "word ".repeat(36)
+        );
+        let d = summarize(&text, 200);
+        assert!(d.ends_with("word...") && !d.contains('`'), "{d}");
+        // Inside a link: back before `[`.
+        let text = format!(
+            "{} [the docs](https://example.com/a/very/long/path/that/goes/on) end",
+            "word ".repeat(37)
+        );
+        let d = summarize(&text, 200);
+        assert!(d.ends_with("word...") && !d.contains('['), "{d}");
+        // A sentence that leaves emphasis open is not taken whole.
+        let d = summarize("First one. Second **bold. Third** here.", 25);
+        assert_eq!(d, "First one.");
+        // Closed constructs are fine, and literal characters in prose are not constructs.
+        assert_eq!(summarize("Run `make`. Done.", 200), "Run `make`. Done.");
+        assert_eq!(summarize("5 * 3 = 15. Yes.", 200), "5 * 3 = 15. Yes.");
+        assert_eq!(unclosed_markdown("snake_case_name and a_b"), None);
+        assert_eq!(unclosed_markdown("see [x](y) and **z**"), None);
+        assert_eq!(unclosed_markdown("see [x](y"), Some(4));
+        assert_eq!(unclosed_markdown("a ``b` c"), Some(2));
+    }
+
+    #[test]
+    fn cuts_never_split_a_word() {
+        let text = "Supercalifragilistic ".repeat(30);
+        let d = summarize(&text, 200);
+        assert!(d.ends_with("Supercalifragilistic..."), "{d}");
+        assert!(d.chars().count() <= 200);
     }
 }

@@ -21,6 +21,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::domain::ParsedFeed;
 
+pub use decode::to_utf8;
 pub use discover::{discover_feed_links, looks_like_html};
 
 #[derive(Debug, thiserror::Error)]

@@ -74,7 +74,11 @@ impl Daemon {
     pub async fn start(app: App, source: ConfigSource) -> Result<Arc<Daemon>, SchedulerError> {
         let sched = JobScheduler::new().await?;
         let daemon = Arc::new(Daemon {
-            app: RwLock::new(Arc::new(app)),
+            app: RwLock::new(Arc::new({
+                // A daemon outlives a failing page's backoff, so it retries in process.
+                app.articles.set_retry_in_process(true);
+                app
+            })),
             sched: tokio::sync::Mutex::new(sched),
             jobs: tokio::sync::Mutex::new(Vec::new()),
             running: Mutex::new(HashSet::new()),
@@ -307,6 +311,9 @@ impl Daemon {
             store: old.store.clone(),
             fetcher,
             metrics: old.metrics.clone(),
+            // In-flight article jobs stay with the running service ([articles] limits apply at
+            // the next start).
+            articles: old.articles.clone(),
         };
         match self.app.write() {
             Ok(mut g) => *g = Arc::new(app),
@@ -319,6 +326,8 @@ impl Daemon {
     /// Stop scheduling, let in-flight polls finish within `grace`, cancel the rest.
     pub async fn shutdown(&self, grace: Duration) {
         self.stop_ticks.cancel();
+        // Article fetches are abandoned: their entries are queued again by a later poll.
+        self.app().articles.shutdown().await;
         if let Err(e) = self.sched.lock().await.shutdown().await {
             warn!("scheduler shutdown: {e}");
         }

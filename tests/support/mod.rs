@@ -346,8 +346,15 @@ impl Workspace {
         } else {
             "timeout = \"5s\"\nconnect_timeout = \"2s\"\n"
         };
+        // Test feeds link to hosts that do not exist (example.org): the article step (full
+        // content) stays off unless the test configures it, so no test reaches for the internet.
+        let articles = if extra.contains("[articles]") {
+            ""
+        } else {
+            "[articles]\nfull_content = \"never\"\n"
+        };
         let config = format!(
-            "[database]\nurl = \"sqlite://{}\"\n\n[http]\n{timeouts}{http_extra}\n{extra}\n{feeds}",
+            "[database]\nurl = \"sqlite://{}\"\n\n[http]\n{timeouts}{http_extra}\n{extra}\n{articles}\n{feeds}",
             db.display()
         );
         std::fs::write(dir.path().join("feedsmith.toml"), config).expect("write config");

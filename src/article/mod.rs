@@ -1,0 +1,575 @@
+//! Full article content: fetch an entry's linked page and extract its main text, for feeds that
+//! carry only a teaser (the original pipeline did this for every entry; Miniflux and FreshRSS
+//! offer it as an option).
+//!
+//! It never slows polling. A poll uses what the cache already holds (an article is fetched once,
+//! by URL) and hands the rest to the [`ArticleService`], which runs after the poll is stored,
+//! with its own concurrency limit, a per-host interval between requests, the feed fetcher's
+//! rules (timeouts, size cap, redirects, User-Agent, `Retry-After`) and a smaller body cap. When
+//! an article arrives the entry is normalized again with it and the post is updated, or
+//! published if it was held back as too short. Failures are stored with a retry time
+//! (exponential backoff) so a broken page is not fetched on every poll.
+//!
+//! Reddit comments pages are read through their JSON form ([`reddit`]): the self text and the
+//! shared link as data, and removed or deleted posts are not published.
+
+pub mod extract;
+pub mod reddit;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+pub use extract::Extractor;
+
+use crate::config::HttpSettings;
+use crate::domain::{Post, SkippedEntry};
+use crate::fetch::{FetchError, FetchResponse, Fetcher, Validators};
+use crate::store::{ArticleRecord, Store};
+
+/// Per feed `full_content`: when the linked page is fetched for the post's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FullContent {
+    Never,
+    /// When the entry's own text is under the feed's `min_content_chars` or under
+    /// [`SHORT_CHARS`] characters.
+    #[default]
+    WhenShort,
+    Always,
+}
+
+impl FullContent {
+    pub fn parse(s: &str) -> Option<FullContent> {
+        match s {
+            "never" => Some(FullContent::Never),
+            "when_short" => Some(FullContent::WhenShort),
+            "always" => Some(FullContent::Always),
+            _ => None,
+        }
+    }
+}
+
+/// Entries with less plain text than this are teasers (`when_short`).
+pub const SHORT_CHARS: usize = 500;
+
+/// `[articles]`: limits of the article step.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticleSettings {
+    /// Default `full_content` of feeds that do not set it.
+    pub full_content: FullContent,
+    /// Article fetches at once (separate from the feed fetches, so articles never delay polls).
+    pub concurrency: usize,
+    /// Minimum time between two article requests to the same host.
+    #[serde(serialize_with = "crate::config::ser_duration")]
+    pub per_host_interval: Duration,
+    /// Largest article page accepted.
+    pub max_body: u64,
+    /// Attempts before a failing page is given up (the post keeps the feed's content).
+    pub max_attempts: u32,
+    /// First retry delay; doubled after each failure.
+    #[serde(serialize_with = "crate::config::ser_duration")]
+    pub retry_backoff: Duration,
+}
+
+impl Default for ArticleSettings {
+    fn default() -> Self {
+        ArticleSettings {
+            full_content: FullContent::WhenShort,
+            concurrency: 4,
+            per_host_interval: Duration::from_secs(1),
+            max_body: 5 * 1024 * 1024,
+            max_attempts: 5,
+            retry_backoff: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Characters of plain text in an HTML fragment: tags, scripts and styles removed, entities
+/// decoded, whitespace collapsed. Cheap (one scan, no DOM), for the `when_short` decision and to
+/// tell whether an article is richer than the feed's content.
+pub fn plain_len(html: &str) -> usize {
+    let mut count = 0usize;
+    let mut in_space = true;
+    let mut rest = html;
+    let push_text = |t: &str, count: &mut usize, in_space: &mut bool| {
+        let decoded = html_escape::decode_html_entities(t);
+        for c in decoded.chars() {
+            if c.is_whitespace() {
+                if !*in_space {
+                    *count += 1;
+                    *in_space = true;
+                }
+            } else {
+                *count += 1;
+                *in_space = false;
+            }
+        }
+    };
+    while let Some(lt) = rest.find('<') {
+        push_text(&rest[..lt], &mut count, &mut in_space);
+        let tag = &rest[lt..];
+        let lower: String = tag.chars().take(8).collect::<String>().to_ascii_lowercase();
+        let skip_to = if lower.starts_with("<script") {
+            find_ci(tag, "</script>").map(|i| i + 9)
+        } else if lower.starts_with("<style") {
+            find_ci(tag, "</style>").map(|i| i + 8)
+        } else if lower.starts_with("<!--") {
+            tag.find("-->").map(|i| i + 3)
+        } else {
+            tag.find('>').map(|i| i + 1)
+        };
+        match skip_to {
+            Some(n) => rest = &tag[n..],
+            None => {
+                rest = "";
+                break;
+            }
+        }
+        // A tag separates words.
+        if !in_space {
+            count += 1;
+            in_space = true;
+        }
+    }
+    push_text(rest, &mut count, &mut in_space);
+    if in_space && count > 0 {
+        count -= 1; // trailing separator
+    }
+    count
+}
+
+fn find_ci(hay: &str, needle: &str) -> Option<usize> {
+    hay.to_ascii_lowercase().find(needle)
+}
+
+/// What a finished article does to the stored posts: computed by the pipeline (which owns
+/// normalization) from the article record.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub posts: Vec<Post>,
+    pub skipped: Vec<SkippedEntry>,
+    /// Delete stored posts of the skipped entries (a Reddit post removed after publishing).
+    pub withdraw: bool,
+}
+
+/// Turns the cached article into posts; built by the pipeline with the entry and feed it needs.
+pub type Finish = Box<dyn FnOnce(&ArticleRecord) -> Outcome + Send + Sync>;
+
+/// One linked page to fetch for one entry.
+pub struct ArticleJob {
+    pub feed_id: i64,
+    pub feed_name: String,
+    /// The entry's link (the cache key).
+    pub url: String,
+    pub extractor: Extractor,
+    pub finish: Finish,
+}
+
+/// Runs article jobs in the background, bounded and polite. Shared by `fetch` (which waits for
+/// the jobs before its summary) and `run` (where retries wait out their backoff).
+pub struct ArticleService {
+    settings: ArticleSettings,
+    fetcher: Fetcher,
+    store: Arc<dyn Store>,
+    permits: Semaphore,
+    /// When the next request to each host may start.
+    hosts: Mutex<HashMap<String, tokio::time::Instant>>,
+    /// URLs with a job queued or running: a second poll does not queue the same page twice.
+    in_flight: Mutex<HashSet<String>>,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+    /// Whether failed jobs wait for their retry time in this process (the daemon) or are left
+    /// to a later poll (one-shot `fetch`, which must end).
+    retry_in_process: AtomicBool,
+    stats: Mutex<Stats>,
+}
+
+/// Counters for summaries and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub fetched: u64,
+    pub failed: u64,
+    pub removed: u64,
+    pub posts_updated: u64,
+}
+
+impl ArticleService {
+    pub fn new(
+        settings: &ArticleSettings,
+        http: &HttpSettings,
+        store: Arc<dyn Store>,
+        retry_in_process: bool,
+    ) -> Result<ArticleService, reqwest::Error> {
+        let http = HttpSettings {
+            max_body: settings.max_body.min(http.max_body),
+            concurrency: settings.concurrency.max(1),
+            ..http.clone()
+        };
+        Ok(ArticleService {
+            settings: settings.clone(),
+            fetcher: Fetcher::new(&http)?,
+            store,
+            permits: Semaphore::new(settings.concurrency.max(1)),
+            hosts: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashSet::new()),
+            tracker: TaskTracker::new(),
+            cancel: CancellationToken::new(),
+            retry_in_process: AtomicBool::new(retry_in_process),
+            stats: Mutex::new(Stats::default()),
+        })
+    }
+
+    /// The daemon sets this: failed pages wait out their backoff in the process and are tried
+    /// again. One-shot `fetch` leaves them to a later run, so it can end.
+    pub fn set_retry_in_process(&self, on: bool) {
+        self.retry_in_process.store(on, Ordering::Relaxed);
+    }
+
+    pub fn settings(&self) -> &ArticleSettings {
+        &self.settings
+    }
+
+    pub fn stats(&self) -> Stats {
+        *lock(&self.stats)
+    }
+
+    /// Whether a job for `url` is queued or running.
+    pub fn is_queued(&self, url: &str) -> bool {
+        lock(&self.in_flight).contains(url)
+    }
+
+    /// Queue a job unless one for the same URL is already queued or running.
+    pub fn submit(self: &Arc<Self>, job: ArticleJob) {
+        if !lock(&self.in_flight).insert(job.url.clone()) {
+            return;
+        }
+        let this = Arc::clone(self);
+        self.tracker.spawn(async move {
+            let url = job.url.clone();
+            this.run_job(job).await;
+            lock(&this.in_flight).remove(&url);
+        });
+    }
+
+    /// Wait until every queued job has finished (one-shot `fetch`, tests).
+    pub async fn drain(&self) {
+        self.tracker.close();
+        self.tracker.wait().await;
+        self.tracker.reopen();
+    }
+
+    /// Stop: running fetches are abandoned (their entries are picked up again by a later poll).
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        self.drain().await;
+    }
+
+    /// Jobs queued or running.
+    pub fn pending(&self) -> usize {
+        lock(&self.in_flight).len()
+    }
+
+    async fn run_job(self: &Arc<Self>, job: ArticleJob) {
+        loop {
+            let record = tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                r = self.attempt(&job) => r,
+            };
+            let record = match record {
+                Some(r) => r,
+                None => return,
+            };
+            if let Err(e) = self.store.put_article(&record).await {
+                warn!(url = %job.url, "cannot store the article: {e}");
+                return;
+            }
+            match record.status.as_str() {
+                "ok" | "removed" => {
+                    let ArticleJob {
+                        feed_id,
+                        feed_name,
+                        url,
+                        finish,
+                        ..
+                    } = job;
+                    let outcome = finish(&record);
+                    self.apply(feed_id, &feed_name, &url, outcome).await;
+                    return;
+                }
+                _ => {}
+            }
+            // Failed: retry in this process only when allowed and attempts remain.
+            let give_up = record.failures >= i64::from(self.settings.max_attempts);
+            let Some(at) = record
+                .next_attempt_at
+                .filter(|_| self.retry_in_process.load(Ordering::Relaxed) && !give_up)
+            else {
+                return;
+            };
+            let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn apply(&self, feed_id: i64, feed_name: &str, url: &str, outcome: Outcome) {
+        if outcome.posts.is_empty() && outcome.skipped.is_empty() {
+            return;
+        }
+        match self
+            .store
+            .save_entries(feed_id, &outcome.posts, &outcome.skipped, outcome.withdraw)
+            .await
+        {
+            Ok(report) => {
+                lock(&self.stats).posts_updated += (report.new + report.updated) as u64;
+                info!(
+                    feed = %feed_name,
+                    url = %url,
+                    new = report.new,
+                    updated = report.updated,
+                    skipped = report.skipped,
+                    "article applied"
+                );
+            }
+            Err(e) => {
+                warn!(feed = %feed_name, url = %url, "cannot store the post with its article: {e}")
+            }
+        }
+    }
+
+    /// Wait for this host's turn (the per-host interval, or a `Retry-After` it sent).
+    async fn host_turn(&self, url: &str) {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
+        let start = {
+            let mut hosts = lock(&self.hosts);
+            let now = tokio::time::Instant::now();
+            let next = hosts.get(&host).copied().unwrap_or(now).max(now);
+            hosts.insert(host, next + self.settings.per_host_interval);
+            next
+        };
+        tokio::time::sleep_until(start).await;
+    }
+
+    fn host_retry_after(&self, url: &str, until: DateTime<Utc>) {
+        let Some(host) = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        else {
+            return;
+        };
+        let wait = (until - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        let at = tokio::time::Instant::now() + wait.min(Duration::from_secs(24 * 3600));
+        let mut hosts = lock(&self.hosts);
+        let e = hosts.entry(host).or_insert(at);
+        *e = (*e).max(at);
+    }
+
+    /// One fetch + extraction. `None` when the cache already answers (another job stored it).
+    async fn attempt(&self, job: &ArticleJob) -> Option<ArticleRecord> {
+        let previous = self
+            .store
+            .get_articles(std::slice::from_ref(&job.url))
+            .await
+            .ok()
+            .and_then(|mut m| m.remove(&job.url));
+        let extractor_key = job.extractor.key();
+        let failures = previous
+            .as_ref()
+            .filter(|p| p.status == "failed")
+            .map_or(0, |p| p.failures);
+        let validators = match &previous {
+            Some(p) if p.status != "failed" && p.extractor == extractor_key => Validators {
+                etag: p.etag.clone(),
+                last_modified: p.last_modified.clone(),
+            },
+            _ => Validators::default(),
+        };
+        let fetch_url = match job.extractor {
+            Extractor::RedditJson => reddit::json_url(&job.url).unwrap_or_else(|| job.url.clone()),
+            _ => job.url.clone(),
+        };
+
+        let _permit = self.permits.acquire().await.ok()?;
+        self.host_turn(&fetch_url).await;
+        let started = std::time::Instant::now();
+        let now = Utc::now().trunc_subsecs(0);
+        let mut record = ArticleRecord {
+            url: job.url.clone(),
+            status: "failed".into(),
+            extractor: extractor_key,
+            content_html: None,
+            etag: None,
+            last_modified: None,
+            http_status: None,
+            error: None,
+            failures: failures + 1,
+            fetched_at: now,
+            next_attempt_at: None,
+        };
+        let result = self.fetcher.fetch(&fetch_url, &validators).await;
+        match result {
+            Err(e) => {
+                if let Some(until) = e.retry_after() {
+                    self.host_retry_after(&fetch_url, until);
+                }
+                record.http_status = e.http_status().map(i64::from);
+                record.next_attempt_at = Some(self.retry_time(now, record.failures, &e));
+                record.error = Some(e.to_string());
+            }
+            Ok(FetchResponse::NotModified { .. }) => {
+                // The cached extraction still holds.
+                let mut p = previous?;
+                p.fetched_at = now;
+                return Some(p);
+            }
+            Ok(FetchResponse::Modified(doc)) => {
+                record.http_status = Some(i64::from(doc.status));
+                record.etag = doc.etag.clone();
+                record.last_modified = doc.last_modified.clone();
+                let extractor = job.extractor.clone();
+                let page_url = doc.final_url.clone();
+                let comments_url = job.url.clone();
+                let content_type = doc.content_type.clone();
+                let body = doc.body;
+                let extracted = tokio::task::spawn_blocking(move || {
+                    extract_body(
+                        &body,
+                        content_type.as_deref(),
+                        &page_url,
+                        &comments_url,
+                        &extractor,
+                    )
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("extraction failed: {e}")));
+                match extracted {
+                    Ok(Extracted::Content(html)) => {
+                        record.status = "ok".into();
+                        record.content_html = Some(html);
+                        record.failures = 0;
+                    }
+                    Ok(Extracted::Removed(reason)) => {
+                        record.status = "removed".into();
+                        record.error = Some(reason);
+                        record.failures = 0;
+                    }
+                    Err(e) => {
+                        // The page is there but holds nothing usable: retrying soon won't help.
+                        record.error = Some(e);
+                        record.failures = i64::from(self.settings.max_attempts);
+                    }
+                }
+            }
+        }
+        let mut stats = lock(&self.stats);
+        match record.status.as_str() {
+            "ok" => stats.fetched += 1,
+            "removed" => stats.removed += 1,
+            _ => {
+                stats.failed += 1;
+                warn!(
+                    feed = %job.feed_name,
+                    url = %job.url,
+                    attempt = record.failures,
+                    error = record.error.as_deref().unwrap_or(""),
+                    "article not fetched; the post keeps the feed's content"
+                );
+            }
+        }
+        debug!(url = %job.url, status = %record.status, ms = started.elapsed().as_millis() as u64, "article");
+        Some(record)
+    }
+
+    fn retry_time(&self, now: DateTime<Utc>, failures: i64, e: &FetchError) -> DateTime<Utc> {
+        let exp = u32::try_from(failures.saturating_sub(1))
+            .unwrap_or(0)
+            .min(16);
+        let backoff = self.settings.retry_backoff.saturating_mul(1u32 << exp);
+        let backoff = chrono::Duration::from_std(backoff).unwrap_or(chrono::Duration::days(1));
+        let at = now + backoff;
+        e.retry_after().map_or(at, |r| r.max(at))
+    }
+}
+
+enum Extracted {
+    Content(String),
+    Removed(String),
+}
+
+fn extract_body(
+    body: &[u8],
+    content_type: Option<&str>,
+    page_url: &str,
+    comments_url: &str,
+    extractor: &Extractor,
+) -> Result<Extracted, String> {
+    if *extractor == Extractor::RedditJson {
+        return match reddit::parse(body)? {
+            reddit::RedditPost::Removed { reason } => Ok(Extracted::Removed(reason)),
+            reddit::RedditPost::Live {
+                selftext_html,
+                external_url,
+                author,
+            } => Ok(Extracted::Content(reddit::as_feed_html(
+                &selftext_html,
+                external_url.as_deref(),
+                author.as_deref(),
+                comments_url,
+            ))),
+        };
+    }
+    let (text, _) = crate::parse::to_utf8(body, content_type);
+    extract::extract(&text, page_url, extractor).map(Extracted::Content)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_len_counts_visible_text_only() {
+        assert_eq!(plain_len("<p>Hello <b>world</b></p>"), 11);
+        assert_eq!(plain_len("<p>a</p><p>b</p>"), 3);
+        assert_eq!(
+            plain_len("<script>var x = 'long long long';</script><p>ab</p>"),
+            2
+        );
+        assert_eq!(plain_len("<style>p{}</style>x &amp; y"), 5);
+        assert_eq!(plain_len("<!-- comment --> hi "), 2);
+        assert_eq!(plain_len(""), 0);
+        assert_eq!(plain_len("<p>unterminated <b"), 12);
+    }
+
+    #[test]
+    fn modes_parse() {
+        assert_eq!(
+            FullContent::parse("when_short"),
+            Some(FullContent::WhenShort)
+        );
+        assert_eq!(FullContent::parse("always"), Some(FullContent::Always));
+        assert_eq!(FullContent::parse("never"), Some(FullContent::Never));
+        assert_eq!(FullContent::parse("sometimes"), None);
+    }
+}

@@ -1,0 +1,683 @@
+//! The keyword taxonomy: canonical tags and the rules that produce them, loaded from TOML,
+//! validated once, compiled into one Aho-Corasick automaton and scored per post.
+//!
+//! # File format
+//! ```toml
+//! # Optional, for user files: start from the built-in taxonomy; tags of this file replace
+//! # built-in tags of the same name, other built-in tags stay.
+//! include_default = false
+//!
+//! [tags."CI/CD"]                      # the canonical tag, exactly as it is published
+//! terms = ["ci/cd", "continuous integration", "github actions"]  # case-insensitive
+//! exact = ["CD"]                       # case-sensitive (acronyms that are words in lower case)
+//! ```
+//! A term is a word or a phrase. It matches only as whole words: the characters around a match
+//! must not be letters, digits or `_` (`helm` does not match `overwhelm`, `go` does not match
+//! `good`); a term that ends in a letter other than `s` also matches with a plural `s`
+//! (`container` matches `containers`). Only the sides where the term begins or ends with a letter
+//! or digit are checked, so `.net` matches in `asp.net` and `c++` in `c++20`. `terms` ignore
+//! ASCII case; `exact` terms must match byte for byte. Several tags may share a term (`github
+//! actions` can count for both `CI/CD` and `GitHub Actions`), and matches may overlap (`github
+//! actions` also counts for a tag with the term `github`).
+//!
+//! Validation (each message names the file, the tag and the key): unknown keys, tags without
+//! rules, empty or symbol-only terms, terms listed twice in one tag, and tag names that the tag
+//! rules (post-format.md section 5) would publish differently: `Infrastructure as Code` would be
+//! published as `Infrastructure As Code`, so the file must say so.
+//!
+//! # Scoring
+//! For each canonical tag:
+//! - a match in the **title** tags the post (a title states what the post is about);
+//! - in the **body**, each distinct term that matched `k` times adds `1 + ln k`: repeats count,
+//!   with diminishing returns, and several different terms of a tag add up;
+//! - the body score must reach `1 + ln(1 + max(0, words - 150) / 350)`, where `words` counts the
+//!   body's words: one mention is enough in a short post (150 words or fewer), a 500-word post needs
+//!   two mentions, a 1,200-word post about three, a 5,000-word article about ten. A passing mention
+//!   in a long text does not tag it.
+//!
+//! The score of a tag is its body score plus [`TITLE_WEIGHT`] when the title matched. Tags are
+//! ranked by score (then by name, so the order is deterministic) and the first `max_tags` kept.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use sha2::{Digest, Sha256};
+
+use crate::domain::FeedConfig;
+use crate::normalize::build_tags;
+
+/// The taxonomy shipped with feedsmith (`config/taxonomy.toml`), embedded so that the binary
+/// tags posts with no extra file.
+pub const DEFAULT_TAXONOMY: &str = include_str!("../../config/taxonomy.toml");
+
+/// What a title match adds to a tag's score (and a title match always tags).
+pub const TITLE_WEIGHT: f64 = 3.0;
+
+/// Bumped when the scoring changes, so that stored posts are tagged again (it is part of the
+/// fingerprint that `entry_hash` covers).
+const SCORING_VERSION: u32 = 1;
+
+/// Longest accepted term: rules are words and short phrases, not sentences.
+const MAX_TERM_CHARS: usize = 80;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("taxonomy {source_name}: {message}")]
+pub struct TaxonomyError {
+    /// The file (or "the built-in taxonomy").
+    pub source_name: String,
+    pub message: String,
+}
+
+/// One canonical tag a pattern can produce.
+#[derive(Debug, Clone)]
+struct Target {
+    tag: usize,
+    /// The term as written in the file (shown by `inspect --explain`).
+    term: String,
+    exact: bool,
+}
+
+/// A compiled, validated taxonomy. Immutable, `Send + Sync`; compile it once and share it.
+#[derive(Debug)]
+pub struct Taxonomy {
+    tags: Vec<String>,
+    /// One entry per automaton pattern (terms equal up to ASCII case share a pattern).
+    patterns: Vec<Vec<Target>>,
+    automaton: AhoCorasick,
+    fingerprint: String,
+}
+
+/// How one tag scored on one post.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagScore {
+    pub tag: String,
+    pub score: f64,
+    /// Terms that matched in the title.
+    pub title_terms: Vec<String>,
+    /// Terms that matched in the body, with their counts, most frequent first.
+    pub body_terms: Vec<(String, usize)>,
+}
+
+/// Why a candidate tag was not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Only in the body, and below the threshold for the text's length.
+    BelowThreshold,
+    /// Good enough, but `max_tags` better tags came first.
+    OverCap,
+}
+
+/// The outcome of tagging one post: kept tags (best first) and the candidates left out, with
+/// the numbers behind the decision, for `inspect --explain`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tagging {
+    pub words: usize,
+    pub threshold: f64,
+    pub kept: Vec<TagScore>,
+    pub rejected: Vec<(TagScore, Rejection)>,
+}
+
+impl Tagging {
+    /// The kept tag names, best first.
+    pub fn tags(&self) -> Vec<String> {
+        self.kept.iter().map(|t| t.tag.clone()).collect()
+    }
+}
+
+/// The body score a tag needs in a text of `words` words (see the module documentation).
+pub fn threshold(words: usize) -> f64 {
+    1.0 + (1.0 + (words.saturating_sub(150) as f64) / 350.0).ln()
+}
+
+impl Taxonomy {
+    /// Parse, validate and compile a taxonomy file. `source_name` names it in messages. A file
+    /// with `include_default = true` starts from the built-in taxonomy.
+    pub fn from_toml(text: &str, source_name: &str) -> Result<Taxonomy, TaxonomyError> {
+        let err = |message: String| TaxonomyError {
+            source_name: source_name.to_string(),
+            message,
+        };
+        let (include_default, own) = parse_rules(text).map_err(err)?;
+        let mut rules = if include_default {
+            let builtin = DEFAULT_TAXONOMY;
+            let (_, base) = parse_rules(builtin)
+                .map_err(|m| err(format!("the built-in taxonomy it includes is invalid: {m}")))?;
+            base
+        } else {
+            BTreeMap::new()
+        };
+        rules.extend(own);
+        if rules.is_empty() {
+            return Err(err(
+                "no tags; add tables such as [tags.Kubernetes] with terms = [\"k8s\", \"kubectl\"] (or set [enrich] keyword_tags = false)".into(),
+            ));
+        }
+        compile(rules).map_err(err)
+    }
+
+    /// The built-in taxonomy, compiled once per process.
+    pub fn builtin() -> Result<Arc<Taxonomy>, TaxonomyError> {
+        static BUILTIN: OnceLock<Result<Arc<Taxonomy>, TaxonomyError>> = OnceLock::new();
+        BUILTIN
+            .get_or_init(|| {
+                Taxonomy::from_toml(
+                    DEFAULT_TAXONOMY,
+                    "the built-in taxonomy (config/taxonomy.toml)",
+                )
+                .map(Arc::new)
+            })
+            .clone()
+    }
+
+    /// Number of canonical tags.
+    pub fn len(&self) -> usize {
+        self.tags.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty()
+    }
+
+    /// The canonical tags, sorted.
+    pub fn tag_names(&self) -> &[String] {
+        &self.tags
+    }
+
+    /// A hash of the compiled rules and the scoring version: posts are tagged again when it
+    /// changes.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Score every tag whose rules match `title` or `body`, keep those that pass (title match,
+    /// or body score over the length threshold), best first, at most `max_tags`.
+    pub fn tag(&self, title: &str, body: &str, max_tags: usize) -> Tagging {
+        let mut title_hits: HashMap<usize, Vec<String>> = HashMap::new();
+        self.for_each_match(title, |tag, term| {
+            let terms = title_hits.entry(tag).or_default();
+            if !terms.iter().any(|t| t == term) {
+                terms.push(term.to_string());
+            }
+        });
+        let mut body_hits: HashMap<usize, Vec<(String, usize)>> = HashMap::new();
+        self.for_each_match(body, |tag, term| {
+            let terms = body_hits.entry(tag).or_default();
+            match terms.iter_mut().find(|(t, _)| t == term) {
+                Some((_, n)) => *n += 1,
+                None => terms.push((term.to_string(), 1)),
+            }
+        });
+
+        let words = body.split_whitespace().count();
+        let threshold = threshold(words);
+        let mut candidates: Vec<(TagScore, bool)> = Vec::new();
+        let mut tag_ids: Vec<usize> = title_hits.keys().chain(body_hits.keys()).copied().collect();
+        tag_ids.sort_unstable();
+        tag_ids.dedup();
+        for id in tag_ids {
+            let title_terms = title_hits.remove(&id).unwrap_or_default();
+            let mut body_terms = body_hits.remove(&id).unwrap_or_default();
+            body_terms.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let body_score: f64 = body_terms.iter().map(|(_, k)| 1.0 + (*k as f64).ln()).sum();
+            let in_title = !title_terms.is_empty();
+            let passes = in_title || body_score >= threshold;
+            let score = body_score + if in_title { TITLE_WEIGHT } else { 0.0 };
+            let Some(tag) = self.tags.get(id) else {
+                continue;
+            };
+            candidates.push((
+                TagScore {
+                    tag: tag.clone(),
+                    score,
+                    title_terms,
+                    body_terms,
+                },
+                passes,
+            ));
+        }
+        candidates.sort_by(|a, b| {
+            b.0.score
+                .total_cmp(&a.0.score)
+                .then_with(|| a.0.tag.cmp(&b.0.tag))
+        });
+        let mut kept = Vec::new();
+        let mut rejected = Vec::new();
+        for (score, passes) in candidates {
+            if !passes {
+                rejected.push((score, Rejection::BelowThreshold));
+            } else if kept.len() >= max_tags {
+                rejected.push((score, Rejection::OverCap));
+            } else {
+                kept.push(score);
+            }
+        }
+        Tagging {
+            words,
+            threshold,
+            kept,
+            rejected,
+        }
+    }
+
+    /// One pass of the automaton over `text`; `found(tag, term)` for every whole-word match.
+    fn for_each_match(&self, text: &str, mut found: impl FnMut(usize, &str)) {
+        for m in self.automaton.find_overlapping_iter(text) {
+            let Some(targets) = self.patterns.get(m.pattern().as_usize()) else {
+                continue;
+            };
+            let Some(matched) = text.get(m.start()..m.end()) else {
+                continue;
+            };
+            if !is_whole_word(text, m.start(), m.end()) {
+                continue;
+            }
+            for t in targets {
+                if !t.exact || matched == t.term {
+                    found(t.tag, &t.term);
+                }
+            }
+        }
+    }
+}
+
+/// Terms of three or more characters ending in a letter other than `s` also match with an `s`.
+fn takes_plural(term: &str) -> bool {
+    term.len() >= 3
+        && term
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphabetic() && c != 's' && c != 'S')
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Whether the text before a match ends in a word character, or in a `.` right after one: `cpp`
+/// in `llama.cpp` and `js` in `chart.js` are parts of a name, not words of their own.
+fn joined_before(before: &str) -> bool {
+    let mut rev = before.chars().rev();
+    match rev.next() {
+        Some('.') => rev.next().is_some_and(is_word_char),
+        Some(c) => is_word_char(c),
+        None => false,
+    }
+}
+
+/// Whether `text[start..end]` is a whole-word match (a plural `s` may follow). Boundaries are
+/// checked only where the match itself begins or ends with a word character; a `.` joining two
+/// word characters counts as part of a word (`llama.cpp`, `k8s.io`), a `.` ending a sentence does
+/// not.
+fn is_whole_word(text: &str, start: usize, end: usize) -> bool {
+    let (Some(before), Some(matched), Some(rest)) =
+        (text.get(..start), text.get(start..end), text.get(end..))
+    else {
+        return false;
+    };
+    let (Some(first), Some(last)) = (matched.chars().next(), matched.chars().next_back()) else {
+        return false;
+    };
+    if is_word_char(first) && joined_before(before) {
+        return false;
+    }
+    if !is_word_char(last) {
+        return true;
+    }
+    let mut after = rest.chars();
+    match after.next() {
+        None => true,
+        Some('.') => !after.next().is_some_and(is_word_char),
+        Some(c) if !is_word_char(c) => true,
+        Some('s') => takes_plural(matched) && after.next().is_none_or(|c| !is_word_char(c)),
+        Some(_) => false,
+    }
+}
+
+/// Parsed but not compiled: tag name -> (terms, exact terms).
+type Rules = BTreeMap<String, (Vec<String>, Vec<String>)>;
+
+/// Read the TOML into rules, with messages naming the tag and the key.
+fn parse_rules(text: &str) -> Result<(bool, Rules), String> {
+    let doc: toml::Table = toml::from_str(text).map_err(|e| {
+        format!(
+            "not valid TOML: {}",
+            e.to_string().trim_end().replace('\n', "\n  ")
+        )
+    })?;
+    let mut include_default = false;
+    let mut rules = Rules::new();
+    for (key, value) in &doc {
+        match key.as_str() {
+            "include_default" => {
+                include_default = value
+                    .as_bool()
+                    .ok_or_else(|| format!("include_default = {value}: expected true or false"))?;
+            }
+            "tags" => {
+                let tags = value.as_table().ok_or_else(|| {
+                    "`tags` must be tables, one per tag: [tags.Kubernetes] terms = [\"k8s\"]"
+                        .to_string()
+                })?;
+                for (name, rule) in tags {
+                    rules.insert(name.clone(), parse_tag(name, rule)?);
+                }
+            }
+            other => {
+                return Err(format!(
+                    "unknown key `{other}`; expected include_default or [tags.<Tag>] tables"
+                ))
+            }
+        }
+    }
+    Ok((include_default, rules))
+}
+
+fn parse_tag(name: &str, rule: &toml::Value) -> Result<(Vec<String>, Vec<String>), String> {
+    let at = format!("tag `{name}`");
+    let table = rule
+        .as_table()
+        .ok_or_else(|| format!("{at}: expected a table with terms = [...] and/or exact = [...]"))?;
+    let mut terms = Vec::new();
+    let mut exact = Vec::new();
+    for (key, value) in table {
+        let list = match key.as_str() {
+            "terms" => &mut terms,
+            "exact" => &mut exact,
+            other => {
+                return Err(format!(
+                    "{at}: unknown key `{other}`; expected terms or exact"
+                ))
+            }
+        };
+        let items = value
+            .as_array()
+            .ok_or_else(|| format!("{at}: `{key}` must be a list of strings"))?;
+        for item in items {
+            let term = item
+                .as_str()
+                .ok_or_else(|| format!("{at}: `{key}` contains {item}, expected a string"))?;
+            let term = term.trim();
+            if !term.chars().any(char::is_alphanumeric) {
+                return Err(format!(
+                    "{at}: `{key}` term {term:?} has no letter or digit"
+                ));
+            }
+            if term.chars().count() > MAX_TERM_CHARS {
+                return Err(format!(
+                    "{at}: `{key}` term {term:?} is longer than {MAX_TERM_CHARS} characters"
+                ));
+            }
+            list.push(term.to_string());
+        }
+    }
+    if terms.is_empty() && exact.is_empty() {
+        return Err(format!(
+            "{at} has no rules; give terms = [\"...\"] (any case) or exact = [\"...\"] (case-sensitive)"
+        ));
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for t in terms
+        .iter()
+        .map(|t| t.to_ascii_lowercase())
+        .chain(exact.iter().cloned())
+    {
+        if seen.contains(&t) {
+            return Err(format!("{at}: term {t:?} is listed twice"));
+        }
+        seen.push(t);
+    }
+    for t in &terms {
+        let lower = t.to_ascii_lowercase();
+        if let Some(singular) = lower.strip_suffix('s') {
+            if takes_plural(singular) && seen.iter().any(|s| s == singular) {
+                return Err(format!(
+                    "{at}: term {t:?} is redundant: {singular:?} already matches its plural"
+                ));
+            }
+        }
+    }
+    // The tag goes through the normal tag rules; it must come out as written.
+    let probe = FeedConfig::new("", "", "");
+    let (published, _) = build_tags(&[name.to_string()], &probe);
+    match published.as_slice() {
+        [one] if one == name => Ok((terms, exact)),
+        [one] => Err(format!(
+            "{at} would be published as `{one}` by the tag rules (post-format.md section 5); write it that way"
+        )),
+        _ => Err(format!(
+            "{at} is not a valid tag: the tag rules (post-format.md section 5) would publish it as {published:?}"
+        )),
+    }
+}
+
+fn compile(rules: Rules) -> Result<Taxonomy, String> {
+    let mut tags = Vec::with_capacity(rules.len());
+    let mut pattern_ids: HashMap<String, usize> = HashMap::new();
+    let mut pattern_text: Vec<String> = Vec::new();
+    let mut patterns: Vec<Vec<Target>> = Vec::new();
+    let mut hasher = Sha256::new();
+    hasher.update(format!("scoring {SCORING_VERSION}\n"));
+    for (tag_id, (name, (terms, exact))) in rules.into_iter().enumerate() {
+        hasher.update(format!("tag {}:{name}\n", name.len()));
+        let all = terms
+            .into_iter()
+            .map(|t| (t, false))
+            .chain(exact.into_iter().map(|t| (t, true)));
+        for (term, is_exact) in all {
+            hasher.update(format!("{} {}:{term}\n", u8::from(is_exact), term.len()));
+            let key = term.to_ascii_lowercase();
+            let id = *pattern_ids.entry(key.clone()).or_insert_with(|| {
+                pattern_text.push(key);
+                patterns.push(Vec::new());
+                patterns.len() - 1
+            });
+            if let Some(targets) = patterns.get_mut(id) {
+                targets.push(Target {
+                    tag: tag_id,
+                    term,
+                    exact: is_exact,
+                });
+            }
+        }
+        tags.push(name);
+    }
+    let automaton = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .build(&pattern_text)
+        .map_err(|e| format!("cannot compile the rules: {e}"))?;
+    Ok(Taxonomy {
+        tags,
+        patterns,
+        automaton,
+        fingerprint: hex::encode(hasher.finalize()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tax(text: &str) -> Taxonomy {
+        Taxonomy::from_toml(text, "test.toml").unwrap()
+    }
+
+    fn err(text: &str) -> String {
+        Taxonomy::from_toml(text, "test.toml")
+            .unwrap_err()
+            .to_string()
+    }
+
+    const SMALL: &str = r#"
+[tags.Kubernetes]
+terms = ["kubernetes", "k8s", "kubectl", "helm"]
+[tags.Go]
+terms = ["golang", "go"]
+[tags."CI/CD"]
+terms = ["ci/cd", "continuous integration", "github actions"]
+[tags."GitHub Actions"]
+terms = ["github actions"]
+[tags.GitHub]
+terms = ["github"]
+[tags.AWS]
+exact = ["AWS"]
+terms = ["amazon web services"]
+[tags.Containers]
+terms = ["container", "docker"]
+[tags.".NET"]
+terms = [".net", "dotnet"]
+"#;
+
+    /// `n` words of filler with no term in them.
+    fn filler(n: usize) -> String {
+        "lorem ipsum dolor sit amet ".repeat(n / 5)
+    }
+
+    #[test]
+    fn a_title_mention_tags() {
+        let t = tax(SMALL);
+        let r = t.tag("Helm charts for beginners", &filler(2000), 10);
+        assert_eq!(r.tags(), ["Kubernetes"]);
+        assert_eq!(r.kept[0].title_terms, ["helm"]);
+    }
+
+    #[test]
+    fn a_passing_mention_in_a_long_text_does_not_tag() {
+        let t = tax(SMALL);
+        let body = format!("{} we once used kubectl. {}", filler(500), filler(500));
+        let r = t.tag("My week", &body, 10);
+        assert!(r.kept.is_empty(), "{r:?}");
+        assert_eq!(r.rejected[0].1, Rejection::BelowThreshold);
+        // ...but in a short post it does.
+        let r = t.tag("My week", "We once used kubectl to fix it.", 10);
+        assert_eq!(r.tags(), ["Kubernetes"]);
+        // And a long text that keeps returning to the topic is tagged.
+        let body = format!(
+            "{} kubectl and helm, k8s. {} kubernetes again, kubectl. {}",
+            filler(300),
+            filler(300),
+            filler(300)
+        );
+        assert_eq!(t.tag("My week", &body, 10).tags(), ["Kubernetes"]);
+    }
+
+    #[test]
+    fn aliases_and_shared_overlapping_terms() {
+        let t = tax(SMALL);
+        let r = t.tag("Moving our pipelines to GitHub Actions", "", 10);
+        assert_eq!(r.tags(), ["CI/CD", "GitHub", "GitHub Actions"]);
+        let r = t.tag("k8s or K8S?", "", 10);
+        assert_eq!(r.tags(), ["Kubernetes"]);
+        assert_eq!(r.kept[0].title_terms, ["k8s"]);
+    }
+
+    #[test]
+    fn whole_words_only() {
+        let t = tax(SMALL);
+        for title in [
+            "I feel overwhelmed",
+            "A good day",
+            "Gopher ergonomics",
+            "ago",
+            "helmet",
+            "k8sx",
+        ] {
+            assert!(t.tag(title, "", 10).kept.is_empty(), "{title}");
+        }
+        assert_eq!(t.tag("Go is good", "", 10).tags(), ["Go"]);
+        assert_eq!(t.tag("(helm)", "", 10).tags(), ["Kubernetes"]);
+        assert_eq!(t.tag("helm's charts", "", 10).tags(), ["Kubernetes"]);
+        // Plural `s`, and symbol-edged terms inside words.
+        assert_eq!(
+            t.tag("Containers everywhere", "", 10).tags(),
+            ["Containers"]
+        );
+        assert_eq!(t.tag("ASP.NET tips", "", 10).tags(), [".NET"]);
+        // A `.` inside a name joins words; one that ends a sentence does not.
+        assert!(t.tag("golang.org/x and helm.sh", "", 10).kept.is_empty());
+        assert_eq!(t.tag("We use helm.", "", 10).tags(), ["Kubernetes"]);
+        // `exact` is case-sensitive; `terms` are not.
+        assert!(t
+            .tag("aws is a word in some languages", "", 10)
+            .kept
+            .is_empty());
+        assert_eq!(t.tag("AWS costs", "", 10).tags(), ["AWS"]);
+        assert_eq!(t.tag("AMAZON WEB SERVICES", "", 10).tags(), ["AWS"]);
+    }
+
+    #[test]
+    fn ranked_and_capped() {
+        let t = tax(SMALL);
+        let r = t.tag(
+            "Docker and GitHub Actions",
+            "We run kubectl. kubectl again. Helm too. Some golang.",
+            2,
+        );
+        // Title tags rank first (score + 3); the cap keeps the best two.
+        assert_eq!(r.kept.len(), 2);
+        assert!(r.kept.iter().all(|k| !k.title_terms.is_empty()), "{r:?}");
+        assert!(r
+            .rejected
+            .iter()
+            .any(|(s, why)| s.tag == "Kubernetes" && *why == Rejection::OverCap));
+    }
+
+    #[test]
+    fn threshold_grows_with_length() {
+        assert_eq!(threshold(0), 1.0);
+        assert_eq!(threshold(150), 1.0);
+        assert!(threshold(500) > 1.0 && threshold(500) <= 1.0 + 2f64.ln());
+        assert!(threshold(5000) > 3.0);
+    }
+
+    #[test]
+    fn validation_names_file_tag_and_key() {
+        let e = err("[tags.Kubernetes]\nterm = [\"k8s\"]\n");
+        assert!(
+            e.contains("test.toml") && e.contains("`Kubernetes`") && e.contains("`term`"),
+            "{e}"
+        );
+        let e = err("[tags.Kubernetes]\n");
+        assert!(e.contains("`Kubernetes` has no rules"), "{e}");
+        let e = err("[tags.Kubernetes]\nterms = [\"--\"]\n");
+        assert!(e.contains("no letter or digit"), "{e}");
+        let e = err("[tags.Kubernetes]\nterms = [\"k8s\", \"K8s\"]\n");
+        assert!(e.contains("listed twice"), "{e}");
+        let e = err("[tags.Kubernetes]\nterms = [\"pod\", \"pods\"]\n");
+        assert!(e.contains("\"pods\" is redundant"), "{e}");
+        let e = err("[tags.\"Infrastructure as Code\"]\nterms = [\"iac\"]\n");
+        assert!(e.contains("`Infrastructure As Code`"), "{e}");
+        let e = err("[tags.Kubernetes]\nterms = \"k8s\"\n");
+        assert!(e.contains("`terms` must be a list"), "{e}");
+        let e = err("version = 2\n");
+        assert!(e.contains("unknown key `version`"), "{e}");
+        let e = err("");
+        assert!(e.contains("no tags"), "{e}");
+        let e = err("[tags.Kubernetes\n");
+        assert!(
+            e.contains("not valid TOML") && e.contains("test.toml"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn include_default_extends_and_overrides() {
+        let base = Taxonomy::builtin().unwrap();
+        let t = tax("include_default = true\n[tags.Feedsmith]\nterms = [\"feedsmith\"]\n");
+        assert_eq!(t.len(), base.len() + 1);
+        assert_eq!(
+            t.tag("feedsmith and k8s", "", 10).tags(),
+            ["Feedsmith", "Kubernetes"]
+        );
+        assert_ne!(t.fingerprint(), base.fingerprint());
+    }
+
+    #[test]
+    fn the_builtin_taxonomy_is_valid_and_large() {
+        let t = Taxonomy::builtin().unwrap();
+        assert!(t.len() >= 150, "{} tags", t.len());
+        let fp = t.fingerprint().to_string();
+        assert_eq!(Taxonomy::builtin().unwrap().fingerprint(), fp);
+    }
+}

@@ -1,0 +1,256 @@
+//! The article step inside a poll (see `crate::article` for the why). Before normalization, the
+//! entries that want their linked page take it from the cache when it is there; the rest are
+//! queued and applied after the poll is stored. The same substitution runs on every later poll,
+//! so an entry normalized with its article keeps the same content hash and is left alone.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::app::App;
+use crate::article::{self, ArticleJob, Extractor, FullContent};
+use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, SkippedEntry};
+use crate::normalize;
+use crate::store::{ArticleRecord, StoreError};
+
+use super::{build_batch, newest};
+
+/// What the cache could not answer: pages to fetch, and entries Reddit reports removed.
+#[derive(Default)]
+pub(super) struct Plan {
+    /// `(entry as in the document, link, extractor)`.
+    pub to_fetch: Vec<(ParsedEntry, String, Extractor)>,
+    /// Entry keys of removed Reddit posts, with the reason.
+    pub removed: HashMap<String, String>,
+}
+
+/// The effective `full_content` of a feed.
+pub fn mode(app: &App, feed: &FeedConfig) -> FullContent {
+    feed.full_content
+        .unwrap_or(app.settings.articles.full_content)
+}
+
+/// How the linked page of `link` is read for `feed`.
+pub fn extractor_for(feed: &FeedConfig, link: &str) -> Extractor {
+    if article::reddit::is_comments_url(link) {
+        Extractor::RedditJson
+    } else if let Some(sel) = &feed.content_selector {
+        Extractor::Selector(sel.clone())
+    } else {
+        Extractor::Readability
+    }
+}
+
+/// Plain-text length of the entry's own content (what normalization would publish).
+fn own_len(entry: &ParsedEntry) -> usize {
+    [
+        &entry.content_html,
+        &entry.summary_html,
+        &entry.content_text,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|h| article::plain_len(h))
+    .find(|n| *n > 0)
+    .unwrap_or(0)
+}
+
+/// Whether `entry` wants its linked page, and the link.
+fn wants_article<'e>(
+    mode: FullContent,
+    feed: &FeedConfig,
+    entry: &'e ParsedEntry,
+) -> Option<&'e str> {
+    let link = entry
+        .link
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| l.starts_with("http://") || l.starts_with("https://"))?;
+    let wanted = match mode {
+        FullContent::Never => false,
+        FullContent::Always => true,
+        FullContent::WhenShort => {
+            own_len(entry) < feed.effective_min_content_chars().max(article::SHORT_CHARS)
+        }
+    };
+    wanted.then_some(link)
+}
+
+/// Put a cached article in place of the entry's content when it is richer. True when it did.
+pub fn substitute(entry: &mut ParsedEntry, record: &ArticleRecord) -> bool {
+    let Some(html) = record
+        .content_html
+        .as_deref()
+        .filter(|_| record.status == "ok")
+    else {
+        return false;
+    };
+    if article::plain_len(html) <= own_len(entry) {
+        return false;
+    }
+    entry.content_html = Some(html.to_string());
+    true
+}
+
+/// Apply cached articles to `parsed` and list what is left to fetch. One query per poll.
+pub(super) async fn plan(
+    app: &App,
+    feed: &FeedConfig,
+    parsed: &mut ParsedFeed,
+    now: DateTime<Utc>,
+) -> Result<Plan, StoreError> {
+    let mut plan = Plan::default();
+    let mode = mode(app, feed);
+    if mode == FullContent::Never {
+        return Ok(plan);
+    }
+    // Only the entries normalization will look at (`max_items` keeps the newest).
+    // (Addresses as integers: the set identifies entries without borrowing across an await.)
+    let considered: HashSet<usize> = newest(&parsed.entries, feed.max_items)
+        .into_iter()
+        .map(|e| e as *const ParsedEntry as usize)
+        .collect();
+    let mut wanted: Vec<(usize, String)> = Vec::new();
+    for (i, entry) in parsed.entries.iter().enumerate() {
+        if !considered.contains(&(entry as *const ParsedEntry as usize)) {
+            continue;
+        }
+        if let Some(link) = wants_article(mode, feed, entry) {
+            wanted.push((i, link.to_string()));
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(plan);
+    }
+    let urls: Vec<String> = wanted.iter().map(|(_, l)| l.clone()).collect();
+    let cache = app.store.get_articles(&urls).await?;
+    let max_attempts = i64::from(app.settings.articles.max_attempts);
+    for (i, link) in wanted {
+        let extractor = extractor_for(feed, &link);
+        let entry = &mut parsed.entries[i];
+        match cache.get(&link).filter(|r| r.extractor == extractor.key()) {
+            Some(r) if r.status == "ok" => {
+                substitute(entry, r);
+            }
+            Some(r) if r.status == "removed" => {
+                let reason = r
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "removed on Reddit".to_string());
+                plan.removed
+                    .insert(normalize::entry_key(feed, entry), reason);
+            }
+            Some(r) if r.failures >= max_attempts => {} // given up: the feed's content stays
+            Some(r) if r.next_attempt_at.is_some_and(|at| at > now) => {} // backing off
+            _ => {
+                if !app.articles.is_queued(&link) {
+                    plan.to_fetch.push((entry.clone(), link, extractor));
+                }
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// Queue the plan's pages. Each job re-normalizes its entry once the page is in the cache.
+pub(super) fn submit(app: &App, feed: &FeedConfig, feed_id: i64, parsed: &ParsedFeed, plan: Plan) {
+    if plan.to_fetch.is_empty() {
+        return;
+    }
+    let meta = Arc::new(meta_of(parsed));
+    for (entry, link, extractor) in plan.to_fetch {
+        let feed_name = feed.name.clone();
+        let feed = feed.clone();
+        let meta = Arc::clone(&meta);
+        let enrich = app.settings.enrich.enrichment.clone();
+        let finish = move |record: &ArticleRecord| -> article::Outcome {
+            let normalize_one = |e: ParsedEntry| {
+                let doc = ParsedFeed {
+                    entries: vec![e],
+                    ..meta_of(&meta)
+                };
+                build_batch(&feed, &doc, &HashMap::new(), now_secs(), Some(&enrich))
+            };
+            if record.status == "removed" {
+                let batch = normalize_one(entry);
+                let reason = record
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "removed on Reddit".to_string());
+                let skipped = batch
+                    .posts
+                    .iter()
+                    .map(|p| (p.entry_key.clone(), p.content_hash.clone()))
+                    .chain(
+                        batch
+                            .skipped
+                            .iter()
+                            .map(|s| (s.entry_key.clone(), s.content_hash.clone())),
+                    )
+                    .map(|(entry_key, content_hash)| SkippedEntry {
+                        entry_key,
+                        content_hash,
+                        reason: reason.clone(),
+                    })
+                    .collect();
+                return article::Outcome {
+                    posts: Vec::new(),
+                    skipped,
+                    withdraw: true,
+                };
+            }
+            let mut entry = entry;
+            substitute(&mut entry, record);
+            let batch = normalize_one(entry);
+            article::Outcome {
+                posts: batch.posts,
+                skipped: batch.skipped,
+                withdraw: false,
+            }
+        };
+        app.articles.submit(ArticleJob {
+            feed_id,
+            feed_name,
+            url: link,
+            extractor,
+            finish: Box::new(finish),
+        });
+    }
+}
+
+/// The feed-level fields normalization reads, without the entries.
+pub(super) fn meta_of(parsed: &ParsedFeed) -> ParsedFeed {
+    ParsedFeed {
+        format: parsed.format.clone(),
+        title: parsed.title.clone(),
+        author: parsed.author.clone(),
+        ttl_minutes: parsed.ttl_minutes,
+        skip_hours: parsed.skip_hours.clone(),
+        skip_days: parsed.skip_days.clone(),
+        entries: Vec::new(),
+    }
+}
+
+fn now_secs() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(0)
+}
+
+/// Skipped records for removed entries found in the cache: the batch's hash when the entry was
+/// normalized this poll, else the stored one.
+pub(super) fn removed_entries(
+    removed: &HashMap<String, String>,
+    hashes: &HashMap<String, String>,
+) -> Vec<SkippedEntry> {
+    removed
+        .iter()
+        .filter_map(|(key, reason)| {
+            hashes.get(key).map(|h| SkippedEntry {
+                entry_key: key.clone(),
+                content_hash: h.clone(),
+                reason: reason.clone(),
+            })
+        })
+        .collect()
+}

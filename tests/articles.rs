@@ -1,0 +1,410 @@
+//! The article step (full content) end to end: the real binary, a loopback server holding a
+//! teaser feed and its linked pages, a real SQLite file.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use support::{feed_toml, Reply, TestServer, Workspace};
+
+/// A page that buries `article` in navigation, ads, a comment thread, scripts and a footer.
+fn page(title: &str, article: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html><head><title>{title} | Example Blog</title>\
+         <script>window.tracker = 'TRACKING-CODE';</script><style>.ad{{color:red}}</style></head><body>\
+         <header><nav><ul><li><a href=\"/\">Home</a></li><li><a href=\"/archive\">Archive</a></li>\
+         <li><a href=\"/about\">About us</a></li></ul></nav></header>\
+         <div class=\"ad-banner\">SPONSORED: Buy the enterprise plan today!</div>\
+         <main><article><h1>{title}</h1><div class=\"post-body\">{article}</div></article></main>\
+         <section class=\"comments\"><h3>Comments</h3><p>COMMENT: first!</p><p>COMMENT: great read</p></section>\
+         <script>document.write('INJECTED-SCRIPT')</script>\
+         <footer><p>FOOTER: Copyright 2026 Example Blog. All rights reserved.</p></footer></body></html>"
+    )
+}
+
+fn article_text(topic: &str) -> String {
+    (0..10)
+        .map(|i| format!("<p>Section {i} on {topic}: the team moved every service to declarative pipelines, measured lead time and failure rate, and wrote down what worked so other teams could repeat it.</p>"))
+        .collect()
+}
+
+fn html(body: String) -> Reply {
+    Reply::feed(body).with_content_type("text/html; charset=utf-8")
+}
+
+/// An RSS feed whose items carry only a one-line teaser and link to `links`.
+fn teaser_feed(server: &TestServer, items: &[(&str, &str)]) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Teasers</title><link>http://example.test/</link><description>d</description>\n",
+    );
+    for (path, title) in items {
+        let link = server.url(path);
+        s.push_str(&format!(
+            "<item><guid>{link}</guid><title>{title}</title><link>{link}</link><pubDate>Sun, 03 Aug 2025 22:48:15 GMT</pubDate><description>Read more...</description></item>\n"
+        ));
+    }
+    s.push_str("</channel></rss>\n");
+    s
+}
+
+/// `canonical_url -> content_markdown` of every stored post.
+async fn contents(ws: &Workspace) -> HashMap<String, String> {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", ws.db_path().display()))
+        .await
+        .unwrap();
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT canonical_url, content_markdown FROM posts")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    rows.into_iter().collect()
+}
+
+/// `url -> (status, error)` of the article cache.
+async fn articles(ws: &Workspace) -> HashMap<String, (String, Option<String>)> {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", ws.db_path().display()))
+        .await
+        .unwrap();
+    let rows: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT url, status, error FROM articles")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    rows.into_iter().map(|(u, s, e)| (u, (s, e))).collect()
+}
+
+const ARTICLES_FAST: &str =
+    "[articles]\nfull_content = \"when_short\"\nper_host_interval = \"10ms\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teaser_posts_get_the_article_without_the_page_chrome() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Reply::feed(teaser_feed(
+            &server,
+            &[
+                ("/posts/1.html", "Pipelines"),
+                ("/posts/2.html", "Observability"),
+            ],
+        )),
+    );
+    server.route(
+        "/posts/1.html",
+        html(page("Pipelines", &article_text("pipelines"))),
+    );
+    server.route(
+        "/posts/2.html",
+        html(page("Observability", &article_text("observability"))),
+    );
+    let ws = Workspace::new(
+        ARTICLES_FAST,
+        &feed_toml("Teasers", &server.url("/feed.xml"), "blogs", ""),
+    );
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("articles: 2 fetched, 0 failed"),
+        "{}",
+        out.stderr
+    );
+
+    let posts = contents(&ws).await;
+    assert_eq!(posts.len(), 2);
+    let first = &posts[&server.url("/posts/1.html")];
+    assert!(first.contains("Section 0 on pipelines"), "{first}");
+    assert!(first.contains("Section 9 on pipelines"), "{first}");
+    for chrome in [
+        "TRACKING-CODE",
+        "INJECTED-SCRIPT",
+        "SPONSORED",
+        "COMMENT:",
+        "FOOTER:",
+        "About us",
+        "Read more",
+    ] {
+        assert!(
+            !first.contains(chrome),
+            "{chrome} leaked into the post:\n{first}"
+        );
+    }
+    assert!(posts[&server.url("/posts/2.html")].contains("Section 3 on observability"));
+
+    // A second run: the feed is unchanged (304) and nothing is fetched again.
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The feed changes (new ETag, same items): the cached articles are reused, not re-fetched.
+    server.route(
+        "/feed.xml",
+        Reply::feed(
+            teaser_feed(
+                &server,
+                &[
+                    ("/posts/1.html", "Pipelines"),
+                    ("/posts/2.html", "Observability"),
+                ],
+            ) + "<!-- changed -->",
+        ),
+    );
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("0 new, 0 updated"), "{}", out.stderr);
+    assert_eq!(
+        server.times("/posts/1.html").len(),
+        1,
+        "article fetched again"
+    );
+    assert_eq!(
+        server.times("/posts/2.html").len(),
+        1,
+        "article fetched again"
+    );
+    assert_eq!(server.times("/feed.xml").len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_content_selector_overrides_the_extractor() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Reply::feed(teaser_feed(&server, &[("/a.html", "A")])),
+    );
+    // The selector picks the sidebar, which readability would never choose.
+    let body = page("A", &article_text("the main story")).replace(
+        "<footer>",
+        &format!(
+            "<aside id=\"notes\"><p>{}</p></aside><footer>",
+            "SIDEBAR NOTE: the part this site's users want. ".repeat(15)
+        ),
+    );
+    server.route("/a.html", html(body));
+    let ws = Workspace::new(
+        ARTICLES_FAST,
+        &feed_toml(
+            "Teasers",
+            &server.url("/feed.xml"),
+            "blogs",
+            "content_selector = \"aside#notes\"",
+        ),
+    );
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let post = &contents(&ws).await[&server.url("/a.html")];
+    assert!(post.contains("SIDEBAR NOTE"), "{post}");
+    assert!(!post.contains("the main story"), "{post}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_pages_keep_the_feed_content_and_record_the_failure() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Reply::feed(teaser_feed(
+            &server,
+            &[
+                ("/missing.html", "Missing"),
+                ("/hang.html", "Hangs"),
+                ("/huge.html", "Huge"),
+                ("/good.html", "Good"),
+            ],
+        )),
+    );
+    server.route("/missing.html", Reply::status(404, "not found"));
+    server.route("/hang.html", Reply::Hang);
+    server.route("/huge.html", html("<p>x</p>".repeat(50 * 1024 * 1024 / 8)));
+    server.route("/good.html", html(page("Good", &article_text("good news"))));
+    let ws = Workspace::new(
+        &format!("[http]\ntimeout = \"2s\"\nconnect_timeout = \"1s\"\n\n{ARTICLES_FAST}"),
+        &feed_toml("Teasers", &server.url("/feed.xml"), "blogs", ""),
+    );
+    let started = std::time::Instant::now();
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(
+        out.code, 0,
+        "a broken article page is not a failed feed: {}",
+        out.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(
+        out.stderr.contains("articles: 1 fetched, 3 failed"),
+        "{}",
+        out.stderr
+    );
+
+    let posts = contents(&ws).await;
+    assert_eq!(posts.len(), 4, "every entry is still published");
+    for path in ["/missing.html", "/hang.html", "/huge.html"] {
+        assert!(
+            posts[&server.url(path)].contains("Read more"),
+            "{path} lost its feed content"
+        );
+    }
+    assert!(posts[&server.url("/good.html")].contains("Section 1 on good news"));
+
+    let cache = articles(&ws).await;
+    let err = |p: &str| cache[&server.url(p)].1.clone().unwrap_or_default();
+    assert_eq!(cache[&server.url("/missing.html")].0, "failed");
+    assert!(
+        err("/missing.html").contains("404"),
+        "{}",
+        err("/missing.html")
+    );
+    assert!(
+        err("/hang.html").contains("timed out"),
+        "{}",
+        err("/hang.html")
+    );
+    assert!(err("/huge.html").contains("limit"), "{}", err("/huge.html"));
+
+    // The next run does not fetch the failed pages again: they wait for their retry time.
+    server.route(
+        "/feed.xml",
+        Reply::feed(
+            teaser_feed(
+                &server,
+                &[
+                    ("/missing.html", "Missing"),
+                    ("/hang.html", "Hangs"),
+                    ("/huge.html", "Huge"),
+                    ("/good.html", "Good"),
+                ],
+            ) + "<!-- v2 -->",
+        ),
+    );
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(server.times("/missing.html").len(), 1);
+    assert_eq!(server.times("/good.html").len(), 1);
+}
+
+/// Reddit's JSON form of a comments page, as `https://www.reddit.com/.../slug.json` returns it.
+fn reddit_json(selftext_html: &str, url: &str, is_self: bool, removed: Option<&str>) -> String {
+    serde_json::json!([
+        {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": {
+            "selftext": if removed.is_some() { "[removed]" } else { "text" },
+            "selftext_html": html_escape(selftext_html),
+            "url": url,
+            "is_self": is_self,
+            "removed_by_category": removed,
+            "author": "alice",
+            "permalink": "/r/devops/comments/x/y/"
+        }}]}},
+        {"kind": "Listing", "data": {"children": []}}
+    ])
+    .to_string()
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reddit_posts_are_read_from_the_json_form_and_removed_posts_are_not_published() {
+    let server = TestServer::start().await;
+    let self_post = "/r/devops/comments/abc111/my_pipeline_story/";
+    let link_post = "/r/devops/comments/abc222/great_article/";
+    let removed = "/r/devops/comments/abc333/spam/";
+    let entry = |path: &str, title: &str| {
+        let link = server.url(path);
+        // The feed's own content is a short teaser, so the community rule would skip it.
+        format!(
+            "<entry><id>t3_{title}</id><title>{title}</title><link href=\"{link}\"/><updated>2025-08-03T22:48:15+00:00</updated>\
+             <author><name>/u/alice</name></author><content type=\"html\">&lt;p&gt;short&lt;/p&gt;</content></entry>"
+        )
+    };
+    let feed = format!(
+        "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>r/devops</title><id>r</id><updated>2025-08-03T22:48:15+00:00</updated>{}{}{}</feed>",
+        entry(self_post, "self"),
+        entry(link_post, "link"),
+        entry(removed, "removed")
+    );
+    server.route(
+        "/r/devops/.rss",
+        Reply::feed(feed).with_content_type("application/atom+xml"),
+    );
+    let long = (0..12)
+        .map(|i| format!("<p>Step {i}: we replaced the hand-run deploy script with a reviewed pipeline, added canaries and rollbacks, and cut incidents by half.</p>"))
+        .collect::<String>();
+    let json = |body: String| Reply::feed(body).with_content_type("application/json");
+    server.route(
+        "/r/devops/comments/abc111/my_pipeline_story.json",
+        json(reddit_json(
+            &format!("<!-- SC_OFF --><div class=\"md\">{long}</div><!-- SC_ON -->"),
+            &server.url(self_post),
+            true,
+            None,
+        )),
+    );
+    server.route(
+        "/r/devops/comments/abc222/great_article.json",
+        json(reddit_json(
+            &format!("<div class=\"md\">{long}</div>"),
+            "https://blog.example.org/great-article",
+            false,
+            None,
+        )),
+    );
+    server.route(
+        "/r/devops/comments/abc333/spam.json",
+        json(reddit_json(
+            &long,
+            &server.url(removed),
+            true,
+            Some("moderator"),
+        )),
+    );
+    let ws = Workspace::new(
+        ARTICLES_FAST,
+        &feed_toml("Reddit", &server.url("/r/devops/.rss"), "community", ""),
+    );
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let posts = contents(&ws).await;
+    let self_text = posts
+        .get(&server.url(self_post))
+        .unwrap_or_else(|| panic!("self post not published: {posts:?}\n{}", out.stderr));
+    assert!(self_text.contains("Step 11: we replaced"), "{self_text}");
+    let link_text = &posts[&server.url(link_post)];
+    assert!(link_text.contains("Step 0: we replaced"), "{link_text}");
+    assert!(
+        link_text.contains("https://blog.example.org/great-article"),
+        "the shared link is kept: {link_text}"
+    );
+    assert!(
+        !posts.contains_key(&server.url(removed)),
+        "a removed post is not published"
+    );
+    let cache = articles(&ws).await;
+    assert_eq!(cache[&server.url(removed)].0, "removed");
+    // Only the JSON form was requested, never the HTML comments page.
+    assert!(server.times(self_post).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn never_turns_the_step_off() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Reply::feed(teaser_feed(&server, &[("/p.html", "P")])),
+    );
+    server.route("/p.html", html(page("P", &article_text("p"))));
+    let ws = Workspace::new(
+        ARTICLES_FAST,
+        &feed_toml(
+            "Teasers",
+            &server.url("/feed.xml"),
+            "blogs",
+            "full_content = \"never\"",
+        ),
+    );
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(server.times("/p.html").is_empty());
+    assert!(contents(&ws).await[&server.url("/p.html")].contains("Read more"));
+}
