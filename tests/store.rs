@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use chrono::{TimeZone, Utc};
 use feedsmith::domain::{FeedConfig, Post, SkippedEntry};
-use feedsmith::store::{Outcome, PollRecord, PostFilter};
+use feedsmith::store::{ArticleRecord, Outcome, PollRecord, PostFilter};
 use support::db::{self, TestStore};
 
 fn post(key: &str, url: &str, title: &str, hash: &str) -> Post {
@@ -386,6 +386,104 @@ async fn concurrent_claims_never_claim_twice(backend: &str) {
     assert_eq!(unique.len(), 500, "every due feed was claimed once");
 }
 
+fn article(url: &str, status: &str, failures: i64) -> ArticleRecord {
+    ArticleRecord {
+        url: url.into(),
+        status: status.into(),
+        extractor: "readability".into(),
+        content_html: (status == "ok").then(|| format!("<p>article at {url}</p>")),
+        etag: Some("\"a1\"".into()),
+        last_modified: None,
+        http_status: Some(if status == "ok" { 200 } else { 404 }),
+        error: (status != "ok").then(|| "HTTP 404".to_string()),
+        failures,
+        fetched_at: Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap(),
+        next_attempt_at: (status == "failed")
+            .then(|| Utc.with_ymd_and_hms(2026, 11, 29, 12, 10, 0).unwrap()),
+    }
+}
+
+async fn articles_are_cached_by_url_and_replaced_in_place(backend: &str) {
+    let (t, _, _) = open(backend).await;
+    let store = &t.store;
+    let urls = vec!["https://e.org/a".to_string(), "https://e.org/b".to_string()];
+    assert!(store.get_articles(&urls).await.unwrap().is_empty());
+    store
+        .put_article(&article("https://e.org/a", "failed", 1))
+        .await
+        .unwrap();
+    store
+        .put_article(&article("https://e.org/b", "ok", 0))
+        .await
+        .unwrap();
+    let got = store.get_articles(&urls).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        got["https://e.org/a"],
+        article("https://e.org/a", "failed", 1)
+    );
+    assert_eq!(got["https://e.org/b"], article("https://e.org/b", "ok", 0));
+    // A retry that succeeds replaces the failure, keyed by URL.
+    store
+        .put_article(&article("https://e.org/a", "ok", 0))
+        .await
+        .unwrap();
+    let got = store.get_articles(&urls[..1]).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got["https://e.org/a"].status, "ok");
+    assert_eq!(got["https://e.org/a"].failures, 0);
+    assert!(store.get_articles(&[]).await.unwrap().is_empty());
+}
+
+async fn save_entries_publishes_held_back_entries_and_withdraws_removed_posts(backend: &str) {
+    let (t, feed, _) = open(backend).await;
+    let store = &t.store;
+    let held = SkippedEntry {
+        entry_key: "k1".into(),
+        content_hash: "h1".into(),
+        reason: "too short".into(),
+    };
+    store
+        .save_poll(
+            feed,
+            &ok_poll(),
+            &[post("k2", "https://e.org/2", "Two", "h2")],
+            &[held],
+        )
+        .await
+        .unwrap();
+    let polled = store.list_feeds().await.unwrap()[0].last_polled_at;
+    // The article arrives: the held-back entry becomes a post, the feed's poll state is untouched.
+    let r = store
+        .save_entries(
+            feed,
+            &[post("k1", "https://e.org/1", "One", "h1a")],
+            &[],
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.new, r.updated), (1, 0));
+    let known = store.known_entries(feed).await.unwrap();
+    assert_eq!(known.get("k1").map(String::as_str), Some("h1a"));
+    assert_eq!(store.list_feeds().await.unwrap()[0].last_polled_at, polled);
+    // Reddit reports k2 removed: the post goes, the entry is remembered as skipped.
+    let removed = SkippedEntry {
+        entry_key: "k2".into(),
+        content_hash: "h2".into(),
+        reason: "removed on Reddit".into(),
+    };
+    let r = store
+        .save_entries(feed, &[], &[removed], true)
+        .await
+        .unwrap();
+    assert_eq!(r.skipped, 1);
+    assert!(store.find_post("https://e.org/2").await.unwrap().is_none());
+    assert!(store.find_post("https://e.org/1").await.unwrap().is_some());
+    let known = store.known_entries(feed).await.unwrap();
+    assert_eq!(known.get("k2").map(String::as_str), Some("h2"));
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite_backend {
@@ -405,4 +503,6 @@ suite!(
     failures_count_up_keep_validators_and_reset_on_success,
     leases_are_exclusive_expire_and_cover_one_cycle,
     concurrent_claims_never_claim_twice,
+    articles_are_cached_by_url_and_replaced_in_place,
+    save_entries_publishes_held_back_entries_and_withdraws_removed_posts,
 );
