@@ -1083,4 +1083,95 @@ mod tests {
             .iter()
             .any(|f| f.url == "https://www.reddit.com/r/devops/.rss"));
     }
+
+    #[test]
+    fn enrich_defaults_and_env() {
+        let s = load_str(FEED, &[]).unwrap();
+        assert!(s.enrich.keyword_tags && s.enrich.enrichment.keyword_tags());
+        assert_eq!(s.enrich.max_tags, 10);
+        assert!(s.enrich.taxonomy.is_none());
+        assert!(s.to_toml().contains("[enrich]"), "{}", s.to_toml());
+        let s = load_str(
+            FEED,
+            &[
+                ("FEEDSMITH__ENRICH__MAX_TAGS", "4"),
+                ("FEEDSMITH__ENRICH__KEYWORD_TAGS", "false"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.enrich.enrichment.max_tags(), 4);
+        assert!(s.enrich.enrichment.taxonomy_for(&s.feeds[0].url).is_none());
+        let e = load_str(&format!("[enrich]\nmax_tag = 3\n{FEED}"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("enrich.max_tag") && e.contains("taxonomy"),
+            "{e}"
+        );
+        let e = load_str(&format!("[enrich]\nmax_tags = 0\n{FEED}"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[enrich].max_tags = 0"), "{e}");
+    }
+
+    #[test]
+    fn taxonomy_files_global_and_per_feed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mine.toml"),
+            "[tags.Feedsmith]\nterms = [\"feedsmith\"]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("bad.toml"),
+            "[tags.Feedsmith]\nterm = [\"feedsmith\"]\n",
+        )
+        .unwrap();
+        let config = dir.path().join("feedsmith.toml");
+        let load = |text: &str| {
+            from_parts(Some(text), Source::File(config.clone()), &[], None)
+                .map_err(|e| e.to_string())
+        };
+        // Relative paths start at the configuration file's directory.
+        let s = load(&format!("[enrich]\ntaxonomy = \"mine.toml\"\n{FEED}")).unwrap();
+        let t = s
+            .enrich
+            .enrichment
+            .tag(&s.feeds[0].url, "feedsmith", "")
+            .unwrap();
+        assert_eq!(t.tags(), ["Feedsmith"]);
+        assert_eq!(s.enrich.taxonomy, Some(dir.path().join("mine.toml")));
+        // Per feed: only that feed.
+        let text = format!("{FEED}taxonomy = \"mine.toml\"\n[[feeds]]\nname = \"B\"\nurl = \"https://example.org/b.xml\"\ncollection = \"news\"\n");
+        let s = load(&text).unwrap();
+        let e = &s.enrich.enrichment;
+        assert_eq!(
+            e.tag("https://example.org/feed.xml", "feedsmith k8s", "")
+                .unwrap()
+                .tags(),
+            ["Feedsmith"]
+        );
+        assert_eq!(
+            e.tag("https://example.org/b.xml", "feedsmith k8s", "")
+                .unwrap()
+                .tags(),
+            ["Kubernetes"]
+        );
+        assert_eq!(s.enrich.feed_taxonomies.len(), 1);
+        // Errors name the configuration file, the key, the taxonomy file, the tag and its key.
+        let e = load(&format!("[enrich]\ntaxonomy = \"bad.toml\"\n{FEED}")).unwrap_err();
+        assert!(
+            e.contains("feedsmith.toml")
+                && e.contains("[enrich].taxonomy")
+                && e.contains("bad.toml")
+                && e.contains("`Feedsmith`")
+                && e.contains("`term`"),
+            "{e}"
+        );
+        let e = load(&format!("{FEED}taxonomy = \"missing.toml\"\n")).unwrap_err();
+        assert!(
+            e.contains("[[feeds]] #1") && e.contains("missing.toml") && e.contains("cannot read"),
+            "{e}"
+        );
+    }
 }

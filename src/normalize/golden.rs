@@ -366,3 +366,50 @@ fn videos_layout() {
         "{link}"
     );
 }
+
+/// Keyword tags (issue 9) are one more input of section 5: the worked example keeps its two
+/// spec tags and gains the taxonomy's, every one of them in its published form; the taxonomy in
+/// effect is part of the hash.
+#[test]
+fn keyword_tags_extend_the_worked_example() {
+    use crate::enrich::{Enrichment, Taxonomy};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    let (feed, parsed, entry) = seed_entry();
+    let enrich = Enrichment::builtin().unwrap();
+    let Normalized::Post(post) =
+        normalize_entry_with(&feed, &parsed, &entry, Utc::now(), Some(&enrich)).unwrap()
+    else {
+        panic!("the seed entry is long enough to publish");
+    };
+    for tag in ["Community", "DevOps", "AMD", "Local LLM", "Llama.cpp"] {
+        assert!(
+            post.tags.iter().any(|t| t == tag),
+            "{tag} in {:?}",
+            post.tags
+        );
+    }
+    assert!(post.tags.len() <= 2 + enrich.max_tags(), "{:?}", post.tags);
+    // The tag rules ran: sorted case-insensitively, one normalized form per tag.
+    let mut sorted = post.tags.clone();
+    sorted.sort_by_key(|t| t.to_lowercase());
+    assert_eq!(post.tags, sorted);
+    assert_eq!(post.tags.len(), post.tags_normalized.len());
+    assert!(post.tags_normalized.iter().any(|n| n == "llamadotcpp"));
+
+    let plain = entry_hash(&feed, &parsed, &entry);
+    let on = entry_hash_with(&feed, &parsed, &entry, Some(&enrich));
+    let own =
+        Arc::new(Taxonomy::from_toml("[tags.Backend]\nterms = [\"backend\"]\n", "t").unwrap());
+    let other = Enrichment::new(true, 10, own, BTreeMap::new());
+    let changed = entry_hash_with(&feed, &parsed, &entry, Some(&other));
+    assert!(plain != on && on != changed && plain != changed);
+    assert_eq!(post.content_hash, on);
+    let Normalized::Post(post) =
+        normalize_entry_with(&feed, &parsed, &entry, Utc::now(), Some(&other)).unwrap()
+    else {
+        panic!("published");
+    };
+    assert_eq!(post.tags, ["Backend", "Community", "DevOps"]);
+}
