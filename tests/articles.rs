@@ -408,3 +408,108 @@ async fn never_turns_the_step_off() {
     assert!(server.times("/p.html").is_empty());
     assert!(contents(&ws).await[&server.url("/p.html")].contains("Read more"));
 }
+
+/// The library path the daemon uses: `refresh` stores the poll and returns; the article is
+/// fetched afterwards and applied to the stored post.
+async fn app_for(ws: &Workspace) -> feedsmith::app::App {
+    let settings = feedsmith::config::load(Some(&ws.config_path()), None).expect("config");
+    feedsmith::app::App::build(settings).await.expect("app")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poll_is_stored_before_the_article_arrives() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Reply::feed(teaser_feed(&server, &[("/slow.html", "Slow")])),
+    );
+    server.route(
+        "/slow.html",
+        Reply::Slow(
+            Duration::from_secs(3),
+            Box::new(html(page("Slow", &article_text("patience")))),
+        ),
+    );
+    let ws = Workspace::new(
+        ARTICLES_FAST,
+        &feed_toml("Teasers", &server.url("/feed.xml"), "blogs", ""),
+    );
+    let app = app_for(&ws).await;
+    let feeds = app.settings.feeds.clone();
+    let records = app.store.sync_feeds(&feeds).await.unwrap();
+    let started = std::time::Instant::now();
+    let report = feedsmith::pipeline::refresh(&app, &feeds[0], &records[0])
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the poll waited for the article page"
+    );
+    assert_eq!(report.saved.new, 1);
+    let url = server.url("/slow.html");
+    let stored = app.store.find_post(&url).await.unwrap().unwrap();
+    assert!(stored.post.content_markdown.contains("Read more"));
+    assert_eq!(app.articles.pending(), 1);
+
+    app.articles.drain().await;
+    let stored = app.store.find_post(&url).await.unwrap().unwrap();
+    assert!(
+        stored
+            .post
+            .content_markdown
+            .contains("Section 4 on patience"),
+        "{}",
+        stored.post.content_markdown
+    );
+    assert_eq!(app.articles.stats().posts_updated, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_retries_a_failed_page_after_its_backoff() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Reply::feed(teaser_feed(&server, &[("/flaky.html", "Flaky")])),
+    );
+    server.route(
+        "/flaky.html",
+        Reply::status(503, "busy").with_header("Retry-After", "1"),
+    );
+    let ws = Workspace::new(
+        &format!("{ARTICLES_FAST}retry_backoff = \"1s\"\n"),
+        &feed_toml("Teasers", &server.url("/feed.xml"), "blogs", ""),
+    );
+    let app = app_for(&ws).await;
+    app.articles.set_retry_in_process(true);
+    let feeds = app.settings.feeds.clone();
+    let records = app.store.sync_feeds(&feeds).await.unwrap();
+    feedsmith::pipeline::refresh(&app, &feeds[0], &records[0])
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while server.times("/flaky.html").is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.statuses("/flaky.html"), vec![503]);
+    server.route(
+        "/flaky.html",
+        html(page("Flaky", &article_text("second try"))),
+    );
+    app.articles.drain().await;
+    assert_eq!(server.statuses("/flaky.html"), vec![503, 200]);
+    let gap = server.times("/flaky.html")[1] - server.times("/flaky.html")[0];
+    assert!(
+        gap >= Duration::from_millis(900),
+        "retried after {gap:?}, before Retry-After"
+    );
+    let stored = app
+        .store
+        .find_post(&server.url("/flaky.html"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored
+        .post
+        .content_markdown
+        .contains("Section 2 on second try"));
+}
