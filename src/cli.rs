@@ -182,6 +182,11 @@ pub struct InspectArgs {
     /// threshold, and the candidates left out (with --json: an `explain` object per post).
     #[arg(long)]
     pub explain: bool,
+    /// Fetch each entry's linked page and use its main content (readability, the feed's
+    /// `content_selector`, or Reddit's JSON form), as `fetch` does for teaser entries; prints the
+    /// plain-text length before and after per entry on stderr. Nothing is cached or stored.
+    #[arg(long)]
+    pub full_content: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -513,3 +513,46 @@ async fn the_daemon_retries_a_failed_page_after_its_backoff() {
         .content_markdown
         .contains("Section 2 on second try"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_full_content_shows_the_extracted_article() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Reply::feed(teaser_feed(
+            &server,
+            &[("/i.html", "Inspected"), ("/gone.html", "Gone")],
+        )),
+    );
+    server.route(
+        "/i.html",
+        html(page("Inspected", &article_text("inspection"))),
+    );
+    server.route("/gone.html", Reply::status(404, "no"));
+    let ws = Workspace::new(
+        "",
+        &feed_toml("Teasers", &server.url("/feed.xml"), "blogs", ""),
+    );
+    let out = ws
+        .run(&["inspect", &server.url("/feed.xml"), "--full-content"])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("Section 7 on inspection"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("SPONSORED"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains(&format!(
+            "{}: article used (readability): 12 ->",
+            server.url("/i.html")
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("article not used"), "{}", out.stderr);
+    assert!(out.stderr.contains("404"), "{}", out.stderr);
+    // Nothing was stored.
+    assert!(!ws.db_path().exists() || contents(&ws).await.is_empty());
+}

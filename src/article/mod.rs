@@ -506,9 +506,46 @@ impl ArticleService {
     }
 }
 
-enum Extracted {
+/// What a linked page gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Extracted {
+    /// The main content, as HTML (not yet sanitized).
     Content(String),
+    /// Reddit reports the post removed or deleted, with the reason.
     Removed(String),
+}
+
+/// Fetch one linked page and extract it, without the cache or the queue (`inspect
+/// --full-content`). The fetcher's limits apply.
+pub async fn fetch_article(
+    fetcher: &Fetcher,
+    url: &str,
+    extractor: &Extractor,
+) -> Result<Extracted, String> {
+    let fetch_url = match extractor {
+        Extractor::RedditJson => reddit::json_url(url).unwrap_or_else(|| url.to_string()),
+        _ => url.to_string(),
+    };
+    let doc = match fetcher.fetch(&fetch_url, &Validators::default()).await {
+        Ok(FetchResponse::Modified(doc)) => doc,
+        Ok(FetchResponse::NotModified { .. }) => {
+            return Err(format!("{fetch_url}: unexpected 304 Not Modified"))
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let extractor = extractor.clone();
+    let comments_url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        extract_body(
+            &doc.body,
+            doc.content_type.as_deref(),
+            &doc.final_url,
+            &comments_url,
+            &extractor,
+        )
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("extraction failed: {e}")))
 }
 
 fn extract_body(

@@ -44,7 +44,7 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
         )));
     };
 
-    let parsed = parse_document(
+    let mut parsed = parse_document(
         &settings,
         &body,
         content_type.as_deref(),
@@ -53,6 +53,9 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
     )
     .await?;
     let feed = feed_for(&settings, args, source, &parsed);
+    if args.full_content {
+        with_full_content(&settings, &feed, &mut parsed).await?;
+    }
     let enrich = settings.enrich.enrichment.clone();
     let batch = build_batch(
         &feed,
@@ -354,4 +357,79 @@ impl Explanation {
             })),
         })
     }
+}
+
+/// `--full-content`: every entry with an http(s) link gets its linked page, as the article step
+/// of `fetch` would use it (whatever the feed's `full_content` mode, so the extraction can be
+/// judged on any feed). One line per entry on stderr: the link, what happened, and the
+/// plain-text length of the entry's own content and of the article.
+async fn with_full_content(
+    settings: &Settings,
+    feed: &FeedConfig,
+    parsed: &mut ParsedFeed,
+) -> Result<(), CommandError> {
+    use crate::article::{fetch_article, plain_len, Extracted};
+    let http = crate::config::HttpSettings {
+        max_body: settings.articles.max_body.min(settings.http.max_body),
+        ..settings.http.clone()
+    };
+    let fetcher = Fetcher::new(&http).map_err(|e| CommandError::Runtime(e.to_string()))?;
+    let mut removed = Vec::new();
+    for entry in &mut parsed.entries {
+        let Some(link) = entry
+            .link
+            .clone()
+            .filter(|l| l.starts_with("http://") || l.starts_with("https://"))
+        else {
+            continue;
+        };
+        let own = [
+            &entry.content_html,
+            &entry.summary_html,
+            &entry.content_text,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|h| plain_len(h))
+        .find(|n| *n > 0)
+        .unwrap_or(0);
+        let extractor = crate::pipeline::extractor_for(feed, &link);
+        match fetch_article(&fetcher, &link, &extractor).await {
+            Ok(Extracted::Content(html)) => {
+                let record = crate::store::ArticleRecord {
+                    url: link.clone(),
+                    status: "ok".into(),
+                    extractor: extractor.key(),
+                    content_html: Some(html),
+                    etag: None,
+                    last_modified: None,
+                    http_status: Some(200),
+                    error: None,
+                    failures: 0,
+                    fetched_at: Utc::now(),
+                    next_attempt_at: None,
+                };
+                let article_len = record.content_html.as_deref().map_or(0, plain_len);
+                let used = crate::pipeline::substitute(entry, &record);
+                eprintln!(
+                    "{link}: {} ({}): {own} -> {article_len} characters",
+                    if used {
+                        "article used"
+                    } else {
+                        "feed content kept (richer)"
+                    },
+                    extractor.key()
+                );
+            }
+            Ok(Extracted::Removed(reason)) => {
+                eprintln!("{link}: {reason}; not published");
+                removed.push(link);
+            }
+            Err(e) => eprintln!("{link}: article not used: {e}"),
+        }
+    }
+    parsed
+        .entries
+        .retain(|e| !e.link.as_ref().is_some_and(|l| removed.contains(l)));
+    Ok(())
 }
