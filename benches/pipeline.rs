@@ -1,0 +1,262 @@
+//! Criterion micro-benchmarks of the per-entry pipeline, per byte of input:
+//! parse, normalize (sanitize + HTML-to-markdown + the rest of `normalize_entry`), the content
+//! hash that lets unchanged entries skip normalization, slug + tags, and front matter rendering.
+//!
+//!     cargo bench --bench pipeline
+//!
+//! Inputs: the real-world corpus (`../shared/corpus/feeds`, files expected to parse) and a small
+//! generated farm (`../shared/bench/genfarm.py`, 20 feeds x 25 items, written to a temporary
+//! folder). A missing input set is skipped with a note. No network.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use feedsmith::domain::{FeedConfig, ParsedFeed, Post};
+use feedsmith::normalize::{self, Normalized, RenderOptions};
+use feedsmith::parse::parse_feed;
+
+/// One input set: documents (bytes, content type, base URL) and their parsed form.
+struct Set {
+    name: &'static str,
+    docs: Vec<(Vec<u8>, Option<&'static str>, String)>,
+    parsed: Vec<(FeedConfig, ParsedFeed)>,
+}
+
+fn shared() -> PathBuf {
+    std::env::var_os("FEEDSMITH_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+fn content_type(path: &Path) -> Option<&'static str> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => Some("application/feed+json"),
+        _ => Some("application/xml"),
+    }
+}
+
+fn load(
+    name: &'static str,
+    files: Vec<PathBuf>,
+    collection_of: impl Fn(&str) -> &'static str,
+) -> Set {
+    let mut docs = Vec::new();
+    let mut parsed = Vec::new();
+    for path in files {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let base = format!(
+            "https://bench.example/{}",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        );
+        let ct = content_type(&path);
+        if let Ok(feed) = parse_feed(&bytes, ct, Some(&base)) {
+            let collection = collection_of(std::str::from_utf8(&bytes).unwrap_or_default());
+            parsed.push((
+                FeedConfig::new("Bench feed", base.clone(), collection),
+                feed,
+            ));
+            docs.push((bytes, ct, base));
+        }
+    }
+    Set { name, docs, parsed }
+}
+
+/// The corpus files whose manifest says they are feeds (`expect` = ok).
+fn corpus() -> Option<Set> {
+    let dir = shared().join("corpus");
+    let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).ok()?;
+    let files: Vec<PathBuf> = manifest
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            (cols.last() == Some(&"ok")).then(|| dir.join("feeds").join(cols[0]))
+        })
+        .collect();
+    Some(load("corpus", files, |_| "blogs"))
+}
+
+/// 20 feeds x 25 items from genfarm.py (the benchmark farm's generator), in a temporary folder.
+fn farm() -> Option<Set> {
+    let script = shared().join("bench/genfarm.py");
+    let out = std::env::temp_dir().join(format!("feedsmith-bench-farm-{}", std::process::id()));
+    let ok = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&out)
+        .args(["--feeds", "20", "--items", "25"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return None;
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(out.join("feeds"))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    // Reddit-shaped feeds go to the community collection, as genfarm's feeds.toml says.
+    let set = load("farm", files, |text| {
+        if text.contains("reddit.com/r/") {
+            "community"
+        } else {
+            "blogs"
+        }
+    });
+    let _ = std::fs::remove_dir_all(&out);
+    Some(set)
+}
+
+fn sets() -> Vec<Set> {
+    let mut sets = Vec::new();
+    for (what, set) in [("corpus", corpus()), ("farm", farm())] {
+        match set {
+            Some(s) if !s.docs.is_empty() => sets.push(s),
+            _ => eprintln!("pipeline bench: no {what} input found; skipped"),
+        }
+    }
+    sets
+}
+
+fn entry_html_bytes(feed: &ParsedFeed) -> u64 {
+    feed.entries
+        .iter()
+        .map(|e| {
+            e.content_html.as_deref().map_or(0, str::len)
+                + e.summary_html.as_deref().map_or(0, str::len)
+                + e.content_text.as_deref().map_or(0, str::len)
+        })
+        .sum::<usize>() as u64
+}
+
+fn posts_of(set: &Set) -> Vec<Post> {
+    let now = Utc.with_ymd_and_hms(2025, 8, 4, 0, 0, 0).unwrap();
+    let mut posts = Vec::new();
+    for (feed, parsed) in &set.parsed {
+        for entry in &parsed.entries {
+            if let Ok(Normalized::Post(p)) = normalize::normalize_entry(feed, parsed, entry, now) {
+                posts.push(*p);
+            }
+        }
+    }
+    posts
+}
+
+fn bench(c: &mut Criterion) {
+    let now = Utc.with_ymd_and_hms(2025, 8, 4, 0, 0, 0).unwrap();
+    for set in sets() {
+        let mut g = c.benchmark_group(set.name);
+        g.sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3));
+
+        // Parse: document bytes -> ParsedFeed.
+        let doc_bytes: u64 = set.docs.iter().map(|d| d.0.len() as u64).sum();
+        g.throughput(Throughput::Bytes(doc_bytes));
+        g.bench_function(
+            BenchmarkId::new("parse", format!("{} docs", set.docs.len())),
+            |b| {
+                b.iter(|| {
+                    set.docs
+                        .iter()
+                        .filter_map(|(bytes, ct, base)| parse_feed(bytes, *ct, Some(base)).ok())
+                        .map(|f| f.entries.len())
+                        .sum::<usize>()
+                })
+            },
+        );
+
+        let entries: usize = set.parsed.iter().map(|(_, p)| p.entries.len()).sum();
+        let html_bytes: u64 = set.parsed.iter().map(|(_, p)| entry_html_bytes(p)).sum();
+
+        // Normalize: sanitize + HTML-to-markdown + title, dates, tags, excerpt (per byte of HTML).
+        g.throughput(Throughput::Bytes(html_bytes));
+        g.bench_function(
+            BenchmarkId::new("normalize_entry", format!("{entries} entries")),
+            |b| {
+                b.iter(|| {
+                    let mut n = 0usize;
+                    for (feed, parsed) in &set.parsed {
+                        for entry in &parsed.entries {
+                            n += normalize::normalize_entry(feed, parsed, entry, now).is_ok()
+                                as usize;
+                        }
+                    }
+                    n
+                })
+            },
+        );
+
+        // The check that lets an unchanged entry skip normalization: key + content hash.
+        g.bench_function(
+            BenchmarkId::new("entry_key_and_hash", format!("{entries} entries")),
+            |b| {
+                b.iter(|| {
+                    let mut n = 0usize;
+                    for (feed, parsed) in &set.parsed {
+                        for entry in &parsed.entries {
+                            n += normalize::entry_key(feed, entry).len();
+                            n += normalize::entry_hash(feed, parsed, entry).len();
+                        }
+                    }
+                    n
+                })
+            },
+        );
+
+        // Slug and tags, per byte of title and categories.
+        let meta_bytes: u64 = set
+            .parsed
+            .iter()
+            .flat_map(|(_, p)| &p.entries)
+            .map(|e| {
+                (e.title.as_deref().map_or(0, str::len)
+                    + e.categories.iter().map(String::len).sum::<usize>()) as u64
+            })
+            .sum();
+        g.throughput(Throughput::Bytes(meta_bytes.max(1)));
+        g.bench_function(
+            BenchmarkId::new("slug_and_tags", format!("{entries} entries")),
+            |b| {
+                b.iter(|| {
+                    let mut n = 0usize;
+                    for (feed, parsed) in &set.parsed {
+                        for entry in &parsed.entries {
+                            n += normalize::slugify(entry.title.as_deref().unwrap_or_default())
+                                .len();
+                            n += normalize::build_tags(&entry.categories, feed).0.len();
+                        }
+                    }
+                    n
+                })
+            },
+        );
+
+        // Front matter + body: Post -> the Jekyll file text, per byte of output.
+        let posts = posts_of(&set);
+        let opts = RenderOptions::default();
+        let out_bytes: u64 = posts
+            .iter()
+            .map(|p| normalize::render_post(p, &opts).len() as u64)
+            .sum();
+        g.throughput(Throughput::Bytes(out_bytes.max(1)));
+        g.bench_function(
+            BenchmarkId::new("render_post", format!("{} posts", posts.len())),
+            |b| {
+                b.iter(|| {
+                    posts
+                        .iter()
+                        .map(|p| normalize::render_post(p, &opts).len())
+                        .sum::<usize>()
+                })
+            },
+        );
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
