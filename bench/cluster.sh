@@ -33,7 +33,7 @@ for replicas in 1 2 3; do
         cfg="$work/replica-$replicas-$r.toml"
         {
             printf '[database]\nurl = "postgres://postgres@127.0.0.1:5432/%s"\nmax_connections = 8\n' "$db"
-            printf '[http]\nconcurrency = 16\nper_host_concurrency = 16\n'
+            printf '[http]\nconcurrency = 16\nper_host_concurrency = 16\n[articles]\nfull_content = "never"\n'
             printf '[schedule]\ndefault = "*/20 * * * * *"\nmax_jitter = "0s"\n'
             printf '[server]\nlisten = "127.0.0.1:%s"\n' "$((port + 10 + r))"
             cat "$work/farm/feeds.toml"

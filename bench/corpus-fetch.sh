@@ -15,7 +15,7 @@ touch "$work/site/feeds.txt"   # farm.sh probes this file
 bash "$shared/bench/farm.sh" start "$work/site" "$port" >/dev/null
 cargo build --release --quiet
 {
-    printf '[database]\nurl = "sqlite://%s/corpus.db"\n[http]\nconcurrency = 16\nper_host_concurrency = 16\n' "$work"
+    printf '[database]\nurl = "sqlite://%s/corpus.db"\n[http]\nconcurrency = 16\nper_host_concurrency = 16\n[articles]\nfull_content = "never"\n' "$work"
     for f in "$work"/site/*; do
         [ "$(basename "$f")" = feeds.txt ] && continue
         name=$(basename "$f")

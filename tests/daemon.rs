@@ -128,7 +128,9 @@ async fn daemon_polls_reloads_and_stops_cleanly() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("feedsmith_fetch_duration_seconds_bucket"),
+        metrics.contains("feedsmith_fetch_duration_seconds_bucket")
+            && metrics.contains("feedsmith_articles_total{outcome=\"ok\"} 0")
+            && metrics.contains("feedsmith_articles_pending 0"),
         "{metrics}"
     );
     let (_, feeds) = get(&format!("{base}/api/feeds")).await;

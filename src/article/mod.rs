@@ -278,6 +278,35 @@ impl ArticleService {
         lock(&self.in_flight).len()
     }
 
+    /// Prometheus text for `/metrics` (appended to the daemon's own metrics).
+    pub fn render_metrics(&self) -> String {
+        let st = self.stats();
+        let mut s = String::from(
+            "# HELP feedsmith_articles_total Linked pages fetched for full content, by outcome.\n\
+             # TYPE feedsmith_articles_total counter\n",
+        );
+        for (outcome, v) in [
+            ("ok", st.fetched),
+            ("failed", st.failed),
+            ("removed", st.removed),
+        ] {
+            s.push_str(&format!(
+                "feedsmith_articles_total{{outcome=\"{outcome}\"}} {v}\n"
+            ));
+        }
+        s.push_str(&format!(
+            "# HELP feedsmith_articles_posts_updated_total Posts created or updated with an article.\n\
+             # TYPE feedsmith_articles_posts_updated_total counter\n\
+             feedsmith_articles_posts_updated_total {}\n\
+             # HELP feedsmith_articles_pending Article pages queued or being fetched.\n\
+             # TYPE feedsmith_articles_pending gauge\n\
+             feedsmith_articles_pending {}\n",
+            st.posts_updated,
+            self.pending()
+        ));
+        s
+    }
+
     async fn run_job(self: &Arc<Self>, job: ArticleJob) {
         loop {
             let record = tokio::select! {

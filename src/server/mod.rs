@@ -54,7 +54,10 @@ async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        d.app().metrics.render(),
+        {
+            let app = d.app();
+            app.metrics.render() + &app.articles.render_metrics()
+        },
     )
         .into_response()
 }
