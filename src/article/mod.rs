@@ -199,6 +199,9 @@ pub struct Stats {
     pub fetched: u64,
     pub failed: u64,
     pub removed: u64,
+    /// Posts published because their article arrived (held back as too short before).
+    pub posts_new: u64,
+    /// Stored posts whose content was replaced by their article.
     pub posts_updated: u64,
 }
 
@@ -295,12 +298,14 @@ impl ArticleService {
             ));
         }
         s.push_str(&format!(
-            "# HELP feedsmith_articles_posts_updated_total Posts created or updated with an article.\n\
-             # TYPE feedsmith_articles_posts_updated_total counter\n\
-             feedsmith_articles_posts_updated_total {}\n\
+            "# HELP feedsmith_articles_posts_total Posts published (new) or updated with their article.\n\
+             # TYPE feedsmith_articles_posts_total counter\n\
+             feedsmith_articles_posts_total{{change=\"new\"}} {}\n\
+             feedsmith_articles_posts_total{{change=\"updated\"}} {}\n\
              # HELP feedsmith_articles_pending Article pages queued or being fetched.\n\
              # TYPE feedsmith_articles_pending gauge\n\
              feedsmith_articles_pending {}\n",
+            st.posts_new,
             st.posts_updated,
             self.pending()
         ));
@@ -362,7 +367,10 @@ impl ArticleService {
             .await
         {
             Ok(report) => {
-                lock(&self.stats).posts_updated += (report.new + report.updated) as u64;
+                let mut stats = lock(&self.stats);
+                stats.posts_new += report.new as u64;
+                stats.posts_updated += report.updated as u64;
+                drop(stats);
                 info!(
                     feed = %feed_name,
                     url = %url,

@@ -61,6 +61,7 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     let mut summary = Summary::of(&reports, started.elapsed());
     let articles = app.articles.stats();
     summary.articles = (articles.fetched, articles.failed);
+    summary.new += articles.posts_new as usize;
     summary.updated += articles.posts_updated as usize;
     if args.json {
         let json = serde_json::to_string_pretty(&reports)
