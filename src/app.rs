@@ -18,6 +18,9 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// The article step (full content), with its own HTTP limits.
     pub articles: Arc<ArticleService>,
+    /// The optional language-model step (`[enrich] endpoint`), with its own HTTP client, budget
+    /// and concurrency; `None` when off.
+    pub model: Option<Arc<crate::enrich::ModelClient>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +43,11 @@ impl App {
             Arc::clone(&store),
             false,
         )?);
+        let model = crate::enrich::ModelClient::reuse_or_build(
+            None,
+            settings.enrich.model.as_ref(),
+            &settings.http.user_agent,
+        )?;
         Ok(App {
             settings,
             store,
@@ -47,6 +55,7 @@ impl App {
             render,
             metrics: Arc::new(Metrics::default()),
             articles,
+            model,
         })
     }
 }

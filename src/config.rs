@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::article::{ArticleSettings, FullContent};
 use crate::domain::FeedConfig;
-use crate::enrich::{Enrichment, Taxonomy, DEFAULT_MAX_TAGS};
+use crate::enrich::{llm, Enrichment, ModelSettings, Taxonomy, DEFAULT_MAX_TAGS};
 use crate::normalize::VideoEmbed;
 
 /// Prefix of environment overrides: `FEEDSMITH__HTTP__TIMEOUT=30s` sets `[http] timeout`.
@@ -86,6 +86,9 @@ pub struct EnrichSettings {
     /// The compiled form the pipeline uses.
     #[serde(skip)]
     pub enrichment: Arc<Enrichment>,
+    /// The optional language-model step (`endpoint`, `model`, ...): `None` when off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSettings>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -176,11 +179,28 @@ struct RawEnrich {
     max_tags: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     taxonomy: Option<String>,
+    /// The language-model step (src/enrich/llm.rs): on when `endpoint` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_key_env: Option<String>,
+    model_concurrency: i64,
+    model_timeout: String,
+    daily_budget: i64,
+    max_input_chars: i64,
 }
 
 /// Keys that have no default value, so they are missing from the defaults tree that unknown keys
 /// are checked against: `(section, key)`.
-const OPTIONAL_KEYS: &[(&str, &str)] = &[("publish", "dir"), ("enrich", "taxonomy")];
+const OPTIONAL_KEYS: &[(&str, &str)] = &[
+    ("publish", "dir"),
+    ("enrich", "taxonomy"),
+    ("enrich", "endpoint"),
+    ("enrich", "model"),
+    ("enrich", "api_key_env"),
+];
 
 fn is_optional_key(section: &str, key: &str) -> bool {
     OPTIONAL_KEYS.contains(&(section, key))
@@ -306,6 +326,13 @@ fn defaults() -> RawSettings {
             keyword_tags: true,
             max_tags: DEFAULT_MAX_TAGS as i64,
             taxonomy: None,
+            endpoint: None,
+            model: None,
+            api_key_env: None,
+            model_concurrency: llm::DEFAULT_CONCURRENCY as i64,
+            model_timeout: llm::DEFAULT_TIMEOUT.into(),
+            daily_budget: i64::from(llm::DEFAULT_DAILY_BUDGET),
+            max_input_chars: llm::DEFAULT_MAX_INPUT_CHARS as i64,
         },
         articles: RawArticles {
             full_content: "when_short".into(),
@@ -552,6 +579,71 @@ fn validate_articles(a: RawArticles) -> Result<ArticleSettings, String> {
     })
 }
 
+/// `[enrich]`'s model keys: `None` unless `endpoint` is set; `endpoint` and `model` go together,
+/// and the API key's environment variable must be set now, not at the first request.
+fn validate_model(e: &RawEnrich) -> Result<Option<ModelSettings>, String> {
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    }
+    let range = |key: &str, v: i64, min: i64, max: i64| -> Result<i64, String> {
+        if (min..=max).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!("[enrich].{key} = {v}: expected {min} to {max}"))
+        }
+    };
+    let timeout = duration_setting("enrich", "model_timeout", &e.model_timeout)?;
+    if timeout.is_zero() {
+        return Err(format!(
+            "[enrich].model_timeout = {:?}: expected more than 0s, e.g. \"60s\"",
+            e.model_timeout
+        ));
+    }
+    let concurrency = range("model_concurrency", e.model_concurrency, 1, 64)? as usize;
+    let daily_budget = range("daily_budget", e.daily_budget, 0, 10_000_000)? as u32;
+    let max_input_chars = range("max_input_chars", e.max_input_chars, 100, 10_000_000)? as usize;
+    let (endpoint, model) = match (given(&e.endpoint), given(&e.model)) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => {
+            return Err("[enrich].endpoint is set but [enrich].model is not; set both (e.g. model = \"gpt-4o-mini\") or neither".into())
+        }
+        (None, Some(_)) => {
+            return Err("[enrich].model is set but [enrich].endpoint is not; set both (e.g. endpoint = \"https://api.openai.com/v1\") or neither".into())
+        }
+        (Some(endpoint), Some(model)) => (endpoint, model),
+    };
+    match url::Url::parse(endpoint) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        _ => {
+            return Err(format!(
+                "[enrich].endpoint = {endpoint:?}: expected the API's base URL, e.g. \"https://api.openai.com/v1\" or \"http://127.0.0.1:8000/v1\" (requests go to <endpoint>/chat/completions)"
+            ))
+        }
+    }
+    let api_key_env = given(&e.api_key_env).map(str::to_string);
+    let api_key = match &api_key_env {
+        None => None,
+        Some(var) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(llm::ApiKey(v.trim().to_string())),
+            _ => {
+                return Err(format!(
+                    "[enrich].api_key_env = {var:?}: the environment variable {var} is not set or empty; export the API key in it (or remove api_key_env for an endpoint without a key)"
+                ))
+            }
+        },
+    };
+    Ok(Some(ModelSettings {
+        endpoint: endpoint.to_string(),
+        model: model.to_string(),
+        api_key_env,
+        api_key,
+        concurrency,
+        timeout,
+        daily_budget,
+        max_input_chars,
+    }))
+}
+
 fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
     let RawSettings {
         database,
@@ -661,6 +753,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             enrich.max_tags
         ));
     }
+    let model = validate_model(&enrich)?;
     let base_dir = match &source {
         Source::File(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
         Source::Defaults => PathBuf::new(),
@@ -767,6 +860,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             taxonomy,
             per_feed_taxonomies,
         )),
+        model,
     };
 
     Ok(Settings {

@@ -399,6 +399,12 @@ async fn refresh_inner(
         }
     }
 
+    // The optional language-model step (src/enrich/llm.rs): never fails the poll.
+    if let Some(model) = &app.model {
+        let max_tags = app.settings.enrich.max_tags;
+        crate::enrich::llm::enrich_posts(&*app.store, model, feed, &mut posts, max_tags).await;
+    }
+
     facts.consecutive_failures = match poll.outcome {
         Outcome::Failed => u32::try_from(record.consecutive_failures)
             .unwrap_or(0)

@@ -7,11 +7,13 @@
 //! is part of every entry's hash, so changing the taxonomy (or `max_tags`) re-tags posts on the
 //! next poll.
 
+pub mod llm;
 pub mod taxonomy;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use llm::{ModelClient, ModelSettings};
 pub use taxonomy::{Rejection, TagScore, Tagging, Taxonomy, TaxonomyError};
 
 /// Default of `[enrich] max_tags`.

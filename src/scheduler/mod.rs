@@ -305,8 +305,16 @@ impl Daemon {
         }
         let fetcher = Fetcher::new(&settings.http).map_err(|e| e.to_string())?;
         let n = settings.feeds.iter().filter(|f| f.enabled).count();
+        // The model client carries over when its settings did not change (budget and pause too).
+        let model = crate::enrich::ModelClient::reuse_or_build(
+            old.model.as_ref(),
+            settings.enrich.model.as_ref(),
+            &settings.http.user_agent,
+        )
+        .map_err(|e| e.to_string())?;
         let app = App {
             render: render_options(&settings),
+            model,
             settings,
             store: old.store.clone(),
             fetcher,

@@ -303,6 +303,20 @@ pub trait Store: Send + Sync {
     ) -> Result<HashMap<String, ArticleRecord>, StoreError>;
     /// Insert or replace the cached article of `record.url`.
     async fn put_article(&self, record: &ArticleRecord) -> Result<(), StoreError>;
+    /// Cached language-model results (the validated JSON answers) for `model`, by content hash
+    /// (`[enrich] endpoint`, src/enrich/llm.rs): `content_hash -> result`.
+    async fn get_enrichments(
+        &self,
+        model: &str,
+        content_hashes: &[String],
+    ) -> Result<HashMap<String, String>, StoreError>;
+    /// Insert or replace the cached model result of `content_hash` for `model`.
+    async fn put_enrichment(
+        &self,
+        content_hash: &str,
+        model: &str,
+        result: &str,
+    ) -> Result<(), StoreError>;
     /// Claim the feeds among `urls` that are due for the tick at `tick_at`: not gone, due by
     /// `now + slack`, not polled since `tick_at` (so no feed is polled twice per cycle, whichever
     /// replica ticks first), and not leased by anyone else. The claimant holds a lease until

@@ -317,6 +317,49 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn get_enrichments(
+        &self,
+        model: &str,
+        content_hashes: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        if content_hashes.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query(
+            "SELECT content_hash, result FROM enrichments WHERE model = $1 \
+             AND content_hash = ANY($2)",
+        )
+        .bind(model)
+        .bind(content_hashes)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            out.insert(row.try_get("content_hash")?, row.try_get("result")?);
+        }
+        Ok(out)
+    }
+
+    async fn put_enrichment(
+        &self,
+        content_hash: &str,
+        model: &str,
+        result: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO enrichments (content_hash, model, result, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (content_hash, model) DO UPDATE SET \
+             result = EXCLUDED.result, created_at = EXCLUDED.created_at",
+        )
+        .bind(content_hash)
+        .bind(model)
+        .bind(result)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
         let rows = sqlx::query(
             "SELECT p.* FROM posts p JOIN feeds f ON f.id = p.feed_id \

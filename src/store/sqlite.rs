@@ -314,6 +314,52 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn get_enrichments(
+        &self,
+        model: &str,
+        content_hashes: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        if content_hashes.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let hashes_json = serde_json::to_string(content_hashes)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rows = sqlx::query(
+            "SELECT content_hash, result FROM enrichments WHERE model = ? \
+             AND content_hash IN (SELECT value FROM json_each(?))",
+        )
+        .bind(model)
+        .bind(hashes_json)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            out.insert(row.try_get("content_hash")?, row.try_get("result")?);
+        }
+        Ok(out)
+    }
+
+    async fn put_enrichment(
+        &self,
+        content_hash: &str,
+        model: &str,
+        result: &str,
+    ) -> Result<(), StoreError> {
+        let _guard = self.write_lock.lock().await;
+        sqlx::query(
+            "INSERT INTO enrichments (content_hash, model, result, created_at) \
+             VALUES (?, ?, ?, ?) ON CONFLICT (content_hash, model) DO UPDATE SET \
+             result = excluded.result, created_at = excluded.created_at",
+        )
+        .bind(content_hash)
+        .bind(model)
+        .bind(result)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
         let rows = sqlx::query(
             "SELECT p.* FROM posts p JOIN feeds f ON f.id = p.feed_id \
