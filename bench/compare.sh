@@ -60,6 +60,9 @@ config() {
         # The farm is one host (127.0.0.1): allow the global concurrency on it.
         printf '[http]\nconcurrency = 16\nper_host_concurrency = 16\n'
         printf '[schedule]\ndefault = "0 0 3 * * *"\n'
+        # The feed pipeline only: the full-article step (pages behind entry links) is measured by
+        # bench/articles.sh; the farm has no pages.
+        printf '[articles]\nfull_content = "never"\n'
         cat "$farm/feeds.toml"
     } >"$cfg"
     echo "$cfg"
