@@ -79,9 +79,20 @@ impl Reply {
     }
 }
 
+/// One request as received: method, path, headers (names lower-cased) and body.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
 #[derive(Default)]
 struct State {
     routes: HashMap<String, Reply>,
+    /// Every request with its headers and body, in order.
+    requests: Vec<Request>,
     /// (path, status sent) of every request, in order.
     log: Vec<(String, u16)>,
     /// (path, when the request arrived), in order.
@@ -145,6 +156,18 @@ impl TestServer {
         self.state.lock().unwrap().times.clone()
     }
 
+    /// The requests for `path` (headers and body), in order.
+    pub fn requests(&self, path: &str) -> Vec<Request> {
+        self.state
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    }
+
     /// Statuses sent for `path`, in order.
     pub fn statuses(&self, path: &str) -> Vec<u16> {
         self.state
@@ -184,9 +207,33 @@ async fn serve(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
+        // A request body (POST) is read to its Content-Length, so the connection can be reused.
+        let length: usize = headers
+            .get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = buf[header_end + 4..].to_vec();
+        while body.len() < length {
+            let n = sock.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+        body.truncate(length);
         let reply = {
             let mut st = state.lock().unwrap();
             st.times.push((path.clone(), std::time::Instant::now()));
+            st.requests.push(Request {
+                method: request_line
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                path: path.clone(),
+                headers: headers.clone(),
+                body,
+            });
             st.routes.get(&path).cloned()
         };
         let mut reply = reply.unwrap_or_else(|| Reply::status(404, "not found"));
@@ -378,6 +425,26 @@ impl Workspace {
             .current_dir(self.dir.path())
             .env_remove("FEEDSMITH_CONFIG")
             .env("RUST_LOG", "info")
+            .output()
+            .await
+            .expect("run feedsmith");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// [`Workspace::run`] with extra environment variables for the process.
+    pub async fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+            .arg("--config")
+            .arg(self.config_path())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("FEEDSMITH_CONFIG")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .output()
             .await
             .expect("run feedsmith");
