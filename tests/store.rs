@@ -435,6 +435,36 @@ async fn articles_are_cached_by_url_and_replaced_in_place(backend: &str) {
     assert!(store.get_articles(&[]).await.unwrap().is_empty());
 }
 
+async fn enrichments_are_cached_by_content_hash_and_model(backend: &str) {
+    let (t, _, _) = open(backend).await;
+    let store = &t.store;
+    let hashes = vec!["h1".to_string(), "h2".to_string(), "h3".to_string()];
+    assert!(store
+        .get_enrichments("m", &hashes)
+        .await
+        .unwrap()
+        .is_empty());
+    store.put_enrichment("h1", "m", "{\"a\":1}").await.unwrap();
+    store.put_enrichment("h2", "m", "{\"b\":2}").await.unwrap();
+    store
+        .put_enrichment("h1", "other", "{\"o\":1}")
+        .await
+        .unwrap();
+    let got = store.get_enrichments("m", &hashes).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got["h1"], "{\"a\":1}");
+    assert_eq!(got["h2"], "{\"b\":2}");
+    // Keyed by hash and model: another model's answer is its own, a new answer replaces.
+    store.put_enrichment("h1", "m", "{\"a\":2}").await.unwrap();
+    let got = store.get_enrichments("m", &hashes[..1]).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got["h1"], "{\"a\":2}");
+    let got = store.get_enrichments("other", &hashes).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got["h1"], "{\"o\":1}");
+    assert!(store.get_enrichments("m", &[]).await.unwrap().is_empty());
+}
+
 async fn save_entries_publishes_held_back_entries_and_withdraws_removed_posts(backend: &str) {
     let (t, feed, _) = open(backend).await;
     let store = &t.store;
@@ -505,4 +535,5 @@ suite!(
     concurrent_claims_never_claim_twice,
     articles_are_cached_by_url_and_replaced_in_place,
     save_entries_publishes_held_back_entries_and_withdraws_removed_posts,
+    enrichments_are_cached_by_content_hash_and_model,
 );
