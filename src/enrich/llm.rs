@@ -271,7 +271,10 @@ impl ModelClient {
             self.pause_until(until);
             return Err(ModelError::Status {
                 status,
-                hint: format!("; no model requests until {until}"),
+                hint: format!(
+                    "; no model requests until {}",
+                    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
             });
         }
         if !(200..300).contains(&status) {
@@ -646,12 +649,12 @@ pub async fn enrich_posts(
                     asked += 1;
                 }
                 match &e {
-                    // Logged once a day by the client; one line per post would be noise.
-                    ModelError::Budget(_) => {
+                    // Logged once: the budget once a day by the client, the pause with the 429/503
+                    // that started it; one line per post would be noise.
+                    ModelError::Budget(_) | ModelError::Paused(_) => {
                         debug!(entry = %post.entry_key, "model step skipped: {e}")
                     }
                     _ => warn!(
-                        feed = %feed.name,
                         entry = %post.entry_key,
                         url = %post.canonical_url,
                         "model step failed, keeping the deterministic result: {e}{}",
