@@ -435,3 +435,35 @@ async fn off_by_default_on_from_the_environment_and_a_missing_key_is_a_config_er
     assert!(!out.stdout.contains("sk-secret-value") && !out.stderr.contains("sk-secret-value"));
     assert_eq!(model.requests(MODEL_PATH).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_concurrency_bounds_the_requests_in_flight() {
+    let slow = |ms| {
+        Reply::Slow(
+            std::time::Duration::from_millis(ms),
+            Box::new(completion(&good_answer().to_string())),
+        )
+    };
+    let items = [("f1", "One"), ("f2", "Two"), ("f3", "Three")];
+    // One at a time: each request arrives after the previous answer.
+    let s = setup(&items, "model_concurrency = 1", slow(300)).await;
+    fetch(&s.ws).await;
+    let times = s.model.times(MODEL_PATH);
+    assert_eq!(times.len(), 3);
+    for w in times.windows(2) {
+        assert!(
+            w[1] - w[0] >= std::time::Duration::from_millis(290),
+            "{times:?}"
+        );
+    }
+    // Three at a time: all of a poll's calls go out together.
+    let s = setup(&items, "model_concurrency = 3", slow(500)).await;
+    fetch(&s.ws).await;
+    let times = s.model.times(MODEL_PATH);
+    assert_eq!(times.len(), 3);
+    assert!(
+        times[2] - times[0] < std::time::Duration::from_millis(400),
+        "{times:?}"
+    );
+    assert_eq!(rows(&s.ws).await.len(), 3);
+}
