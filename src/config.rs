@@ -87,7 +87,7 @@ pub struct EnrichSettings {
     #[serde(skip)]
     pub enrichment: Arc<Enrichment>,
     /// The optional language-model step (`endpoint`, `model`, ...): `None` when off.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelSettings>,
 }
 

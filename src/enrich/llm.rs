@@ -79,8 +79,13 @@ pub struct ModelSettings {
     pub api_key_env: Option<String>,
     #[serde(skip)]
     pub api_key: Option<ApiKey>,
+    /// Written under the names of the configuration file (`config check`).
+    #[serde(rename = "model_concurrency")]
     pub concurrency: usize,
-    #[serde(serialize_with = "crate::config::ser_duration")]
+    #[serde(
+        rename = "model_timeout",
+        serialize_with = "crate::config::ser_duration"
+    )]
     pub timeout: Duration,
     pub daily_budget: u32,
     pub max_input_chars: usize,
@@ -884,7 +889,23 @@ mod tests {
         assert_eq!((m.daily_budget, m.concurrency), (7, DEFAULT_CONCURRENCY));
         assert_eq!(m.timeout, Duration::from_secs(60));
         assert_eq!(m.max_input_chars, DEFAULT_MAX_INPUT_CHARS);
-        assert!(s.to_toml().contains("endpoint = \"http://127.0.0.1:1/v1\""));
+        let toml = s.to_toml();
+        for line in [
+            "endpoint = \"http://127.0.0.1:1/v1\"",
+            "model = \"m1\"",
+            "model_concurrency = 2",
+            "model_timeout = \"1m\"",
+            "daily_budget = 7",
+            "max_input_chars = 12000",
+        ] {
+            assert!(toml.lines().any(|l| l == line), "{line} in {toml}");
+        }
+        // The [enrich] table `config check` prints loads again.
+        let printed: toml::Value = toml::from_str(&toml).unwrap();
+        let mut only_enrich = toml::map::Map::new();
+        only_enrich.insert("enrich".into(), printed["enrich"].clone());
+        let again = load(&toml::to_string(&only_enrich).unwrap(), &[]).unwrap();
+        assert_eq!(again.enrich.model, s.enrich.model);
 
         // The key is read at load time from the named variable (PATH is always set) and never
         // printed.
