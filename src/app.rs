@@ -48,6 +48,7 @@ impl App {
             settings.enrich.model.as_ref(),
             &settings.http.user_agent,
         )?;
+        articles.set_model(model.clone(), settings.enrich.max_tags);
         Ok(App {
             settings,
             store,

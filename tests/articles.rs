@@ -556,3 +556,63 @@ async fn inspect_full_content_shows_the_extracted_article() {
     // Nothing was stored.
     assert!(!ws.db_path().exists() || contents(&ws).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_updated_with_its_article_goes_through_the_model_step_too() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Reply::feed(teaser_feed(&server, &[("/m.html", "Pipelines")])),
+    );
+    server.route(
+        "/m.html",
+        html(page("Pipelines", &article_text("pipelines"))),
+    );
+    let answer = serde_json::json!({
+        "title": "Declarative pipelines, measured",
+        "description": "How one team moved every service to declarative pipelines.",
+        "excerpt": "Every service moved to declarative pipelines.",
+        "tags": ["CI/CD", "Pipelines"],
+        "body": "Rewritten by the model. ".repeat(120),
+    });
+    let completion = serde_json::json!({
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": answer.to_string()}}],
+    });
+    server.route(
+        "/v1/chat/completions",
+        Reply::status(200, &completion.to_string()).with_content_type("application/json"),
+    );
+    let ws = Workspace::new(
+        &format!(
+            "[enrich]\nendpoint = \"{}\"\nmodel = \"m\"\napi_key_env = \"FEEDSMITH_TEST_ARTICLE_KEY\"\n\n{ARTICLES_FAST}",
+            server.url("/v1")
+        ),
+        &feed_toml("Teasers", &server.url("/feed.xml"), "blogs", ""),
+    );
+    let out = ws
+        .run_with_env(&["fetch"], &[("FEEDSMITH_TEST_ARTICLE_KEY", "k")])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Once for the teaser post of the poll, once for the post rebuilt with its article.
+    assert_eq!(
+        server.times("/v1/chat/completions").len(),
+        2,
+        "{}",
+        out.stderr
+    );
+    let out = ws
+        .run_with_env(
+            &["posts", "list", "--json"],
+            &[("FEEDSMITH_TEST_ARTICLE_KEY", "k")],
+        )
+        .await;
+    let posts: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(
+        posts[0]["title"], "Declarative pipelines, measured",
+        "{posts:?}"
+    );
+    let body = &contents(&ws).await[&server.url("/m.html")];
+    assert!(body.contains("Rewritten by the model."), "{body}");
+}

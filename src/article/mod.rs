@@ -31,7 +31,8 @@ use tracing::{debug, info, warn};
 pub use extract::Extractor;
 
 use crate::config::HttpSettings;
-use crate::domain::{Post, SkippedEntry};
+use crate::domain::{FeedConfig, Post, SkippedEntry};
+use crate::enrich::ModelClient;
 use crate::fetch::{FetchError, FetchResponse, Fetcher, Validators};
 use crate::store::{ArticleRecord, Store};
 
@@ -159,6 +160,8 @@ pub struct Outcome {
     pub skipped: Vec<SkippedEntry>,
     /// Delete stored posts of the skipped entries (a Reddit post removed after publishing).
     pub withdraw: bool,
+    /// The feed the posts belong to, for the optional language-model step.
+    pub feed: Option<FeedConfig>,
 }
 
 /// Turns the cached article into posts; built by the pipeline with the entry and feed it needs.
@@ -191,6 +194,9 @@ pub struct ArticleService {
     /// to a later poll (one-shot `fetch`, which must end).
     retry_in_process: AtomicBool,
     stats: Mutex<Stats>,
+    /// The optional language-model step and `[enrich].max_tags`: posts updated with their
+    /// article go through it like posts of a poll, so the article does not undo the enrichment.
+    model: Mutex<Option<(Arc<ModelClient>, usize)>>,
 }
 
 /// Counters for summaries and tests.
@@ -228,6 +234,7 @@ impl ArticleService {
             cancel: CancellationToken::new(),
             retry_in_process: AtomicBool::new(retry_in_process),
             stats: Mutex::new(Stats::default()),
+            model: Mutex::new(None),
         })
     }
 
@@ -235,6 +242,11 @@ impl ArticleService {
     /// again. One-shot `fetch` leaves them to a later run, so it can end.
     pub fn set_retry_in_process(&self, on: bool) {
         self.retry_in_process.store(on, Ordering::Relaxed);
+    }
+
+    /// Set (or, after a reload, replace) the language-model step applied to article posts.
+    pub fn set_model(&self, model: Option<Arc<ModelClient>>, max_tags: usize) {
+        *lock(&self.model) = model.map(|m| (m, max_tags));
     }
 
     pub fn settings(&self) -> &ArticleSettings {
@@ -357,9 +369,20 @@ impl ArticleService {
         }
     }
 
-    async fn apply(&self, feed_id: i64, feed_name: &str, url: &str, outcome: Outcome) {
+    async fn apply(&self, feed_id: i64, feed_name: &str, url: &str, mut outcome: Outcome) {
         if outcome.posts.is_empty() && outcome.skipped.is_empty() {
             return;
+        }
+        let model = lock(&self.model).clone();
+        if let (Some((client, max_tags)), Some(feed)) = (model, &outcome.feed) {
+            crate::enrich::llm::enrich_posts(
+                &*self.store,
+                &client,
+                feed,
+                &mut outcome.posts,
+                max_tags,
+            )
+            .await;
         }
         match self
             .store

@@ -162,6 +162,7 @@ pub(super) fn submit(app: &App, feed: &FeedConfig, feed_id: i64, parsed: &Parsed
     for (entry, link, extractor) in plan.to_fetch {
         let feed_name = feed.name.clone();
         let feed = feed.clone();
+        let feed_for_model = feed.clone();
         let meta = Arc::clone(&meta);
         let enrich = app.settings.enrich.enrichment.clone();
         let finish = move |record: &ArticleRecord| -> article::Outcome {
@@ -198,6 +199,7 @@ pub(super) fn submit(app: &App, feed: &FeedConfig, feed_id: i64, parsed: &Parsed
                     posts: Vec::new(),
                     skipped,
                     withdraw: true,
+                    feed: None,
                 };
             }
             let mut entry = entry;
@@ -207,6 +209,7 @@ pub(super) fn submit(app: &App, feed: &FeedConfig, feed_id: i64, parsed: &Parsed
                 posts: batch.posts,
                 skipped: batch.skipped,
                 withdraw: false,
+                feed: Some(feed_for_model),
             }
         };
         app.articles.submit(ArticleJob {

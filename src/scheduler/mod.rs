@@ -312,6 +312,8 @@ impl Daemon {
             &settings.http.user_agent,
         )
         .map_err(|e| e.to_string())?;
+        old.articles
+            .set_model(model.clone(), settings.enrich.max_tags);
         let app = App {
             render: render_options(&settings),
             model,
