@@ -69,19 +69,28 @@ pub struct TaxonomyError {
     pub message: String,
 }
 
-/// One canonical tag a pattern can produce.
+/// One rule (a tag's term) a pattern can satisfy.
 #[derive(Debug, Clone)]
 struct Target {
-    tag: usize,
-    /// The term as written in the file (shown by `inspect --explain`).
-    term: String,
+    /// Index into [`Taxonomy::rules`].
+    rule: usize,
     exact: bool,
+}
+
+/// One term of one tag.
+#[derive(Debug, Clone)]
+struct Rule {
+    tag: usize,
+    /// The term as written in the file (matched byte for byte when `exact`; shown by
+    /// `inspect --explain`).
+    term: String,
 }
 
 /// A compiled, validated taxonomy. Immutable, `Send + Sync`; compile it once and share it.
 #[derive(Debug)]
 pub struct Taxonomy {
     tags: Vec<String>,
+    rules: Vec<Rule>,
     /// One entry per automaton pattern (terms equal up to ASCII case share a pattern).
     patterns: Vec<Vec<Target>>,
     automaton: AhoCorasick,
@@ -193,21 +202,27 @@ impl Taxonomy {
     /// Score every tag whose rules match `title` or `body`, keep those that pass (title match,
     /// or body score over the length threshold), best first, at most `max_tags`.
     pub fn tag(&self, title: &str, body: &str, max_tags: usize) -> Tagging {
+        // Counts per rule: a flat array, so a match costs an increment.
+        let mut title_counts = vec![0u32; self.rules.len()];
+        let mut body_counts = vec![0u32; self.rules.len()];
+        self.count_matches(title, &mut title_counts);
+        self.count_matches(body, &mut body_counts);
         let mut title_hits: HashMap<usize, Vec<String>> = HashMap::new();
-        self.for_each_match(title, |tag, term| {
-            let terms = title_hits.entry(tag).or_default();
-            if !terms.iter().any(|t| t == term) {
-                terms.push(term.to_string());
-            }
-        });
         let mut body_hits: HashMap<usize, Vec<(String, usize)>> = HashMap::new();
-        self.for_each_match(body, |tag, term| {
-            let terms = body_hits.entry(tag).or_default();
-            match terms.iter_mut().find(|(t, _)| t == term) {
-                Some((_, n)) => *n += 1,
-                None => terms.push((term.to_string(), 1)),
+        for (rule, (&t, &b)) in self.rules.iter().zip(title_counts.iter().zip(&body_counts)) {
+            if t > 0 {
+                title_hits
+                    .entry(rule.tag)
+                    .or_default()
+                    .push(rule.term.clone());
             }
-        });
+            if b > 0 {
+                body_hits
+                    .entry(rule.tag)
+                    .or_default()
+                    .push((rule.term.clone(), b as usize));
+            }
+        }
 
         let words = body.split_whitespace().count();
         let threshold = threshold(words);
@@ -260,21 +275,21 @@ impl Taxonomy {
         }
     }
 
-    /// One pass of the automaton over `text`; `found(tag, term)` for every whole-word match.
-    fn for_each_match(&self, text: &str, mut found: impl FnMut(usize, &str)) {
+    /// One pass of the automaton over `text`, counting every whole-word match per rule.
+    fn count_matches(&self, text: &str, counts: &mut [u32]) {
         for m in self.automaton.find_overlapping_iter(text) {
             let Some(targets) = self.patterns.get(m.pattern().as_usize()) else {
-                continue;
-            };
-            let Some(matched) = text.get(m.start()..m.end()) else {
                 continue;
             };
             if !is_whole_word(text, m.start(), m.end()) {
                 continue;
             }
+            let matched = text.get(m.start()..m.end()).unwrap_or_default();
             for t in targets {
-                if !t.exact || matched == t.term {
-                    found(t.tag, &t.term);
+                let exact_ok =
+                    !t.exact || self.rules.get(t.rule).is_some_and(|r| r.term == matched);
+                if let (true, Some(n)) = (exact_ok, counts.get_mut(t.rule)) {
+                    *n += 1;
                 }
             }
         }
@@ -453,6 +468,7 @@ fn parse_tag(name: &str, rule: &toml::Value) -> Result<(Vec<String>, Vec<String>
 
 fn compile(rules: Rules) -> Result<Taxonomy, String> {
     let mut tags = Vec::with_capacity(rules.len());
+    let mut all_rules: Vec<Rule> = Vec::new();
     let mut pattern_ids: HashMap<String, usize> = HashMap::new();
     let mut pattern_text: Vec<String> = Vec::new();
     let mut patterns: Vec<Vec<Target>> = Vec::new();
@@ -474,11 +490,11 @@ fn compile(rules: Rules) -> Result<Taxonomy, String> {
             });
             if let Some(targets) = patterns.get_mut(id) {
                 targets.push(Target {
-                    tag: tag_id,
-                    term,
+                    rule: all_rules.len(),
                     exact: is_exact,
                 });
             }
+            all_rules.push(Rule { tag: tag_id, term });
         }
         tags.push(name);
     }
@@ -489,6 +505,7 @@ fn compile(rules: Rules) -> Result<Taxonomy, String> {
         .map_err(|e| format!("cannot compile the rules: {e}"))?;
     Ok(Taxonomy {
         tags,
+        rules: all_rules,
         patterns,
         automaton,
         fingerprint: hex::encode(hasher.finalize()),
