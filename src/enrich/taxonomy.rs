@@ -321,9 +321,10 @@ fn joined_before(before: &str) -> bool {
 }
 
 /// Whether `text[start..end]` is a whole-word match (a plural `s` may follow). Boundaries are
-/// checked only where the match itself begins or ends with a word character; a `.` joining two
-/// word characters counts as part of a word (`llama.cpp`, `k8s.io`), a `.` ending a sentence does
-/// not.
+/// checked only where the match itself begins or ends with a word character. A `.` right after
+/// a word character joins the match to the word before it: `cpp` in `llama.cpp` is an extension,
+/// not a mention of C++. After a match a `.` ends it as usual (`helm.sh` and `llama-server.exe`
+/// name the tool).
 fn is_whole_word(text: &str, start: usize, end: usize) -> bool {
     let (Some(before), Some(matched), Some(rest)) =
         (text.get(..start), text.get(start..end), text.get(end..))
@@ -342,7 +343,6 @@ fn is_whole_word(text: &str, start: usize, end: usize) -> bool {
     let mut after = rest.chars();
     match after.next() {
         None => true,
-        Some('.') => !after.next().is_some_and(is_word_char),
         Some(c) if !is_word_char(c) => true,
         Some('s') => takes_plural(matched) && after.next().is_none_or(|c| !is_word_char(c)),
         Some(_) => false,
@@ -611,9 +611,13 @@ terms = [".net", "dotnet"]
             ["Containers"]
         );
         assert_eq!(t.tag("ASP.NET tips", "", 10).tags(), [".NET"]);
-        // A `.` inside a name joins words; one that ends a sentence does not.
-        assert!(t.tag("golang.org/x and helm.sh", "", 10).kept.is_empty());
+        // A `.` after a word joins a term to it (an extension); after a term it does not.
+        assert!(t
+            .tag("values from chart.helm and my.docker", "", 10)
+            .kept
+            .is_empty());
         assert_eq!(t.tag("We use helm.", "", 10).tags(), ["Kubernetes"]);
+        assert_eq!(t.tag("see helm.sh", "", 10).tags(), ["Kubernetes"]);
         // `exact` is case-sensitive; `terms` are not.
         assert!(t
             .tag("aws is a word in some languages", "", 10)
