@@ -80,8 +80,9 @@ pub struct EnrichSettings {
     /// Replaces the built-in taxonomy (`None`: the built-in one, `config/taxonomy.toml`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub taxonomy: Option<PathBuf>,
-    /// Feeds with a `taxonomy` of their own: feed URL -> file.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    /// Feeds with a `taxonomy` of their own: feed URL -> file. `config check` shows each under
+    /// its `[[feeds]]` table, where the file sets it.
+    #[serde(skip)]
     pub feed_taxonomies: BTreeMap<String, PathBuf>,
     /// The compiled form the pipeline uses.
     #[serde(skip)]
@@ -1002,12 +1003,32 @@ pub fn parse_size(s: &str) -> Option<u64> {
 impl Settings {
     /// The effective settings as TOML, for `config check`.
     pub fn to_toml(&self) -> String {
-        let mut out =
-            toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"));
+        let rendered = toml::Value::try_from(self).and_then(|mut tree| {
+            self.show_feed_taxonomies(&mut tree);
+            toml::to_string_pretty(&tree)
+        });
+        let mut out = rendered.unwrap_or_else(|e| format!("# cannot render: {e}\n"));
         if !out.ends_with('\n') {
             out.push('\n');
         }
         out
+    }
+
+    /// A feed's own `taxonomy` file, in its `[[feeds]]` table of the rendered settings.
+    fn show_feed_taxonomies(&self, tree: &mut toml::Value) {
+        let Some(feeds) = tree.get_mut("feeds").and_then(|f| f.as_array_mut()) else {
+            return;
+        };
+        for feed in feeds.iter_mut().filter_map(|f| f.as_table_mut()) {
+            let file = feed
+                .get("url")
+                .and_then(|u| u.as_str())
+                .and_then(|u| self.enrich.feed_taxonomies.get(u));
+            if let Some(file) = file {
+                let file = toml::Value::String(file.display().to_string());
+                feed.insert("taxonomy".into(), file);
+            }
+        }
     }
 
     /// Feeds selected by `--feed NAME_OR_URL` (all enabled feeds when `selectors` is empty).
@@ -1252,6 +1273,14 @@ mod tests {
             ["Kubernetes"]
         );
         assert_eq!(s.enrich.feed_taxonomies.len(), 1);
+        let shown = s.to_toml();
+        assert!(
+            shown.contains(&format!(
+                "taxonomy = {:?}",
+                dir.path().join("mine.toml").display().to_string()
+            )),
+            "{shown}"
+        );
         // Errors name the configuration file, the key, the taxonomy file, the tag and its key.
         let e = load(&format!("[enrich]\ntaxonomy = \"bad.toml\"\n{FEED}")).unwrap_err();
         assert!(
