@@ -383,7 +383,7 @@ fn keyword_tags_extend_the_worked_example() {
     else {
         panic!("the seed entry is long enough to publish");
     };
-    for tag in ["Community", "DevOps", "AMD", "Local LLM", "Llama.cpp"] {
+    for tag in ["Community", "DevOps", "Backend", "Career", "AMD", "Local LLM"] {
         assert!(
             post.tags.iter().any(|t| t == tag),
             "{tag} in {:?}",
@@ -396,7 +396,7 @@ fn keyword_tags_extend_the_worked_example() {
     sorted.sort_by_key(|t| t.to_lowercase());
     assert_eq!(post.tags, sorted);
     assert_eq!(post.tags.len(), post.tags_normalized.len());
-    assert!(post.tags_normalized.iter().any(|n| n == "llamadotcpp"));
+    assert!(post.tags_normalized.iter().any(|n| n == "local llm"));
 
     let plain = entry_hash(&feed, &parsed, &entry);
     let on = entry_hash_with(&feed, &parsed, &entry, Some(&enrich));

@@ -357,7 +357,8 @@ pub fn informative_paragraphs(paragraphs: &[String]) -> Vec<String> {
         }
         let mut kept: Vec<String> = Vec::new();
         for s in sentences(p) {
-            let s = if out.is_empty() && kept.is_empty() {
+            let opening = out.is_empty() && kept.is_empty();
+            let s = if opening {
                 strip_greeting(s)
             } else {
                 s.to_string()
@@ -365,7 +366,8 @@ pub fn informative_paragraphs(paragraphs: &[String]) -> Vec<String> {
             if s.is_empty() || is_stock_sentence(&s) {
                 continue;
             }
-            kept.push(s);
+            // After a dropped greeting (`hey guys,` on a line of its own), the text starts here.
+            kept.push(if opening { upper_first(&s) } else { s });
         }
         if !kept.is_empty() {
             out.push(kept.join(" "));
@@ -441,13 +443,41 @@ fn strip_greeting(s: &str) -> String {
         )
         .ok()
     });
-    let Some(m) = re.as_ref().and_then(|re| re.find(s)) else {
-        return s.to_string();
-    };
-    let rest = s[m.end()..].trim_start();
-    let mut chars = rest.chars();
+    if let Some(m) = re.as_ref().and_then(|re| re.find(s)) {
+        return upper_first(s[m.end()..].trim_start());
+    }
+    // `Hi i'm looking for ...`: a greeting run into the sentence, without punctuation.
+    let mut words = s.splitn(3, ' ');
+    if let (Some(greeting), Some(next), Some(_)) = (words.next(), words.next(), words.next()) {
+        let next = next.to_lowercase().replace('’', "'");
+        let greeting = greeting.to_lowercase();
+        if matches!(greeting.as_str(), "hi" | "hey" | "hello")
+            && matches!(
+                next.as_str(),
+                "i" | "i'm"
+                    | "i've"
+                    | "i'd"
+                    | "we"
+                    | "we're"
+                    | "we've"
+                    | "my"
+                    | "our"
+                    | "so"
+                    | "just"
+            )
+        {
+            return upper_first(s[greeting.len()..].trim_start());
+        }
+    }
+    s.to_string()
+}
+
+/// The first letter upper-cased (`is there` -> `Is there`).
+fn upper_first(s: &str) -> String {
+    let mut chars = s.chars();
     match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
+        Some(first) if first.is_lowercase() => first.to_uppercase().chain(chars).collect(),
+        Some(first) => std::iter::once(first).chain(chars).collect(),
         None => String::new(),
     }
 }
@@ -486,6 +516,12 @@ fn is_stock_sentence(s: &str) -> bool {
         "hope you are all doing well",
         "hope everyone is doing well",
         "hope you're doing well",
+        "hope all is well",
+        "i hope you are all",
+        "i hope you're all",
+        "i hope everyone is",
+        "i hope you are doing",
+        "i hope you're doing",
     ];
     let words = lower.split_whitespace().count();
     words <= 14
@@ -585,6 +621,17 @@ mod tests {
             "good morning, what do you use for secrets?",
         ]));
         assert_eq!(p, ["What do you use for secrets?"]);
+        let p = informative_paragraphs(&paras(&[
+            "hey guys,",
+            "is there any way to read the stats?",
+        ]));
+        assert_eq!(p, ["Is there any way to read the stats?"]);
+        let p = informative_paragraphs(&paras(&["Hi i’m looking to build a server."]));
+        assert_eq!(p, ["I’m looking to build a server."]);
+        let p = informative_paragraphs(&paras(&[
+            "Hello everyone, I hope you are all having a better time than me. A storm hit.",
+        ]));
+        assert_eq!(p, ["A storm hit."]);
         // Not greetings: a greeting word that opens a longer phrase stays.
         let p = informative_paragraphs(&paras(&["Hello world programs in Rust are short."]));
         assert_eq!(p, ["Hello world programs in Rust are short."]);
