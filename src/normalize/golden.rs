@@ -383,7 +383,14 @@ fn keyword_tags_extend_the_worked_example() {
     else {
         panic!("the seed entry is long enough to publish");
     };
-    for tag in ["Community", "DevOps", "Backend", "Career", "AMD", "Local LLM"] {
+    for tag in [
+        "Community",
+        "DevOps",
+        "Backend",
+        "Career",
+        "AMD",
+        "Local LLM",
+    ] {
         assert!(
             post.tags.iter().any(|t| t == tag),
             "{tag} in {:?}",
