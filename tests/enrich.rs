@@ -1,6 +1,7 @@
 //! Keyword tags end to end: the real binary's `inspect --explain` on a real Reddit feed of the
-//! shared corpus (`../shared/corpus`), a taxonomy of one's own, tagging turned off, and a broken
-//! taxonomy as a configuration error. Nothing here touches the network.
+//! shared corpus (`../shared/corpus`), a taxonomy of one's own, tagging turned off, a broken
+//! taxonomy as a configuration error, and `fetch` storing keyword tags and re-tagging stored posts
+//! when the taxonomy changes. Nothing here leaves the loopback interface.
 
 mod support;
 
@@ -233,4 +234,68 @@ fn a_broken_taxonomy_is_a_configuration_error() {
             && err.contains("`Infrastructure As Code`"),
         "{err}"
     );
+}
+
+/// `fetch` stores keyword tags; with another taxonomy the next poll that reads the document tags
+/// the stored post again (the taxonomy is part of the entry's hash).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_stores_keyword_tags_and_a_new_taxonomy_retags() {
+    use support::{feed_toml, rss, Reply, TestServer, Workspace};
+
+    let server = TestServer::start().await;
+    let body = "We moved our builds from Jenkins to GitHub Actions last month. ".repeat(3);
+    server.route(
+        "/feed.xml",
+        // No validators: every poll reads the document.
+        Reply::Body {
+            status: 200,
+            content_type: "application/rss+xml".into(),
+            body: rss(
+                "Blog",
+                &[("g1", "Our CI/CD pipeline on Kubernetes", body.as_str())],
+            )
+            .into_bytes(),
+            etag: false,
+            headers: Vec::new(),
+        },
+    );
+    let ws = Workspace::new(
+        "",
+        &feed_toml("Blog", &server.url("/feed.xml"), "blogs", ""),
+    );
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let posts = ws.posts().await;
+    let tags = strings(&posts[0]["tags"]);
+    for t in ["Blogs", "CI/CD", "GitHub Actions", "Jenkins", "Kubernetes"] {
+        assert!(tags.iter().any(|x| x == t), "{t} in {tags:?}");
+    }
+
+    // Unchanged taxonomy: the post is not touched.
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("posts: 0 new, 0 updated"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(strings(&ws.posts().await[0]["tags"]), tags);
+
+    std::fs::write(
+        ws.dir.path().join("mine.toml"),
+        "[tags.Pipelines]\nterms = [\"pipeline\", \"github actions\"]\n",
+    )
+    .unwrap();
+    let out = ws
+        .run_with_env(&["fetch"], &[("FEEDSMITH__ENRICH__TAXONOMY", "mine.toml")])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("posts: 0 new, 1 updated"),
+        "{}",
+        out.stderr
+    );
+    let posts = ws.posts().await;
+    assert_eq!(posts.len(), 1);
+    assert_eq!(strings(&posts[0]["tags"]), ["Blogs", "Pipelines"]);
 }
