@@ -31,9 +31,10 @@
 //! - in the **body**, each distinct term that matched `k` times adds `1 + ln k`: repeats count,
 //!   with diminishing returns, and several different terms of a tag add up;
 //! - the body score must reach `1 + ln(1 + max(0, words - 150) / 350)`, where `words` counts the
-//!   body's words: one mention is enough in a short post (150 words or fewer), a 500-word post needs
-//!   two mentions, a 1,200-word post about three, a 5,000-word article about ten. A passing mention
-//!   in a long text does not tag it.
+//!   body's words: one mention is enough in a short post (150 words or fewer, threshold 1); a
+//!   500-word post (1.69) needs two; a 1,200-word post (2.39) four mentions of one term or three
+//!   spread over two terms; a 5,000-word article (3.70) fifteen mentions of one term or four
+//!   different terms. A passing mention in a long text does not tag it.
 //!
 //! The score of a tag is its body score plus [`TITLE_WEIGHT`] when the title matched. Tags are
 //! ranked by score (then by name, so the order is deterministic) and the first `max_tags` kept.
