@@ -99,6 +99,14 @@ impl Enrichment {
 mod tests {
     use super::*;
 
+    /// Compiled once and shared between the pipeline's blocking tasks.
+    #[test]
+    fn enrichment_is_send_and_sync() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Enrichment>();
+        shared::<Taxonomy>();
+    }
+
     #[test]
     fn per_feed_taxonomy_and_fingerprints() {
         let own = Arc::new(
