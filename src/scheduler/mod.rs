@@ -254,28 +254,34 @@ impl Daemon {
         let renew_every = (lease / 3).max(Duration::from_millis(500));
         let poll = refresh(&app, &feed, &record);
         tokio::pin!(poll);
-        let mut renew =
-            tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
-        loop {
-            tokio::select! {
-                result = &mut poll => {
-                    if let Err(e) = result {
-                        error!(feed = %feed.name, url = %feed.url, "cannot store the poll: {e}");
+        // The lease is renewed by a future polled *beside* the poll, never inside a select arm:
+        // an arm's body suspends the poll, and a poll holding a transaction while its renewal
+        // waits for a pooled connection would starve the pool (every connection held by a
+        // suspended poll, every renewal waiting for one).
+        let renewer = async {
+            let mut renew =
+                tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
+            loop {
+                renew.tick().await;
+                let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+                match app.store.renew_lease(record.id, &self.owner, until).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        warn!(feed = %feed.name, "lease lost while polling; another replica may poll it too")
                     }
-                    break;
+                    Err(e) => warn!(feed = %feed.name, "cannot renew the lease: {e}"),
                 }
-                _ = renew.tick() => {
-                    let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
-                    match app.store.renew_lease(record.id, &self.owner, until).await {
-                        Ok(true) => {}
-                        Ok(false) => warn!(feed = %feed.name, "lease lost while polling; another replica may poll it too"),
-                        Err(e) => warn!(feed = %feed.name, "cannot renew the lease: {e}"),
-                    }
+            }
+        };
+        tokio::select! {
+            result = &mut poll => {
+                if let Err(e) = result {
+                    error!(feed = %feed.name, url = %feed.url, "cannot store the poll: {e}");
                 }
-                _ = self.hard_stop.cancelled() => {
-                    warn!(feed = %feed.name, url = %feed.url, "poll cancelled at shutdown; nothing of it was stored");
-                    break;
-                }
+            }
+            () = renewer => {}
+            _ = self.hard_stop.cancelled() => {
+                warn!(feed = %feed.name, url = %feed.url, "poll cancelled at shutdown; nothing of it was stored");
             }
         }
         app.metrics.polls_finished();
