@@ -158,12 +158,12 @@ pub fn html_paragraphs(html: &str) -> Vec<String> {
             break;
         };
         let tag = after[..j].trim_start_matches('/');
-        let name: String = tag
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        if BLOCKS.contains(&name.as_str()) {
+        let name_len = tag
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        let name = &tag[..name_len];
+        if BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name)) {
             flush(&mut current, &mut paragraphs);
         } else {
             current.push(' ');
@@ -172,13 +172,25 @@ pub fn html_paragraphs(html: &str) -> Vec<String> {
     }
     current.push_str(rest);
     flush(&mut current, &mut paragraphs);
-    // Inline separators may leave ` ,` or ` .`; tidy spaces before punctuation.
+    // Inline separators may leave ` ,` or ` .`; tidy spaces before punctuation (one pass: the
+    // text has single spaces, so dropping one never makes another pair).
     paragraphs
         .into_iter()
         .map(|p| {
-            let mut s = p;
-            for punct in [",", ".", "!", "?", ";", ":"] {
-                s = s.replace(&format!(" {punct}"), punct);
+            if !p.contains(' ') {
+                return p;
+            }
+            let mut s = String::with_capacity(p.len());
+            let mut chars = p.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == ' '
+                    && chars
+                        .peek()
+                        .is_some_and(|n| matches!(n, ',' | '.' | '!' | '?' | ';' | ':'))
+                {
+                    continue;
+                }
+                s.push(c);
             }
             s
         })
@@ -217,7 +229,10 @@ fn sentences(text: &str) -> Vec<&str> {
 /// `[link](url)`. A selection whose last sentence leaves such a construct open loses that
 /// sentence; a cut inside one moves back before its opening delimiter.
 pub fn summarize(text: &str, max: usize) -> String {
-    let text = collapse_ws(text);
+    // Only the first `max + 2` characters (and the word that crosses them) can reach the result:
+    // kept sentences total at most `max`, and a cut first sentence uses `max - 3`. Collapsing
+    // and splitting just that prefix keeps long bodies from costing their whole length.
+    let text = collapsed_prefix(text, max + 2);
     let all = sentences(&text);
     let mut kept: Vec<&str> = Vec::new();
     let mut len = 0;
@@ -244,6 +259,24 @@ pub fn summarize(text: &str, max: usize) -> String {
         }
     }
     cut + "..."
+}
+
+/// `collapse_ws(text)` up to the first word that ends at or after `min_chars` characters.
+fn collapsed_prefix(text: &str, min_chars: usize) -> String {
+    let mut out = String::new();
+    let mut chars = 0;
+    for word in text.split_whitespace() {
+        if chars >= min_chars {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+            chars += 1;
+        }
+        out.push_str(word);
+        chars += word.chars().count();
+    }
+    out
 }
 
 /// At most `max` characters, cut at the last word boundary. A single word longer than `max` (a
@@ -351,7 +384,13 @@ fn unclosed_markdown(s: &str) -> Option<usize> {
 /// greeting still gets the spec's description.
 pub fn informative_paragraphs(paragraphs: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    // The description needs at most 202 characters and the excerpt only the first paragraph:
+    // past 400 kept characters, later paragraphs cannot change either.
+    let mut kept_chars = 0usize;
     for p in paragraphs {
+        if kept_chars > 400 {
+            break;
+        }
         if is_link_only(p) || is_caption(p) {
             continue;
         }
@@ -370,7 +409,9 @@ pub fn informative_paragraphs(paragraphs: &[String]) -> Vec<String> {
             kept.push(if opening { upper_first(&s) } else { s });
         }
         if !kept.is_empty() {
-            out.push(kept.join(" "));
+            let joined = kept.join(" ");
+            kept_chars += joined.chars().count() + 1;
+            out.push(joined);
         }
     }
     if out.is_empty() {
