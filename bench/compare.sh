@@ -16,8 +16,8 @@
 # 5. Idle: `feedsmith run` with FEEDS feeds configured and nothing due (as bench/idle.sh does).
 #
 # Every phase's stored entries are counted in each database against genfarm's expected.json;
-# any difference fails the run. Prints a markdown report (also written to $OUT, default
-# bench/last-compare.md). Set CARGO_TARGET_DIR to use another build directory.
+# any difference fails the run. Prints a markdown report on stdout (also written to the file $OUT
+# when set). Set CARGO_TARGET_DIR to use another build directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -26,7 +26,7 @@ items=${2:-25}
 scales=${3-"500 4000"}
 port=${PORT:-8140}
 shared=${FEEDSMITH_SHARED:-$root/../shared}
-out=${OUT:-$root/bench/last-compare.md}
+out=${OUT:-/dev/null}
 target=${CARGO_TARGET_DIR:-$root/target}
 venv=$root/bench/.venv
 py=$venv/bin/python
