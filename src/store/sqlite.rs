@@ -165,8 +165,22 @@ impl Store for SqliteStore {
         let _guard = self.write_lock.lock().await;
         let now = Utc::now().trunc_subsecs(0);
         let mut tx = self.pool.begin().await?;
+        // Steady state (every start of `fetch` or `run`): nothing changed, so nothing is written;
+        // the stored hashes are read once instead of upserting every feed.
+        let stored: HashMap<String, Option<String>> =
+            sqlx::query_as::<_, (String, Option<String>)>("SELECT url, config_hash FROM feeds")
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
         for f in feeds {
             let hash = config_hash(f);
+            if stored
+                .get(&f.url)
+                .is_some_and(|h| h.as_deref() == Some(hash.as_str()))
+            {
+                continue;
+            }
             sqlx::query(
                 "INSERT INTO feeds (url, name, collection, config_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (url) DO UPDATE SET name = excluded.name, collection = excluded.collection, \
@@ -184,18 +198,24 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        let mut out = Vec::with_capacity(feeds.len());
-        for f in feeds {
-            let row = sqlx::query(&format!(
-                "SELECT {FEED_COLUMNS} FROM feeds f WHERE f.url = ?"
-            ))
-            .bind(&f.url)
-            .fetch_one(&mut *tx)
+        // One read of every feed's state, in the configuration's order.
+        let rows = sqlx::query(&format!("SELECT {FEED_COLUMNS} FROM feeds f"))
+            .fetch_all(&mut *tx)
             .await?;
-            out.push(feed_from_row(&row)?);
-        }
         tx.commit().await?;
-        Ok(out)
+        let mut by_url = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let record = feed_from_row(row)?;
+            by_url.insert(record.url.clone(), record);
+        }
+        feeds
+            .iter()
+            .map(|f| {
+                by_url.remove(&f.url).ok_or_else(|| {
+                    StoreError::Corrupt(format!("feed {} vanished while it was stored", f.url))
+                })
+            })
+            .collect()
     }
 
     async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
@@ -232,6 +252,13 @@ impl Store for SqliteStore {
         skipped: &[SkippedEntry],
     ) -> Result<SaveReport, StoreError> {
         let _guard = self.write_lock.lock().await;
+        if posts.is_empty() && skipped.is_empty() {
+            // A 304 or a failure changes one row: a single statement is atomic on its own, and
+            // skipping BEGIN/COMMIT saves two round trips to the connection's thread per poll.
+            let mut conn = self.pool.acquire().await?;
+            update_feed_state(&mut conn, feed_id, poll).await?;
+            return Ok(SaveReport::default());
+        }
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
         let report = save_entries_tx(&mut tx, feed_id, posts, skipped, now).await?;
@@ -596,7 +623,7 @@ async fn save_entries_tx(
 /// (the next poll should still be conditional), a 304 keeps them unless the server sent new ones,
 /// a 200 replaces them (a server that stopped sending them must not get stale ones back).
 async fn update_feed_state(
-    tx: &mut Tx<'_>,
+    conn: &mut sqlx::SqliteConnection,
     feed_id: i64,
     poll: &PollRecord,
 ) -> Result<(), StoreError> {
@@ -634,7 +661,7 @@ async fn update_feed_state(
         .bind(poll.next_due_at)
         .bind(Utc::now())
         .bind(feed_id)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
