@@ -435,7 +435,11 @@ async fn refresh_inner(
     report.http_status = poll.http_status;
     report.error = poll.error;
     report.elapsed = started.elapsed();
-    report.changed = posts.into_iter().map(|p| p.canonical_url).collect();
+    if app.settings.publish.dir.is_some() {
+        // Only continuous publishing reads it; a one-shot fetch of thousands of feeds would
+        // otherwise hold every post's URL until the end.
+        report.changed = posts.into_iter().map(|p| p.canonical_url).collect();
+    }
     if let Some(dir) = &app.settings.publish.dir {
         if saved.new + saved.updated > 0 {
             publish_changed(app, dir, &report.changed).await;

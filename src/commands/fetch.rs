@@ -59,6 +59,10 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
         reports.push(r?);
     }
     let mut summary = Summary::of(&reports, started.elapsed());
+    if !args.json {
+        // Only the failures are printed below; the rest need not outlive the summary.
+        reports.retain(|r| r.outcome == Outcome::Failed);
+    }
     let articles = app.articles.stats();
     summary.articles = (articles.fetched, articles.failed);
     summary.new += articles.posts_new as usize;
