@@ -114,12 +114,6 @@ pub fn build_batch(
     batch
 }
 
-/// The feed-level fields of a document (no entries) with its article plan, kept past
-/// normalization (which consumes the document) to queue the article jobs after the poll is stored.
-fn articles_meta(parsed: &ParsedFeed, plan: articles::Plan) -> (ParsedFeed, articles::Plan) {
-    (articles::meta_of(parsed), plan)
-}
-
 /// The newest `max` entries (by date; undated entries keep document order after dated ones).
 fn newest(entries: &[ParsedEntry], max: Option<usize>) -> Vec<&ParsedEntry> {
     let mut list: Vec<&ParsedEntry> = entries.iter().collect();
@@ -343,7 +337,9 @@ async fn refresh_inner(
                         .keys()
                         .filter_map(|k| known.get(k).map(|h| (k.clone(), h.clone())))
                         .collect();
-                    article_doc = Some(articles_meta(&parsed, plan));
+                    // The feed-level fields (no entries) outlive normalization, which consumes
+                    // the document, to queue the article jobs after the poll is stored.
+                    article_doc = Some((articles::meta_of(&parsed), plan));
                     let feed_for_batch = feed.clone();
                     let enrich = app.settings.enrich.enrichment.clone();
                     let batch = tokio::task::spawn_blocking(move || {

@@ -18,6 +18,16 @@ pub enum Extractor {
 }
 
 impl Extractor {
+    /// The URL actually requested for an entry link: Reddit's JSON form for `RedditJson`.
+    pub fn fetch_url(&self, link: &str) -> String {
+        match self {
+            Extractor::RedditJson => {
+                super::reddit::json_url(link).unwrap_or_else(|| link.to_string())
+            }
+            _ => link.to_string(),
+        }
+    }
+
     /// Stored with the cached article: a feed whose extractor changed does not reuse it.
     pub fn key(&self) -> String {
         match self {

@@ -94,6 +94,31 @@ impl Default for ArticleSettings {
     }
 }
 
+/// The feed fetcher's rules (timeouts, redirects, User-Agent, per-host limit) with the article
+/// step's own body cap and concurrency: used by the service and by `inspect --full-content`.
+pub fn http_settings(settings: &ArticleSettings, http: &HttpSettings) -> HttpSettings {
+    HttpSettings {
+        max_body: settings.max_body.min(http.max_body),
+        concurrency: settings.concurrency.max(1),
+        ..http.clone()
+    }
+}
+
+/// Plain-text length of an entry's own content (the first non-empty of content, summary, text),
+/// for the `when_short` decision and the "richer" comparison.
+pub fn own_len(entry: &crate::domain::ParsedEntry) -> usize {
+    [
+        &entry.content_html,
+        &entry.summary_html,
+        &entry.content_text,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|h| plain_len(h))
+    .find(|n| *n > 0)
+    .unwrap_or(0)
+}
+
 /// Characters of plain text in an HTML fragment: tags, scripts and styles removed, entities
 /// decoded, whitespace collapsed. Cheap (one scan, no DOM), for the `when_short` decision and to
 /// tell whether an article is richer than the feed's content.
@@ -218,11 +243,7 @@ impl ArticleService {
         store: Arc<dyn Store>,
         retry_in_process: bool,
     ) -> Result<ArticleService, reqwest::Error> {
-        let http = HttpSettings {
-            max_body: settings.max_body.min(http.max_body),
-            concurrency: settings.concurrency.max(1),
-            ..http.clone()
-        };
+        let http = http_settings(settings, http);
         Ok(ArticleService {
             settings: settings.clone(),
             fetcher: Fetcher::new(&http)?,
@@ -459,10 +480,7 @@ impl ArticleService {
             },
             _ => Validators::default(),
         };
-        let fetch_url = match job.extractor {
-            Extractor::RedditJson => reddit::json_url(&job.url).unwrap_or_else(|| job.url.clone()),
-            _ => job.url.clone(),
-        };
+        let fetch_url = job.extractor.fetch_url(&job.url);
 
         let _permit = self.permits.acquire().await.ok()?;
         self.host_turn(&fetch_url).await;
@@ -582,10 +600,7 @@ pub async fn fetch_article(
     url: &str,
     extractor: &Extractor,
 ) -> Result<Extracted, String> {
-    let fetch_url = match extractor {
-        Extractor::RedditJson => reddit::json_url(url).unwrap_or_else(|| url.to_string()),
-        _ => url.to_string(),
-    };
+    let fetch_url = extractor.fetch_url(url);
     let doc = match fetcher.fetch(&fetch_url, &Validators::default()).await {
         Ok(FetchResponse::Modified(doc)) => doc,
         Ok(FetchResponse::NotModified { .. }) => {

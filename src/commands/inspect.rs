@@ -368,11 +368,8 @@ async fn with_full_content(
     feed: &FeedConfig,
     parsed: &mut ParsedFeed,
 ) -> Result<(), CommandError> {
-    use crate::article::{fetch_article, plain_len, Extracted};
-    let http = crate::config::HttpSettings {
-        max_body: settings.articles.max_body.min(settings.http.max_body),
-        ..settings.http.clone()
-    };
+    use crate::article::{fetch_article, own_len, plain_len, Extracted};
+    let http = crate::article::http_settings(&settings.articles, &settings.http);
     let fetcher = Fetcher::new(&http).map_err(|e| CommandError::Runtime(e.to_string()))?;
     let mut removed = Vec::new();
     for entry in &mut parsed.entries {
@@ -383,16 +380,7 @@ async fn with_full_content(
         else {
             continue;
         };
-        let own = [
-            &entry.content_html,
-            &entry.summary_html,
-            &entry.content_text,
-        ]
-        .into_iter()
-        .flatten()
-        .map(|h| plain_len(h))
-        .find(|n| *n > 0)
-        .unwrap_or(0);
+        let own = own_len(entry);
         let extractor = crate::pipeline::extractor_for(feed, &link);
         match fetch_article(&fetcher, &link, &extractor).await {
             Ok(Extracted::Content(html)) => {

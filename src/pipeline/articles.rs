@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::app::App;
-use crate::article::{self, ArticleJob, Extractor, FullContent};
+use crate::article::{self, own_len, ArticleJob, Extractor, FullContent};
 use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, SkippedEntry};
 use crate::normalize;
 use crate::store::{ArticleRecord, StoreError};
@@ -40,20 +40,6 @@ pub fn extractor_for(feed: &FeedConfig, link: &str) -> Extractor {
     } else {
         Extractor::Readability
     }
-}
-
-/// Plain-text length of the entry's own content (what normalization would publish).
-fn own_len(entry: &ParsedEntry) -> usize {
-    [
-        &entry.content_html,
-        &entry.summary_html,
-        &entry.content_text,
-    ]
-    .into_iter()
-    .flatten()
-    .map(|h| article::plain_len(h))
-    .find(|n| *n > 0)
-    .unwrap_or(0)
 }
 
 /// Whether `entry` wants its linked page, and the link.

@@ -418,21 +418,7 @@ impl Workspace {
 
     /// Run the real binary with this workspace's configuration.
     pub async fn run(&self, args: &[&str]) -> Output {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
-            .arg("--config")
-            .arg(self.config_path())
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("FEEDSMITH_CONFIG")
-            .env("RUST_LOG", "info")
-            .output()
-            .await
-            .expect("run feedsmith");
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        self.run_with_env(args, &[]).await
     }
 
     /// [`Workspace::run`] with extra environment variables for the process.
