@@ -9,8 +9,8 @@
 //! Submodules, one concern each:
 //! [`text`] (entities, whitespace, plain text, description/excerpt cuts, source selection),
 //! [`slug`] (slugs and the transliteration shared with tags), [`tags`], [`author`], [`date`],
-//! [`reddit`] (Reddit's markers, trailer and URLs), [`sanitize`] (ammonia), [`markdown`] (the
-//! only user of the GPL `html2md` crate), [`video`] (YouTube ids), [`frontmatter`] (YAML) and
+//! [`reddit`] (Reddit's markers, trailer and URLs), [`sanitize`] (ammonia), [`markdown`] (HTML to
+//! markdown), [`video`] (YouTube ids), [`frontmatter`] (YAML) and
 //! [`render`] (the file layout).
 //!
 //! Keyword tags ([`crate::enrich`]) come in through [`normalize_entry_with`]: the compiled

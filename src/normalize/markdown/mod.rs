@@ -1,13 +1,19 @@
-//! HTML -> markdown. The only module that uses the `html2md` crate (GPL-3.0-or-later), kept
-//! behind this one function so it could be replaced without touching anything else.
+//! HTML -> markdown, for sanitized HTML only.
 //!
-//! Input must already be sanitized. Two protections are added around html2md:
-//! - depth: html2md walks the DOM recursively, so a hostile document nested thousands of levels
-//!   deep could overflow the stack; such documents are flattened to paragraphs of text first;
-//! - markdown syntax smuggled in as text: html2md escapes `<`, `*`, `_` and `#` in text but not
-//!   `[...](...)` or kramdown's `{: ...}`, so `[x](javascript:...)` or `{: onclick=...}` written
-//!   as text in the HTML would become live markup after conversion. [`neutralize`] makes them
-//!   inert (and writes any remaining `<` outside code as `&lt;`).
+//! [`dom`] reads the sanitized HTML back into a tree and [`convert`] writes markdown from it,
+//! byte for byte what the `html2md` crate (used before, and still the reference in the tests)
+//! wrote. Two protections are added around the conversion:
+//! - depth: the conversion recurses, so a hostile document nested thousands of levels deep could
+//!   overflow the stack; such documents are flattened to paragraphs of text instead;
+//! - markdown syntax smuggled in as text: the conversion escapes `<`, `*`, `_` and `#` in text
+//!   but not `[...](...)` or kramdown's `{: ...}`, so `[x](javascript:...)` or `{: onclick=...}`
+//!   written as text in the HTML would become live markup after conversion. [`neutralize`]
+//!   makes them inert (and writes any remaining `<` outside code as `&lt;`).
+
+mod convert;
+mod dom;
+#[cfg(test)]
+mod reference;
 
 use super::text::html_paragraphs;
 
@@ -15,48 +21,15 @@ use super::text::html_paragraphs;
 const MAX_DEPTH: usize = 64;
 
 pub fn html_to_markdown(html: &str) -> String {
-    let md = if nesting_depth(html) > MAX_DEPTH {
-        html_paragraphs(html).join("\n\n")
-    } else {
-        html2md::parse_html(html)
+    let md = match dom::Dom::parse(html, MAX_DEPTH) {
+        Some(dom) => convert::clean_markdown(&convert::convert(&dom)),
+        None => html_paragraphs(html).join("\n\n"),
     };
     tidy(&neutralize(&md))
 }
 
-/// Maximum element nesting (approximate: counts open and close tags, ignores void elements).
-fn nesting_depth(html: &str) -> usize {
-    const VOID: &[&str] = &[
-        "br", "img", "hr", "input", "meta", "link", "source", "wbr", "area", "col", "embed",
-        "track",
-    ];
-    let mut depth: usize = 0;
-    let mut max = 0;
-    let mut rest = html;
-    while let Some(i) = rest.find('<') {
-        let after = &rest[i + 1..];
-        let Some(j) = after.find('>') else { break };
-        let tag = &after[..j];
-        if let Some(close) = tag.strip_prefix('/') {
-            let _ = close;
-            depth = depth.saturating_sub(1);
-        } else if !tag.ends_with('/') && !tag.starts_with('!') {
-            let name: String = tag
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect::<String>()
-                .to_ascii_lowercase();
-            if !VOID.contains(&name.as_str()) {
-                depth += 1;
-                max = max.max(depth);
-            }
-        }
-        rest = &after[j + 1..];
-    }
-    max
-}
-
-/// Make html2md's output inert outside code (fenced blocks and inline code spans):
-/// - `<` becomes `&lt;` (html2md writes `\<` for a text `<`, already inert, kept as is);
+/// Make the converted markdown inert outside code (fenced blocks and inline code spans):
+/// - `<` becomes `&lt;` (the conversion writes `\<` for a text `<`, already inert, kept as is);
 /// - `{:` becomes `\{:`, so text cannot become a kramdown attribute list (`{: onclick=...}`) or
 ///   extension (`{::nomarkdown}`);
 /// - a link target that is not `http(s)`, `mailto` or a fragment (sanitized links are always
