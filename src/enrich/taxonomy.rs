@@ -208,32 +208,33 @@ impl Taxonomy {
         let mut body_counts = vec![0u32; self.rules.len()];
         self.count_matches(title, &mut title_counts);
         self.count_matches(body, &mut body_counts);
-        let mut title_hits: HashMap<usize, Vec<String>> = HashMap::new();
-        let mut body_hits: HashMap<usize, Vec<(String, usize)>> = HashMap::new();
-        for (rule, (&t, &b)) in self.rules.iter().zip(title_counts.iter().zip(&body_counts)) {
-            if t > 0 {
-                title_hits
-                    .entry(rule.tag)
-                    .or_default()
-                    .push(rule.term.clone());
-            }
-            if b > 0 {
-                body_hits
-                    .entry(rule.tag)
-                    .or_default()
-                    .push((rule.term.clone(), b as usize));
-            }
-        }
+        // (tag, rule) of every rule that matched, grouped by tag with the rules kept in file
+        // order (a stable sort): no map, and nothing cloned for rules that did not match.
+        let mut hits: Vec<(usize, usize)> = title_counts
+            .iter()
+            .zip(&body_counts)
+            .enumerate()
+            .filter(|(_, (&t, &b))| t > 0 || b > 0)
+            .filter_map(|(rule, _)| self.rules.get(rule).map(|r| (r.tag, rule)))
+            .collect();
+        hits.sort_by_key(|&(tag, _)| tag);
 
-        let words = body.split_whitespace().count();
+        let words = count_words(body);
         let threshold = threshold(words);
         let mut candidates: Vec<(TagScore, bool)> = Vec::new();
-        let mut tag_ids: Vec<usize> = title_hits.keys().chain(body_hits.keys()).copied().collect();
-        tag_ids.sort_unstable();
-        tag_ids.dedup();
-        for id in tag_ids {
-            let title_terms = title_hits.remove(&id).unwrap_or_default();
-            let mut body_terms = body_hits.remove(&id).unwrap_or_default();
+        for group in hits.chunk_by(|a, b| a.0 == b.0) {
+            let id = group[0].0;
+            let mut title_terms = Vec::new();
+            let mut body_terms = Vec::new();
+            for &(_, rule) in group {
+                let term = &self.rules[rule].term;
+                if title_counts[rule] > 0 {
+                    title_terms.push(term.clone());
+                }
+                if body_counts[rule] > 0 {
+                    body_terms.push((term.clone(), body_counts[rule] as usize));
+                }
+            }
             body_terms.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             let body_score: f64 = body_terms.iter().map(|(_, k)| 1.0 + (*k as f64).ln()).sum();
             let in_title = !title_terms.is_empty();
@@ -295,6 +296,31 @@ impl Taxonomy {
             }
         }
     }
+}
+
+/// `text.split_whitespace().count()`, without decoding the ASCII majority of the text.
+fn count_words(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let (mut words, mut in_word, mut i) = (0, false, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (space, len) = if b < 0x80 {
+            (matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r'), 1)
+        } else {
+            match text[i..].chars().next() {
+                Some(c) => (c.is_whitespace(), c.len_utf8()),
+                None => break,
+            }
+        };
+        if space {
+            in_word = false;
+        } else if !in_word {
+            in_word = true;
+            words += 1;
+        }
+        i += len;
+    }
+    words
 }
 
 /// Terms of three or more characters ending in a letter other than `s` also match with an `s`.
@@ -516,6 +542,22 @@ fn compile(rules: Rules) -> Result<Taxonomy, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_words_is_split_whitespace() {
+        for text in [
+            "",
+            "  ",
+            "one",
+            " two  words ",
+            "tabs\tand\nlines\r\n",
+            "nbsp\u{a0}splits\u{2003}em space",
+            "caf\u{e9} na\u{ef}ve \u{65e5}\u{672c}",
+            "\u{85}next line\u{3000}ideographic",
+        ] {
+            assert_eq!(count_words(text), text.split_whitespace().count(), "{text:?}");
+        }
+    }
 
     fn tax(text: &str) -> Taxonomy {
         Taxonomy::from_toml(text, "test.toml").unwrap()

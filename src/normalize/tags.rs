@@ -289,14 +289,19 @@ pub fn build_tags_with(
         push_split(k, false, &mut raw);
     }
 
-    let mut tags: Vec<String> = Vec::new();
+    // (lower-cased, as published): the lower-cased form is computed once per tag, not in every
+    // comparison of the duplicate check and the sort.
+    let mut tags: Vec<(String, String)> = Vec::new();
     for (tag, protected) in raw {
-        let tag = tag.trim().to_string();
-        if tag.is_empty() || tags.iter().any(|t| t.to_lowercase() == tag.to_lowercase()) {
+        let tag = tag.trim();
+        if tag.is_empty() {
+            continue;
+        }
+        let lower = tag.to_lowercase();
+        if tags.iter().any(|(l, _)| *l == lower) {
             continue;
         }
         if !protected {
-            let lower = tag.to_lowercase();
             let numeric = tag
                 .chars()
                 .all(|c| c.is_ascii_digit() || c == '.' || c == ' ');
@@ -304,10 +309,11 @@ pub fn build_tags_with(
                 continue;
             }
         }
-        tags.push(tag);
+        tags.push((lower, tag.to_string()));
     }
-    tags.sort_by_key(|t| t.to_lowercase());
-    tags.dedup_by(|a, b| a.to_lowercase() == b.to_lowercase());
+    // Stable, by the lower-cased form (as `sort_by_key(to_lowercase)` was).
+    tags.sort_by(|a, b| a.0.cmp(&b.0));
+    let tags: Vec<String> = tags.into_iter().map(|(_, t)| t).collect();
 
     let mut out_tags = Vec::with_capacity(tags.len());
     let mut out_norm = Vec::with_capacity(tags.len());

@@ -142,8 +142,17 @@ pub fn html_paragraphs(html: &str) -> Vec<String> {
     let mut paragraphs = Vec::new();
     let mut current = String::new();
     let mut rest = html;
+    // Whitespace collapsed to single spaces, and no space before `, . ! ? ; :` (inline tags
+    // become spaces, which may leave ` ,`): one pass over the words.
     let flush = |current: &mut String, paragraphs: &mut Vec<String>| {
-        let text = collapse_ws(&decode_entities(current));
+        let decoded = decode_entities(current);
+        let mut text = String::with_capacity(decoded.len());
+        for word in decoded.split_whitespace() {
+            if !text.is_empty() && !word.starts_with([',', '.', '!', '?', ';', ':']) {
+                text.push(' ');
+            }
+            text.push_str(word);
+        }
         if !text.is_empty() {
             paragraphs.push(text);
         }
@@ -172,29 +181,7 @@ pub fn html_paragraphs(html: &str) -> Vec<String> {
     }
     current.push_str(rest);
     flush(&mut current, &mut paragraphs);
-    // Inline separators may leave ` ,` or ` .`; tidy spaces before punctuation (one pass: the
-    // text has single spaces, so dropping one never makes another pair).
     paragraphs
-        .into_iter()
-        .map(|p| {
-            if !p.contains(' ') {
-                return p;
-            }
-            let mut s = String::with_capacity(p.len());
-            let mut chars = p.chars().peekable();
-            while let Some(c) = chars.next() {
-                if c == ' '
-                    && chars
-                        .peek()
-                        .is_some_and(|n| matches!(n, ',' | '.' | '!' | '?' | ';' | ':'))
-                {
-                    continue;
-                }
-                s.push(c);
-            }
-            s
-        })
-        .collect()
 }
 
 /// Sentences of a paragraph: split after `.`, `!`, `?` (and `…`) followed by whitespace.
