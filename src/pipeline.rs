@@ -98,7 +98,16 @@ pub fn build_batch(
             batch.unchanged += 1;
             continue;
         }
-        match normalize::normalize_entry_with(feed, parsed, entry, now, enrich) {
+        let keyed = normalize::normalize_entry_keyed(
+            feed,
+            parsed,
+            entry,
+            now,
+            enrich,
+            key.clone(),
+            hash.clone(),
+        );
+        match keyed {
             Ok(Normalized::Post(post)) => batch.posts.push(*post),
             Ok(Normalized::Skipped(skipped)) => batch.skipped.push(skipped),
             Err(e) => {

@@ -179,7 +179,10 @@ pub fn entry_hash_with(
         h.update((s.len() as u64).to_le_bytes());
         h.update(s.as_bytes());
     };
-    let opt = |s: &Option<String>| s.clone().unwrap_or_default();
+    // Borrowed, not cloned: the content is most of what is hashed.
+    fn opt(s: &Option<String>) -> &str {
+        s.as_deref().unwrap_or_default()
+    }
     let date = |d: &Option<DateTime<Utc>>| {
         d.map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true))
             .unwrap_or_default()
@@ -200,16 +203,16 @@ pub fn entry_hash_with(
         }
     }
     field(&feed.effective_min_content_chars().to_string());
-    field(&opt(&parsed.author));
-    field(&opt(&entry.id));
-    field(&opt(&entry.link));
-    field(&opt(&entry.title));
+    field(opt(&parsed.author));
+    field(opt(&entry.id));
+    field(opt(&entry.link));
+    field(opt(&entry.title));
     field(&date(&entry.published));
     field(&date(&entry.updated));
-    field(&opt(&entry.content_html));
-    field(&opt(&entry.summary_html));
-    field(&opt(&entry.content_text));
-    field(&opt(&entry.youtube_id));
+    field(opt(&entry.content_html));
+    field(opt(&entry.summary_html));
+    field(opt(&entry.content_text));
+    field(opt(&entry.youtube_id));
     field(
         &enrich
             .map(|e| e.fingerprint(&feed.url))
@@ -301,6 +304,22 @@ pub fn normalize_entry_with(
     first_seen: DateTime<Utc>,
     enrich: Option<&Enrichment>,
 ) -> Result<Normalized, NormalizeError> {
+    let key = entry_key(feed, entry);
+    let hash = entry_hash_with(feed, parsed, entry, enrich);
+    normalize_entry_keyed(feed, parsed, entry, first_seen, enrich, key, hash)
+}
+
+/// [`normalize_entry_with`] for a caller that already has the entry's [`entry_key`] and
+/// [`entry_hash_with`] (the pipeline computes both to skip unchanged entries).
+pub fn normalize_entry_keyed(
+    feed: &FeedConfig,
+    parsed: &ParsedFeed,
+    entry: &ParsedEntry,
+    first_seen: DateTime<Utc>,
+    enrich: Option<&Enrichment>,
+    key: String,
+    hash: String,
+) -> Result<Normalized, NormalizeError> {
     let raw_title = entry.title.as_deref().unwrap_or_default();
     let Prepared {
         canonical_url,
@@ -310,8 +329,6 @@ pub fn normalize_entry_with(
         paragraphs,
         external,
     } = prepare(feed, entry)?;
-    let key = entry_key(feed, entry);
-    let hash = entry_hash_with(feed, parsed, entry, enrich);
     let plain_len: usize = paragraphs.iter().map(|p| p.chars().count()).sum::<usize>()
         + paragraphs.len().saturating_sub(1);
 
