@@ -514,6 +514,84 @@ async fn save_entries_publishes_held_back_entries_and_withdraws_removed_posts(ba
     assert_eq!(known.get("k2").map(String::as_str), Some("h2"));
 }
 
+/// A big poll (more posts than one multi-row insert takes) mixing new posts, a stored post
+/// that changed, a duplicate URL, a path clash and an entry held back before: every post ends
+/// where one-by-one saving would put it.
+async fn large_polls_store_every_post_as_one_by_one_would(backend: &str) {
+    let (t, f, g) = open(backend).await;
+    let store = &t.store;
+    store
+        .save_poll(
+            g,
+            &ok_poll(),
+            &[
+                post("g1", "https://e.org/taken-url", "Other Feed", "h"),
+                post("g2", "https://e.org/g2", "Clash", "h"),
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
+    let held = SkippedEntry {
+        entry_key: "k7".into(),
+        content_hash: "old".into(),
+        reason: "too short".into(),
+    };
+    store
+        .save_poll(
+            f,
+            &ok_poll(),
+            &[post("k3", "https://e.org/3", "Post 3", "h3")],
+            &[held],
+        )
+        .await
+        .unwrap();
+    let mut batch: Vec<Post> = (0..95)
+        .map(|i| {
+            post(
+                &format!("k{i}"),
+                &format!("https://e.org/{i}"),
+                &format!("Post {i}"),
+                "h",
+            )
+        })
+        .collect();
+    batch[3] = post("k3", "https://e.org/3", "Post 3", "h3-changed");
+    batch[50] = post("k50", "https://e.org/taken-url", "Post 50", "h");
+    batch[60] = post("k60", "https://e.org/60", "Clash", "h");
+    let r = store.save_poll(f, &ok_poll(), &batch, &[]).await.unwrap();
+    assert_eq!(
+        (r.new, r.updated, r.unchanged, r.duplicates),
+        (93, 1, 0, 1),
+        "{r:?}"
+    );
+    let all = store.list_posts(&PostFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 2 + 1 + 93);
+    let clash = store.find_post("https://e.org/60").await.unwrap().unwrap();
+    assert_eq!(clash.path, "_blogs/2025-08-03-Clash-2.md");
+    let p7 = store.find_post("https://e.org/7").await.unwrap().unwrap();
+    assert_eq!(p7.path, "_blogs/2025-08-03-Post-7.md");
+    assert_eq!(p7.post.content_markdown, "content h");
+    let p3 = store.find_post("https://e.org/3").await.unwrap().unwrap();
+    assert_eq!(p3.post.content_markdown, "content h3-changed");
+    let taken = store
+        .find_post("https://e.org/taken-url")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.post.entry_key, "g1", "the first feed keeps its post");
+    let known = store.known_entries(f).await.unwrap();
+    assert_eq!(known.len(), 95, "every entry is known (k50 as a duplicate)");
+    assert_eq!(
+        known.get("k7").map(String::as_str),
+        Some("h"),
+        "k7 is published now"
+    );
+    // Saving the same poll again changes nothing.
+    let r = store.save_poll(f, &ok_poll(), &batch, &[]).await.unwrap();
+    assert_eq!((r.new, r.updated, r.unchanged), (0, 0, 94), "{r:?}");
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite_backend {
@@ -536,4 +614,5 @@ suite!(
     articles_are_cached_by_url_and_replaced_in_place,
     save_entries_publishes_held_back_entries_and_withdraws_removed_posts,
     enrichments_are_cached_by_content_hash_and_model,
+    large_polls_store_every_post_as_one_by_one_would,
 );

@@ -555,7 +555,11 @@ mod tests {
             "caf\u{e9} na\u{ef}ve \u{65e5}\u{672c}",
             "\u{85}next line\u{3000}ideographic",
         ] {
-            assert_eq!(count_words(text), text.split_whitespace().count(), "{text:?}");
+            assert_eq!(
+                count_words(text),
+                text.split_whitespace().count(),
+                "{text:?}"
+            );
         }
     }
 

@@ -99,12 +99,12 @@ pub enum NormalizeError {
 
 /// `_<collection>/<yyyy-MM-dd>-<slug>.md`.
 pub fn post_path(post: &Post) -> String {
-    format!(
-        "_{}/{}-{}.md",
-        post.collection,
-        date::day(&post.date),
-        post.slug
-    )
+    post_path_with_slug(post, &post.slug)
+}
+
+/// [`post_path`] with another slug (a `-2` suffix tried on a clash), without copying the post.
+pub fn post_path_with_slug(post: &Post, slug: &str) -> String {
+    format!("_{}/{}-{}.md", post.collection, date::day(&post.date), slug)
 }
 
 /// The permalink pattern with `{collection}`, `{date}` and `{slug}` filled in (one pass, so a

@@ -23,7 +23,7 @@ use super::{
     Store, StoreError, StoredPost,
 };
 use crate::domain::{FeedConfig, Post, SkippedEntry};
-use crate::normalize::post_path;
+use crate::normalize::{post_path, post_path_with_slug};
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -72,12 +72,13 @@ async fn insert_post(
     post: &Post,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let mut candidate = post.clone();
     for n in 1..=10_000u32 {
-        if n > 1 {
-            candidate.slug = format!("{}-{n}", post.slug);
-        }
-        let path = post_path(&candidate);
+        let slug = if n > 1 {
+            std::borrow::Cow::Owned(format!("{}-{n}", post.slug))
+        } else {
+            std::borrow::Cow::Borrowed(post.slug.as_str())
+        };
+        let path = post_path_with_slug(post, &slug);
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO posts (feed_id, entry_key, canonical_url, path, collection, slug, date, title, \
              description, author, viewing_mode, feed_name, feed_url, categories, tags, tags_normalized, \
@@ -90,7 +91,7 @@ async fn insert_post(
         .bind(&post.canonical_url)
         .bind(&path)
         .bind(&post.collection)
-        .bind(&candidate.slug)
+        .bind(slug.as_ref())
         .bind(post.date)
         .bind(&post.title)
         .bind(&post.description)
@@ -126,6 +127,93 @@ async fn insert_post(
         "more than 10000 posts share the path of {:?}",
         post_path(post)
     )))
+}
+
+/// Rows per multi-row insert: 23 parameters each, well under SQLite's 32 766.
+const INSERT_RUN: usize = 40;
+
+/// Insert `run` (new posts, in order) with one statement, all at their first-choice paths.
+/// `false`, with nothing changed, when any of them conflicts (a stored canonical URL or path):
+/// the caller then inserts them one by one, which resolves each conflict exactly as before.
+/// Why: one statement per post was most of a cold fetch's database time (each is a round trip
+/// to the connection's thread), and conflicts are rare.
+async fn insert_run(
+    tx: &mut Tx<'_>,
+    feed_id: i64,
+    run: &[&Post],
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO posts (feed_id, entry_key, canonical_url, path, collection, slug, date, title, \
+         description, author, viewing_mode, feed_name, feed_url, categories, tags, tags_normalized, \
+         excerpt, content_markdown, youtube_id, reddit_segment, content_hash, first_seen_at, updated_at) ",
+    );
+    qb.push_values(run, |mut b, post| {
+        b.push_bind(feed_id)
+            .push_bind(&post.entry_key)
+            .push_bind(&post.canonical_url)
+            .push_bind(post_path(post))
+            .push_bind(&post.collection)
+            .push_bind(&post.slug)
+            .push_bind(post.date)
+            .push_bind(&post.title)
+            .push_bind(&post.description)
+            .push_bind(&post.author)
+            .push_bind(&post.viewing_mode)
+            .push_bind(&post.feed_name)
+            .push_bind(&post.feed_url)
+            .push_bind(to_json(&post.categories))
+            .push_bind(to_json(&post.tags))
+            .push_bind(to_json(&post.tags_normalized))
+            .push_bind(&post.excerpt)
+            .push_bind(&post.content_markdown)
+            .push_bind(&post.youtube_id)
+            .push_bind(&post.reddit_segment)
+            .push_bind(&post.content_hash)
+            .push_bind(now)
+            .push_bind(now);
+    });
+    qb.push(" ON CONFLICT DO NOTHING RETURNING id");
+    sqlx::query("SAVEPOINT insert_run")
+        .execute(&mut **tx)
+        .await?;
+    let inserted = qb.build().fetch_all(&mut **tx).await?.len();
+    if inserted == run.len() {
+        sqlx::query("RELEASE insert_run").execute(&mut **tx).await?;
+        Ok(true)
+    } else {
+        sqlx::query("ROLLBACK TO insert_run")
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("RELEASE insert_run").execute(&mut **tx).await?;
+        Ok(false)
+    }
+}
+
+/// `entry_key -> (id, content_hash)` of the stored posts among `posts`, in one query per 500
+/// keys instead of one per post.
+async fn stored_posts(
+    tx: &mut Tx<'_>,
+    feed_id: i64,
+    posts: &[Post],
+) -> Result<HashMap<String, (i64, String)>, StoreError> {
+    let mut found = HashMap::new();
+    for chunk in posts.chunks(500) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT entry_key, id, content_hash FROM posts WHERE feed_id = ",
+        );
+        qb.push_bind(feed_id).push(" AND entry_key IN (");
+        let mut keys = qb.separated(", ");
+        for post in chunk {
+            keys.push_bind(&post.entry_key);
+        }
+        qb.push(")");
+        for row in qb.build().fetch_all(&mut **tx).await? {
+            let key: String = row.try_get("entry_key")?;
+            found.insert(key, (row.try_get("id")?, row.try_get("content_hash")?));
+        }
+    }
+    Ok(found)
 }
 
 async fn remember_skipped(
@@ -511,19 +599,81 @@ async fn save_entries_tx(
             .collect()
     };
 
-    for post in posts {
-        let existing =
-            sqlx::query("SELECT id, content_hash FROM posts WHERE feed_id = ? AND entry_key = ?")
-                .bind(feed_id)
-                .bind(&post.entry_key)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if let Some(row) = existing {
-            let id: i64 = row.try_get("id")?;
-            let hash: String = row.try_get("content_hash")?;
-            if hash == post.content_hash {
-                report.unchanged += 1;
+    let stored = stored_posts(tx, feed_id, posts).await?;
+    // New posts that need no check of their own (not Reddit community posts, which are checked
+    // for cross-posts) go in runs, one statement per run; the rest, and any run with a
+    // conflict, one by one below. The order of the posts is kept either way.
+    let plain_new = |post: &Post| {
+        let cross_post_check = post.reddit_segment.is_some() && post.collection == "community";
+        !cross_post_check && !stored.contains_key(&post.entry_key)
+    };
+    let mut i = 0;
+    while i < posts.len() {
+        let run_len = posts[i..]
+            .iter()
+            .take(INSERT_RUN)
+            .take_while(|p| plain_new(p))
+            .count();
+        if run_len >= 2 {
+            let run: Vec<&Post> = posts[i..i + run_len].iter().collect();
+            if insert_run(tx, feed_id, &run, now).await? {
+                for post in &run {
+                    if skipped_keys.contains(post.entry_key.as_str()) {
+                        sqlx::query(
+                            "DELETE FROM skipped_entries WHERE feed_id = ? AND entry_key = ?",
+                        )
+                        .bind(feed_id)
+                        .bind(&post.entry_key)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                }
+                report.new += run_len;
+                i += run_len;
                 continue;
+            }
+        }
+        let end = i + run_len.max(1);
+        for post in &posts[i..end] {
+            save_one(
+                tx,
+                feed_id,
+                post,
+                stored.get(&post.entry_key),
+                &skipped_keys,
+                now,
+                &mut report,
+            )
+            .await?;
+        }
+        i = end;
+    }
+
+    for s in skipped {
+        remember_skipped(tx, feed_id, &s.entry_key, &s.content_hash, &s.reason, now).await?;
+        report.skipped += 1;
+    }
+
+    Ok(report)
+}
+
+/// One post of a poll, checked and written on its own: an update of a stored post, a
+/// duplicate, or an insert that resolves path conflicts. `existing`: its stored id and hash.
+#[allow(clippy::too_many_arguments)]
+async fn save_one(
+    tx: &mut Tx<'_>,
+    feed_id: i64,
+    post: &Post,
+    existing: Option<&(i64, String)>,
+    skipped_keys: &std::collections::HashSet<String>,
+    now: DateTime<Utc>,
+    report: &mut SaveReport,
+) -> Result<(), StoreError> {
+    {
+        if let Some(&(id, ref hash)) = existing {
+            if *hash == post.content_hash {
+                report.unchanged += 1;
+                return Ok(());
             }
             let clash = sqlx::query("SELECT 1 FROM posts WHERE canonical_url = ? AND id <> ?")
                 .bind(&post.canonical_url)
@@ -533,7 +683,7 @@ async fn save_entries_tx(
                 .is_some();
             if clash {
                 report.duplicates += 1;
-                continue;
+                return Ok(());
             }
             // Slug, date and path stay as first published: the post's URL on the site must not
             // move when its source edits a title or re-dates an entry.
@@ -563,7 +713,7 @@ async fn save_entries_tx(
             .execute(&mut **tx)
             .await?;
             report.updated += 1;
-            continue;
+            return Ok(());
         }
 
         let cross_post = match (&post.reddit_segment, post.collection.as_str()) {
@@ -599,7 +749,7 @@ async fn save_entries_tx(
             )
             .await?;
             report.duplicates += 1;
-            continue;
+            return Ok(());
         }
         if skipped_keys.contains(post.entry_key.as_str()) {
             sqlx::query("DELETE FROM skipped_entries WHERE feed_id = ? AND entry_key = ?")
@@ -610,13 +760,7 @@ async fn save_entries_tx(
         }
         report.new += 1;
     }
-
-    for s in skipped {
-        remember_skipped(tx, feed_id, &s.entry_key, &s.content_hash, &s.reason, now).await?;
-        report.skipped += 1;
-    }
-
-    Ok(report)
+    Ok(())
 }
 
 /// Write what the poll learned into the feed's row. Validators: a failure keeps the stored ones
