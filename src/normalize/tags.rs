@@ -189,10 +189,17 @@ const STOP_WORDS: &[&str] = &[
 ];
 
 fn known(lower: &str) -> Option<&'static str> {
-    KNOWN_TERMS
-        .iter()
-        .find(|(k, _)| *k == lower)
-        .map(|(_, v)| *v)
+    // Looked up for every tag and every word of it: a map, not a scan of the list.
+    static MAP: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static str>> =
+        std::sync::LazyLock::new(|| {
+            let mut m = std::collections::HashMap::with_capacity(KNOWN_TERMS.len());
+            for &(k, v) in KNOWN_TERMS {
+                // The first spelling listed wins, as the scan did.
+                m.entry(k).or_insert(v);
+            }
+            m
+        });
+    MAP.get(lower).copied()
 }
 
 fn is_year(word: &str) -> bool {
@@ -240,6 +247,31 @@ fn collection_tag(collection: &str) -> String {
 
 /// Rule 1 for one value: `-`/`_` to spaces, collapsed, trimmed.
 fn clean_value(v: &str) -> String {
+    // Most values (and every keyword tag) are clean already: no entity, control character,
+    // `-`/`_` or stray whitespace. Those are returned as they are.
+    let plain = !v.is_empty()
+        && !v.starts_with(' ')
+        && !v.ends_with(' ')
+        && !v.contains("  ")
+        && v.chars().all(|c| {
+            c == ' '
+                || !(c.is_whitespace()
+                    || c.is_control()
+                    || matches!(
+                        c,
+                        '&' | '-'
+                            | '_'
+                            | '\u{2028}'
+                            | '\u{2029}'
+                            | '\u{FEFF}'
+                            | '\u{200B}'
+                            | '\u{FFFE}'
+                            | '\u{FFFF}'
+                    ))
+        });
+    if plain {
+        return v.to_string();
+    }
     remove_controls(&decode_entities(v))
         .replace(['-', '_'], " ")
         .split_whitespace()
@@ -354,6 +386,40 @@ pub fn normalize_tag(tag: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clean_value_fast_path_is_the_full_rule() {
+        let full = |v: &str| {
+            remove_controls(&decode_entities(v))
+                .replace(['-', '_'], " ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for v in [
+            "",
+            " ",
+            "DevOps",
+            "Machine Learning",
+            " lead",
+            "trail ",
+            "two  spaces",
+            "a\tb",
+            "x\u{a0}y",
+            "C#",
+            "ci-cd",
+            "snake_case",
+            "R&amp;D",
+            "ctl\u{7}",
+            "zw\u{200B}sp",
+            "caf\u{e9}",
+            "\u{65e5}\u{672c}",
+        ] {
+            assert_eq!(clean_value(v), full(v), "{v:?}");
+        }
+        assert_eq!(known("github"), Some("GitHub"));
+        assert_eq!(known("nothing-known"), None);
+    }
 
     fn feed(categories: &[&str], tags: &[&str], collection: &str) -> FeedConfig {
         let mut f = FeedConfig::new("F", "https://e/f", collection);

@@ -411,24 +411,31 @@ pub fn informative_paragraphs(paragraphs: &[String]) -> Vec<String> {
 fn is_url(word: &str) -> bool {
     let w = word
         .trim_matches(|c: char| matches!(c, '<' | '>' | '(' | ')' | '[' | ']' | '"' | '\''))
-        .to_ascii_lowercase();
-    w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www.")
+        .as_bytes();
+    // Compared without lower-casing a copy: this runs for every word of a paragraph.
+    ["http://", "https://", "www."].iter().any(|p| {
+        w.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
+    })
 }
 
 fn is_link_only(p: &str) -> bool {
-    let words: Vec<&str> = p.split_whitespace().collect();
     let labels = [
         "link", "link:", "links:", "source", "source:", "via", "via:", "url:", "-", "|", "[link]",
     ];
-    words.iter().any(|w| is_url(w))
-        && words
-            .iter()
-            .all(|w| is_url(w) || labels.contains(&w.to_ascii_lowercase().as_str()))
+    // All words first: it fails at the first ordinary word, which is almost always the first.
+    p.split_whitespace()
+        .all(|w| is_url(w) || labels.iter().any(|l| l.eq_ignore_ascii_case(w)))
+        && p.split_whitespace().any(is_url)
 }
 
 fn is_caption(p: &str) -> bool {
+    // Every rule below needs 25 words or fewer: longer paragraphs are not lower-cased at all.
+    let words = p.split_whitespace().take(26).count();
+    if words > 25 {
+        return false;
+    }
     let lower = p.to_lowercase();
-    let words = p.split_whitespace().count();
     let prefixes = [
         "image:",
         "image credit",
