@@ -46,6 +46,9 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
+            // A connection to a local file does not go stale: pinging it before every use (the
+            // pool's default) costs a round trip to its worker thread per statement.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(open_err)?;
