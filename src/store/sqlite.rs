@@ -5,9 +5,16 @@
 //! without waiting for the busy timeout), writes are serialized by an async mutex inside the
 //! process; readers never wait thanks to WAL. The busy timeout still covers other processes
 //! (a `posts list` while the daemon writes).
+//!
+//! Polls that change only the feed's row (a 304, a failure) are the common case of a steady-state
+//! poll and are group-committed: [`StateWriter`] collects the rows that arrive while it writes
+//! and stores each group with one `UPDATE ... FROM json_each(?)` statement. `save_poll` still
+//! returns only after its row is committed, so what a caller sees stored, and what survives a
+//! crash, is the same as with one statement per poll.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,7 +23,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, SqlitePool};
-use tokio::sync::Mutex;
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::{
     config_hash, to_json, ArticleRecord, FeedRecord, Outcome, PollRecord, PostFilter, SaveReport,
@@ -27,7 +34,9 @@ use crate::normalize::post_path;
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    write_lock: Mutex<()>,
+    write_lock: Arc<Mutex<()>>,
+    /// Feed-row-only polls, group-committed by a [`StateWriter`] task.
+    states: mpsc::UnboundedSender<StateWrite>,
 }
 
 impl SqliteStore {
@@ -52,10 +61,43 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(open_err)?;
+        let write_lock = Arc::new(Mutex::new(()));
+        let (states, queue) = mpsc::unbounded_channel();
+        tokio::spawn(
+            StateWriter {
+                pool: pool.clone(),
+                write_lock: Arc::clone(&write_lock),
+                queue,
+            }
+            .run(),
+        );
         Ok(SqliteStore {
             pool,
-            write_lock: Mutex::new(()),
+            write_lock,
+            states,
         })
+    }
+
+    /// Store a poll that changes only the feed's row, committed together with the other such
+    /// polls that are waiting, and return once it is committed.
+    async fn save_state(&self, feed_id: i64, poll: &PollRecord) -> Result<(), StoreError> {
+        let (done, committed) = oneshot::channel();
+        let job = StateWrite {
+            feed_id,
+            poll: poll.clone(),
+            done,
+        };
+        if self.states.send(job).is_err() {
+            // The writer is gone (its runtime shut down while this store lives on, as in a test
+            // that shares a store between runtimes): nothing was queued, write it directly.
+            let _guard = self.write_lock.lock().await;
+            let mut conn = self.pool.acquire().await?;
+            return update_feed_state(&mut conn, feed_id, poll).await;
+        }
+        match committed.await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Sql(sqlx::Error::WorkerCrashed)),
+        }
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -254,14 +296,12 @@ impl Store for SqliteStore {
         posts: &[Post],
         skipped: &[SkippedEntry],
     ) -> Result<SaveReport, StoreError> {
-        let _guard = self.write_lock.lock().await;
         if posts.is_empty() && skipped.is_empty() {
-            // A 304 or a failure changes one row: a single statement is atomic on its own, and
-            // skipping BEGIN/COMMIT saves two round trips to the connection's thread per poll.
-            let mut conn = self.pool.acquire().await?;
-            update_feed_state(&mut conn, feed_id, poll).await?;
+            // A 304 or a failure changes one row: group-committed with the others waiting.
+            self.save_state(feed_id, poll).await?;
             return Ok(SaveReport::default());
         }
+        let _guard = self.write_lock.lock().await;
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
         let report = save_entries_tx(&mut tx, feed_id, posts, skipped, now).await?;
@@ -620,6 +660,149 @@ async fn save_entries_tx(
     }
 
     Ok(report)
+}
+
+/// One feed-row-only poll waiting to be written, and who waits for its commit.
+struct StateWrite {
+    feed_id: i64,
+    poll: PollRecord,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// At most this many rows per statement (the JSON text stays well under SQLite's limits).
+const MAX_STATE_BATCH: usize = 256;
+
+/// The group-commit task of the feed-row-only polls. It takes everything queued (up to
+/// [`MAX_STATE_BATCH`]), waits for the store's write lock, takes what arrived meanwhile, and
+/// writes the group with one statement (one transaction). Every poll is acknowledged after its
+/// commit, so a crash loses at most polls whose `save_poll` had not returned yet, exactly as with
+/// one statement per poll. It ends when the store is dropped.
+struct StateWriter {
+    pool: SqlitePool,
+    write_lock: Arc<Mutex<()>>,
+    queue: mpsc::UnboundedReceiver<StateWrite>,
+}
+
+impl StateWriter {
+    async fn run(mut self) {
+        let mut jobs = Vec::with_capacity(MAX_STATE_BATCH);
+        while self.queue.recv_many(&mut jobs, MAX_STATE_BATCH).await > 0 {
+            let guard = self.write_lock.lock().await;
+            while jobs.len() < MAX_STATE_BATCH {
+                match self.queue.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.write(&mut jobs).await;
+            drop(guard);
+        }
+    }
+
+    /// Write `jobs` (and empty it), acknowledging each. A feed queued twice (not done by the
+    /// pipeline, which waits for its poll to be stored) is written in a later statement, in order.
+    async fn write(&self, jobs: &mut Vec<StateWrite>) {
+        while !jobs.is_empty() {
+            let mut seen = HashSet::with_capacity(jobs.len());
+            let mut group = Vec::with_capacity(jobs.len());
+            let mut later = Vec::new();
+            for job in jobs.drain(..) {
+                if seen.insert(job.feed_id) {
+                    group.push(job);
+                } else {
+                    later.push(job);
+                }
+            }
+            *jobs = later;
+            let polls: Vec<(i64, &PollRecord)> =
+                group.iter().map(|j| (j.feed_id, &j.poll)).collect();
+            match update_feed_states(&self.pool, &polls).await {
+                Ok(()) => {
+                    for job in group {
+                        let _ = job.done.send(Ok(()));
+                    }
+                }
+                Err(_) => {
+                    // Nothing of the group was written (one statement): write each row on its
+                    // own, so each poll gets its own error, if any.
+                    for job in group {
+                        let result = match self.pool.acquire().await {
+                            Ok(mut conn) => {
+                                update_feed_state(&mut conn, job.feed_id, &job.poll).await
+                            }
+                            Err(e) => Err(e.into()),
+                        };
+                        let _ = job.done.send(result);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The text sqlx stores for a time (`DateTime<Utc>` encodes as RFC 3339, `AutoSi`, `+00:00`), so
+/// rows written by [`update_feed_states`] read back like those bound one by one.
+fn sqlite_time(t: Option<DateTime<Utc>>) -> serde_json::Value {
+    match t {
+        Some(t) => t
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+            .into(),
+        None => serde_json::Value::Null,
+    }
+}
+
+/// [`update_feed_state`] for many feeds (distinct ids) in one statement, hence one transaction.
+async fn update_feed_states(
+    pool: &SqlitePool,
+    polls: &[(i64, &PollRecord)],
+) -> Result<(), StoreError> {
+    let rows: Vec<serde_json::Value> = polls
+        .iter()
+        .map(|(id, p)| {
+            serde_json::json!([
+                id,
+                p.outcome.as_str(),
+                p.etag,
+                p.last_modified,
+                sqlite_time(Some(p.polled_at)),
+                p.http_status,
+                p.error,
+                sqlite_time(p.retry_after),
+                i64::from(p.gone),
+                p.fetch_url,
+                p.ttl_minutes,
+                sqlite_time(p.next_due_at),
+            ])
+        })
+        .collect();
+    let rows = serde_json::Value::Array(rows).to_string();
+    // Same rules as update_feed_state, with the outcome chosen per row.
+    sqlx::query(
+        "UPDATE feeds SET \
+         etag = CASE p.outcome WHEN 'ok' THEN p.etag WHEN 'not_modified' THEN COALESCE(p.etag, feeds.etag) \
+           ELSE COALESCE(feeds.etag, p.etag) END, \
+         last_modified = CASE p.outcome WHEN 'ok' THEN p.last_modified \
+           WHEN 'not_modified' THEN COALESCE(p.last_modified, feeds.last_modified) \
+           ELSE COALESCE(feeds.last_modified, p.last_modified) END, \
+         last_polled_at = p.polled_at, \
+         last_success_at = CASE WHEN p.outcome <> 'failed' THEN p.polled_at ELSE feeds.last_success_at END, \
+         last_status = p.status, last_outcome = p.outcome, last_error = p.error, \
+         consecutive_failures = CASE WHEN p.outcome <> 'failed' THEN 0 ELSE feeds.consecutive_failures + 1 END, \
+         retry_after = p.retry_after, gone = p.gone, fetch_url = COALESCE(p.fetch_url, feeds.fetch_url), \
+         ttl_minutes = COALESCE(p.ttl_minutes, feeds.ttl_minutes), next_due_at = p.next_due_at, \
+         lease_owner = NULL, lease_until = NULL, updated_at = ?2 \
+         FROM (SELECT value ->> 0 AS id, value ->> 1 AS outcome, value ->> 2 AS etag, \
+           value ->> 3 AS last_modified, value ->> 4 AS polled_at, value ->> 5 AS status, \
+           value ->> 6 AS error, value ->> 7 AS retry_after, value ->> 8 AS gone, \
+           value ->> 9 AS fetch_url, value ->> 10 AS ttl_minutes, value ->> 11 AS next_due_at \
+           FROM json_each(?1)) AS p \
+         WHERE feeds.id = p.id",
+    )
+    .bind(rows)
+    .bind(Utc::now())
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Write what the poll learned into the feed's row. Validators: a failure keeps the stored ones
