@@ -514,6 +514,59 @@ async fn save_entries_publishes_held_back_entries_and_withdraws_removed_posts(ba
     assert_eq!(known.get("k2").map(String::as_str), Some("h2"));
 }
 
+/// `sync_feeds` at a steady-state start (no configuration changed) reads every record at once
+/// (SQLite: as one JSON document); the records must be those `list_feeds` reads row by row, in
+/// the configuration's order, and a changed configuration must still be written.
+async fn a_steady_state_start_reads_the_records_list_feeds_reads(backend: &str) {
+    let (t, f, g) = open(backend).await;
+    let store = &t.store;
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
+    let mut ok = PollRecord::new(t0, Outcome::Ok);
+    ok.http_status = Some(200);
+    ok.etag = Some("W/\"v\\1\" é".into());
+    ok.last_modified = Some("Sun, 29 Nov 2026 11:00:00 GMT".into());
+    ok.ttl_minutes = Some(45);
+    ok.fetch_url = Some("https://example.org/moved".into());
+    ok.next_due_at = Some(t0 + chrono::Duration::minutes(45));
+    store
+        .save_poll(f, &ok, &[post("k1", "https://e.org/1", "One", "h1")], &[])
+        .await
+        .unwrap();
+    let mut failed = PollRecord::new(t0, Outcome::Failed);
+    failed.http_status = Some(503);
+    failed.error = Some("HTTP 503\nline two \"quoted\"".into());
+    failed.retry_after = Some(t0 + chrono::Duration::seconds(90));
+    store.save_poll(g, &failed, &[], &[]).await.unwrap();
+
+    let configs = [
+        FeedConfig::new("G", "https://example.org/other", "blogs"),
+        FeedConfig::new("F", "https://example.org/feed", "blogs"),
+    ];
+    let synced = store.sync_feeds(&configs).await.unwrap();
+    let listed = store.list_feeds().await.unwrap();
+    let by_id = |id: i64| listed.iter().find(|r| r.id == id).unwrap().clone();
+    assert_eq!(synced, vec![by_id(g), by_id(f)]);
+    assert_eq!(synced[1].post_count, 1);
+    assert_eq!(synced[1].etag, ok.etag);
+    assert_eq!(synced[1].ttl_minutes, Some(45));
+    assert_eq!(synced[0].last_error, failed.error);
+    assert_eq!(synced[0].retry_after, failed.retry_after);
+    assert_eq!(synced[0].consecutive_failures, 1);
+
+    // A changed configuration is still stored: the name, and a new feed.
+    let changed = [
+        FeedConfig::new("G renamed", "https://example.org/other", "blogs"),
+        FeedConfig::new("H", "https://example.org/third", "blogs"),
+    ];
+    let synced = store.sync_feeds(&changed).await.unwrap();
+    assert_eq!(synced[0].id, g);
+    assert_eq!(synced[0].name, "G renamed");
+    assert_eq!(synced[1].name, "H");
+    assert_eq!(store.list_feeds().await.unwrap().len(), 3);
+    let again = store.sync_feeds(&changed).await.unwrap();
+    assert_eq!(again, synced);
+}
+
 /// Another connection to a test database.
 enum Reader {
     Pg(sqlx::PgPool),
@@ -714,4 +767,36 @@ suite!(
     save_entries_publishes_held_back_entries_and_withdraws_removed_posts,
     enrichments_are_cached_by_content_hash_and_model,
     concurrent_state_only_polls_each_store_their_own_row,
+    a_steady_state_start_reads_the_records_list_feeds_reads,
 );
+
+/// A time stored in another form than this program writes (SQLite's own `datetime()` text, as a
+/// hand edit or an old version might leave) makes the one-document read give way to the row by
+/// row read, which understands it: the records are still those `list_feeds` reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_times_in_other_forms_are_read_as_list_feeds_reads_them() {
+    let (t, f, _) = open("sqlite").await;
+    sqlx::query(
+        "UPDATE feeds SET last_polled_at = '2026-11-29 12:00:00', next_due_at = datetime('now') \
+         WHERE id = ?",
+    )
+    .bind(f)
+    .execute(t.sqlite.as_ref().unwrap().pool())
+    .await
+    .unwrap();
+    let synced = t
+        .store
+        .sync_feeds(&[
+            FeedConfig::new("F", "https://example.org/feed", "blogs"),
+            FeedConfig::new("G", "https://example.org/other", "blogs"),
+        ])
+        .await
+        .unwrap();
+    let mut listed = t.store.list_feeds().await.unwrap();
+    listed.sort_by_key(|r| r.id);
+    assert_eq!(synced, listed);
+    assert_eq!(
+        synced[0].last_polled_at,
+        Some(Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap())
+    );
+}
