@@ -22,7 +22,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqlitePool};
+use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::{
@@ -58,7 +58,7 @@ impl SqliteStore {
             // A connection to a local file does not go stale: pinging it before every use (the
             // pool's default) costs a round trip to its worker thread per statement.
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(open_err)?;
         let write_lock = Arc::new(Mutex::new(()));
@@ -66,6 +66,8 @@ impl SqliteStore {
         tokio::spawn(
             StateWriter {
                 pool: pool.clone(),
+                options,
+                conn: None,
                 write_lock: Arc::clone(&write_lock),
                 queue,
             }
@@ -785,6 +787,10 @@ const MAX_STATE_BATCH: usize = 256;
 /// one statement per poll. It ends when the store is dropped.
 struct StateWriter {
     pool: SqlitePool,
+    options: SqliteConnectOptions,
+    /// A connection of its own, opened for the first group (and again after an error): the pool
+    /// pings a connection each time it is returned, a round trip to its thread per group.
+    conn: Option<SqliteConnection>,
     write_lock: Arc<Mutex<()>>,
     queue: mpsc::UnboundedReceiver<StateWrite>,
 }
@@ -793,7 +799,8 @@ impl StateWriter {
     async fn run(mut self) {
         let mut jobs = Vec::with_capacity(MAX_STATE_BATCH);
         while self.queue.recv_many(&mut jobs, MAX_STATE_BATCH).await > 0 {
-            let guard = self.write_lock.lock().await;
+            let lock = Arc::clone(&self.write_lock);
+            let guard = lock.lock().await;
             while jobs.len() < MAX_STATE_BATCH {
                 match self.queue.try_recv() {
                     Ok(job) => jobs.push(job),
@@ -805,9 +812,18 @@ impl StateWriter {
         }
     }
 
+    async fn connection(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        if self.conn.is_none() {
+            self.conn = Some(SqliteConnection::connect_with(&self.options).await?);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Corrupt("no connection".into()))
+    }
+
     /// Write `jobs` (and empty it), acknowledging each. A feed queued twice (not done by the
     /// pipeline, which waits for its poll to be stored) is written in a later statement, in order.
-    async fn write(&self, jobs: &mut Vec<StateWrite>) {
+    async fn write(&mut self, jobs: &mut Vec<StateWrite>) {
         while !jobs.is_empty() {
             let mut seen = HashSet::with_capacity(jobs.len());
             let mut group = Vec::with_capacity(jobs.len());
@@ -822,15 +838,24 @@ impl StateWriter {
             *jobs = later;
             let polls: Vec<(i64, &PollRecord)> =
                 group.iter().map(|j| (j.feed_id, &j.poll)).collect();
-            match update_feed_states(&self.pool, &polls).await {
+            let written = match self.connection().await {
+                Ok(conn) => update_feed_states(conn, &polls).await,
+                Err(e) => Err(e),
+            };
+            match written {
                 Ok(()) => {
                     for job in group {
                         let _ = job.done.send(Ok(()));
                     }
                 }
-                Err(_) => {
+                Err(e) => {
                     // Nothing of the group was written (one statement): write each row on its
-                    // own, so each poll gets its own error, if any.
+                    // own, so each poll gets its own error, if any, on a pooled connection.
+                    tracing::warn!(
+                        "storing {} polls together failed, storing them one by one: {e}",
+                        group.len()
+                    );
+                    self.conn = None;
                     for job in group {
                         let result = match self.pool.acquire().await {
                             Ok(mut conn) => {
@@ -859,7 +884,7 @@ fn sqlite_time(t: Option<DateTime<Utc>>) -> serde_json::Value {
 
 /// [`update_feed_state`] for many feeds (distinct ids) in one statement, hence one transaction.
 async fn update_feed_states(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     polls: &[(i64, &PollRecord)],
 ) -> Result<(), StoreError> {
     let rows: Vec<serde_json::Value> = polls
@@ -906,7 +931,7 @@ async fn update_feed_states(
     )
     .bind(rows)
     .bind(Utc::now())
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -956,4 +981,46 @@ async fn update_feed_state(
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The group statement itself works (a failing one would be hidden by the row-by-row
+    /// fallback, which stores the same).
+    #[tokio::test]
+    async fn one_statement_stores_a_group_of_polls() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::open(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        let feeds: Vec<FeedConfig> = (0..3)
+            .map(|i| FeedConfig::new(format!("F{i}"), format!("https://e.org/{i}"), "blogs"))
+            .collect();
+        let records = store.sync_feeds(&feeds).await.unwrap();
+        let at = Utc::now().trunc_subsecs(0);
+        let mut polls = vec![
+            PollRecord::new(at, Outcome::NotModified),
+            PollRecord::new(at, Outcome::Failed),
+            PollRecord::new(at, Outcome::Ok),
+        ];
+        polls[0].etag = Some("\"x\"".into());
+        polls[1].error = Some("HTTP 500".into());
+        polls[2].next_due_at = Some(at);
+        let group: Vec<(i64, &PollRecord)> =
+            records.iter().map(|r| r.id).zip(polls.iter()).collect();
+        let mut conn = SqliteConnection::connect(&url).await.unwrap();
+        update_feed_states(&mut conn, &group).await.unwrap();
+        let stored = store.list_feeds().await.unwrap();
+        for (r, p) in records.iter().zip(&polls) {
+            let f = stored.iter().find(|f| f.id == r.id).unwrap();
+            assert_eq!(f.last_outcome.as_deref(), Some(p.outcome.as_str()));
+            assert_eq!(f.last_polled_at, Some(at));
+            assert_eq!(f.next_due_at, p.next_due_at);
+        }
+        assert_eq!(stored[0].etag.as_deref(), Some("\"x\""));
+        assert_eq!(stored[1].consecutive_failures, 1);
+        assert_eq!(stored[1].last_error.as_deref(), Some("HTTP 500"));
+    }
 }
