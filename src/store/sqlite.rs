@@ -907,9 +907,16 @@ async fn update_feed_states(
         })
         .collect();
     let rows = serde_json::Value::Array(rows).to_string();
-    // Same rules as update_feed_state, with the outcome chosen per row.
+    // Same rules as update_feed_state, with the outcome chosen per row. The rows are taken
+    // out of the JSON once (MATERIALIZED): referenced in place, every use of a column in the
+    // SET clause would extract it from the row's JSON text again.
     sqlx::query(
-        "UPDATE feeds SET \
+        "WITH p AS MATERIALIZED (SELECT value ->> 0 AS id, value ->> 1 AS outcome, \
+           value ->> 2 AS etag, value ->> 3 AS last_modified, value ->> 4 AS polled_at, \
+           value ->> 5 AS status, value ->> 6 AS error, value ->> 7 AS retry_after, \
+           value ->> 8 AS gone, value ->> 9 AS fetch_url, value ->> 10 AS ttl_minutes, \
+           value ->> 11 AS next_due_at FROM json_each(?1)) \
+         UPDATE feeds SET \
          etag = CASE p.outcome WHEN 'ok' THEN p.etag WHEN 'not_modified' THEN COALESCE(p.etag, feeds.etag) \
            ELSE COALESCE(feeds.etag, p.etag) END, \
          last_modified = CASE p.outcome WHEN 'ok' THEN p.last_modified \
@@ -922,11 +929,7 @@ async fn update_feed_states(
          retry_after = p.retry_after, gone = p.gone, fetch_url = COALESCE(p.fetch_url, feeds.fetch_url), \
          ttl_minutes = COALESCE(p.ttl_minutes, feeds.ttl_minutes), next_due_at = p.next_due_at, \
          lease_owner = NULL, lease_until = NULL, updated_at = ?2 \
-         FROM (SELECT value ->> 0 AS id, value ->> 1 AS outcome, value ->> 2 AS etag, \
-           value ->> 3 AS last_modified, value ->> 4 AS polled_at, value ->> 5 AS status, \
-           value ->> 6 AS error, value ->> 7 AS retry_after, value ->> 8 AS gone, \
-           value ->> 9 AS fetch_url, value ->> 10 AS ttl_minutes, value ->> 11 AS next_due_at \
-           FROM json_each(?1)) AS p \
+         FROM p \
          WHERE feeds.id = p.id",
     )
     .bind(rows)
