@@ -369,6 +369,12 @@ pub fn locate(explicit: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
 
 /// Load settings: defaults, the file (if any), the process environment, then `database_url`.
 pub fn load(path: Option<&Path>, database_url: Option<&str>) -> Result<Settings, ConfigError> {
+    // Validation needs the built-in keyword taxonomy unless the file names another, and compiling
+    // it takes about as long as parsing a file of 2000 feeds: start it on another core now.
+    // (`Taxonomy::builtin` compiles once per process; `validate` waits for this compilation.)
+    std::thread::spawn(|| {
+        let _ = Taxonomy::builtin();
+    });
     let env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with(ENV_PREFIX))
         .collect();

@@ -592,6 +592,236 @@ async fn large_polls_store_every_post_as_one_by_one_would(backend: &str) {
     assert_eq!((r.new, r.updated, r.unchanged), (0, 0, 94), "{r:?}");
 }
 
+/// `sync_feeds` at a steady-state start (no configuration changed) reads every record at once
+/// (SQLite: as one JSON document); the records must be those `list_feeds` reads row by row, in
+/// the configuration's order, and a changed configuration must still be written.
+async fn a_steady_state_start_reads_the_records_list_feeds_reads(backend: &str) {
+    let (t, f, g) = open(backend).await;
+    let store = &t.store;
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
+    let mut ok = PollRecord::new(t0, Outcome::Ok);
+    ok.http_status = Some(200);
+    ok.etag = Some("W/\"v\\1\" é".into());
+    ok.last_modified = Some("Sun, 29 Nov 2026 11:00:00 GMT".into());
+    ok.ttl_minutes = Some(45);
+    ok.fetch_url = Some("https://example.org/moved".into());
+    ok.next_due_at = Some(t0 + chrono::Duration::minutes(45));
+    store
+        .save_poll(f, &ok, &[post("k1", "https://e.org/1", "One", "h1")], &[])
+        .await
+        .unwrap();
+    let mut failed = PollRecord::new(t0, Outcome::Failed);
+    failed.http_status = Some(503);
+    failed.error = Some("HTTP 503\nline two \"quoted\"".into());
+    failed.retry_after = Some(t0 + chrono::Duration::seconds(90));
+    store.save_poll(g, &failed, &[], &[]).await.unwrap();
+
+    let configs = [
+        FeedConfig::new("G", "https://example.org/other", "blogs"),
+        FeedConfig::new("F", "https://example.org/feed", "blogs"),
+    ];
+    let synced = store.sync_feeds(&configs).await.unwrap();
+    let listed = store.list_feeds().await.unwrap();
+    let by_id = |id: i64| listed.iter().find(|r| r.id == id).unwrap().clone();
+    assert_eq!(synced, vec![by_id(g), by_id(f)]);
+    assert_eq!(synced[1].post_count, 1);
+    assert_eq!(synced[1].etag, ok.etag);
+    assert_eq!(synced[1].ttl_minutes, Some(45));
+    assert_eq!(synced[0].last_error, failed.error);
+    assert_eq!(synced[0].retry_after, failed.retry_after);
+    assert_eq!(synced[0].consecutive_failures, 1);
+
+    // A changed configuration is still stored: the name, and a new feed.
+    let changed = [
+        FeedConfig::new("G renamed", "https://example.org/other", "blogs"),
+        FeedConfig::new("H", "https://example.org/third", "blogs"),
+    ];
+    let synced = store.sync_feeds(&changed).await.unwrap();
+    assert_eq!(synced[0].id, g);
+    assert_eq!(synced[0].name, "G renamed");
+    assert_eq!(synced[1].name, "H");
+    assert_eq!(store.list_feeds().await.unwrap().len(), 3);
+    let again = store.sync_feeds(&changed).await.unwrap();
+    assert_eq!(again, synced);
+}
+
+/// Another connection to a test database.
+enum Reader {
+    Pg(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+impl Reader {
+    async fn last_outcome(&self, feed_id: i64) -> Option<String> {
+        match self {
+            Reader::Pg(pool) => sqlx::query_scalar("SELECT last_outcome FROM feeds WHERE id = $1")
+                .bind(feed_id)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Reader::Sqlite(pool) => {
+                sqlx::query_scalar("SELECT last_outcome FROM feeds WHERE id = ?")
+                    .bind(feed_id)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+}
+
+/// The SQLite store group-commits polls that change only the feed's row; both backends must
+/// leave every row exactly as storing the polls one by one would, and a poll must be committed
+/// (visible to another connection, so a crash after `save_poll` returned cannot lose it) as soon
+/// as its `save_poll` returns.
+async fn concurrent_state_only_polls_each_store_their_own_row(backend: &str) {
+    let (t, _, _) = open(backend).await;
+    let feeds: Vec<FeedConfig> = (0..300)
+        .map(|i| {
+            FeedConfig::new(
+                format!("S{i}"),
+                format!("https://example.org/s{i}.xml"),
+                "blogs",
+            )
+        })
+        .collect();
+    let records = t.store.sync_feeds(&feeds).await.unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
+    let t1 = t0 + chrono::Duration::minutes(1);
+    for r in &records {
+        let mut p = PollRecord::new(t0, Outcome::Ok);
+        p.http_status = Some(200);
+        p.etag = Some(format!("\"e{}\"", r.id));
+        p.last_modified = Some("Sun, 29 Nov 2026 11:00:00 GMT".into());
+        p.ttl_minutes = Some(60);
+        t.store.save_poll(r.id, &p, &[], &[]).await.unwrap();
+    }
+    // Five kinds of row-only polls: 304 without and with new validators (and a permanent
+    // redirect), a 503 with Retry-After, a 200 whose document yielded nothing new and that
+    // sent no validators, a 410.
+    let poll = move |kind: i64, id: i64| -> PollRecord {
+        let outcome = match kind {
+            0 | 1 => Outcome::NotModified,
+            3 => Outcome::Ok,
+            _ => Outcome::Failed,
+        };
+        let mut p = PollRecord::new(t1, outcome);
+        p.next_due_at = Some(t1 + chrono::Duration::minutes(30 + kind));
+        match kind {
+            0 => p.http_status = Some(304),
+            1 => {
+                p.http_status = Some(304);
+                p.etag = Some(format!("\"n{id}\""));
+                p.fetch_url = Some(format!("https://example.org/moved/{id}.xml"));
+            }
+            2 => {
+                p.http_status = Some(503);
+                p.error = Some(format!("HTTP 503 for {id}"));
+                p.retry_after = Some(t1 + chrono::Duration::minutes(2));
+            }
+            3 => p.http_status = Some(200),
+            _ => {
+                p.http_status = Some(410);
+                p.error = Some("HTTP 410 Gone".into());
+                p.gone = true;
+            }
+        }
+        p
+    };
+    // A connection of its own, to see what is committed.
+    let reader = std::sync::Arc::new(if backend == "postgres" {
+        Reader::Pg(sqlx::PgPool::connect(&t.url).await.unwrap())
+    } else {
+        Reader::Sqlite(sqlx::SqlitePool::connect(&t.url).await.unwrap())
+    });
+    let mut tasks = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let store = t.store.clone();
+        let reader = reader.clone();
+        let (id, p) = (r.id, poll(i as i64 % 5, r.id));
+        tasks.push(tokio::spawn(async move {
+            store.save_poll(id, &p, &[], &[]).await.unwrap();
+            assert_eq!(
+                reader.last_outcome(id).await.as_deref(),
+                Some(p.outcome.as_str()),
+                "committed when save_poll returns"
+            );
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // The failing feeds fail once more, concurrently: their failures count up by one each.
+    let mut tasks = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        if i % 5 == 2 {
+            let store = t.store.clone();
+            let (id, p) = (r.id, poll(2, r.id));
+            tasks.push(tokio::spawn(async move {
+                store.save_poll(id, &p, &[], &[]).await.unwrap()
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    let stored = t.store.list_feeds().await.unwrap();
+    for (i, r) in records.iter().enumerate() {
+        let kind = i as i64 % 5;
+        let f = stored.iter().find(|f| f.id == r.id).unwrap();
+        let etag = format!("\"e{}\"", r.id);
+        let lm = "Sun, 29 Nov 2026 11:00:00 GMT";
+        let (want_etag, want_lm) = match kind {
+            0 | 2 | 4 => (Some(etag), Some(lm)),
+            1 => (Some(format!("\"n{}\"", r.id)), Some(lm)),
+            _ => (None, None),
+        };
+        let ctx = format!("feed {} (kind {kind})", r.id);
+        assert_eq!(f.etag, want_etag, "{ctx}");
+        assert_eq!(f.last_modified.as_deref(), want_lm, "{ctx}");
+        assert_eq!(f.last_polled_at, Some(t1), "{ctx}");
+        let success = matches!(kind, 0 | 1 | 3);
+        assert_eq!(
+            f.last_success_at,
+            Some(if success { t1 } else { t0 }),
+            "{ctx}"
+        );
+        let want_status = [304, 304, 503, 200, 410][kind as usize];
+        assert_eq!(f.last_status, Some(want_status), "{ctx}");
+        let want_outcome = ["not_modified", "not_modified", "failed", "ok", "failed"];
+        assert_eq!(
+            f.last_outcome.as_deref(),
+            Some(want_outcome[kind as usize]),
+            "{ctx}"
+        );
+        assert_eq!(f.last_error.is_some(), !success, "{ctx}");
+        let want_failures = [0, 0, 2, 0, 1][kind as usize];
+        assert_eq!(f.consecutive_failures, want_failures, "{ctx}");
+        assert_eq!(
+            f.retry_after,
+            (kind == 2).then(|| t1 + chrono::Duration::minutes(2)),
+            "{ctx}"
+        );
+        assert_eq!(f.gone, kind == 4, "{ctx}");
+        assert_eq!(
+            f.fetch_url,
+            (kind == 1).then(|| format!("https://example.org/moved/{}.xml", r.id)),
+            "{ctx}"
+        );
+        assert_eq!(
+            f.ttl_minutes,
+            Some(60),
+            "{ctx}: no TTL in the poll keeps the stored one"
+        );
+        assert_eq!(
+            f.next_due_at,
+            Some(t1 + chrono::Duration::minutes(30 + kind)),
+            "{ctx}"
+        );
+    }
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite_backend {
@@ -615,4 +845,37 @@ suite!(
     save_entries_publishes_held_back_entries_and_withdraws_removed_posts,
     enrichments_are_cached_by_content_hash_and_model,
     large_polls_store_every_post_as_one_by_one_would,
+    concurrent_state_only_polls_each_store_their_own_row,
+    a_steady_state_start_reads_the_records_list_feeds_reads,
 );
+
+/// A time stored in another form than this program writes (SQLite's own `datetime()` text, as a
+/// hand edit or an old version might leave) makes the one-document read give way to the row by
+/// row read, which understands it: the records are still those `list_feeds` reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_times_in_other_forms_are_read_as_list_feeds_reads_them() {
+    let (t, f, _) = open("sqlite").await;
+    sqlx::query(
+        "UPDATE feeds SET last_polled_at = '2026-11-29 12:00:00', next_due_at = datetime('now') \
+         WHERE id = ?",
+    )
+    .bind(f)
+    .execute(t.sqlite.as_ref().unwrap().pool())
+    .await
+    .unwrap();
+    let synced = t
+        .store
+        .sync_feeds(&[
+            FeedConfig::new("F", "https://example.org/feed", "blogs"),
+            FeedConfig::new("G", "https://example.org/other", "blogs"),
+        ])
+        .await
+        .unwrap();
+    let mut listed = t.store.list_feeds().await.unwrap();
+    listed.sort_by_key(|r| r.id);
+    assert_eq!(synced, listed);
+    assert_eq!(
+        synced[0].last_polled_at,
+        Some(Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap())
+    );
+}

@@ -5,9 +5,16 @@
 //! without waiting for the busy timeout), writes are serialized by an async mutex inside the
 //! process; readers never wait thanks to WAL. The busy timeout still covers other processes
 //! (a `posts list` while the daemon writes).
+//!
+//! Polls that change only the feed's row (a 304, a failure) are the common case of a steady-state
+//! poll and are group-committed: [`StateWriter`] collects the rows that arrive while it writes
+//! and stores each group with one `UPDATE ... FROM json_each(?)` statement. `save_poll` still
+//! returns only after its row is committed, so what a caller sees stored, and what survives a
+//! crash, is the same as with one statement per poll.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,8 +22,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqlitePool};
-use tokio::sync::Mutex;
+use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::{
     config_hash, to_json, ArticleRecord, FeedRecord, Outcome, PollRecord, PostFilter, SaveReport,
@@ -27,7 +34,9 @@ use crate::normalize::{post_path, post_path_with_slug};
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    write_lock: Mutex<()>,
+    write_lock: Arc<Mutex<()>>,
+    /// Feed-row-only polls, group-committed by a [`StateWriter`] task.
+    states: mpsc::UnboundedSender<StateWrite>,
 }
 
 impl SqliteStore {
@@ -46,13 +55,114 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
+            // A connection to a local file does not go stale: pinging it before every use (the
+            // pool's default) costs a round trip to its worker thread per statement.
+            .test_before_acquire(false)
+            .connect_with(options.clone())
             .await
             .map_err(open_err)?;
+        let write_lock = Arc::new(Mutex::new(()));
+        let (states, queue) = mpsc::unbounded_channel();
+        tokio::spawn(
+            StateWriter {
+                pool: pool.clone(),
+                options,
+                conn: None,
+                write_lock: Arc::clone(&write_lock),
+                queue,
+            }
+            .run(),
+        );
         Ok(SqliteStore {
             pool,
-            write_lock: Mutex::new(()),
+            write_lock,
+            states,
         })
+    }
+
+    /// Every stored feed's record and configuration hash, by URL, read as one JSON document:
+    /// one message from the connection's thread instead of one per row, which is most of the
+    /// cost of reading thousands of rows. `None` when a value is not in the form this program
+    /// writes (a time not in RFC 3339, say); the caller then reads the rows one by one.
+    async fn stored_feeds(
+        &self,
+    ) -> Result<Option<HashMap<String, (Option<String>, FeedRecord)>>, StoreError> {
+        let doc: Option<String> = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(f.id, f.url, f.fetch_url, f.name, f.collection, \
+             f.etag, f.last_modified, f.last_polled_at, f.last_success_at, f.last_status, \
+             f.last_outcome, f.last_error, f.consecutive_failures, f.retry_after, f.gone, \
+             f.ttl_minutes, f.next_due_at, \
+             (SELECT COUNT(*) FROM posts p WHERE p.feed_id = f.id), f.config_hash)) FROM feeds f",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let Some(doc) = doc else { return Ok(None) };
+        let Ok(rows) = serde_json::from_str::<Vec<StoredFeedRow>>(&doc) else {
+            return Ok(None);
+        };
+        let mut out = HashMap::with_capacity(rows.len());
+        for r in rows {
+            let time = |t: Option<String>| -> Result<Option<DateTime<Utc>>, ()> {
+                match t {
+                    None => Ok(None),
+                    Some(t) => DateTime::parse_from_rfc3339(&t)
+                        .map(|t| Some(t.with_timezone(&Utc)))
+                        .map_err(|_| ()),
+                }
+            };
+            let (Ok(last_polled_at), Ok(last_success_at), Ok(retry_after), Ok(next_due_at)) = (
+                time(r.last_polled_at),
+                time(r.last_success_at),
+                time(r.retry_after),
+                time(r.next_due_at),
+            ) else {
+                return Ok(None);
+            };
+            let record = FeedRecord {
+                id: r.id,
+                url: r.url,
+                fetch_url: r.fetch_url,
+                name: r.name,
+                collection: r.collection,
+                etag: r.etag,
+                last_modified: r.last_modified,
+                last_polled_at,
+                last_success_at,
+                last_status: r.last_status,
+                last_outcome: r.last_outcome,
+                last_error: r.last_error,
+                consecutive_failures: r.consecutive_failures,
+                retry_after,
+                gone: r.gone != 0,
+                ttl_minutes: r.ttl_minutes,
+                next_due_at,
+                post_count: r.post_count,
+            };
+            out.insert(record.url.clone(), (r.config_hash, record));
+        }
+        Ok(Some(out))
+    }
+
+    /// Store a poll that changes only the feed's row, committed together with the other such
+    /// polls that are waiting, and return once it is committed.
+    async fn save_state(&self, feed_id: i64, poll: &PollRecord) -> Result<(), StoreError> {
+        let (done, committed) = oneshot::channel();
+        let job = StateWrite {
+            feed_id,
+            poll: poll.clone(),
+            done,
+        };
+        if self.states.send(job).is_err() {
+            // The writer is gone (its runtime shut down while this store lives on, as in a test
+            // that shares a store between runtimes): nothing was queued, write it directly.
+            let _guard = self.write_lock.lock().await;
+            let mut conn = self.pool.acquire().await?;
+            return update_feed_state(&mut conn, feed_id, poll).await;
+        }
+        match committed.await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Sql(sqlx::Error::WorkerCrashed)),
+        }
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -250,6 +360,25 @@ impl Store for SqliteStore {
     }
 
     async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRecord>, StoreError> {
+        // Steady state (every start of `fetch` or `run`): nothing changed, so nothing is written
+        // and every record comes from one read.
+        if let Some(mut stored) = self.stored_feeds().await? {
+            let unchanged = feeds.iter().all(|f| {
+                stored
+                    .get(&f.url)
+                    .is_some_and(|(hash, _)| hash.as_deref() == Some(config_hash(f).as_str()))
+            });
+            if unchanged {
+                return feeds
+                    .iter()
+                    .map(|f| {
+                        stored.remove(&f.url).map(|(_, r)| r).ok_or_else(|| {
+                            StoreError::Corrupt(format!("feed {} is listed twice", f.url))
+                        })
+                    })
+                    .collect();
+            }
+        }
         let _guard = self.write_lock.lock().await;
         let now = Utc::now().trunc_subsecs(0);
         let mut tx = self.pool.begin().await?;
@@ -339,14 +468,12 @@ impl Store for SqliteStore {
         posts: &[Post],
         skipped: &[SkippedEntry],
     ) -> Result<SaveReport, StoreError> {
-        let _guard = self.write_lock.lock().await;
         if posts.is_empty() && skipped.is_empty() {
-            // A 304 or a failure changes one row: a single statement is atomic on its own, and
-            // skipping BEGIN/COMMIT saves two round trips to the connection's thread per poll.
-            let mut conn = self.pool.acquire().await?;
-            update_feed_state(&mut conn, feed_id, poll).await?;
+            // A 304 or a failure changes one row: group-committed with the others waiting.
+            self.save_state(feed_id, poll).await?;
             return Ok(SaveReport::default());
         }
+        let _guard = self.write_lock.lock().await;
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
         let report = save_entries_tx(&mut tx, feed_id, posts, skipped, now).await?;
@@ -763,6 +890,199 @@ async fn save_one(
     Ok(())
 }
 
+/// A row of [`SqliteStore::stored_feeds`]' document (a JSON array, in column order).
+#[derive(serde::Deserialize)]
+struct StoredFeedRow {
+    id: i64,
+    url: String,
+    fetch_url: Option<String>,
+    name: String,
+    collection: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    last_polled_at: Option<String>,
+    last_success_at: Option<String>,
+    last_status: Option<i64>,
+    last_outcome: Option<String>,
+    last_error: Option<String>,
+    consecutive_failures: i64,
+    retry_after: Option<String>,
+    gone: i64,
+    ttl_minutes: Option<i64>,
+    next_due_at: Option<String>,
+    post_count: i64,
+    config_hash: Option<String>,
+}
+
+/// One feed-row-only poll waiting to be written, and who waits for its commit.
+struct StateWrite {
+    feed_id: i64,
+    poll: PollRecord,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// At most this many rows per statement (the JSON text stays well under SQLite's limits).
+const MAX_STATE_BATCH: usize = 256;
+
+/// The group-commit task of the feed-row-only polls. It takes everything queued (up to
+/// [`MAX_STATE_BATCH`]), waits for the store's write lock, takes what arrived meanwhile, and
+/// writes the group with one statement (one transaction). Every poll is acknowledged after its
+/// commit, so a crash loses at most polls whose `save_poll` had not returned yet, exactly as with
+/// one statement per poll. It ends when the store is dropped.
+struct StateWriter {
+    pool: SqlitePool,
+    options: SqliteConnectOptions,
+    /// A connection of its own, opened for the first group (and again after an error): the pool
+    /// pings a connection each time it is returned, a round trip to its thread per group.
+    conn: Option<SqliteConnection>,
+    write_lock: Arc<Mutex<()>>,
+    queue: mpsc::UnboundedReceiver<StateWrite>,
+}
+
+impl StateWriter {
+    async fn run(mut self) {
+        let mut jobs = Vec::with_capacity(MAX_STATE_BATCH);
+        while self.queue.recv_many(&mut jobs, MAX_STATE_BATCH).await > 0 {
+            let lock = Arc::clone(&self.write_lock);
+            let guard = lock.lock().await;
+            while jobs.len() < MAX_STATE_BATCH {
+                match self.queue.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.write(&mut jobs).await;
+            drop(guard);
+        }
+    }
+
+    async fn connection(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        if self.conn.is_none() {
+            self.conn = Some(SqliteConnection::connect_with(&self.options).await?);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Corrupt("no connection".into()))
+    }
+
+    /// Write `jobs` (and empty it), acknowledging each. A feed queued twice (not done by the
+    /// pipeline, which waits for its poll to be stored) is written in a later statement, in order.
+    async fn write(&mut self, jobs: &mut Vec<StateWrite>) {
+        while !jobs.is_empty() {
+            let mut seen = HashSet::with_capacity(jobs.len());
+            let mut group = Vec::with_capacity(jobs.len());
+            let mut later = Vec::new();
+            for job in jobs.drain(..) {
+                if seen.insert(job.feed_id) {
+                    group.push(job);
+                } else {
+                    later.push(job);
+                }
+            }
+            *jobs = later;
+            let polls: Vec<(i64, &PollRecord)> =
+                group.iter().map(|j| (j.feed_id, &j.poll)).collect();
+            let written = match self.connection().await {
+                Ok(conn) => update_feed_states(conn, &polls).await,
+                Err(e) => Err(e),
+            };
+            match written {
+                Ok(()) => {
+                    for job in group {
+                        let _ = job.done.send(Ok(()));
+                    }
+                }
+                Err(e) => {
+                    // Nothing of the group was written (one statement): write each row on its
+                    // own, so each poll gets its own error, if any, on a pooled connection.
+                    tracing::warn!(
+                        "storing {} polls together failed, storing them one by one: {e}",
+                        group.len()
+                    );
+                    self.conn = None;
+                    for job in group {
+                        let result = match self.pool.acquire().await {
+                            Ok(mut conn) => {
+                                update_feed_state(&mut conn, job.feed_id, &job.poll).await
+                            }
+                            Err(e) => Err(e.into()),
+                        };
+                        let _ = job.done.send(result);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The text sqlx stores for a time (`DateTime<Utc>` encodes as RFC 3339, `AutoSi`, `+00:00`), so
+/// rows written by [`update_feed_states`] read back like those bound one by one.
+fn sqlite_time(t: Option<DateTime<Utc>>) -> serde_json::Value {
+    match t {
+        Some(t) => t
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+            .into(),
+        None => serde_json::Value::Null,
+    }
+}
+
+/// [`update_feed_state`] for many feeds (distinct ids) in one statement, hence one transaction.
+async fn update_feed_states(
+    conn: &mut SqliteConnection,
+    polls: &[(i64, &PollRecord)],
+) -> Result<(), StoreError> {
+    let rows: Vec<serde_json::Value> = polls
+        .iter()
+        .map(|(id, p)| {
+            serde_json::json!([
+                id,
+                p.outcome.as_str(),
+                p.etag,
+                p.last_modified,
+                sqlite_time(Some(p.polled_at)),
+                p.http_status,
+                p.error,
+                sqlite_time(p.retry_after),
+                i64::from(p.gone),
+                p.fetch_url,
+                p.ttl_minutes,
+                sqlite_time(p.next_due_at),
+            ])
+        })
+        .collect();
+    let rows = serde_json::Value::Array(rows).to_string();
+    // Same rules as update_feed_state, with the outcome chosen per row. The rows are taken
+    // out of the JSON once (MATERIALIZED): referenced in place, every use of a column in the
+    // SET clause would extract it from the row's JSON text again.
+    sqlx::query(
+        "WITH p AS MATERIALIZED (SELECT value ->> 0 AS id, value ->> 1 AS outcome, \
+           value ->> 2 AS etag, value ->> 3 AS last_modified, value ->> 4 AS polled_at, \
+           value ->> 5 AS status, value ->> 6 AS error, value ->> 7 AS retry_after, \
+           value ->> 8 AS gone, value ->> 9 AS fetch_url, value ->> 10 AS ttl_minutes, \
+           value ->> 11 AS next_due_at FROM json_each(?1)) \
+         UPDATE feeds SET \
+         etag = CASE p.outcome WHEN 'ok' THEN p.etag WHEN 'not_modified' THEN COALESCE(p.etag, feeds.etag) \
+           ELSE COALESCE(feeds.etag, p.etag) END, \
+         last_modified = CASE p.outcome WHEN 'ok' THEN p.last_modified \
+           WHEN 'not_modified' THEN COALESCE(p.last_modified, feeds.last_modified) \
+           ELSE COALESCE(feeds.last_modified, p.last_modified) END, \
+         last_polled_at = p.polled_at, \
+         last_success_at = CASE WHEN p.outcome <> 'failed' THEN p.polled_at ELSE feeds.last_success_at END, \
+         last_status = p.status, last_outcome = p.outcome, last_error = p.error, \
+         consecutive_failures = CASE WHEN p.outcome <> 'failed' THEN 0 ELSE feeds.consecutive_failures + 1 END, \
+         retry_after = p.retry_after, gone = p.gone, fetch_url = COALESCE(p.fetch_url, feeds.fetch_url), \
+         ttl_minutes = COALESCE(p.ttl_minutes, feeds.ttl_minutes), next_due_at = p.next_due_at, \
+         lease_owner = NULL, lease_until = NULL, updated_at = ?2 \
+         FROM p \
+         WHERE feeds.id = p.id",
+    )
+    .bind(rows)
+    .bind(Utc::now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Write what the poll learned into the feed's row. Validators: a failure keeps the stored ones
 /// (the next poll should still be conditional), a 304 keeps them unless the server sent new ones,
 /// a 200 replaces them (a server that stopped sending them must not get stale ones back).
@@ -808,4 +1128,46 @@ async fn update_feed_state(
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The group statement itself works (a failing one would be hidden by the row-by-row
+    /// fallback, which stores the same).
+    #[tokio::test]
+    async fn one_statement_stores_a_group_of_polls() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::open(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        let feeds: Vec<FeedConfig> = (0..3)
+            .map(|i| FeedConfig::new(format!("F{i}"), format!("https://e.org/{i}"), "blogs"))
+            .collect();
+        let records = store.sync_feeds(&feeds).await.unwrap();
+        let at = Utc::now().trunc_subsecs(0);
+        let mut polls = vec![
+            PollRecord::new(at, Outcome::NotModified),
+            PollRecord::new(at, Outcome::Failed),
+            PollRecord::new(at, Outcome::Ok),
+        ];
+        polls[0].etag = Some("\"x\"".into());
+        polls[1].error = Some("HTTP 500".into());
+        polls[2].next_due_at = Some(at);
+        let group: Vec<(i64, &PollRecord)> =
+            records.iter().map(|r| r.id).zip(polls.iter()).collect();
+        let mut conn = SqliteConnection::connect(&url).await.unwrap();
+        update_feed_states(&mut conn, &group).await.unwrap();
+        let stored = store.list_feeds().await.unwrap();
+        for (r, p) in records.iter().zip(&polls) {
+            let f = stored.iter().find(|f| f.id == r.id).unwrap();
+            assert_eq!(f.last_outcome.as_deref(), Some(p.outcome.as_str()));
+            assert_eq!(f.last_polled_at, Some(at));
+            assert_eq!(f.next_due_at, p.next_due_at);
+        }
+        assert_eq!(stored[0].etag.as_deref(), Some("\"x\""));
+        assert_eq!(stored[1].consecutive_failures, 1);
+        assert_eq!(stored[1].last_error.as_deref(), Some("HTTP 500"));
+    }
 }
