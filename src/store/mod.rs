@@ -106,6 +106,56 @@ macro_rules! row_mappers {
 }
 pub(crate) use row_mappers;
 
+/// `insert_posts_query(feed_id, rows, now)` for one backend, by `post_inserts!(Database)`: the
+/// one place that lists the columns of a new post and binds them, for a single post (at a
+/// chosen slug and path) as for a run of them.
+macro_rules! post_inserts {
+    ($db:ty) => {
+        /// `INSERT INTO posts ... VALUES ..., ... ON CONFLICT DO NOTHING RETURNING id` for `rows`
+        /// of (post, slug, path), first seen and updated `now`: one row per post inserted.
+        pub(crate) fn insert_posts_query<'a>(
+            feed_id: i64,
+            rows: &'a [(&'a Post, &'a str, String)],
+            now: DateTime<Utc>,
+        ) -> sqlx::QueryBuilder<'a, $db> {
+            let mut qb = sqlx::QueryBuilder::<$db>::new(
+                "INSERT INTO posts (feed_id, entry_key, canonical_url, path, collection, slug, date, \
+                 title, description, author, viewing_mode, feed_name, feed_url, categories, tags, \
+                 tags_normalized, excerpt, content_markdown, youtube_id, reddit_segment, \
+                 content_hash, first_seen_at, updated_at) ",
+            );
+            qb.push_values(rows, |mut b, (post, slug, path)| {
+                b.push_bind(feed_id)
+                    .push_bind(&post.entry_key)
+                    .push_bind(&post.canonical_url)
+                    .push_bind(path)
+                    .push_bind(&post.collection)
+                    .push_bind(*slug)
+                    .push_bind(post.date)
+                    .push_bind(&post.title)
+                    .push_bind(&post.description)
+                    .push_bind(&post.author)
+                    .push_bind(&post.viewing_mode)
+                    .push_bind(&post.feed_name)
+                    .push_bind(&post.feed_url)
+                    .push_bind(to_json(&post.categories))
+                    .push_bind(to_json(&post.tags))
+                    .push_bind(to_json(&post.tags_normalized))
+                    .push_bind(&post.excerpt)
+                    .push_bind(&post.content_markdown)
+                    .push_bind(&post.youtube_id)
+                    .push_bind(&post.reddit_segment)
+                    .push_bind(&post.content_hash)
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            qb.push(" ON CONFLICT DO NOTHING RETURNING id");
+            qb
+        }
+    };
+}
+pub(crate) use post_inserts;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the database {url}: {source}\n  fix: check [database].url / FEEDSMITH__DATABASE__URL / --database-url and that its directory exists and is writable")]

@@ -171,6 +171,7 @@ impl SqliteStore {
 }
 
 super::row_mappers!(SqliteRow);
+super::post_inserts!(sqlx::Sqlite);
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
@@ -189,37 +190,11 @@ async fn insert_post(
             std::borrow::Cow::Borrowed(post.slug.as_str())
         };
         let path = post_path_with_slug(post, &slug);
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO posts (feed_id, entry_key, canonical_url, path, collection, slug, date, title, \
-             description, author, viewing_mode, feed_name, feed_url, categories, tags, tags_normalized, \
-             excerpt, content_markdown, youtube_id, reddit_segment, content_hash, first_seen_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?22) \
-             ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .bind(feed_id)
-        .bind(&post.entry_key)
-        .bind(&post.canonical_url)
-        .bind(&path)
-        .bind(&post.collection)
-        .bind(slug.as_ref())
-        .bind(post.date)
-        .bind(&post.title)
-        .bind(&post.description)
-        .bind(&post.author)
-        .bind(&post.viewing_mode)
-        .bind(&post.feed_name)
-        .bind(&post.feed_url)
-        .bind(to_json(&post.categories))
-        .bind(to_json(&post.tags))
-        .bind(to_json(&post.tags_normalized))
-        .bind(&post.excerpt)
-        .bind(&post.content_markdown)
-        .bind(&post.youtube_id)
-        .bind(&post.reddit_segment)
-        .bind(&post.content_hash)
-        .bind(now)
-        .fetch_optional(&mut **tx)
-        .await?;
+        let rows = [(post, slug.as_ref(), path)];
+        let id: Option<i64> = insert_posts_query(feed_id, &rows, now)
+            .build_query_scalar()
+            .fetch_optional(&mut **tx)
+            .await?;
         if id.is_some() {
             return Ok(true);
         }
@@ -253,37 +228,11 @@ async fn insert_run(
     run: &[&Post],
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-        "INSERT INTO posts (feed_id, entry_key, canonical_url, path, collection, slug, date, title, \
-         description, author, viewing_mode, feed_name, feed_url, categories, tags, tags_normalized, \
-         excerpt, content_markdown, youtube_id, reddit_segment, content_hash, first_seen_at, updated_at) ",
-    );
-    qb.push_values(run, |mut b, post| {
-        b.push_bind(feed_id)
-            .push_bind(&post.entry_key)
-            .push_bind(&post.canonical_url)
-            .push_bind(post_path(post))
-            .push_bind(&post.collection)
-            .push_bind(&post.slug)
-            .push_bind(post.date)
-            .push_bind(&post.title)
-            .push_bind(&post.description)
-            .push_bind(&post.author)
-            .push_bind(&post.viewing_mode)
-            .push_bind(&post.feed_name)
-            .push_bind(&post.feed_url)
-            .push_bind(to_json(&post.categories))
-            .push_bind(to_json(&post.tags))
-            .push_bind(to_json(&post.tags_normalized))
-            .push_bind(&post.excerpt)
-            .push_bind(&post.content_markdown)
-            .push_bind(&post.youtube_id)
-            .push_bind(&post.reddit_segment)
-            .push_bind(&post.content_hash)
-            .push_bind(now)
-            .push_bind(now);
-    });
-    qb.push(" ON CONFLICT DO NOTHING RETURNING id");
+    let rows: Vec<(&Post, &str, String)> = run
+        .iter()
+        .map(|p| (*p, p.slug.as_str(), post_path(p)))
+        .collect();
+    let mut qb = insert_posts_query(feed_id, &rows, now);
     sqlx::query("SAVEPOINT insert_run")
         .execute(&mut **tx)
         .await?;
