@@ -305,7 +305,7 @@ fn count_words(text: &str) -> usize {
     while i < bytes.len() {
         let b = bytes[i];
         let (space, len) = if b < 0x80 {
-            (matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r'), 1)
+            ((b as char).is_whitespace(), 1)
         } else {
             match text[i..].chars().next() {
                 Some(c) => (c.is_whitespace(), c.len_utf8()),

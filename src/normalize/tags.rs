@@ -1,7 +1,7 @@
 //! Tags and `tags_normalized` (post-format.md section 5).
 
 use super::slug::transliterate;
-use super::text::{decode_entities, remove_controls};
+use super::text::{decode_entities, is_removed_control, remove_controls};
 use crate::domain::FeedConfig;
 
 /// Canonical spellings of well-known terms, looked up by the lower-cased tag (or word).
@@ -255,19 +255,7 @@ fn clean_value(v: &str) -> String {
         && !v.contains("  ")
         && v.chars().all(|c| {
             c == ' '
-                || !(c.is_whitespace()
-                    || c.is_control()
-                    || matches!(
-                        c,
-                        '&' | '-'
-                            | '_'
-                            | '\u{2028}'
-                            | '\u{2029}'
-                            | '\u{FEFF}'
-                            | '\u{200B}'
-                            | '\u{FFFE}'
-                            | '\u{FFFF}'
-                    ))
+                || !(c.is_whitespace() || is_removed_control(c) || matches!(c, '&' | '-' | '_'))
         });
     if plain {
         return v.to_string();

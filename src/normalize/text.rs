@@ -74,15 +74,16 @@ pub fn collapse_ws(s: &str) -> String {
 /// Drop control characters (C0 and C1, plus line/paragraph separators, the BOM and the
 /// non-characters YAML does not allow), which no front-matter value or title may carry.
 pub fn remove_controls(s: &str) -> String {
-    s.chars()
-        .filter(|c| {
-            !c.is_control()
-                && !matches!(
-                    *c,
-                    '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{200B}' | '\u{FFFE}' | '\u{FFFF}'
-                )
-        })
-        .collect()
+    s.chars().filter(|&c| !is_removed_control(c)).collect()
+}
+
+/// The characters [`remove_controls`] drops.
+pub fn is_removed_control(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{200B}' | '\u{FFFE}' | '\u{FFFF}'
+        )
 }
 
 /// The title with entities decoded (twice for Reddit, which double-escapes `&amp;amp;`),

@@ -117,7 +117,7 @@ impl Printer<'_, '_> {
         while i < bytes.len() {
             let b = bytes[i];
             let interesting = b >= 0x80
-                || matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
+                || (b as char).is_whitespace()
                 || (escape
                     && (matches!(b, b'<' | b'>' | b'*' | b'\\' | b'_' | b'~')
                         || (line_start && matches!(b, b'=' | b'+' | b'-' | b'#'))));
