@@ -22,3 +22,21 @@ pub mod server;
 pub mod store;
 pub mod systemd;
 pub mod telemetry;
+
+/// `../shared` beside the repository, or `$FEEDSMITH_SHARED`, when its corpus is there: for the
+/// unit tests that read the corpus in place. `None`, with a notice, when it is absent (they
+/// skip).
+#[cfg(test)]
+pub(crate) fn shared_dir() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("FEEDSMITH_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"))
+        });
+    if dir.join("corpus/MANIFEST.tsv").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("skipping: {}/corpus not found", dir.display());
+        None
+    }
+}

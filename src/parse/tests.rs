@@ -1,23 +1,8 @@
 //! The parse stage on hand-made documents and on the whole real-world corpus.
-
-use std::path::PathBuf;
-
 use super::*;
 
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("FEEDSMITH_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
-    if dir.join("corpus/MANIFEST.tsv").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: ../shared/corpus not found");
-        None
-    }
-}
-
 fn corpus_file(name: &str) -> Option<Vec<u8>> {
-    Some(std::fs::read(shared()?.join("corpus/feeds").join(name)).expect("corpus file"))
+    Some(std::fs::read(crate::shared_dir()?.join("corpus/feeds").join(name)).expect("corpus file"))
 }
 
 /// Corpus files allowed to miss their MANIFEST expectation, with the reason. None at present:
@@ -26,7 +11,9 @@ const EXCEPTIONS: &[(&str, &str)] = &[];
 
 #[test]
 fn every_corpus_file_parses_or_is_rejected_clearly() {
-    let Some(dir) = shared() else { return };
+    let Some(dir) = crate::shared_dir() else {
+        return;
+    };
     let manifest = std::fs::read_to_string(dir.join("corpus/MANIFEST.tsv")).unwrap();
     let mut failures = Vec::new();
     let started = std::time::Instant::now();

@@ -3,8 +3,6 @@
 //! `../shared` is absent), and on generated tag soup. Inputs go through the same sanitizing as
 //! in normalization, since that is the only HTML the converter is given.
 
-use std::path::PathBuf;
-
 use proptest::prelude::*;
 
 use super::{convert, dom};
@@ -14,21 +12,6 @@ fn ours(safe: &str) -> String {
     match dom::Dom::parse(safe, super::MAX_DEPTH) {
         Some(d) => convert::clean_markdown(&convert::convert(&d)),
         None => String::from("<too deep>"),
-    }
-}
-
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("FEEDSMITH_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
-    if dir.join("corpus/feeds").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: {} not found (../shared is absent)",
-            dir.display()
-        );
-        None
     }
 }
 
@@ -84,7 +67,9 @@ fn report(what: &str, compared: usize, diffs: &[String]) {
 
 #[test]
 fn same_as_html2md_on_the_corpus() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = crate::shared_dir() else {
+        return;
+    };
     let (compared, diffs) = compare_dir(&shared.join("corpus/feeds"));
     assert!(compared > 1000, "only {compared} corpus entries");
     report("corpus", compared, &diffs);
@@ -92,7 +77,9 @@ fn same_as_html2md_on_the_corpus() {
 
 #[test]
 fn same_as_html2md_on_a_generated_farm() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = crate::shared_dir() else {
+        return;
+    };
     let out = tempfile::tempdir().expect("temp dir");
     let status = std::process::Command::new("python3")
         .arg(shared.join("bench/genfarm.py"))
