@@ -34,7 +34,8 @@ use crate::normalize::{post_path, post_path_with_slug};
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    write_lock: Arc<Mutex<()>>,
+    /// The one connection that writes, behind the write lock (see [`Writer`]).
+    writer: Arc<Mutex<Writer>>,
     /// Feed-row-only polls, group-committed by a [`StateWriter`] task.
     states: mpsc::UnboundedSender<StateWrite>,
 }
@@ -61,21 +62,23 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(open_err)?;
-        let write_lock = Arc::new(Mutex::new(()));
+        let writer = Arc::new(Mutex::new(Writer {
+            options: options
+                .pragma("cache_size", WRITER_CACHE_KIB)
+                .pragma("temp_store", "memory"),
+            conn: None,
+        }));
         let (states, queue) = mpsc::unbounded_channel();
         tokio::spawn(
             StateWriter {
-                pool: pool.clone(),
-                options,
-                conn: None,
-                write_lock: Arc::clone(&write_lock),
+                writer: Arc::clone(&writer),
                 queue,
             }
             .run(),
         );
         Ok(SqliteStore {
             pool,
-            write_lock,
+            writer,
             states,
         })
     }
@@ -155,9 +158,9 @@ impl SqliteStore {
         if self.states.send(job).is_err() {
             // The writer is gone (its runtime shut down while this store lives on, as in a test
             // that shares a store between runtimes): nothing was queued, write it directly.
-            let _guard = self.write_lock.lock().await;
-            let mut conn = self.pool.acquire().await?;
-            return update_feed_state(&mut conn, feed_id, poll).await;
+            let mut writer = self.writer.lock().await;
+            let result = update_feed_state(writer.conn().await?, feed_id, poll).await;
+            return writer.check(result);
         }
         match committed.await {
             Ok(result) => result,
@@ -301,7 +304,7 @@ async fn remember_skipped(
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        let _guard = self.write_lock.lock().await;
+        let _writer = self.writer.lock().await;
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.pool)
             .await?;
@@ -328,9 +331,9 @@ impl Store for SqliteStore {
                     .collect();
             }
         }
-        let _guard = self.write_lock.lock().await;
+        let mut writer = self.writer.lock().await;
         let now = Utc::now().trunc_subsecs(0);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = writer.conn().await?.begin().await?;
         // Steady state (every start of `fetch` or `run`): nothing changed, so nothing is written;
         // the stored hashes are read once instead of upserting every feed.
         let stored: HashMap<String, Option<String>> =
@@ -422,13 +425,16 @@ impl Store for SqliteStore {
             self.save_state(feed_id, poll).await?;
             return Ok(SaveReport::default());
         }
-        let _guard = self.write_lock.lock().await;
-        let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
-        let report = save_entries_tx(&mut tx, feed_id, posts, skipped, now).await?;
-        update_feed_state(&mut tx, feed_id, poll).await?;
-        tx.commit().await?;
-        Ok(report)
+        let mut writer = self.writer.lock().await;
+        let result = async {
+            let mut tx = writer.conn().await?.begin().await?;
+            let report = save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now()).await?;
+            update_feed_state(&mut tx, feed_id, poll).await?;
+            tx.commit().await?;
+            Ok(report)
+        }
+        .await;
+        writer.check(result)
     }
 
     async fn save_entries(
@@ -438,8 +444,8 @@ impl Store for SqliteStore {
         skipped: &[SkippedEntry],
         withdraw: bool,
     ) -> Result<SaveReport, StoreError> {
-        let _guard = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut writer = self.writer.lock().await;
+        let mut tx = writer.conn().await?.begin().await?;
         if withdraw {
             for s in skipped {
                 sqlx::query("DELETE FROM posts WHERE feed_id = ? AND entry_key = ?")
@@ -477,8 +483,8 @@ impl Store for SqliteStore {
     }
 
     async fn put_article(&self, r: &ArticleRecord) -> Result<(), StoreError> {
-        let _guard = self.write_lock.lock().await;
-        sqlx::query(
+        let mut writer = self.writer.lock().await;
+        let result = sqlx::query(
             "INSERT INTO articles (url, status, extractor, content_html, etag, last_modified, \
              http_status, error, failures, fetched_at, next_attempt_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -500,9 +506,9 @@ impl Store for SqliteStore {
         .bind(r.failures)
         .bind(r.fetched_at)
         .bind(r.next_attempt_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .execute(writer.conn().await?)
+        .await;
+        writer.check(result.map(drop).map_err(StoreError::from))
     }
 
     async fn get_enrichments(
@@ -536,8 +542,8 @@ impl Store for SqliteStore {
         model: &str,
         result: &str,
     ) -> Result<(), StoreError> {
-        let _guard = self.write_lock.lock().await;
-        sqlx::query(
+        let mut writer = self.writer.lock().await;
+        let result = sqlx::query(
             "INSERT INTO enrichments (content_hash, model, result, created_at) \
              VALUES (?, ?, ?, ?) ON CONFLICT (content_hash, model) DO UPDATE SET \
              result = excluded.result, created_at = excluded.created_at",
@@ -546,9 +552,9 @@ impl Store for SqliteStore {
         .bind(model)
         .bind(result)
         .bind(Utc::now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .execute(writer.conn().await?)
+        .await;
+        writer.check(result.map(drop).map_err(StoreError::from))
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
@@ -579,11 +585,11 @@ impl Store for SqliteStore {
         due_by: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<FeedRecord>, StoreError> {
-        let _guard = self.write_lock.lock().await;
+        let mut writer = self.writer.lock().await;
         let now = Utc::now().trunc_subsecs(0);
         let urls_json =
             serde_json::to_string(urls).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = writer.conn().await?.begin().await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE feeds SET lease_owner = ?1, lease_until = ?2 \
              WHERE url IN (SELECT value FROM json_each(?3)) AND gone = 0 \
@@ -619,14 +625,16 @@ impl Store for SqliteStore {
         owner: &str,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let _guard = self.write_lock.lock().await;
+        let mut writer = self.writer.lock().await;
         let done = sqlx::query("UPDATE feeds SET lease_until = ? WHERE id = ? AND lease_owner = ?")
             .bind(lease_until.trunc_subsecs(0))
             .bind(feed_id)
             .bind(owner)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+            .execute(writer.conn().await?)
+            .await;
+        writer
+            .check(done.map_err(StoreError::from))
+            .map(|d| d.rows_affected() == 1)
     }
 
     async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError> {
@@ -863,6 +871,40 @@ struct StoredFeedRow {
     config_hash: Option<String>,
 }
 
+/// The writing connection's page cache, in KiB (SQLite's default is 2 MiB). It holds the pages
+/// every insert walks: the upper levels and recent leaves of the posts table and its five indexes.
+const WRITER_CACHE_KIB: &str = "-8192";
+
+/// The store's one writing connection, opened on first use (and again after an error), used only
+/// under the write lock. Why one connection and not the pool's: SQLite has one writer at a time
+/// anyway, and in WAL mode a connection keeps its page cache only while no other connection
+/// writes; pooled connections taking turns each began with a cold cache and read the indexes'
+/// pages again (a cold fetch's writes spent more time in `pread` than in inserting).
+struct Writer {
+    options: SqliteConnectOptions,
+    conn: Option<SqliteConnection>,
+}
+
+impl Writer {
+    async fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        if self.conn.is_none() {
+            self.conn = Some(SqliteConnection::connect_with(&self.options).await?);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Corrupt("no connection".into()))
+    }
+
+    /// Pass `result` on; after an error, the connection is replaced on next use, so a broken one
+    /// (its thread gone, say) fails one write, not every write after it.
+    fn check<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if result.is_err() {
+            self.conn = None;
+        }
+        result
+    }
+}
+
 /// One feed-row-only poll waiting to be written, and who waits for its commit.
 struct StateWrite {
     feed_id: i64,
@@ -879,12 +921,7 @@ const MAX_STATE_BATCH: usize = 256;
 /// commit, so a crash loses at most polls whose `save_poll` had not returned yet, exactly as with
 /// one statement per poll. It ends when the store is dropped.
 struct StateWriter {
-    pool: SqlitePool,
-    options: SqliteConnectOptions,
-    /// A connection of its own, opened for the first group (and again after an error): the pool
-    /// pings a connection each time it is returned, a round trip to its thread per group.
-    conn: Option<SqliteConnection>,
-    write_lock: Arc<Mutex<()>>,
+    writer: Arc<Mutex<Writer>>,
     queue: mpsc::UnboundedReceiver<StateWrite>,
 }
 
@@ -892,31 +929,23 @@ impl StateWriter {
     async fn run(mut self) {
         let mut jobs = Vec::with_capacity(MAX_STATE_BATCH);
         while self.queue.recv_many(&mut jobs, MAX_STATE_BATCH).await > 0 {
-            let lock = Arc::clone(&self.write_lock);
-            let guard = lock.lock().await;
+            let lock = Arc::clone(&self.writer);
+            let mut writer = lock.lock().await;
             while jobs.len() < MAX_STATE_BATCH {
                 match self.queue.try_recv() {
                     Ok(job) => jobs.push(job),
                     Err(_) => break,
                 }
             }
-            self.write(&mut jobs).await;
-            drop(guard);
+            write_states(&mut writer, &mut jobs).await;
         }
     }
+}
 
-    async fn connection(&mut self) -> Result<&mut SqliteConnection, StoreError> {
-        if self.conn.is_none() {
-            self.conn = Some(SqliteConnection::connect_with(&self.options).await?);
-        }
-        self.conn
-            .as_mut()
-            .ok_or_else(|| StoreError::Corrupt("no connection".into()))
-    }
-
-    /// Write `jobs` (and empty it), acknowledging each. A feed queued twice (not done by the
-    /// pipeline, which waits for its poll to be stored) is written in a later statement, in order.
-    async fn write(&mut self, jobs: &mut Vec<StateWrite>) {
+/// Write `jobs` (and empty it), acknowledging each. A feed queued twice (not done by the
+/// pipeline, which waits for its poll to be stored) is written in a later statement, in order.
+async fn write_states(writer: &mut Writer, jobs: &mut Vec<StateWrite>) {
+    {
         while !jobs.is_empty() {
             let mut seen = HashSet::with_capacity(jobs.len());
             let mut group = Vec::with_capacity(jobs.len());
@@ -931,7 +960,7 @@ impl StateWriter {
             *jobs = later;
             let polls: Vec<(i64, &PollRecord)> =
                 group.iter().map(|j| (j.feed_id, &j.poll)).collect();
-            let written = match self.connection().await {
+            let written = match writer.conn().await {
                 Ok(conn) => update_feed_states(conn, &polls).await,
                 Err(e) => Err(e),
             };
@@ -943,19 +972,18 @@ impl StateWriter {
                 }
                 Err(e) => {
                     // Nothing of the group was written (one statement): write each row on its
-                    // own, so each poll gets its own error, if any, on a pooled connection.
+                    // own, so each poll gets its own error, if any, on a fresh connection.
                     tracing::warn!(
                         "storing {} polls together failed, storing them one by one: {e}",
                         group.len()
                     );
-                    self.conn = None;
+                    writer.conn = None;
                     for job in group {
-                        let result = match self.pool.acquire().await {
-                            Ok(mut conn) => {
-                                update_feed_state(&mut conn, job.feed_id, &job.poll).await
-                            }
-                            Err(e) => Err(e.into()),
+                        let result = match writer.conn().await {
+                            Ok(conn) => update_feed_state(conn, job.feed_id, &job.poll).await,
+                            Err(e) => Err(e),
                         };
+                        let result = writer.check(result);
                         let _ = job.done.send(result);
                     }
                 }
