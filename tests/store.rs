@@ -668,6 +668,132 @@ impl Reader {
             }
         }
     }
+
+    async fn post_count(&self, feed_id: i64) -> i64 {
+        match self {
+            Reader::Pg(pool) => sqlx::query_scalar("SELECT count(*) FROM posts WHERE feed_id = $1")
+                .bind(feed_id)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Reader::Sqlite(pool) => {
+                sqlx::query_scalar("SELECT count(*) FROM posts WHERE feed_id = ?")
+                    .bind(feed_id)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+}
+
+async fn reader(t: &TestStore, backend: &str) -> std::sync::Arc<Reader> {
+    std::sync::Arc::new(if backend == "postgres" {
+        Reader::Pg(sqlx::PgPool::connect(&t.url).await.unwrap())
+    } else {
+        Reader::Sqlite(sqlx::SqlitePool::connect(&t.url).await.unwrap())
+    })
+}
+
+/// The SQLite store group-commits polls with posts too (one transaction, a savepoint per poll).
+/// Many concurrent polls, some failing half-way (a database error after 40 of their posts), some
+/// sharing a canonical URL: each failing poll gets its error and stores nothing, not even its
+/// feed's state; every other poll is stored whole and committed (visible to another connection)
+/// when its `save_poll` returns; the shared URL is stored once, the others count a duplicate.
+async fn concurrent_polls_with_posts_commit_alone_or_fail_alone(backend: &str) {
+    let (t, _, _) = open(backend).await;
+    t.fail_inserts_titled_boom().await;
+    let feeds: Vec<FeedConfig> = (0..120)
+        .map(|i| {
+            FeedConfig::new(
+                format!("P{i}"),
+                format!("https://example.org/p{i}.xml"),
+                "blogs",
+            )
+        })
+        .collect();
+    let records = t.store.sync_feeds(&feeds).await.unwrap();
+    let reader = reader(&t, backend).await;
+    let fails = |i: usize| i % 7 == 3;
+    let shares = move |i: usize| i % 10 == 0 && !fails(i);
+    let mut tasks = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let store = t.store.clone();
+        let reader = reader.clone();
+        let id = r.id;
+        tasks.push(tokio::spawn(async move {
+            // A failing poll fails in its second statement of inserts (runs of at most 40), after
+            // the first has written its rows.
+            let n = if fails(i) { 45 } else { 3 };
+            let mut posts: Vec<_> = (0..n)
+                .map(|j| {
+                    post(
+                        &format!("k{i}-{j}"),
+                        &format!("https://e.org/{i}/{j}"),
+                        &format!("T{i} {j}"),
+                        "h",
+                    )
+                })
+                .collect();
+            if fails(i) {
+                posts[42].title = "boom".into();
+            }
+            if shares(i) {
+                posts.push(post(
+                    &format!("shared-{i}"),
+                    "https://e.org/shared",
+                    &format!("Shared {i}"),
+                    "h",
+                ));
+            }
+            let skipped = vec![SkippedEntry {
+                entry_key: format!("short-{i}"),
+                content_hash: "x".into(),
+                reason: "short".into(),
+            }];
+            let mut poll = ok_poll();
+            poll.etag = Some(format!("\"p{i}\""));
+            let saved = store.save_poll(id, &poll, &posts, &skipped).await;
+            if fails(i) {
+                assert!(saved.is_err(), "poll {i} must fail: {saved:?}");
+                assert_eq!(reader.post_count(id).await, 0, "poll {i}");
+                None
+            } else {
+                let report = saved.unwrap();
+                assert_eq!(reader.post_count(id).await as usize, report.new, "poll {i}");
+                assert_eq!(report.skipped, 1, "poll {i}");
+                Some(report)
+            }
+        }));
+    }
+    let mut new = 0;
+    let mut duplicates = 0;
+    for task in tasks {
+        if let Some(report) = task.await.unwrap() {
+            new += report.new;
+            duplicates += report.duplicates;
+        }
+    }
+    let ok = (0..120).filter(|&i| !fails(i)).count();
+    let sharing = (0..120).filter(|&i| shares(i)).count();
+    assert_eq!(new, ok * 3 + 1);
+    assert_eq!(duplicates, sharing - 1);
+    let stored = t.store.list_posts(&PostFilter::default()).await.unwrap();
+    assert_eq!(stored.len(), new);
+    let states = t.store.list_feeds().await.unwrap();
+    for (i, r) in records.iter().enumerate() {
+        let f = states.iter().find(|f| f.id == r.id).unwrap();
+        let known = t.store.known_entries(r.id).await.unwrap();
+        if fails(i) {
+            assert_eq!(f.etag, None, "feed {i}: a failed poll advances nothing");
+            assert!(f.last_polled_at.is_none(), "feed {i}");
+            assert!(known.is_empty(), "feed {i}: {known:?}");
+        } else {
+            assert_eq!(f.etag, Some(format!("\"p{i}\"")), "feed {i}");
+            assert!(known.contains_key(&format!("short-{i}")), "feed {i}");
+            assert!(known.contains_key(&format!("k{i}-2")), "feed {i}");
+        }
+    }
 }
 
 /// The SQLite store group-commits polls that change only the feed's row; both backends must
@@ -729,11 +855,7 @@ async fn concurrent_state_only_polls_each_store_their_own_row(backend: &str) {
         p
     };
     // A connection of its own, to see what is committed.
-    let reader = std::sync::Arc::new(if backend == "postgres" {
-        Reader::Pg(sqlx::PgPool::connect(&t.url).await.unwrap())
-    } else {
-        Reader::Sqlite(sqlx::SqlitePool::connect(&t.url).await.unwrap())
-    });
+    let reader = reader(&t, backend).await;
     let mut tasks = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let store = t.store.clone();
@@ -846,6 +968,7 @@ suite!(
     enrichments_are_cached_by_content_hash_and_model,
     large_polls_store_every_post_as_one_by_one_would,
     concurrent_state_only_polls_each_store_their_own_row,
+    concurrent_polls_with_posts_commit_alone_or_fail_alone,
     a_steady_state_start_reads_the_records_list_feeds_reads,
 );
 
