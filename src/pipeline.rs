@@ -221,6 +221,46 @@ async fn parse_with_discovery(
     }
 }
 
+/// Run a poll's CPU-bound work (parsing, normalization) on the blocking pool, on a thread whose
+/// scheduling priority is lowered (nice 10, Linux only, where it is per thread; once per
+/// thread, which keeps it for later blocking work).
+///
+/// Why: a cold fetch of many feeds is bound by the store's single writer, whose statements hop
+/// between a runtime worker and the database connection's thread. With every core busy
+/// normalizing, each hop waited for a time slice; at a lower priority, normalization takes the
+/// cores only when the writer, the HTTP connections and the reactor do not need them. It is the
+/// usual treatment of batch work in a daemon: it also yields to the host's other services.
+fn cpu_work<F, R>(f: F) -> tokio::task::JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        lower_priority();
+        f()
+    })
+}
+
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        thread_local!(static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+        if !LOWERED.get() {
+            LOWERED.set(true);
+            // SAFETY: setpriority has no memory-safety preconditions; `0` is the calling thread
+            // on Linux. Failure (not expected: raising one's own nice value needs no privilege)
+            // leaves the thread at its priority, which is only slower.
+            unsafe {
+                libc::setpriority(libc::PRIO_PROCESS, 0, CPU_WORK_NICE);
+            }
+        }
+    }
+}
+
+/// The nice value of the threads doing a poll's CPU-bound work (0 is normal, 19 the lowest).
+#[cfg(target_os = "linux")]
+const CPU_WORK_NICE: libc::c_int = 10;
+
 /// Parsing is CPU work (and can take tens of milliseconds on a large podcast feed): keep it off
 /// the async reactor so timers and other fetches stay on time.
 async fn parse_blocking(
@@ -228,11 +268,7 @@ async fn parse_blocking(
     content_type: Option<String>,
     base: String,
 ) -> Result<ParsedFeed, parse::ParseError> {
-    match tokio::task::spawn_blocking(move || {
-        parse::parse_feed(&body, content_type.as_deref(), Some(&base))
-    })
-    .await
-    {
+    match cpu_work(move || parse::parse_feed(&body, content_type.as_deref(), Some(&base))).await {
         Ok(result) => result,
         Err(join) => Err(parse::ParseError::Panicked {
             detail: join.to_string(),
@@ -351,7 +387,7 @@ async fn refresh_inner(
                     article_doc = Some((articles::meta_of(&parsed), plan));
                     let feed_for_batch = feed.clone();
                     let enrich = app.settings.enrich.enrichment.clone();
-                    let batch = tokio::task::spawn_blocking(move || {
+                    let batch = cpu_work(move || {
                         let batch =
                             build_batch(&feed_for_batch, &parsed, &known, now, Some(&enrich));
                         let skip = (parsed.skip_hours.clone(), parsed.skip_days.clone());
