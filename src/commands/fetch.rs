@@ -53,6 +53,7 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     }
     bar.finish_and_clear();
     telemetry::clear_progress_bar();
+    app.store.close().await;
 
     let mut reports = Vec::with_capacity(results.len());
     for r in results {

@@ -69,6 +69,7 @@ pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, Command
         Ok(Err(e)) => error!("HTTP server: {e}"),
         Err(e) => error!("HTTP server task: {e}"),
     }
+    daemon.app().store.close().await;
     info!("stopped");
     Ok(exit::OK)
 }

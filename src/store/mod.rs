@@ -390,6 +390,10 @@ pub trait Store: Send + Sync {
     async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError>;
     /// True when the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Close every connection once the writes in progress are done, at the end of `fetch` and
+    /// of `run`. For SQLite this leaves the whole database in its file: the last connection to
+    /// close checkpoints the WAL and removes it. Later calls would reopen or fail; none are made.
+    async fn close(&self);
 }
 
 /// Hash of a feed's configuration: when it changes, a gone feed gets another chance.

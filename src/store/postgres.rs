@@ -502,6 +502,10 @@ impl Store for PgStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
 }
 
 /// The posts and skipped entries of one feed, inside the caller's transaction (shared by
