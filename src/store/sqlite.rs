@@ -25,6 +25,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio_util::sync::CancellationToken;
 
 use super::{
     config_hash, to_json, ArticleRecord, FeedRecord, Outcome, PollRecord, PostFilter, SaveReport,
@@ -39,8 +40,9 @@ pub struct SqliteStore {
     writer: Arc<Mutex<Writer>>,
     /// Polls waiting to be group-committed by the [`GroupWriter`] task.
     queue: mpsc::UnboundedSender<WriteJob>,
-    /// The [`checkpointer`] task, awaited by `close`.
+    /// The [`checkpointer`] task, stopped by `closing` and awaited by `close`.
     checkpointer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    closing: CancellationToken,
 }
 
 impl SqliteStore {
@@ -66,7 +68,8 @@ impl SqliteStore {
             .await
             .map_err(open_err)?;
         let (checkpoints, wanted) = mpsc::channel(1);
-        let checkpointer = tokio::spawn(checkpointer(options.clone(), wanted));
+        let closing = CancellationToken::new();
+        let checkpointer = tokio::spawn(checkpointer(options.clone(), wanted, closing.clone()));
         let writer = Arc::new(Mutex::new(Writer {
             options: options
                 .pragma("cache_size", WRITER_CACHE_KIB)
@@ -88,6 +91,7 @@ impl SqliteStore {
             writer,
             queue,
             checkpointer: Mutex::new(Some(checkpointer)),
+            closing,
         })
     }
 
@@ -683,6 +687,7 @@ impl Store for SqliteStore {
         // pool last, so the pool's last connection is the one that checkpoints and removes the WAL.
         let mut writer = self.writer.lock().await;
         writer.checkpoints = None;
+        self.closing.cancel();
         if let Some(done) = self.checkpointer.lock().await.take() {
             let _ = done.await;
         }
@@ -963,10 +968,20 @@ impl Writer {
 /// the one writer) it was the writer's largest cost. The writer's own checkpoint remains, at
 /// [`WRITER_AUTOCHECKPOINT`] pages, for what this one has not copied yet: the WAL only starts
 /// over from its beginning after a checkpoint that the writer sees complete.
-async fn checkpointer(options: SqliteConnectOptions, mut wanted: mpsc::Receiver<()>) {
+///
+/// `closing` ends it at once: `close` leaves the checkpoint to the last connection's close, and a
+/// one-shot `fetch` does not wait out the delay.
+async fn checkpointer(
+    options: SqliteConnectOptions,
+    mut wanted: mpsc::Receiver<()>,
+    closing: CancellationToken,
+) {
     let mut conn: Option<SqliteConnection> = None;
     while wanted.recv().await.is_some() {
-        tokio::time::sleep(CHECKPOINT_DELAY).await;
+        tokio::select! {
+            _ = tokio::time::sleep(CHECKPOINT_DELAY) => {}
+            _ = closing.cancelled() => break,
+        }
         if conn.is_none() {
             match SqliteConnection::connect_with(&options).await {
                 Ok(c) => conn = Some(c),
