@@ -106,17 +106,19 @@ macro_rules! row_mappers {
 }
 pub(crate) use row_mappers;
 
-/// `insert_posts_query(feed_id, rows, now)` for one backend, by `post_inserts!(Database)`: the
-/// one place that lists the columns of a new post and binds them, for a single post (at a
-/// chosen slug and path) as for a run of them.
+/// `insert_posts_query(feed_id, rows, now, on_conflict)` for one backend, by
+/// `post_inserts!(Database)`: the one place that lists the columns of a new post and binds them,
+/// for a single post (at a chosen slug and path) as for a run of them.
 macro_rules! post_inserts {
     ($db:ty) => {
-        /// `INSERT INTO posts ... VALUES ..., ... ON CONFLICT DO NOTHING RETURNING id` for `rows`
-        /// of (post, slug, path), first seen and updated `now`: one row per post inserted.
+        /// `INSERT INTO posts ... VALUES ..., ...` for `rows` of (post, slug, path), first seen
+        /// and updated `now`, followed by `suffix` ([`INSERTED_IDS`], or nothing: then a conflict
+        /// is an error, and the statement changes nothing).
         pub(crate) fn insert_posts_query<'a>(
             feed_id: i64,
             rows: &'a [(&'a Post, &'a str, String)],
             now: DateTime<Utc>,
+            suffix: &str,
         ) -> sqlx::QueryBuilder<'a, $db> {
             let mut qb = sqlx::QueryBuilder::<$db>::new(
                 "INSERT INTO posts (feed_id, entry_key, canonical_url, path, collection, slug, date, \
@@ -149,12 +151,16 @@ macro_rules! post_inserts {
                     .push_bind(now)
                     .push_bind(now);
             });
-            qb.push(" ON CONFLICT DO NOTHING RETURNING id");
+            qb.push(suffix);
             qb
         }
     };
 }
 pub(crate) use post_inserts;
+
+/// The suffix of [`post_inserts!`]'s statement that skips conflicting rows and returns the ids of
+/// the rows inserted.
+pub(crate) const INSERTED_IDS: &str = " ON CONFLICT DO NOTHING RETURNING id";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

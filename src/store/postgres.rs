@@ -115,7 +115,7 @@ async fn insert_post(
             continue;
         }
         let rows = [(post, slug.as_ref(), path)];
-        let id: Option<i64> = insert_posts_query(feed_id, &rows, now)
+        let id: Option<i64> = insert_posts_query(feed_id, &rows, now, super::INSERTED_IDS)
             .build_query_scalar()
             .fetch_optional(&mut **tx)
             .await?;
@@ -156,7 +156,7 @@ async fn insert_run(
         .iter()
         .map(|p| (*p, p.slug.as_str(), post_path(p)))
         .collect();
-    let mut qb = insert_posts_query(feed_id, &rows, now);
+    let mut qb = insert_posts_query(feed_id, &rows, now, super::INSERTED_IDS);
     sqlx::query("SAVEPOINT insert_run")
         .execute(&mut **tx)
         .await?;

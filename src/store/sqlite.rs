@@ -206,7 +206,7 @@ async fn insert_post(
         };
         let path = post_path_with_slug(post, &slug);
         let rows = [(post, slug.as_ref(), path)];
-        let id: Option<i64> = insert_posts_query(feed_id, &rows, now)
+        let id: Option<i64> = insert_posts_query(feed_id, &rows, now, super::INSERTED_IDS)
             .build_query_scalar()
             .fetch_optional(&mut **tx)
             .await?;
@@ -237,6 +237,10 @@ const INSERT_RUN: usize = 40;
 /// the caller then inserts them one by one, which resolves each conflict exactly as before.
 /// Why: one statement per post was most of a cold fetch's database time (each is a round trip
 /// to the connection's thread), and conflicts are rare.
+///
+/// A plain `INSERT` (no `ON CONFLICT`): on a uniqueness conflict SQLite aborts the statement and
+/// undoes the rows it had inserted, and the transaction goes on, so no savepoint is needed
+/// around it (two round trips and a copy of every page it touches, per run).
 async fn insert_run(
     tx: &mut Tx<'_>,
     feed_id: i64,
@@ -247,20 +251,11 @@ async fn insert_run(
         .iter()
         .map(|p| (*p, p.slug.as_str(), post_path(p)))
         .collect();
-    let mut qb = insert_posts_query(feed_id, &rows, now);
-    sqlx::query("SAVEPOINT insert_run")
-        .execute(&mut **tx)
-        .await?;
-    let inserted = qb.build().fetch_all(&mut **tx).await?.len();
-    if inserted == run.len() {
-        sqlx::query("RELEASE insert_run").execute(&mut **tx).await?;
-        Ok(true)
-    } else {
-        sqlx::query("ROLLBACK TO insert_run")
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("RELEASE insert_run").execute(&mut **tx).await?;
-        Ok(false)
+    let mut qb = insert_posts_query(feed_id, &rows, now, "");
+    match qb.build().execute(&mut **tx).await {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
