@@ -222,8 +222,8 @@ async fn parse_with_discovery(
 }
 
 /// Run a poll's CPU-bound work (parsing, normalization) on the blocking pool, on a thread whose
-/// scheduling priority is lowered (nice 10, Linux only, where it is per thread; once per
-/// thread, which keeps it for later blocking work).
+/// scheduling priority is lowered (its nice value raised by 10, up to 19; Linux only, where it is
+/// per thread; once per thread, which keeps it for later blocking work).
 ///
 /// Why: a cold fetch of many feeds is bound by the store's single writer, whose statements hop
 /// between a runtime worker and the database connection's thread. With every core busy
@@ -247,17 +247,19 @@ fn lower_priority() {
         thread_local!(static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
         if !LOWERED.get() {
             LOWERED.set(true);
-            // SAFETY: setpriority has no memory-safety preconditions; `0` is the calling thread
-            // on Linux. Failure (not expected: raising one's own nice value needs no privilege)
-            // leaves the thread at its priority, which is only slower.
+            // SAFETY: nice has no memory-safety preconditions; glibc applies it to the calling
+            // thread on Linux. It adds to the current value (a process started with `nice -n 15`
+            // gets 19, never a higher priority). Failure (not expected: raising one's own nice
+            // value needs no privilege) leaves the thread at its priority, which is only slower.
             unsafe {
-                libc::setpriority(libc::PRIO_PROCESS, 0, CPU_WORK_NICE);
+                libc::nice(CPU_WORK_NICE);
             }
         }
     }
 }
 
-/// The nice value of the threads doing a poll's CPU-bound work (0 is normal, 19 the lowest).
+/// What is added to the nice value of the threads doing a poll's CPU-bound work (0 is normal,
+/// 19 the lowest priority).
 #[cfg(target_os = "linux")]
 const CPU_WORK_NICE: libc::c_int = 10;
 
@@ -488,4 +490,26 @@ async fn refresh_inner(
     }
     app.metrics.record_poll(&report);
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A poll's CPU work runs 10 nice levels lower (where the nice value is per thread), and the
+    /// runtime's own threads keep their priority.
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn cpu_work_runs_at_a_lower_priority() {
+        // SAFETY (both calls): getpriority reads the calling thread's nice value; errno is not
+        // needed, a nice value of -1 cannot occur here.
+        let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let before = nice();
+        let inside = cpu_work(nice).await.unwrap();
+        assert_eq!(inside, (before + CPU_WORK_NICE).min(19));
+        assert_eq!(nice(), before, "the caller's thread keeps its priority");
+        // Once per thread: a second call on the same thread does not lower it again.
+        let again = cpu_work(nice).await.unwrap();
+        assert_eq!(again, inside);
+    }
 }
