@@ -1100,10 +1100,7 @@ async fn write_jobs(writer: &mut Writer, jobs: &mut Vec<WriteJob>) {
 /// Feed-row-only polls (distinct feeds) with one statement.
 async fn write_states(writer: &mut Writer, group: Vec<StateWrite>) {
     let polls: Vec<(i64, &PollRecord)> = group.iter().map(|j| (j.feed_id, &j.poll)).collect();
-    let written = match writer.conn().await {
-        Ok(conn) => update_feed_states(conn, &polls).await,
-        Err(e) => Err(e),
-    };
+    let written = async { update_feed_states(writer.conn().await?, &polls).await }.await;
     match written {
         Ok(()) => {
             for job in group {
@@ -1119,10 +1116,9 @@ async fn write_states(writer: &mut Writer, group: Vec<StateWrite>) {
             );
             writer.conn = None;
             for job in group {
-                let result = match writer.conn().await {
-                    Ok(conn) => update_feed_state(conn, job.feed_id, &job.poll).await,
-                    Err(e) => Err(e),
-                };
+                let result =
+                    async { update_feed_state(writer.conn().await?, job.feed_id, &job.poll).await }
+                        .await;
                 let result = writer.check(result);
                 let _ = job.done.send(result);
             }
@@ -1139,13 +1135,14 @@ async fn write_polls(writer: &mut Writer, group: Vec<PollWrite>) {
         let mut results = Vec::with_capacity(group.len());
         for job in &group {
             let mut savepoint = tx.begin().await?;
-            let saved = async {
-                let report =
-                    save_entries_tx(&mut savepoint, job.feed_id, &job.posts, &job.skipped, now)
-                        .await?;
-                update_feed_state(&mut savepoint, job.feed_id, &job.poll).await?;
-                Ok(report)
-            }
+            let saved = save_poll_tx(
+                &mut savepoint,
+                job.feed_id,
+                &job.poll,
+                &job.posts,
+                &job.skipped,
+                now,
+            )
             .await;
             match saved {
                 Ok(report) => {
@@ -1196,13 +1193,27 @@ async fn write_poll(
 ) -> Result<SaveReport, StoreError> {
     let result = async {
         let mut tx = writer.conn().await?.begin().await?;
-        let report = save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now()).await?;
-        update_feed_state(&mut tx, feed_id, poll).await?;
+        let report = save_poll_tx(&mut tx, feed_id, poll, posts, skipped, Utc::now()).await?;
         tx.commit().await?;
         Ok(report)
     }
     .await;
     writer.check(result)
+}
+
+/// A poll with posts inside the caller's transaction (or savepoint): its entries, then its
+/// feed's row.
+async fn save_poll_tx(
+    tx: &mut Tx<'_>,
+    feed_id: i64,
+    poll: &PollRecord,
+    posts: &[Post],
+    skipped: &[SkippedEntry],
+    now: DateTime<Utc>,
+) -> Result<SaveReport, StoreError> {
+    let report = save_entries_tx(tx, feed_id, posts, skipped, now).await?;
+    update_feed_state(tx, feed_id, poll).await?;
+    Ok(report)
 }
 
 /// The text sqlx stores for a time (`DateTime<Utc>` encodes as RFC 3339, `AutoSi`, `+00:00`), so
