@@ -59,6 +59,23 @@ fn kill9(child: &tokio::process::Child) {
     }
 }
 
+/// Start `feedsmith fetch` in `ws`, SIGKILL it after `delay`; whether the kill landed before it
+/// exited on its own.
+async fn fetch_killed_after(ws: &Workspace, delay: Duration) -> bool {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .arg("fetch")
+        .env("RUST_LOG", "off")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(delay).await;
+    kill9(&child);
+    let status = child.wait_with_output().await.unwrap().status;
+    status.code().is_none()
+}
+
 async fn sqlite_urls(db: &std::path::Path) -> Vec<String> {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
         .await
@@ -87,18 +104,7 @@ async fn sigkill_during_fetch_loses_and_duplicates_nothing() {
     let mut committed: HashSet<String> = HashSet::new();
     let mut kills_mid_work = 0;
     for delay in delays(0x5eed, 8, 400) {
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
-            .arg("--config")
-            .arg(ws.config_path())
-            .arg("fetch")
-            .env("RUST_LOG", "off")
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(delay).await;
-        kill9(&child);
-        let status = child.wait_with_output().await.unwrap().status;
-        if status.code().is_none() {
+        if fetch_killed_after(&ws, delay).await {
             kills_mid_work += 1;
         }
         let urls = sqlite_urls(&ws.db_path()).await;
@@ -155,18 +161,7 @@ async fn sigkill_during_a_warm_fetch_loses_nothing_that_matters() {
     assert!(validators.iter().all(|(_, etag)| etag.is_some()));
     let mut kills_mid_work = 0;
     for delay in delays(0xa11ce, 8, 80) {
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
-            .arg("--config")
-            .arg(ws.config_path())
-            .arg("fetch")
-            .env("RUST_LOG", "off")
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(delay).await;
-        kill9(&child);
-        let status = child.wait_with_output().await.unwrap().status;
-        if status.code().is_none() {
+        if fetch_killed_after(&ws, delay).await {
             kills_mid_work += 1;
         }
         let mut now = sqlite_urls(&ws.db_path()).await;
