@@ -652,38 +652,32 @@ enum Reader {
 }
 
 impl Reader {
-    async fn last_outcome(&self, feed_id: i64) -> Option<String> {
+    /// The one value `sql` selects for `id` (its one parameter, `$1`, which SQLite reads too),
+    /// read on this reader's own connection.
+    async fn scalar<T>(&self, sql: &str, id: i64) -> T
+    where
+        T: Send
+            + Unpin
+            + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+            + sqlx::Type<sqlx::Postgres>
+            + for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+            + sqlx::Type<sqlx::Sqlite>,
+    {
         match self {
-            Reader::Pg(pool) => sqlx::query_scalar("SELECT last_outcome FROM feeds WHERE id = $1")
-                .bind(feed_id)
-                .fetch_one(pool)
-                .await
-                .unwrap(),
-            Reader::Sqlite(pool) => {
-                sqlx::query_scalar("SELECT last_outcome FROM feeds WHERE id = ?")
-                    .bind(feed_id)
-                    .fetch_one(pool)
-                    .await
-                    .unwrap()
-            }
+            Reader::Pg(pool) => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await,
+            Reader::Sqlite(pool) => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await,
         }
+        .unwrap()
+    }
+
+    async fn last_outcome(&self, feed_id: i64) -> Option<String> {
+        self.scalar("SELECT last_outcome FROM feeds WHERE id = $1", feed_id)
+            .await
     }
 
     async fn post_count(&self, feed_id: i64) -> i64 {
-        match self {
-            Reader::Pg(pool) => sqlx::query_scalar("SELECT count(*) FROM posts WHERE feed_id = $1")
-                .bind(feed_id)
-                .fetch_one(pool)
-                .await
-                .unwrap(),
-            Reader::Sqlite(pool) => {
-                sqlx::query_scalar("SELECT count(*) FROM posts WHERE feed_id = ?")
-                    .bind(feed_id)
-                    .fetch_one(pool)
-                    .await
-                    .unwrap()
-            }
-        }
+        self.scalar("SELECT count(*) FROM posts WHERE feed_id = $1", feed_id)
+            .await
     }
 }
 
