@@ -46,7 +46,8 @@ pub use reddit::{is_reddit, reddit_segment};
 pub use render::render_post;
 pub use slug::slugify;
 pub use tags::{build_tags, build_tags_with, normalize_tag};
-pub use text::clean_title;
+pub(crate) use text::is_ascii_space;
+pub use text::{clean_title, words};
 pub use video::youtube_id;
 
 /// Bumped when a rule changes, so stored entries are normalized again (their hash changes).
