@@ -203,14 +203,7 @@ pub fn html_paragraphs(html: &str) -> Vec<String> {
     // Whitespace collapsed to single spaces, and no space before `, . ! ? ; :` (inline tags
     // become spaces, which may leave ` ,`): one pass over the words.
     let flush = |current: &mut String, paragraphs: &mut Vec<String>| {
-        let decoded = decode_entities(current);
-        let mut text = String::with_capacity(decoded.len());
-        for word in words(&decoded) {
-            if !text.is_empty() && !word.starts_with([',', '.', '!', '?', ';', ':']) {
-                text.push(' ');
-            }
-            text.push_str(word);
-        }
+        let text = collapse_paragraph(&decode_entities(current));
         if !text.is_empty() {
             paragraphs.push(text);
         }
@@ -240,6 +233,51 @@ pub fn html_paragraphs(html: &str) -> Vec<String> {
     current.push_str(rest);
     flush(&mut current, &mut paragraphs);
     paragraphs
+}
+
+/// The words of `text` joined by single spaces, with no space before a word that starts with
+/// `, . ! ? ; :` (inline tags became spaces, which may leave ` ,`).
+fn collapse_paragraph(text: &str) -> String {
+    let punct = |b: u8| matches!(b, b',' | b'.' | b'!' | b'?' | b';' | b':');
+    let mut out = String::with_capacity(text.len());
+    if !text.is_ascii() {
+        for word in words(text) {
+            if !out.is_empty() && !word.as_bytes().first().is_some_and(|&b| punct(b)) {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        return out;
+    }
+    // ASCII: most of a paragraph is words separated by one space each, which stay as they are;
+    // copy such stretches whole and decide only at other whitespace.
+    let bytes = text.as_bytes();
+    let mut i = bytes.iter().take_while(|&&b| is_ascii_space(b)).count();
+    let mut run = i;
+    while let Some(&b) = bytes.get(i) {
+        if !is_ascii_space(b) {
+            i += 1;
+            continue;
+        }
+        if b == b' '
+            && bytes
+                .get(i + 1)
+                .is_some_and(|&n| !is_ascii_space(n) && !punct(n))
+        {
+            i += 1;
+            continue;
+        }
+        out.push_str(text.get(run..i).unwrap_or_default());
+        while bytes.get(i).is_some_and(|&n| is_ascii_space(n)) {
+            i += 1;
+        }
+        if bytes.get(i).is_some_and(|&n| !punct(n)) {
+            out.push(' ');
+        }
+        run = i;
+    }
+    out.push_str(text.get(run..).unwrap_or_default());
+    out
 }
 
 /// Sentences of a paragraph: split after `.`, `!`, `?` (and `…`) followed by whitespace.
@@ -715,7 +753,28 @@ mod tests {
         out
     }
 
+    /// [`collapse_paragraph`] as it was written first: word by word.
+    fn collapse_paragraph_reference(text: &str) -> String {
+        let mut out = String::new();
+        for word in text.split_whitespace() {
+            if !out.is_empty() && !word.starts_with([',', '.', '!', '?', ';', ':']) {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        out
+    }
+
     proptest! {
+        #[test]
+        fn collapse_paragraph_matches_its_reference(
+            text in "[ \t\n\x0b\r,.!?;:ab]{0,40}",
+            unicode in "[ \u{a0}\u{2003}a,.\u{e9}]{0,20}",
+        ) {
+            prop_assert_eq!(collapse_paragraph(&text), collapse_paragraph_reference(&text));
+            prop_assert_eq!(collapse_paragraph(&unicode), collapse_paragraph_reference(&unicode));
+        }
+
         #[test]
         fn without_captions_matches_its_reference(
             parts in proptest::collection::vec(

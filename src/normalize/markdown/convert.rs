@@ -116,6 +116,16 @@ impl Printer<'_, '_> {
         let (mut i, mut plain) = (0, 0);
         while i < bytes.len() {
             let b = bytes[i];
+            // A lone space before a plain ASCII byte stays as it is and leaves `line_start`
+            // alone (as the whitespace branch below does): no decision, the run goes on.
+            if b == b' '
+                && bytes
+                    .get(i + 1)
+                    .is_some_and(|&n| n < 0x80 && !(n as char).is_whitespace())
+            {
+                i += 1;
+                continue;
+            }
             let interesting = b >= 0x80
                 || (b as char).is_whitespace()
                 || (escape
