@@ -31,11 +31,33 @@ pub fn source_html(entry: &ParsedEntry) -> String {
 
 /// Decode HTML entities (named, decimal, hex).
 pub fn decode_entities(s: &str) -> Cow<'_, str> {
-    if s.contains('&') {
-        html_escape::decode_html_entities(s)
-    } else {
-        Cow::Borrowed(s)
+    if !s.contains('&') {
+        return Cow::Borrowed(s);
     }
+    // Sanitized HTML (html5ever's serialization) writes only these entities, and every entry
+    // is decoded several times: decode them here, and leave anything else to `html_escape`,
+    // whose named-entity lookup compares against its whole table.
+    const COMMON: [(&str, char); 6] = [
+        ("&amp;", '&'),
+        ("&lt;", '<'),
+        ("&gt;", '>'),
+        ("&quot;", '"'),
+        ("&nbsp;", '\u{a0}'),
+        ("&#39;", '\''),
+    ];
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let Some(&(entity, c)) = COMMON.iter().find(|(e, _)| tail.starts_with(e)) else {
+            return html_escape::decode_html_entities(s);
+        };
+        out.push(c);
+        rest = &tail[entity.len()..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 /// Remove `<...>` tags (and comments) from a string; a `<` that does not open a tag stays.
@@ -766,6 +788,22 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn decode_entities_matches_html_escape(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("&amp;"), Just("&lt;"), Just("&gt;"), Just("&quot;"), Just("&nbsp;"),
+                    Just("&#39;"), Just("&amp"), Just("&"), Just("&#x27;"), Just("&eacute;"),
+                    Just("&amp;lt;"), Just("&lt"), Just("&ltx;"), Just("&#39"), Just("a"),
+                    Just(" "), Just(";"), Just("\u{e9}"),
+                ],
+                0..12,
+            )
+        ) {
+            let text = parts.concat();
+            prop_assert_eq!(decode_entities(&text), html_escape::decode_html_entities(&text));
+        }
+
         #[test]
         fn collapse_paragraph_matches_its_reference(
             text in "[ \t\n\x0b\r,.!?;:ab]{0,40}",
