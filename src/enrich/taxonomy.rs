@@ -113,18 +113,31 @@ pub struct Taxonomy {
 /// matches that one overlapping scan of all patterns found (a test compares them).
 #[derive(Debug)]
 struct Matcher {
-    /// `ids[starts[b]..starts[b + 1]]` are the patterns (ids into `Taxonomy::patterns`) whose
-    /// first word hashes to bucket `b`.
+    /// `entries[starts[b]..starts[b + 1]]` are the patterns whose first word hashes to bucket
+    /// `b`, each with the full hash of that word (a different word in the same bucket is passed
+    /// over without reading its pattern) and its text's place in `text`: the lookup reads two
+    /// small arrays, not a `String` per candidate.
     starts: Vec<u32>,
-    ids: Vec<u32>,
+    entries: Vec<Candidate>,
+    /// The ASCII-lower-cased text of the patterns of `entries`, one after the other.
+    text: Vec<u8>,
     /// The longest first word, in bytes: longer words of the text (less a plural `s`) cannot
     /// match.
     max_first_word: usize,
-    /// Every pattern, ASCII-lower-cased (by id).
-    lower: Vec<String>,
     /// The patterns that begin with another character, if any (in the order of `other_ids`).
     other: Option<AhoCorasick>,
     other_ids: Vec<usize>,
+}
+
+/// One pattern in [`Matcher::entries`].
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    first_word_hash: u64,
+    /// Id into `Taxonomy::patterns`.
+    id: u32,
+    /// Its text: `Matcher::text[at..at + len]`.
+    at: u32,
+    len: u32,
 }
 
 /// FNV-1a, one byte at a time, over the ASCII-lower-cased bytes of a word.
@@ -144,9 +157,9 @@ impl Matcher {
 
     /// The candidate patterns of bucket `b`.
     #[inline]
-    fn candidates(&self, b: usize) -> &[u32] {
+    fn candidates(&self, b: usize) -> &[Candidate] {
         match (self.starts.get(b), self.starts.get(b + 1)) {
-            (Some(&from), Some(&to)) => self.ids.get(from as usize..to as usize).unwrap_or(&[]),
+            (Some(&from), Some(&to)) => self.entries.get(from as usize..to as usize).unwrap_or(&[]),
             _ => &[],
         }
     }
@@ -378,11 +391,11 @@ impl Taxonomy {
             if i - start > m.max_first_word + 1 {
                 continue;
             }
-            let bucket = m.bucket(hash);
-            self.count_candidates(text, start, bucket, counts);
-            let plural = matches!(bytes.get(i - 1), Some(b's' | b'S'));
-            if plural && m.bucket(before_last) != bucket {
-                self.count_candidates(text, start, m.bucket(before_last), counts);
+            self.count_candidates(text, start, hash, counts);
+            // With equal hashes the first call already compared every candidate of the second
+            // (candidates are compared with the text, not the word), which must not count twice.
+            if matches!(bytes.get(i - 1), Some(b's' | b'S')) && before_last != hash {
+                self.count_candidates(text, start, before_last, counts);
             }
         }
         if let Some(other) = &m.other {
@@ -394,20 +407,22 @@ impl Taxonomy {
         }
     }
 
-    /// Count the patterns of `bucket` that occur at `start`.
-    fn count_candidates(&self, text: &str, start: usize, bucket: usize, counts: &mut [u32]) {
-        for &id in self.matcher.candidates(bucket) {
-            let id = id as usize;
-            let Some(pattern) = self.matcher.lower.get(id) else {
+    /// Count the patterns whose first word hashes to `hash` that occur at `start`.
+    fn count_candidates(&self, text: &str, start: usize, hash: u64, counts: &mut [u32]) {
+        let m = &self.matcher;
+        for c in m.candidates(m.bucket(hash)) {
+            if c.first_word_hash != hash {
+                continue;
+            }
+            let (at, len) = (c.at as usize, c.len as usize);
+            let (Some(found), Some(pattern)) = (
+                text.as_bytes().get(start..start + len),
+                m.text.get(at..at + len),
+            ) else {
                 continue;
             };
-            let end = start + pattern.len();
-            if text
-                .as_bytes()
-                .get(start..end)
-                .is_some_and(|t| t.eq_ignore_ascii_case(pattern.as_bytes()))
-            {
-                self.count_match(text, start, end, id, counts);
+            if found.eq_ignore_ascii_case(pattern) {
+                self.count_match(text, start, start + len, c.id as usize, counts);
             }
         }
     }
@@ -671,23 +686,28 @@ fn compile(rules: Rules) -> Result<Taxonomy, String> {
     let buckets = (first_words.len() * 2).next_power_of_two().max(2);
     let mut matcher = Matcher {
         starts: vec![0; buckets + 1],
-        ids: Vec::with_capacity(first_words.len()),
+        entries: Vec::with_capacity(first_words.len()),
+        text: Vec::new(),
         max_first_word,
-        lower: Vec::new(),
         other: None,
         other_ids,
     };
     first_words.sort_by_key(|&(hash, id)| (matcher.bucket(hash), id));
+    let mut next = first_words.iter().peekable();
     for b in 0..buckets {
-        matcher.starts[b] = matcher.ids.len() as u32;
-        while let Some(&(hash, id)) = first_words.get(matcher.ids.len()) {
-            if matcher.bucket(hash) != b {
-                break;
-            }
-            matcher.ids.push(id as u32);
+        matcher.starts[b] = matcher.entries.len() as u32;
+        while let Some(&(hash, id)) = next.next_if(|(hash, _)| matcher.bucket(*hash) == b) {
+            let pattern = pattern_text[id].as_bytes();
+            matcher.entries.push(Candidate {
+                first_word_hash: hash,
+                id: id as u32,
+                at: matcher.text.len() as u32,
+                len: pattern.len() as u32,
+            });
+            matcher.text.extend_from_slice(pattern);
         }
     }
-    matcher.starts[buckets] = matcher.ids.len() as u32;
+    matcher.starts[buckets] = matcher.entries.len() as u32;
     if !other.is_empty() {
         let built = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
@@ -696,7 +716,6 @@ fn compile(rules: Rules) -> Result<Taxonomy, String> {
             .map_err(|e| format!("cannot compile the rules: {e}"))?;
         matcher.other = Some(built);
     }
-    matcher.lower = pattern_text;
     Ok(Taxonomy {
         tags,
         rules: all_rules,
@@ -716,7 +735,7 @@ mod tests {
         let all = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .build(&t.matcher.lower)
+            .build(lower_patterns(t))
             .unwrap();
         let mut counts = vec![0u32; t.rules.len()];
         for m in all.find_overlapping_iter(text) {
@@ -729,6 +748,14 @@ mod tests {
             );
         }
         counts
+    }
+
+    /// Every pattern's text, by id.
+    fn lower_patterns(t: &Taxonomy) -> Vec<String> {
+        t.patterns
+            .iter()
+            .map(|targets| t.rules[targets[0].rule].term.to_ascii_lowercase())
+            .collect()
     }
 
     fn fast_counts(t: &Taxonomy, text: &str) -> Vec<u32> {
@@ -750,9 +777,10 @@ mod tests {
             picks in proptest::collection::vec((0usize..4000, 0usize..PIECES.len(), 0u8..4), 0..40)
         ) {
             let t = Taxonomy::builtin().unwrap();
+            let patterns = lower_patterns(&t);
             let mut text = String::new();
             for (term, piece, case) in picks {
-                let lower = &t.matcher.lower[term % t.matcher.lower.len()];
+                let lower = &patterns[term % patterns.len()];
                 match case {
                     0 => text.push_str(lower),
                     1 => text.push_str(&lower.to_ascii_uppercase()),
