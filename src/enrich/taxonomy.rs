@@ -372,30 +372,41 @@ impl Taxonomy {
         let m = &self.matcher;
         let bytes = text.as_bytes();
         let mut i = 0;
-        while let Some((word, len)) = word_char_at(text, i) {
-            if !word {
-                i += len;
-                continue;
-            }
-            // A word starts at `i` (the previous one was read to its end): hash it, and keep the
-            // hash without its last character for a plural `s`.
-            let start = i;
-            let (mut hash, mut before_last) = (WORD_HASH_SEED, WORD_HASH_SEED);
-            while let Some((true, len)) = word_char_at(text, i) {
-                before_last = hash;
-                for &b in bytes.get(i..i + len).unwrap_or_default() {
-                    hash = word_hash(hash, b);
+        if text.is_ascii() {
+            // The same walk as below, a byte at a time (most feed text is ASCII).
+            let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+            while i < bytes.len() {
+                if !word(bytes[i]) {
+                    i += 1;
+                    continue;
                 }
-                i += len;
+                let start = i;
+                let (mut hash, mut before_last) = (WORD_HASH_SEED, WORD_HASH_SEED);
+                while i < bytes.len() && word(bytes[i]) {
+                    before_last = hash;
+                    hash = word_hash(hash, bytes[i]);
+                    i += 1;
+                }
+                self.count_word(text, start..i, hash, before_last, counts);
             }
-            if i - start > m.max_first_word + 1 {
-                continue;
-            }
-            self.count_candidates(text, start, hash, counts);
-            // With equal hashes the first call already compared every candidate of the second
-            // (candidates are compared with the text, not the word), which must not count twice.
-            if matches!(bytes.get(i - 1), Some(b's' | b'S')) && before_last != hash {
-                self.count_candidates(text, start, before_last, counts);
+        } else {
+            while let Some((word, len)) = word_char_at(text, i) {
+                if !word {
+                    i += len;
+                    continue;
+                }
+                // A word starts at `i` (the previous one was read to its end): hash it, and
+                // keep the hash without its last character for a plural `s`.
+                let start = i;
+                let (mut hash, mut before_last) = (WORD_HASH_SEED, WORD_HASH_SEED);
+                while let Some((true, len)) = word_char_at(text, i) {
+                    before_last = hash;
+                    for &b in bytes.get(i..i + len).unwrap_or_default() {
+                        hash = word_hash(hash, b);
+                    }
+                    i += len;
+                }
+                self.count_word(text, start..i, hash, before_last, counts);
             }
         }
         if let Some(other) = &m.other {
@@ -404,6 +415,32 @@ impl Taxonomy {
                     self.count_match(text, found.start(), found.end(), id, counts);
                 }
             }
+        }
+    }
+
+    /// Count the patterns that begin with the word `text[word]` (whose hash is `hash`, and
+    /// `before_last` without its last character): those whose first word it is, and, when it
+    /// ends in `s`, those whose first word it is without the `s`.
+    fn count_word(
+        &self,
+        text: &str,
+        word: std::ops::Range<usize>,
+        hash: u64,
+        before_last: u64,
+        counts: &mut [u32],
+    ) {
+        if word.len() > self.matcher.max_first_word + 1 {
+            return;
+        }
+        self.count_candidates(text, word.start, hash, counts);
+        // With equal hashes the first call already compared every candidate of the second
+        // (candidates are compared with the text, not the word), which must not count twice.
+        let plural = matches!(
+            text.as_bytes().get(word.end.wrapping_sub(1)),
+            Some(b's' | b'S')
+        );
+        if plural && before_last != hash {
+            self.count_candidates(text, word.start, before_last, counts);
         }
     }
 
