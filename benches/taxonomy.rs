@@ -1,5 +1,5 @@
 //! Keyword tagging speed: compiling the built-in taxonomy, and tagging texts of several sizes
-//! with it (one pass of one Aho-Corasick automaton over the title and the body).
+//! with it (one pass over the words of the title and one over the body).
 //!
 //! `cargo bench --bench taxonomy`. The texts are built here, so the benchmark needs no network
 //! and no corpus.

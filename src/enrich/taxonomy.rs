@@ -1,5 +1,6 @@
 //! The keyword taxonomy: canonical tags and the rules that produce them, loaded from TOML,
-//! validated once, compiled into one Aho-Corasick automaton and scored per post.
+//! validated once, compiled into a table of the terms' first words (see `Matcher`) and scored
+//! per post.
 //!
 //! # File format
 //! ```toml
