@@ -1,6 +1,7 @@
 //! Criterion micro-benchmarks of the per-entry pipeline, per byte of input:
-//! parse, normalize (sanitize + HTML-to-markdown + the rest of `normalize_entry`), the content
-//! hash that lets unchanged entries skip normalization, slug + tags, and front matter rendering.
+//! parse, sanitize + HTML-to-markdown alone, normalize (those and the rest of `normalize_entry`;
+//! also with the built-in keyword tags, as `fetch` runs it), the content hash that lets unchanged
+//! entries skip normalization, slug + tags, and front matter rendering.
 //!
 //!     cargo bench --bench pipeline
 //!
@@ -14,6 +15,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use feedsmith::domain::{FeedConfig, ParsedFeed, Post};
+use feedsmith::enrich::Enrichment;
 use feedsmith::normalize::{self, Normalized, RenderOptions};
 use feedsmith::parse::parse_feed;
 
@@ -172,6 +174,29 @@ fn bench(c: &mut Criterion) {
         let entries: usize = set.parsed.iter().map(|(_, p)| p.entries.len()).sum();
         let html_bytes: u64 = set.parsed.iter().map(|(_, p)| entry_html_bytes(p)).sum();
 
+        // Sanitize + HTML-to-markdown alone, on each entry's HTML (content, else summary).
+        g.throughput(Throughput::Bytes(html_bytes));
+        g.bench_function(
+            BenchmarkId::new("sanitize_and_markdown", format!("{entries} entries")),
+            |b| {
+                b.iter(|| {
+                    let mut n = 0usize;
+                    for (feed, parsed) in &set.parsed {
+                        for entry in &parsed.entries {
+                            let html = entry
+                                .content_html
+                                .as_deref()
+                                .or(entry.summary_html.as_deref());
+                            let base = entry.link.as_deref().unwrap_or(&feed.url);
+                            let safe = normalize::sanitize(html.unwrap_or_default(), Some(base));
+                            n += normalize::html_to_markdown(&safe).len();
+                        }
+                    }
+                    n
+                })
+            },
+        );
+
         // Normalize: sanitize + HTML-to-markdown + title, dates, tags, excerpt (per byte of HTML).
         g.throughput(Throughput::Bytes(html_bytes));
         g.bench_function(
@@ -183,6 +208,33 @@ fn bench(c: &mut Criterion) {
                         for entry in &parsed.entries {
                             n += normalize::normalize_entry(feed, parsed, entry, now).is_ok()
                                 as usize;
+                        }
+                    }
+                    n
+                })
+            },
+        );
+
+        // The same with the built-in keyword tags, as `fetch` and `run` normalize by default.
+        let enrich = Enrichment::builtin().expect("the built-in taxonomy compiles");
+        g.bench_function(
+            BenchmarkId::new(
+                "normalize_entry_with_keyword_tags",
+                format!("{entries} entries"),
+            ),
+            |b| {
+                b.iter(|| {
+                    let mut n = 0usize;
+                    for (feed, parsed) in &set.parsed {
+                        for entry in &parsed.entries {
+                            n += normalize::normalize_entry_with(
+                                feed,
+                                parsed,
+                                entry,
+                                now,
+                                Some(&enrich),
+                            )
+                            .is_ok() as usize;
                         }
                     }
                     n
