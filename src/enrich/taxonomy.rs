@@ -141,9 +141,11 @@ struct Candidate {
     len: u32,
 }
 
-/// FNV-1a, one byte at a time, over the ASCII-lower-cased bytes of a word.
+/// The hash of the empty word (FNV-1a's offset basis).
 const WORD_HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
 
+/// One step of FNV-1a over the ASCII-lower-cased bytes of a word: the pattern's first word at
+/// compile time, the text's words as they are read, so both hash alike whatever the ASCII case.
 #[inline]
 fn word_hash(h: u64, b: u8) -> u64 {
     (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0000_0100_0000_01b3)
