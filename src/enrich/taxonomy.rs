@@ -173,13 +173,19 @@ impl Matcher {
 #[inline]
 fn word_char_at(text: &str, i: usize) -> Option<(bool, usize)> {
     match *text.as_bytes().get(i)? {
-        b if b < 0x80 => Some((b.is_ascii_alphanumeric() || b == b'_', 1)),
+        b if b < 0x80 => Some((is_ascii_word_byte(b), 1)),
         _ => text
             .get(i..)?
             .chars()
             .next()
             .map(|c| (is_word_char(c), c.len_utf8())),
     }
+}
+
+/// [`is_word_char`] for an ASCII byte.
+#[inline]
+fn is_ascii_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 /// The byte length of the first word of `s` (its leading run of word characters).
@@ -372,52 +378,52 @@ impl Taxonomy {
 
     /// Count every whole-word match in `text` per rule (see [`Matcher`]).
     fn count_matches(&self, text: &str, counts: &mut [u32]) {
-        let m = &self.matcher;
-        let bytes = text.as_bytes();
-        let mut i = 0;
         if text.is_ascii() {
-            // The same walk as below, a byte at a time (most feed text is ASCII).
-            let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-            while i < bytes.len() {
-                if !word(bytes[i]) {
-                    i += 1;
-                    continue;
-                }
-                let start = i;
-                let (mut hash, mut before_last) = (WORD_HASH_SEED, WORD_HASH_SEED);
-                while i < bytes.len() && word(bytes[i]) {
-                    before_last = hash;
-                    hash = word_hash(hash, bytes[i]);
-                    i += 1;
-                }
-                self.count_word(text, start..i, hash, before_last, counts);
-            }
+            // Every byte is a character: classify bytes directly (most feed text is ASCII).
+            let bytes = text.as_bytes();
+            let ascii = |i: usize| bytes.get(i).map(|&b| (is_ascii_word_byte(b), 1));
+            self.count_word_starts(text, ascii, counts);
         } else {
-            while let Some((word, len)) = word_char_at(text, i) {
-                if !word {
-                    i += len;
-                    continue;
-                }
-                // A word starts at `i` (the previous one was read to its end): hash it, and
-                // keep the hash without its last character for a plural `s`.
-                let start = i;
-                let (mut hash, mut before_last) = (WORD_HASH_SEED, WORD_HASH_SEED);
-                while let Some((true, len)) = word_char_at(text, i) {
-                    before_last = hash;
-                    for &b in bytes.get(i..i + len).unwrap_or_default() {
-                        hash = word_hash(hash, b);
-                    }
-                    i += len;
-                }
-                self.count_word(text, start..i, hash, before_last, counts);
-            }
+            self.count_word_starts(text, |i| word_char_at(text, i), counts);
         }
+        let m = &self.matcher;
         if let Some(other) = &m.other {
             for found in other.find_overlapping_iter(text) {
                 if let Some(&id) = m.other_ids.get(found.pattern().as_usize()) {
                     self.count_match(text, found.start(), found.end(), id, counts);
                 }
             }
+        }
+    }
+
+    /// Walk the words of `text`, hashing each as it is read, and count the patterns that begin
+    /// there. `char_at(i)` is [`word_char_at`], or its byte-wise equal for ASCII text.
+    #[inline(always)]
+    fn count_word_starts(
+        &self,
+        text: &str,
+        char_at: impl Fn(usize) -> Option<(bool, usize)>,
+        counts: &mut [u32],
+    ) {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while let Some((word, len)) = char_at(i) {
+            if !word {
+                i += len;
+                continue;
+            }
+            // A word starts at `i` (the previous one was read to its end): hash it, and keep the
+            // hash without its last character for a plural `s`.
+            let start = i;
+            let (mut hash, mut before_last) = (WORD_HASH_SEED, WORD_HASH_SEED);
+            while let Some((true, len)) = char_at(i) {
+                before_last = hash;
+                for &b in bytes.get(i..i + len).unwrap_or_default() {
+                    hash = word_hash(hash, b);
+                }
+                i += len;
+            }
+            self.count_word(text, start..i, hash, before_last, counts);
         }
     }
 
