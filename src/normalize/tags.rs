@@ -1,7 +1,7 @@
 //! Tags and `tags_normalized` (post-format.md section 5).
 
 use super::slug::transliterate;
-use super::text::{decode_entities, is_removed_control, remove_controls};
+use super::text::{collapse_ws, decode_entities, is_removed_control, remove_controls};
 use crate::domain::FeedConfig;
 
 /// Canonical spellings of well-known terms, looked up by the lower-cased tag (or word).
@@ -368,7 +368,7 @@ pub fn normalize_tag(tag: &str) -> String {
             _ => {}
         }
     }
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    collapse_ws(&s)
 }
 
 #[cfg(test)]
