@@ -1,12 +1,10 @@
 //! The daemon's read API against stored posts: keyset pagination that stays consistent while new
 //! posts arrive, single posts, and `/feed.xml` parsed back with feed-rs.
 
-mod support;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
-use support::{feed_toml, Reply, TestServer, Workspace};
+use crate::support::{feed_toml, Reply, TestServer, Workspace};
 
 fn feed_with(n: usize, day_offset: usize) -> String {
     let mut s = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title><link>http://example.org/</link><description>d</description>");

@@ -1,12 +1,10 @@
 //! The article step (full content) end to end: the real binary, a loopback server holding a
 //! teaser feed and its linked pages, a real SQLite file.
 
-mod support;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use support::{feed_toml, Reply, TestServer, Workspace};
+use crate::support::{feed_toml, Reply, TestServer, Workspace};
 
 /// A page that buries `article` in navigation, ads, a comment thread, scripts and a footer.
 fn page(title: &str, article: &str) -> String {

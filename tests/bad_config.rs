@@ -1,9 +1,7 @@
 //! Mistakes in configuration and environment, table-driven: each gives one clear message naming
 //! what to fix, the right exit code, and writes nothing.
 
-mod support;
-
-use support::feed_toml;
+use crate::support::feed_toml;
 
 struct Case {
     what: &'static str,

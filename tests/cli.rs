@@ -1,8 +1,6 @@
 //! The command-line contract: configuration errors, `config check`, `migrate`, exit codes.
 
-mod support;
-
-use support::{feed_toml, Workspace};
+use crate::support::{feed_toml, Workspace};
 
 #[tokio::test]
 async fn config_check_prints_effective_settings() {

@@ -2,8 +2,6 @@
 //! through the real `feedsmith inspect`: nothing panics, every `ok` file yields posts (or is a
 //! valid feed with no entries), every `reject` file fails with a clear message.
 
-mod support;
-
 use std::collections::HashMap;
 
 /// `ok` files whose entries legitimately produce no post, with the reason. All of them: their
@@ -26,12 +24,12 @@ const NO_POSTS_EXPECTED: &[(&str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_corpus_file_through_inspect() {
-    let Some(shared) = support::shared_dir() else {
+    let Some(shared) = crate::support::shared_dir() else {
         return;
     };
     let manifest = std::fs::read_to_string(shared.join("corpus/MANIFEST.tsv")).unwrap();
     let exceptions: HashMap<&str, &str> = NO_POSTS_EXPECTED.iter().copied().collect();
-    let ws = support::Workspace::new("", "");
+    let ws = crate::support::Workspace::new("", "");
     let mut failures = Vec::new();
     let mut ok_files = 0;
     let mut posts_total = 0;

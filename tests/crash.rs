@@ -3,13 +3,11 @@
 //! intact, every post committed before the kill is still there, nothing is duplicated, and the
 //! next run completes the work.
 
-mod support;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
-use support::db::PgDatabase;
-use support::{feed_toml, Reply, TestServer, Workspace};
+use crate::support::db::PgDatabase;
+use crate::support::{feed_toml, Reply, TestServer, Workspace};
 
 const FEEDS: usize = 500;
 const ITEMS: usize = 5;
@@ -189,7 +187,9 @@ async fn sigkill_during_a_warm_fetch_loses_nothing_that_matters() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_of_the_daemon_under_postgresql() {
     let (_server, feeds) = farm().await;
-    let db = PgDatabase::create().await;
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("feedsmith.toml");
     std::fs::write(

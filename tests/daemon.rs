@@ -1,12 +1,10 @@
 //! `feedsmith run` as a real process: a seconds-level cron against a loopback HTTP server,
 //! systemd notifications on a real unix datagram socket, SIGHUP reload, SIGTERM shutdown.
 
-mod support;
-
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use support::{feed_toml, rss, Reply, TestServer, Workspace};
+use crate::support::{feed_toml, rss, Reply, TestServer, Workspace};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -3,8 +3,6 @@
 //! taxonomy as a configuration error, and `fetch` storing keyword tags and re-tagging stored posts
 //! when the taxonomy changes. Nothing here leaves the loopback interface.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -56,7 +54,7 @@ fn strings(v: &Value) -> Vec<String> {
 
 #[test]
 fn inspect_explain_tags_real_reddit_posts() {
-    let Some(shared) = support::shared_dir() else {
+    let Some(shared) = crate::support::shared_dir() else {
         return;
     };
     let feed = shared.join(LOCALLLAMA);
@@ -169,7 +167,7 @@ fn inspect_explain_tags_real_reddit_posts() {
 
 #[test]
 fn own_taxonomy_and_tagging_off() {
-    let Some(shared) = support::shared_dir() else {
+    let Some(shared) = crate::support::shared_dir() else {
         return;
     };
     let feed = shared.join(LOCALLLAMA);
@@ -240,7 +238,7 @@ fn a_broken_taxonomy_is_a_configuration_error() {
 /// the stored post again (the taxonomy is part of the entry's hash).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_stores_keyword_tags_and_a_new_taxonomy_retags() {
-    use support::{feed_toml, rss, Reply, TestServer, Workspace};
+    use crate::support::{feed_toml, rss, Reply, TestServer, Workspace};
 
     let server = TestServer::start().await;
     let body = "We moved our builds from Jenkins to GitHub Actions last month. ".repeat(3);

@@ -4,10 +4,8 @@
 //! Retry-After, 500, a hang). Whatever the model does, the post is stored; a good answer is
 //! applied with the spec's cleaning and cached, so a post is enriched once.
 
-mod support;
-
+use crate::support::{feed_toml, rss, Reply, TestServer, Workspace};
 use serde_json::{json, Value};
-use support::{feed_toml, rss, Reply, TestServer, Workspace};
 
 const KEY_VAR: &str = "FEEDSMITH_TEST_MODEL_KEY";
 const KEY: &str = "sk-test-123";
@@ -80,7 +78,7 @@ async fn setup(items: &[(&str, &str)], enrich: &str, model_reply: Reply) -> Setu
     Setup { feeds, model, ws }
 }
 
-async fn fetch(ws: &Workspace) -> support::Output {
+async fn fetch(ws: &Workspace) -> crate::support::Output {
     let out = ws.run_with_env(&["fetch"], &[(KEY_VAR, KEY)]).await;
     assert_eq!(out.code, 0, "fetch failed: {}", out.stderr);
     out

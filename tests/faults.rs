@@ -3,12 +3,10 @@
 //! every twin must be stored, the run must end within a bound (timeouts work), memory must stay
 //! bounded (peak RSS measured by /usr/bin/time), nothing may panic, and the exit code is 3.
 
-mod support;
-
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use support::{feed_toml, Reply, TestServer, Workspace};
+use crate::support::{feed_toml, Reply, TestServer, Workspace};
 
 #[derive(Debug)]
 enum Expect {

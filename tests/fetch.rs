@@ -1,9 +1,7 @@
 //! End-to-end tests of `feedsmith fetch`: the real binary, a real loopback HTTP server, a real
 //! SQLite file.
 
-mod support;
-
-use support::{feed_toml, rss, Reply, TestServer, Workspace};
+use crate::support::{feed_toml, rss, Reply, TestServer, Workspace};
 
 const SEED_URL: &str = "https://www.reddit.com/r/devops/comments/1mgx0a4/transitioning_from_backend_developer_to_devops/";
 
@@ -43,7 +41,7 @@ fn front_matter_keys(file: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reddit_entry_becomes_a_post_with_the_seed_structure() {
-    let Some(shared) = support::shared_dir() else {
+    let Some(shared) = crate::support::shared_dir() else {
         return;
     };
     let server = TestServer::start().await;

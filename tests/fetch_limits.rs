@@ -1,11 +1,9 @@
 //! The fetcher's limits against a real loopback server: compression, the body cap (on the wire
 //! and after decompression), redirects (count, scheme), autodiscovery.
 
-mod support;
-
 use std::io::Write;
 
-use support::{feed_toml, rss, Reply, TestServer, Workspace};
+use crate::support::{feed_toml, rss, Reply, TestServer, Workspace};
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

@@ -1,12 +1,10 @@
 //! Downstream publishing: `export` into a real Jekyll site (built by the real `jekyll`), the
 //! incremental and edit-safe rules, OPML round trips.
 
-mod support;
-
 use std::path::Path;
 use std::time::Duration;
 
-use support::{feed_toml, Reply, TestServer, Workspace};
+use crate::support::{feed_toml, Reply, TestServer, Workspace};
 
 /// Titles that try to break front matter, Liquid, paths and encodings.
 const HOSTILE: &[(&str, &str)] = &[
@@ -266,7 +264,7 @@ async fn opml_round_trip_and_real_world_import() {
         .await;
     assert!(again.stderr.contains("0 new feeds"), "{}", again.stderr);
 
-    let Some(shared) = support::shared_dir() else {
+    let Some(shared) = crate::support::shared_dir() else {
         return;
     };
     let real = shared.join("corpus/feeds/freshrss__opml-default.xml");

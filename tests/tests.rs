@@ -1,0 +1,22 @@
+//! The integration suite, one test binary (as ripgrep does): every module below compiles
+//! against one build of `support` and links once, instead of once per file.
+
+mod support;
+
+mod api;
+mod articles;
+mod bad_config;
+mod cli;
+mod cluster;
+mod corpus;
+mod crash;
+mod daemon;
+mod enrich;
+mod enrich_model;
+mod faults;
+mod fetch;
+mod fetch_limits;
+mod properties;
+mod publish;
+mod store;
+mod systemd_unit;
