@@ -242,3 +242,43 @@ async fn feeds_add_and_remove_edit_the_file_and_keep_comments() {
         .contains("# my own comment"));
     assert_eq!(ws.run(&["feeds", "remove", "nope"]).await.code, 2);
 }
+
+/// `feedsmith inspect big.xml | head -1`: the reader closes the pipe after one line. The
+/// command must stop quietly with exit 0, not panic in `println!` (which it did).
+#[tokio::test]
+async fn a_closed_stdout_pipe_exits_0_without_a_panic() {
+    use tokio::io::AsyncBufReadExt;
+    let ws = Workspace::new("", "");
+    let body = "word ".repeat(80);
+    let items: Vec<(String, String)> = (0..400)
+        .map(|i| (format!("g{i}"), format!("Post number {i}")))
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(g, t)| (g.as_str(), t.as_str(), body.as_str()))
+        .collect();
+    let file = ws.dir.path().join("big.xml");
+    std::fs::write(&file, crate::support::rss("Big", &refs)).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .arg("inspect")
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut first = String::new();
+    tokio::io::BufReader::new(stdout)
+        .read_line(&mut first)
+        .await
+        .unwrap();
+    assert!(first.starts_with("==> "), "{first}");
+    // The read end is dropped here: every later write gets EPIPE. The output (400 posts,
+    // ~250 KB) is far more than a pipe buffer, so the process must meet the closed pipe.
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

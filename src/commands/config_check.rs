@@ -4,7 +4,7 @@ use crate::config::Settings;
 use crate::error::{exit, CommandError};
 
 pub fn run(settings: Settings) -> Result<u8, CommandError> {
-    print!("{}", settings.to_toml());
+    crate::out!("{}", settings.to_toml())?;
     let enabled = settings.feeds.iter().filter(|f| f.enabled).count();
     eprintln!(
         "configuration OK ({}): {} feeds, {} enabled",

@@ -41,7 +41,7 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
     if as_json {
         let text = serde_json::to_string_pretty(&items)
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
-        println!("{text}");
+        crate::outln!("{text}")?;
     } else {
         for (f, item) in feeds.iter().zip(&items) {
             let outcome = item["last_outcome"].as_str().unwrap_or("never polled");
@@ -50,10 +50,15 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
                 .as_str()
                 .map(|e| format!("  error: {e}"))
                 .unwrap_or_default();
-            println!(
+            crate::outln!(
                 "{:<30} {:>6} posts  {:<12} {}  {}{}",
-                f.name, item["posts"], outcome, polled, f.url, error
-            );
+                f.name,
+                item["posts"],
+                outcome,
+                polled,
+                f.url,
+                error
+            )?;
         }
         eprintln!("{} feeds", feeds.len());
     }
@@ -167,7 +172,7 @@ pub fn import(
         parse_opml(&text).map_err(|e| CommandError::Usage(format!("{}: {e}", file.display())))?;
     let (tables, n) = feeds_toml(&outlines, &settings, collection);
     if !write {
-        print!("{tables}");
+        crate::out!("{tables}")?;
         eprintln!(
             "{n} new feeds of {} outlines in {}",
             outlines.len(),
@@ -221,7 +226,7 @@ pub fn opml(settings: &Settings) -> String {
 }
 
 pub fn export(settings: Settings) -> Result<u8, CommandError> {
-    print!("{}", opml(&settings));
+    crate::out!("{}", opml(&settings))?;
     Ok(exit::OK)
 }
 

@@ -71,7 +71,7 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     if args.json {
         let json = serde_json::to_string_pretty(&reports)
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
-        println!("{json}");
+        crate::outln!("{json}")?;
     }
     for r in reports.iter().filter(|r| r.outcome == Outcome::Failed) {
         let error = r.error.as_deref().unwrap_or("unknown error");

@@ -104,22 +104,22 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
             .collect();
         let text = serde_json::to_string_pretty(&items)
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
-        println!("{text}");
+        crate::outln!("{text}")?;
     } else if args.explain {
         for p in &batch.posts {
-            println!("==> {} <==", post_path(p));
-            println!("title: {}", p.title);
+            crate::outln!("==> {} <==", post_path(p))?;
+            crate::outln!("title: {}", p.title)?;
             match explain(p) {
-                Some(e) => print!("{}", e.to_text(&enrich)),
-                None => println!("tags: {:?}", p.tags),
+                Some(e) => crate::out!("{}", e.to_text(&enrich))?,
+                None => crate::outln!("tags: {:?}", p.tags)?,
             }
-            println!();
+            crate::outln!()?;
         }
     } else {
         for p in &batch.posts {
-            println!("==> {} <==", post_path(p));
-            print!("{}", render_post(p, &render));
-            println!();
+            crate::outln!("==> {} <==", post_path(p))?;
+            crate::out!("{}", render_post(p, &render))?;
+            crate::outln!()?;
         }
     }
     for s in &batch.skipped {

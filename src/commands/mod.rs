@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cli::{Cli, Command, ConfigCommand, FeedsCommand, PostsCommand};
 use crate::config::{self, Settings};
-use crate::error::CommandError;
+use crate::error::{exit, CommandError};
 
 pub mod config_check;
 pub mod export;
@@ -14,6 +14,7 @@ pub mod fetch;
 pub mod healthcheck;
 pub mod inspect;
 pub mod migrate;
+pub mod out;
 pub mod posts;
 pub mod run;
 
@@ -21,6 +22,7 @@ pub mod run;
 pub async fn dispatch(cli: Cli) -> u8 {
     match run(cli).await {
         Ok(code) => code,
+        Err(CommandError::BrokenPipe) => exit::OK,
         Err(e) => {
             eprintln!("error: {e}");
             e.exit_code()

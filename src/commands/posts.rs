@@ -29,10 +29,10 @@ pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, Comman
             .collect();
         let text = serde_json::to_string_pretty(&items)
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
-        println!("{text}");
+        crate::outln!("{text}")?;
     } else {
         for p in &posts {
-            println!("{:>6}  {}  {}", p.id, format_date(&p.post.date), p.path);
+            crate::outln!("{:>6}  {}  {}", p.id, format_date(&p.post.date), p.path)?;
         }
         eprintln!("{} posts", posts.len());
     }
@@ -43,7 +43,7 @@ pub async fn show(settings: Settings, id: &str) -> Result<u8, CommandError> {
     let app = App::build(settings).await?;
     match app.store.find_post(id).await? {
         Some(p) => {
-            print!("{}", render_post(&p.post, &app.render));
+            crate::out!("{}", render_post(&p.post, &app.render))?;
             Ok(exit::OK)
         }
         None => Err(CommandError::Usage(format!(
