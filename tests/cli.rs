@@ -184,7 +184,13 @@ async fn healthcheck_fails_when_nothing_listens() {
         .run(&["healthcheck", "--url", &format!("http://127.0.0.1:{port}")])
         .await;
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("unhealthy"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "unhealthy: no feedsmith answering at http://127.0.0.1:{port} (connection refused)"
+        )),
+        "{}",
+        out.stderr
+    );
 }
 
 #[tokio::test]
@@ -281,4 +287,150 @@ async fn a_closed_stdout_pipe_exits_0_without_a_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+/// `posts show` takes what `posts list` prints (the path) as well as the id and the URL; an
+/// unknown post is a runtime failure (exit 1) naming what was asked, not a usage error.
+#[tokio::test]
+async fn posts_show_accepts_id_url_and_path_and_an_unknown_post_exits_1() {
+    use crate::support::{rss, Reply, TestServer};
+    let server = TestServer::start().await;
+    let body = "word ".repeat(80);
+    server.route(
+        "/f.xml",
+        Reply::feed(rss("F", &[("g1", "Hello paths", body.as_str())])),
+    );
+    let ws = Workspace::new("", &feed_toml("F", &server.url("/f.xml"), "blogs", ""));
+    assert_eq!(ws.run(&["fetch"]).await.code, 0);
+    let list = ws.run(&["posts", "list"]).await;
+    let line = list.stdout.lines().next().unwrap_or_default().to_string();
+    let path = line
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(path.ends_with("-Hello-paths.md"), "{line}");
+    let id = line
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let by_id = ws.run(&["posts", "show", &id]).await;
+    assert_eq!(by_id.code, 0, "{}", by_id.stderr);
+    assert!(
+        by_id.stdout.contains("title: \"Hello paths\""),
+        "{}",
+        by_id.stdout
+    );
+    for key in [path.as_str(), "http://example.org/g1"] {
+        let out = ws.run(&["posts", "show", key]).await;
+        assert_eq!(out.code, 0, "{key}: {}", out.stderr);
+        assert_eq!(out.stdout, by_id.stdout, "{key}");
+    }
+    let missing = ws.run(&["posts", "show", "_blogs/nope.md"]).await;
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .contains("error: no post with id or URL \"_blogs/nope.md\"; `feedsmith posts list` shows the stored posts"),
+        "{}",
+        missing.stderr
+    );
+}
+
+/// Completions and the man page come from the same definitions as `--help`: every subcommand
+/// is in them.
+#[tokio::test]
+async fn completions_and_man_page_list_every_command() {
+    let ws = Workspace::new("", "");
+    let commands = [
+        "fetch",
+        "run",
+        "inspect",
+        "export",
+        "feeds",
+        "posts",
+        "config",
+        "healthcheck",
+        "migrate",
+        "completions",
+        "man",
+    ];
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = ws.run(&["completions", shell]).await;
+        assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
+        for c in commands {
+            assert!(out.stdout.contains(c), "{shell} completion lacks {c}");
+        }
+    }
+    let bad = ws.run(&["completions", "tcsh"]).await;
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    let man = ws.run(&["man"]).await;
+    assert_eq!(man.code, 0, "{}", man.stderr);
+    assert!(
+        man.stdout.starts_with(".ie") || man.stdout.contains(".TH feedsmith 1"),
+        "{}",
+        man.stdout
+    );
+    for c in commands {
+        assert!(
+            man.stdout
+                .contains(&format!(".SH \"FEEDSMITH {}\"", c.to_uppercase())),
+            "man page lacks {c}"
+        );
+    }
+}
+
+/// `-q` shows errors only, `-v` feedsmith's DEBUG events; dependencies stay at WARN by default
+/// (the default filter, without RUST_LOG); NO_COLOR and a pipe give no escape codes.
+#[tokio::test]
+async fn verbosity_flags_and_no_color() {
+    use crate::support::{rss, Reply, TestServer};
+    let server = TestServer::start().await;
+    let body = "word ".repeat(80);
+    server.route(
+        "/f.xml",
+        Reply::feed(rss("F", &[("g1", "Hello", body.as_str())])),
+    );
+    let ws = Workspace::new("", &feed_toml("F", &server.url("/f.xml"), "blogs", ""));
+    let run = |args: &'static [&'static str]| {
+        let ws = &ws;
+        async move {
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+                .arg("--config")
+                .arg(ws.config_path())
+                .args(args)
+                .env_remove("RUST_LOG")
+                .env("NO_COLOR", "1")
+                .output()
+                .await
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+    };
+    let (code, normal) = run(&["fetch"]).await;
+    assert_eq!(code, Some(0), "{normal}");
+    assert!(normal.contains(" INFO "), "{normal}");
+    assert!(!normal.contains("DEBUG"), "{normal}");
+    assert!(
+        !normal.contains("sqlx"),
+        "dependencies stay at WARN: {normal}"
+    );
+    assert!(
+        !normal.contains('\u{1b}'),
+        "no colour with NO_COLOR: {normal:?}"
+    );
+    let (code, quiet) = run(&["-q", "fetch"]).await;
+    assert_eq!(code, Some(0), "{quiet}");
+    assert!(
+        !quiet.contains(" INFO ") && !quiet.contains(" WARN "),
+        "{quiet}"
+    );
+    let (code, verbose) = run(&["-v", "fetch"]).await;
+    assert_eq!(code, Some(0), "{verbose}");
+    assert!(verbose.contains("DEBUG"), "{verbose}");
+    assert!(!verbose.contains("html5ever"), "{verbose}");
 }

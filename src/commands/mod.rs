@@ -11,6 +11,7 @@ pub mod config_check;
 pub mod export;
 pub mod feeds;
 pub mod fetch;
+pub mod generate;
 pub mod healthcheck;
 pub mod inspect;
 pub mod migrate;
@@ -62,6 +63,8 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
         Command::Feeds(FeedsCommand::Remove { feed }) => feeds::remove(settings()?, feed),
         Command::Healthcheck(args) => healthcheck::run(settings()?, args).await,
         Command::Migrate => migrate::run(settings()?).await,
+        Command::Completions { shell } => generate::completions(*shell),
+        Command::Man => generate::man(),
     }
 }
 

@@ -46,8 +46,9 @@ pub async fn show(settings: Settings, id: &str) -> Result<u8, CommandError> {
             crate::out!("{}", render_post(&p.post, &app.render))?;
             Ok(exit::OK)
         }
-        None => Err(CommandError::Usage(format!(
-            "no post with id or canonical URL {id:?}; `feedsmith posts list` shows the stored posts"
+        // Not a usage error (exit 2): the command line was fine, the post is not there (exit 1).
+        None => Err(CommandError::Runtime(format!(
+            "no post with id or URL {id:?}; `feedsmith posts list` shows the stored posts"
         ))),
     }
 }

@@ -392,7 +392,8 @@ pub trait Store: Send + Sync {
         owner: &str,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// By numeric id or canonical URL.
+    /// By numeric id, canonical URL, or stored path (`_<collection>/<date>-<slug>.md`, as
+    /// `posts list` prints it).
     async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError>;
     /// True when the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

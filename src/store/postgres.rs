@@ -489,7 +489,7 @@ impl Store for PgStore {
                     .await?
             }
             Err(_) => {
-                sqlx::query("SELECT * FROM posts WHERE canonical_url = $1")
+                sqlx::query("SELECT * FROM posts WHERE canonical_url = $1 OR path = $1")
                     .bind(id_or_url.trim())
                     .fetch_optional(&self.pool)
                     .await?

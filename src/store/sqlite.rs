@@ -662,7 +662,7 @@ impl Store for SqliteStore {
                     .await?
             }
             Err(_) => {
-                sqlx::query("SELECT * FROM posts WHERE canonical_url = ?")
+                sqlx::query("SELECT * FROM posts WHERE canonical_url = $1 OR path = $1")
                     .bind(id_or_url.trim())
                     .fetch_optional(&self.pool)
                     .await?
