@@ -125,9 +125,9 @@ pub struct FetchArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The Jekyll site's source directory (created if missing).
+    /// The Jekyll site's source directory (created if missing). Defaults to [publish].dir.
     #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
     /// Only posts dated on or after this date (YYYY-MM-DD or RFC 3339).
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,

@@ -434,3 +434,66 @@ async fn verbosity_flags_and_no_color() {
     assert!(verbose.contains("DEBUG"), "{verbose}");
     assert!(!verbose.contains("html5ever"), "{verbose}");
 }
+
+/// Read-only commands in the wrong directory say so instead of creating an empty database and
+/// reporting "0 posts"; `export` without `--out` writes to `[publish].dir`, and without either
+/// names both.
+#[tokio::test]
+async fn read_commands_never_create_a_database_and_export_defaults_to_publish_dir() {
+    let ws = Workspace::new("", "");
+    for args in [
+        &["posts", "list"][..],
+        &["posts", "show", "1"],
+        &["feeds", "list"],
+        &["export", "--out", "site"],
+    ] {
+        let out = ws.run(args).await;
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "error: no database at {}; run `feedsmith fetch` first",
+                ws.db_path().display()
+            )),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!ws.db_path().exists(), "{args:?} created the database");
+    }
+    let no_dir = ws.run(&["export"]).await;
+    assert_eq!(no_dir.code, 2, "{}", no_dir.stderr);
+    assert!(
+        no_dir
+            .stderr
+            .contains("export needs a directory: pass --out DIR, or set [publish].dir"),
+        "{}",
+        no_dir.stderr
+    );
+
+    use crate::support::{rss, Reply, TestServer};
+    let server = TestServer::start().await;
+    let body = "word ".repeat(80);
+    server.route(
+        "/f.xml",
+        Reply::feed(rss("F", &[("g1", "Default dir", body.as_str())])),
+    );
+    let site = tempfile::tempdir().unwrap();
+    let ws = Workspace::new("", &feed_toml("F", &server.url("/f.xml"), "blogs", ""));
+    assert_eq!(ws.run(&["fetch"]).await.code, 0);
+    let config = std::fs::read_to_string(ws.config_path()).unwrap();
+    std::fs::write(
+        ws.config_path(),
+        format!("[publish]\ndir = \"{}\"\n{config}", site.path().display()),
+    )
+    .unwrap();
+    let export = ws.run(&["export"]).await;
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let written: Vec<_> = std::fs::read_dir(site.path().join("_blogs"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        written.iter().any(|n| n.ends_with("-Default-dir.md")),
+        "{written:?}"
+    );
+}

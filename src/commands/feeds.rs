@@ -16,6 +16,7 @@ use crate::scheduler::policy;
 
 pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError> {
     let feeds = settings.feeds.clone();
+    super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
     let records = app.store.list_feeds().await?;
     let now = chrono::Utc::now();

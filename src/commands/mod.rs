@@ -68,6 +68,29 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
     }
 }
 
+/// For the commands that only read (`posts`, `feeds list`, `export`): a SQLite database that
+/// does not exist yet is an error, not a new empty file. Opening would create it and answer
+/// "0 posts", which hides a wrong directory or `--database-url`.
+pub fn require_existing_database(settings: &Settings) -> Result<(), CommandError> {
+    use std::str::FromStr;
+    let url = settings.database.url.as_str();
+    if !url.starts_with("sqlite:") {
+        return Ok(());
+    }
+    let Ok(options) = sqlx::sqlite::SqliteConnectOptions::from_str(url) else {
+        return Ok(()); // opening reports the bad URL with its own message
+    };
+    let path = options.get_filename();
+    let name = path.to_string_lossy();
+    if name.is_empty() || name == ":memory:" || path.exists() {
+        return Ok(());
+    }
+    Err(CommandError::Runtime(format!(
+        "no database at {}; run `feedsmith fetch` first, or point --database-url / [database].url at the existing one",
+        path.display()
+    )))
+}
+
 /// Settings from the located file, the environment and `--database-url`.
 pub fn load_settings(cli: &Cli) -> Result<Settings, CommandError> {
     let path = config::locate(cli.config.as_deref())?;

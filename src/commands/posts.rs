@@ -13,6 +13,7 @@ pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, Comman
     if args.limit.is_some_and(|l| l < 0) {
         return Err(CommandError::Usage("--limit must be 0 or more".into()));
     }
+    super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
     let filter = PostFilter {
         feed: args.feed.clone(),
@@ -40,6 +41,7 @@ pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, Comman
 }
 
 pub async fn show(settings: Settings, id: &str) -> Result<u8, CommandError> {
+    super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
     match app.store.find_post(id).await? {
         Some(p) => {
