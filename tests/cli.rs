@@ -327,6 +327,10 @@ async fn posts_show_accepts_id_url_and_path_and_an_unknown_post_exits_1() {
         assert_eq!(out.code, 0, "{key}: {}", out.stderr);
         assert_eq!(out.stdout, by_id.stdout, "{key}");
     }
+    let json = ws.run(&["posts", "list", "--json"]).await;
+    let posts: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(posts[0]["date"], "2025-08-03 22:48:15 +00:00");
+    assert_eq!(posts[0]["date_rfc3339"], "2025-08-03T22:48:15Z");
     let missing = ws.run(&["posts", "show", "_blogs/nope.md"]).await;
     assert_eq!(missing.code, 1, "{}", missing.stderr);
     assert!(
