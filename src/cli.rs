@@ -209,6 +209,10 @@ pub struct InspectArgs {
     /// configured feed with this URL, else `blogs`.
     #[arg(long)]
     pub collection: Option<String>,
+    /// The feed URL to write as `feed_url` (and to match a configured feed by). Defaults to the
+    /// URL inspected, or `file://` and the absolute path of a local file.
+    #[arg(long, value_name = "URL")]
+    pub feed_url: Option<String>,
     /// Feed name to use in `feed_name` and the footer. Defaults to the configured feed's name,
     /// else the feed's own title.
     #[arg(long)]

@@ -501,3 +501,48 @@ async fn read_commands_never_create_a_database_and_export_defaults_to_publish_di
         "{written:?}"
     );
 }
+
+/// `inspect FILE` writes the file as an absolute `file://` URL in `feed_url`, not the relative
+/// path it was given; `--feed-url` sets it.
+#[tokio::test]
+async fn inspect_of_a_file_writes_an_absolute_feed_url() {
+    let ws = Workspace::new("", "");
+    let body = "word ".repeat(80);
+    std::fs::write(
+        ws.dir.path().join("local.xml"),
+        crate::support::rss("Local", &[("g1", "From a file", body.as_str())]),
+    )
+    .unwrap();
+    let abs = std::fs::canonicalize(ws.dir.path().join("local.xml")).unwrap();
+    let feed_url_line = |stdout: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with("feed_url: "))
+            .map(|l| {
+                l.trim_start_matches("feed_url: ")
+                    .trim_matches('"')
+                    .to_string()
+            })
+    };
+    let out = ws.run(&["inspect", "local.xml"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        feed_url_line(&out.stdout),
+        Some(format!("file://{}", abs.display())),
+        "{}",
+        out.stdout
+    );
+    let out = ws
+        .run(&[
+            "inspect",
+            "local.xml",
+            "--feed-url",
+            "https://example.org/feed.xml",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        feed_url_line(&out.stdout).as_deref(),
+        Some("https://example.org/feed.xml")
+    );
+}

@@ -178,10 +178,20 @@ fn feed_for(
     source: &str,
     parsed: &ParsedFeed,
 ) -> FeedConfig {
+    // The feed URL written into posts (`feed_url`): --feed-url, else the URL itself, else the
+    // file as an absolute `file://` URL. A bare relative path would be meaningless in a post.
+    let url = match &args.feed_url {
+        Some(u) => u.clone(),
+        None if Path::new(source).is_file() => std::fs::canonicalize(source)
+            .ok()
+            .and_then(|p| url::Url::from_file_path(p).ok())
+            .map_or_else(|| source.to_string(), |u| u.to_string()),
+        None => source.to_string(),
+    };
     let mut feed = settings
         .feeds
         .iter()
-        .find(|f| f.url == source)
+        .find(|f| f.url == source || f.url == url)
         .cloned()
         .unwrap_or_else(|| {
             let name = parsed
@@ -189,7 +199,7 @@ fn feed_for(
                 .clone()
                 .filter(|t| !t.trim().is_empty())
                 .unwrap_or_else(|| source.to_string());
-            FeedConfig::new(name, source, "blogs")
+            FeedConfig::new(name, url, "blogs")
         });
     if let Some(n) = &args.name {
         feed.name = n.clone();
