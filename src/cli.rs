@@ -166,12 +166,19 @@ pub enum FeedsCommand {
     /// Print the configured feeds as OPML.
     Export,
     /// Add a `[[feeds]]` table to the configuration file (comments and layout are kept).
+    ///
+    /// Fetches the URL once first and refuses what is not a feed; an HTML page is followed to
+    /// its feed link (autodiscovery). Prints the table it wrote.
     Add {
-        /// The feed's URL (http or https).
+        /// The feed's URL (http or https), or a page that links to its feed.
         url: String,
-        /// Name shown in `feed_name` and the footer; defaults to the URL's host.
+        /// Name shown in `feed_name` and the footer; defaults to the feed's title (else the
+        /// URL's host).
         #[arg(long)]
         name: Option<String>,
+        /// Do not fetch the URL first (for a feed that is down now, or a machine offline).
+        #[arg(long)]
+        no_check: bool,
         /// Collection (output folder `_<collection>`).
         #[arg(long, default_value = "blogs")]
         collection: String,

@@ -204,6 +204,7 @@ async fn feeds_add_and_remove_edit_the_file_and_keep_comments() {
             "feeds",
             "add",
             "https://example.org/new.xml",
+            "--no-check",
             "--name",
             "New \"one\"",
             "--collection",
@@ -224,7 +225,7 @@ async fn feeds_add_and_remove_edit_the_file_and_keep_comments() {
     );
 
     let dup = ws
-        .run(&["feeds", "add", "https://example.org/new.xml"])
+        .run(&["feeds", "add", "https://example.org/new.xml", "--no-check"])
         .await;
     assert_eq!(dup.code, 2, "{}", dup.stderr);
     let bad = ws.run(&["feeds", "add", "not a url"]).await;
@@ -545,4 +546,129 @@ async fn inspect_of_a_file_writes_an_absolute_feed_url() {
         feed_url_line(&out.stdout).as_deref(),
         Some("https://example.org/feed.xml")
     );
+}
+
+/// `feeds add` fetches the URL once: a 404 is refused (nothing written), an HTML page is
+/// followed to its feed link, and the feed's title becomes the default name. The table written
+/// is printed.
+#[tokio::test]
+async fn feeds_add_checks_the_url_follows_autodiscovery_and_names_the_feed() {
+    use crate::support::{rss, Reply, TestServer};
+    let server = TestServer::start().await;
+    let body = "word ".repeat(80);
+    server.route(
+        "/real.xml",
+        Reply::feed(rss("The Real Feed", &[("g1", "One", body.as_str())])),
+    );
+    server.route("/gone.xml", Reply::status(404, "not here"));
+    server.route(
+        "/page.html",
+        Reply::feed(format!(
+            "<!doctype html><html><head><title>A blog</title><link rel=\"alternate\" type=\"application/rss+xml\" href=\"{}\"></head><body>hi</body></html>",
+            server.url("/real.xml")
+        ))
+        .with_content_type("text/html; charset=utf-8"),
+    );
+    let ws = Workspace::new("", "");
+    std::fs::write(ws.config_path(), "# mine\n").unwrap();
+    let before = std::fs::read_to_string(ws.config_path()).unwrap();
+
+    let gone = ws.run(&["feeds", "add", &server.url("/gone.xml")]).await;
+    assert_eq!(gone.code, 2, "{}", gone.stderr);
+    assert!(
+        gone.stderr
+            .contains(&format!("{} is not a feed:", server.url("/gone.xml")))
+            && gone.stderr.contains("404")
+            && gone.stderr.contains("pass --no-check to add it anyway"),
+        "{}",
+        gone.stderr
+    );
+    assert_eq!(std::fs::read_to_string(ws.config_path()).unwrap(), before);
+
+    let page = ws.run(&["feeds", "add", &server.url("/page.html")]).await;
+    assert_eq!(page.code, 0, "{}", page.stderr);
+    assert!(
+        page.stderr
+            .contains(&format!("its feed is {}", server.url("/real.xml"))),
+        "{}",
+        page.stderr
+    );
+    assert!(
+        page.stdout.contains("[[feeds]]")
+            && page.stdout.contains("name = \"The Real Feed\"")
+            && page
+                .stdout
+                .contains(&format!("url = \"{}\"", server.url("/real.xml"))),
+        "{}",
+        page.stdout
+    );
+    let text = std::fs::read_to_string(ws.config_path()).unwrap();
+    assert!(text.contains("# mine\n"), "{text}");
+    assert!(!text.contains("page.html"), "{text}");
+
+    // The same feed again, by its own URL: already configured.
+    let again = ws.run(&["feeds", "add", &server.url("/real.xml")]).await;
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("is already configured"),
+        "{}",
+        again.stderr
+    );
+}
+
+/// OPML folders become categories, `feed://` URLs are rewritten with a notice, duplicates are
+/// listed; `--write` appends and keeps the file's comments.
+#[tokio::test]
+async fn feeds_import_maps_folders_rewrites_feed_urls_and_lists_duplicates() {
+    let ws = Workspace::new(
+        "# keep me\n",
+        &feed_toml("Known", "https://example.org/known.xml", "blogs", ""),
+    );
+    let opml = r#"<?xml version="1.0"?>
+<opml version="2.0"><head><title>subs</title></head><body>
+  <outline text="Rust">
+    <outline text="Rust Blog" type="rss" xmlUrl="https://blog.rust-lang.org/feed.xml"/>
+    <outline text="Nested"><outline text="Deep" xmlUrl="https://deep.example.org/atom"/></outline>
+  </outline>
+  <outline text="Subscribe link" xmlUrl="feed://example.net/rss"/>
+  <outline text="Known again" xmlUrl="https://example.org/known.xml"/>
+  <outline text="Twice" xmlUrl="https://blog.rust-lang.org/feed.xml"/>
+</body></opml>"#;
+    let file = ws.dir.path().join("subs.opml");
+    std::fs::write(&file, opml).unwrap();
+    let out = ws.run(&["feeds", "import", file.to_str().unwrap()]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("name = \"Rust Blog\"")
+            && out.stdout.contains("categories = [\"Rust\"]")
+            && out.stdout.contains("categories = [\"Rust\", \"Nested\"]")
+            && out.stdout.contains("url = \"https://example.net/rss\""),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("feed://"), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("note: feed://example.net/rss is a feed:// link; importing it as https://example.net/rss"),
+        "{}",
+        out.stderr
+    );
+    for skipped in [
+        "skipped (already configured or listed twice): Known again (https://example.org/known.xml)",
+        "skipped (already configured or listed twice): Twice (https://blog.rust-lang.org/feed.xml)",
+        "3 new feeds of 5 outlines",
+    ] {
+        assert!(out.stderr.contains(skipped), "{skipped}: {}", out.stderr);
+    }
+    let write = ws
+        .run(&["feeds", "import", file.to_str().unwrap(), "--write"])
+        .await;
+    assert_eq!(write.code, 0, "{}", write.stderr);
+    let text = std::fs::read_to_string(ws.config_path()).unwrap();
+    assert!(
+        text.contains("# keep me") && text.contains("https://deep.example.org/atom"),
+        "{text}"
+    );
+    let check = ws.run(&["config", "check"]).await;
+    assert_eq!(check.code, 0, "{}", check.stderr);
 }

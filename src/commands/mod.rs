@@ -59,7 +59,18 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
             name,
             collection,
             categories,
-        }) => feeds::add(settings()?, url, name.as_deref(), collection, categories),
+            no_check,
+        }) => {
+            feeds::add(
+                settings()?,
+                url,
+                name.as_deref(),
+                collection,
+                categories,
+                *no_check,
+            )
+            .await
+        }
         Command::Feeds(FeedsCommand::Remove { feed }) => feeds::remove(settings()?, feed),
         Command::Healthcheck(args) => healthcheck::run(settings()?, args).await,
         Command::Migrate => migrate::run(settings()?).await,
