@@ -18,5 +18,6 @@ mod fetch;
 mod fetch_limits;
 mod properties;
 mod publish;
+mod ssrf;
 mod store;
 mod systemd_unit;
