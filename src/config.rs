@@ -294,6 +294,8 @@ struct RawFeed {
     full_content: Option<String>,
     #[serde(default)]
     content_selector: Option<String>,
+    #[serde(default)]
+    public_url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -855,6 +857,23 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
                 Some(sel.to_string())
             }
         };
+        let public_url = match f.public_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(p) => match url::Url::parse(p) {
+                Ok(u) if matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.username().is_empty()
+                    && u.password().is_none() =>
+                {
+                    Some(p.to_string())
+                }
+                _ => {
+                    return Err(format!(
+                        "{at}: public_url = {p:?}: expected an absolute http(s) URL without credentials, e.g. \"https://www.reddit.com/r/devops/\" (it is published as the posts' feed_url)"
+                    ))
+                }
+            },
+        };
         let non_negative = |key: &str, v: Option<i64>| -> Result<Option<usize>, String> {
             match v {
                 Some(n) if n < 0 => Err(format!("{at}: {key} = {n}: expected 0 or more")),
@@ -874,6 +893,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             min_content_chars: non_negative("min_content_chars", f.min_content_chars)?,
             full_content,
             content_selector,
+            public_url,
         });
     }
 

@@ -180,10 +180,11 @@ async fn parse_with_discovery(
     fetched: Fetched,
     trust: &Trust,
 ) -> Result<(ParsedFeed, Option<String>, Option<Fetched>), String> {
+    // Relative entry links resolve against the URL without userinfo (no credentials in posts).
     let first = parse_blocking(
         fetched.body.clone(),
         fetched.content_type.clone(),
-        fetched.final_url.clone(),
+        crate::redact::without_userinfo(&fetched.final_url),
     )
     .await;
     match first {
@@ -213,7 +214,7 @@ async fn parse_with_discovery(
             let parsed = parse_blocking(
                 doc.body.clone(),
                 doc.content_type.clone(),
-                doc.final_url.clone(),
+                crate::redact::without_userinfo(&doc.final_url),
             )
             .await
             .map_err(|e| format!("autodiscovered feed {link}: {e}"))?;
