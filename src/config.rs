@@ -109,6 +109,11 @@ pub struct HttpSettings {
     pub concurrency: usize,
     pub per_host_concurrency: usize,
     pub max_redirects: usize,
+    /// Hosts (names or address literals) the network guard lets feed content reach even when
+    /// they are internal (docs/security.md).
+    pub allow_hosts: Vec<String>,
+    /// Turn the network guard off for internal addresses (an aggregator of intranet feeds).
+    pub allow_private_networks: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -224,6 +229,8 @@ struct RawHttp {
     concurrency: i64,
     per_host_concurrency: i64,
     max_redirects: i64,
+    allow_hosts: Vec<String>,
+    allow_private_networks: bool,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -287,6 +294,8 @@ struct RawFeed {
     full_content: Option<String>,
     #[serde(default)]
     content_selector: Option<String>,
+    #[serde(default)]
+    public_url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -307,6 +316,8 @@ fn defaults() -> RawSettings {
             concurrency: 16,
             per_host_concurrency: 2,
             max_redirects: 5,
+            allow_hosts: Vec::new(),
+            allow_private_networks: false,
         },
         schedule: RawSchedule {
             default: "0 */30 * * * *".into(),
@@ -537,6 +548,15 @@ fn apply_env(tree: &mut toml::Value, var: &str, value: &str) -> Result<(), Confi
                 ))
             })?)
         }
+        // A list (`[http] allow_hosts`): comma-separated.
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| toml::Value::String(v.to_string()))
+                .collect(),
+        ),
         Some(_) => toml::Value::String(value.to_string()),
         None if is_optional_key(section, key) => toml::Value::String(value.to_string()),
         None => {
@@ -711,6 +731,13 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         concurrency: positive("concurrency", http.concurrency, 4096)?,
         per_host_concurrency: positive("per_host_concurrency", http.per_host_concurrency, 256)?,
         max_redirects: max_redirects as usize,
+        allow_hosts: http
+            .allow_hosts
+            .iter()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .collect(),
+        allow_private_networks: http.allow_private_networks,
     };
 
     check_cron("[schedule].default", &schedule.default)?;
@@ -830,6 +857,23 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
                 Some(sel.to_string())
             }
         };
+        let public_url = match f.public_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(p) => match url::Url::parse(p) {
+                Ok(u) if matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.username().is_empty()
+                    && u.password().is_none() =>
+                {
+                    Some(p.to_string())
+                }
+                _ => {
+                    return Err(format!(
+                        "{at}: public_url = {p:?}: expected an absolute http(s) URL without credentials, e.g. \"https://www.reddit.com/r/devops/\" (it is published as the posts' feed_url)"
+                    ))
+                }
+            },
+        };
         let non_negative = |key: &str, v: Option<i64>| -> Result<Option<usize>, String> {
             match v {
                 Some(n) if n < 0 => Err(format!("{at}: {key} = {n}: expected 0 or more")),
@@ -849,6 +893,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             min_content_chars: non_negative("min_content_chars", f.min_content_chars)?,
             full_content,
             content_selector,
+            public_url,
         });
     }
 

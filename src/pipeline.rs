@@ -17,7 +17,7 @@ use crate::app::App;
 
 mod articles;
 use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post, SkippedEntry};
-use crate::fetch::{FetchResponse, Fetched, Validators};
+use crate::fetch::{FetchResponse, Fetched, Trust, Validators};
 use crate::normalize::{self, Normalized};
 use crate::parse;
 use crate::scheduler::policy::{next_due, PollFacts};
@@ -178,11 +178,13 @@ async fn publish_changed(app: &App, dir: &std::path::Path, canonical_urls: &[Str
 async fn parse_with_discovery(
     app: &App,
     fetched: Fetched,
+    trust: &Trust,
 ) -> Result<(ParsedFeed, Option<String>, Option<Fetched>), String> {
+    // Relative entry links resolve against the URL without userinfo (no credentials in posts).
     let first = parse_blocking(
         fetched.body.clone(),
         fetched.content_type.clone(),
-        fetched.final_url.clone(),
+        crate::redact::without_userinfo(&fetched.final_url),
     )
     .await;
     match first {
@@ -201,7 +203,7 @@ async fn parse_with_discovery(
             info!(page = %fetched.final_url, feed = %link, "autodiscovered a feed link in an HTML page");
             let second = app
                 .fetcher
-                .fetch(&link, &Validators::default())
+                .fetch(&link, &Validators::default(), trust)
                 .await
                 .map_err(|e| format!("autodiscovered feed {link}: {e}"))?;
             let FetchResponse::Modified(doc) = second else {
@@ -212,7 +214,7 @@ async fn parse_with_discovery(
             let parsed = parse_blocking(
                 doc.body.clone(),
                 doc.content_type.clone(),
-                doc.final_url.clone(),
+                crate::redact::without_userinfo(&doc.final_url),
             )
             .await
             .map_err(|e| format!("autodiscovered feed {link}: {e}"))?;
@@ -345,7 +347,10 @@ async fn refresh_inner(
     let mut removed: Vec<SkippedEntry> = Vec::new();
     let mut article_doc: Option<(ParsedFeed, articles::Plan)> = None;
 
-    match app.fetcher.fetch(&url, &validators).await {
+    // The configured URL's origin is the operator's choice; anything else (a redirect to another
+    // host, an autodiscovered link elsewhere) goes through the network guard.
+    let trust = Trust::origin_of(&feed.url);
+    match app.fetcher.fetch(&url, &validators, &trust).await {
         Err(e) => {
             poll.http_status = e.http_status();
             poll.retry_after = e.retry_after();
@@ -372,7 +377,7 @@ async fn refresh_inner(
             report.bytes = fetched.body.len() as u64;
             facts.cache = fetched.cache.clone();
             let permanent_url = fetched.permanent_url.clone();
-            match parse_with_discovery(app, fetched).await {
+            match parse_with_discovery(app, fetched, &trust).await {
                 Err(message) => poll.error = Some(message),
                 Ok((mut parsed, discovered, doc)) => {
                     let known = app.store.known_entries(record.id).await?;

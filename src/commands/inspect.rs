@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post};
 use crate::enrich::{Enrichment, Rejection, TagScore, Tagging};
 use crate::error::{exit, CommandError};
-use crate::fetch::{FetchResponse, Fetcher, Validators};
+use crate::fetch::{FetchResponse, Fetcher, Trust, Validators};
 use crate::normalize::{
     build_tags, build_tags_with, entry_key, explain_tags, permalink, post_path, render_post,
 };
@@ -29,7 +29,10 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
     } else if source.starts_with("http://") || source.starts_with("https://") {
         let fetcher =
             Fetcher::new(&settings.http).map_err(|e| CommandError::Runtime(e.to_string()))?;
-        match fetcher.fetch(source, &Validators::default()).await {
+        match fetcher
+            .fetch(source, &Validators::default(), &Trust::origin_of(source))
+            .await
+        {
             Ok(FetchResponse::Modified(doc)) => (doc.body, doc.content_type, Some(doc.final_url)),
             Ok(FetchResponse::NotModified { .. }) => {
                 return Err(CommandError::Runtime(format!(
@@ -156,7 +159,10 @@ async fn parse_document(
             eprintln!("{source} is an HTML page; following its feed link {link}");
             let fetcher =
                 Fetcher::new(&settings.http).map_err(|e| CommandError::Runtime(e.to_string()))?;
-            match fetcher.fetch(&link, &Validators::default()).await {
+            match fetcher
+                .fetch(&link, &Validators::default(), &Trust::origin_of(source))
+                .await
+            {
                 Ok(FetchResponse::Modified(doc)) => {
                     parse::parse_feed(&doc.body, doc.content_type.as_deref(), Some(&doc.final_url))
                         .map_err(|e| CommandError::Runtime(format!("{link}: {e}")))
@@ -392,7 +398,7 @@ async fn with_full_content(
         };
         let own = own_len(entry);
         let extractor = crate::pipeline::extractor_for(feed, &link);
-        match fetch_article(&fetcher, &link, &extractor).await {
+        match fetch_article(&fetcher, &link, &extractor, &Trust::origin_of(&feed.url)).await {
             Ok(Extracted::Content(html)) => {
                 let record = crate::store::ArticleRecord {
                     url: link.clone(),

@@ -3,7 +3,10 @@
 //!
 //! Redirects are followed by hand rather than by reqwest's policy: feedsmith needs to know
 //! whether *every* hop was permanent (301/308) to update the stored URL, to refuse non-HTTP
-//! schemes at each hop, and to apply the per-host limit to the host actually contacted.
+//! schemes at each hop, to apply the per-host limit to the host actually contacted, and to put
+//! every hop through the network guard ([`guard`]): a redirect is a URL chosen by the server.
+
+pub mod guard;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -44,6 +47,11 @@ pub enum FetchError {
     TooLarge { url: String, limit: u64 },
     #[error("{url}: the response broke off: {detail}")]
     Body { url: String, detail: String },
+    #[error("{url}: refused, no request sent: {refusal}; feedsmith does not fetch internal addresses named by feed content or redirects (allow this host with [http] allow_hosts = [\"{host}\"], or all private networks with [http] allow_private_networks = true)", host = refusal.host)]
+    Refused {
+        url: String,
+        refusal: guard::Refusal,
+    },
 }
 
 impl FetchError {
@@ -61,6 +69,36 @@ impl FetchError {
     }
     pub fn is_gone(&self) -> bool {
         self.http_status() == Some(410)
+    }
+    /// True when the network guard refused the destination (nothing was sent, and retrying will
+    /// not change that until the configuration does).
+    pub fn is_refused(&self) -> bool {
+        matches!(self, FetchError::Refused { .. })
+    }
+}
+
+/// Whose say-so a fetch runs on: the origin (scheme, host, port) of the configured feed it is
+/// for. Hops on that origin are the operator's choice and go anywhere; every other hop goes
+/// through the network guard. [`Trust::none`] (content of a page given to `inspect`, tests)
+/// trusts nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    origin: Option<url::Origin>,
+}
+
+impl Trust {
+    /// Trust the origin of `configured_url` (a `[[feeds]]` URL, or the URL given to `inspect`).
+    pub fn origin_of(configured_url: &str) -> Trust {
+        Trust {
+            origin: Url::parse(configured_url)
+                .ok()
+                .map(|u| u.origin())
+                .filter(|o| o.is_tuple()),
+        }
+    }
+    /// Trust nothing: every hop is checked.
+    pub fn none() -> Trust {
+        Trust::default()
     }
 }
 
@@ -104,7 +142,13 @@ pub struct Validators {
 }
 
 pub struct Fetcher {
+    /// For destinations the operator trusts: the system resolver, proxies from the environment.
     client: reqwest::Client,
+    /// For every other destination: resolves through [`guard::GuardedResolver`] and connects to
+    /// the vetted addresses only; no proxy (a proxy would resolve the name itself, past the
+    /// guard).
+    guarded: reqwest::Client,
+    guard: guard::Guard,
     settings: HttpSettings,
     global: Arc<Semaphore>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -112,9 +156,25 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(settings: &HttpSettings) -> Result<Self, reqwest::Error> {
+        let client = Self::builder(settings).build()?;
+        let guarded = Self::builder(settings)
+            .dns_resolver(guard::resolver())
+            .no_proxy()
+            .build()?;
+        Ok(Fetcher {
+            client,
+            guarded,
+            guard: guard::Guard::new(&settings.allow_hosts, settings.allow_private_networks),
+            settings: settings.clone(),
+            global: Arc::new(Semaphore::new(settings.concurrency)),
+            hosts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn builder(settings: &HttpSettings) -> reqwest::ClientBuilder {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
-        let client = reqwest::Client::builder()
+        reqwest::Client::builder()
             .user_agent(settings.user_agent.clone())
             .default_headers(headers)
             .connect_timeout(settings.connect_timeout)
@@ -125,13 +185,6 @@ impl Fetcher {
             .gzip(true)
             .deflate(true)
             .brotli(true)
-            .build()?;
-        Ok(Fetcher {
-            client,
-            settings: settings.clone(),
-            global: Arc::new(Semaphore::new(settings.concurrency)),
-            hosts: Mutex::new(HashMap::new()),
-        })
     }
 
     fn host_semaphore(&self, host: &str) -> Arc<Semaphore> {
@@ -158,14 +211,16 @@ impl Fetcher {
     }
 
     /// GET `url` (conditionally when validators are given), following up to `max_redirects`
-    /// http(s) redirects, within the total timeout and the body limit.
+    /// http(s) redirects, within the total timeout and the body limit. Each hop off the trusted
+    /// origin goes through the network guard: refused before anything is sent.
     pub async fn fetch(
         &self,
         url: &str,
         validators: &Validators,
+        trust: &Trust,
     ) -> Result<FetchResponse, FetchError> {
         let total = self.settings.timeout;
-        match tokio::time::timeout(total, self.fetch_inner(url, validators)).await {
+        match tokio::time::timeout(total, self.fetch_inner(url, validators, trust)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout {
                 url: url.to_string(),
@@ -178,13 +233,25 @@ impl Fetcher {
         &self,
         url: &str,
         validators: &Validators,
+        trust: &Trust,
     ) -> Result<FetchResponse, FetchError> {
         let mut current = parse_http_url(url)?;
         let mut all_permanent = true;
         let mut hops = 0usize;
         loop {
+            let client = match self.guard.route(&current, trust.origin.as_ref()) {
+                Ok(guard::Route::Trusted) => &self.client,
+                Ok(guard::Route::Guarded) => &self.guarded,
+                Err(refusal) => {
+                    guard::count(refusal.kind);
+                    return Err(FetchError::Refused {
+                        url: current.to_string(),
+                        refusal,
+                    });
+                }
+            };
             let (_host_permit, _global_permit) = self.permits(&current).await;
-            let mut req = self.client.get(current.clone());
+            let mut req = client.get(current.clone());
             if let Some(etag) = &validators.etag {
                 req = req.header(header::IF_NONE_MATCH, etag);
             }
@@ -194,7 +261,13 @@ impl Fetcher {
             let resp = req
                 .send()
                 .await
-                .map_err(|e| classify(url, &e, self.settings.timeout))?;
+                .map_err(|e| match guard::find_refusal(&e) {
+                    Some(refusal) => FetchError::Refused {
+                        url: current.to_string(),
+                        refusal,
+                    },
+                    None => classify(url, &e, self.settings.timeout),
+                })?;
             let status = resp.status();
 
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {

@@ -194,6 +194,10 @@ pub fn entry_hash_with(
     field(&feed.name);
     field(&feed.url);
     field(&feed.collection);
+    // Only when set, so the hashes of feeds without one stay as they were.
+    if let Some(public) = &feed.public_url {
+        field(public);
+    }
     for list in [
         &feed.categories,
         &feed.tags,
@@ -263,8 +267,11 @@ fn prepare(feed: &FeedConfig, entry: &ParsedEntry) -> Result<Prepared, Normalize
         html = clean;
         external = ext;
     }
-    let base = nonempty(entry.link.as_deref()).unwrap_or(&feed.url);
-    let safe_html = sanitize::sanitize(&html, Some(base));
+    // Without userinfo: a relative link or image resolved against `https://alice:PW@host/`
+    // would publish the password (and send it from every reader's browser).
+    let base =
+        crate::redact::without_userinfo(nonempty(entry.link.as_deref()).unwrap_or(&feed.url));
+    let safe_html = sanitize::sanitize(&html, Some(&base));
     let paragraphs = text::html_paragraphs(&safe_html);
     Ok(Prepared {
         canonical_url,
@@ -408,7 +415,11 @@ pub fn normalize_entry_keyed(
         canonical_url,
         viewing_mode: viewing_mode(&feed.collection).to_string(),
         feed_name: feed.name.clone(),
-        feed_url: feed.url.clone(),
+        // Never the secret: the feed's `public_url`, else the redacted URL (src/redact.rs).
+        feed_url: feed
+            .public_url
+            .clone()
+            .unwrap_or_else(|| crate::redact::redact_url(&feed.url)),
         collection: feed.collection.clone(),
         date,
         categories: feed.categories.clone(),

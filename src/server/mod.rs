@@ -56,7 +56,9 @@ async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
         )],
         {
             let app = d.app();
-            app.metrics.render() + &app.articles.render_metrics()
+            app.metrics.render()
+                + &app.articles.render_metrics()
+                + &crate::fetch::guard::render_metrics()
         },
     )
         .into_response()
