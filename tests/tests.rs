@@ -8,6 +8,7 @@ mod articles;
 mod bad_config;
 mod cli;
 mod cluster;
+mod concurrency;
 mod corpus;
 mod crash;
 mod daemon;
