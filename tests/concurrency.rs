@@ -231,3 +231,44 @@ async fn fetch_beside_the_daemon_stores_every_feed_for_ten_rounds() {
         elapsed.as_secs_f64()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replicas_started_together_migrate_once() {
+    let Some(db) = crate::support::db::PgDatabase::create().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    publish_round(&server, 0);
+    let ws = Workspace::new("", &feeds(&server));
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            feedsmith(&ws, &["--database-url", &db.url, "fetch"])
+                .spawn()
+                .expect("spawn feedsmith")
+        })
+        .collect();
+    for child in children {
+        let o = child.wait_with_output().await.unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let posts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM posts")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
+    assert_eq!(migrations as usize, files);
+    assert_eq!(posts as usize, FEEDS * ITEMS);
+}

@@ -14,6 +14,7 @@ mod crash;
 mod daemon;
 mod enrich;
 mod enrich_model;
+mod failures;
 mod faults;
 mod fetch;
 mod fetch_limits;

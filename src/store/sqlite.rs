@@ -694,6 +694,22 @@ impl Store for SqliteStore {
         row.as_ref().map(post_from_row).transpose()
     }
 
+    /// A real write, rolled back: SQLite reports a read-only file (or directory, for the WAL)
+    /// only when a page is about to change, not at `BEGIN`.
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock().await;
+        let result = async {
+            let mut tx = begin_immediate(writer.conn().await?).await?;
+            sqlx::query("CREATE TABLE feedsmith_write_check (x INTEGER)")
+                .execute(&mut *tx)
+                .await?;
+            tx.rollback().await?;
+            Ok(())
+        }
+        .await;
+        writer.check(result)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
