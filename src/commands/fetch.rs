@@ -26,8 +26,17 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
             settings.source
         )));
     }
+    let db_url = settings.database.url.clone();
     let app = Arc::new(App::build(settings).await?);
-    let records = app.store.sync_feeds(&selected).await?;
+    app.store
+        .check_writable()
+        .await
+        .map_err(|e| e.at(&db_url))?;
+    let records = app
+        .store
+        .sync_feeds(&selected)
+        .await
+        .map_err(|e| e.at(&db_url))?;
     let started = Instant::now();
 
     let bar = progress_bar(selected.len() as u64, args.json);
