@@ -16,6 +16,7 @@ mod enrich_model;
 mod faults;
 mod fetch;
 mod fetch_limits;
+mod fidelity;
 mod properties;
 mod publish;
 mod store;

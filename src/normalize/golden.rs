@@ -738,3 +738,146 @@ fn examples_deterministic_lines_are_byte_identical() {
     }
     assert_eq!(checked, 8);
 }
+
+/// post-format.md 2: the canonical URL's fallback chain, and links that are never used.
+#[test]
+fn canonical_url_fallback_chain() {
+    let feed = FeedConfig::new("F", "https://e.org/feed.xml", "blogs");
+    let site = ParsedFeed {
+        link: Some("https://e.org/#top".into()),
+        ..ParsedFeed::default()
+    };
+    let base = ParsedEntry {
+        title: Some("T".into()),
+        content_html: Some("<p>Body.</p>".into()),
+        ..ParsedEntry::default()
+    };
+    let url_of = |parsed: &ParsedFeed, e: &ParsedEntry| match normalize_entry(
+        &feed,
+        parsed,
+        e,
+        Utc::now(),
+    ) {
+        Ok(Normalized::Post(p)) => p.canonical_url,
+        other => panic!("{other:?}"),
+    };
+    let with = |f: &dyn Fn(&mut ParsedEntry)| {
+        let mut e = base.clone();
+        f(&mut e);
+        e
+    };
+    // The link, unchanged; a non-http(s) link is passed over.
+    let e = with(&|e| e.link = Some("https://e.org/a?b=1".into()));
+    assert_eq!(url_of(&site, &e), "https://e.org/a?b=1");
+    for bad in [
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "data:text/html,x",
+        "https://u:p@e.org/x",
+    ] {
+        let e = with(&|e| {
+            e.link = Some(bad.into());
+            e.id = Some("https://e.org/id".into());
+        });
+        assert_eq!(url_of(&site, &e), "https://e.org/id", "{bad}");
+    }
+    // The id when it is an http(s) URL, else the first enclosure.
+    let e = with(&|e| {
+        e.id = Some("urn:uuid:1".into());
+        e.enclosure = Some("https://cdn.e.org/1.mp3".into());
+    });
+    assert_eq!(url_of(&site, &e), "https://cdn.e.org/1.mp3");
+    // Else the site link (its own fragment replaced), else the feed URL, + `#` + 12 hex digits
+    // of the key: stable, and different for different entries.
+    let e = with(&|e| e.id = Some("urn:uuid:1".into()));
+    let digest = &hex::encode(sha2::Sha256::digest(b"urn:uuid:1"))[..12];
+    assert_eq!(url_of(&site, &e), format!("https://e.org/#{digest}"));
+    assert_eq!(url_of(&site, &e), url_of(&site, &e));
+    let other = with(&|e| e.id = Some("urn:uuid:2".into()));
+    assert_ne!(url_of(&site, &e), url_of(&site, &other));
+    let no_site = ParsedFeed::default();
+    assert_eq!(
+        url_of(&no_site, &e),
+        format!("https://e.org/feed.xml#{digest}")
+    );
+    // A key that is already a digest (no id, no link) gives its own first 12 digits.
+    let key = entry_key(&feed, &base);
+    assert_eq!(
+        url_of(&no_site, &base),
+        format!("https://e.org/feed.xml#{}", &key[..12])
+    );
+    // Untitled, undated items with only text (RSS 0.92) get distinct keys.
+    let a = ParsedEntry {
+        summary_html: Some("one".into()),
+        ..ParsedEntry::default()
+    };
+    let b = ParsedEntry {
+        summary_html: Some("two".into()),
+        ..ParsedEntry::default()
+    };
+    assert_ne!(entry_key(&feed, &a), entry_key(&feed, &b));
+    // Nothing http(s) at all (a feed read from a file): an error naming the way out.
+    let file_feed = FeedConfig::new("F", "./feed.xml", "blogs");
+    let err = normalize_entry(&file_feed, &no_site, &base, Utc::now()).unwrap_err();
+    assert!(
+        err.to_string().contains("serve the file over HTTP"),
+        "{err}"
+    );
+}
+
+/// post-format.md 7.1: YouTube's `media:description` is the content (plain text, line breaks
+/// kept, never markup) and its hashtags are tags.
+#[test]
+fn media_description_is_content_with_hashtags() {
+    let feed = FeedConfig::new(
+        "YT",
+        "https://www.youtube.com/feeds/videos.xml?channel_id=X",
+        "videos",
+    );
+    let e = ParsedEntry {
+        id: Some("yt:video:H_gOSliozjM".into()),
+        link: Some("https://www.youtube.com/watch?v=H_gOSliozjM".into()),
+        title: Some("Standup".into()),
+        youtube_id: Some("H_gOSliozjM".into()),
+        media_description: Some(
+            "A deep dive into diagnostics.\nSecond line <img src=x onerror=alert(1)>.\n\n#aspdotnet #dotnet #1 a#b #aspdotnet"
+                .into(),
+        ),
+        ..ParsedEntry::default()
+    };
+    let Normalized::Post(p) =
+        normalize_entry(&feed, &ParsedFeed::default(), &e, Utc::now()).unwrap()
+    else {
+        panic!()
+    };
+    assert!(
+        p.description
+            .starts_with("A deep dive into diagnostics. Second line"),
+        "{}",
+        p.description
+    );
+    assert!(
+        p.content_markdown.starts_with(
+            "A deep dive into diagnostics.\nSecond line \\<img src=x onerror=alert(1)\\>."
+        ),
+        "{}",
+        p.content_markdown
+    );
+    assert_eq!(p.tags, [".NET", "Aspdotnet", "Videos"]);
+    let file = render_post(&p, &RenderOptions::default());
+    assert!(
+        file.contains("<!--excerpt_end-->\n\n{% youtube H_gOSliozjM %}\n\nA deep dive"),
+        "{file}"
+    );
+    // The description wins only where nothing better exists.
+    let with_summary = ParsedEntry {
+        summary_html: Some("<p>Summary.</p>".into()),
+        ..e
+    };
+    let Normalized::Post(p) =
+        normalize_entry(&feed, &ParsedFeed::default(), &with_summary, Utc::now()).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(p.content_markdown, "Summary.");
+}

@@ -72,7 +72,12 @@ fn compare_dir(dir: &std::path::Path) -> (usize, Vec<String>) {
             continue;
         };
         for entry in &parsed.entries {
-            let Ok(prepared) = crate::normalize::prepare(&feed, entry) else {
+            let Ok(prepared) = crate::normalize::prepare(
+                &feed,
+                &parsed,
+                entry,
+                &crate::normalize::entry_key(&feed, entry),
+            ) else {
                 continue;
             };
             let safe = &prepared.safe_html;
