@@ -18,6 +18,7 @@ mod failures;
 mod faults;
 mod fetch;
 mod fetch_limits;
+mod fidelity;
 mod hostile_publish;
 mod properties;
 mod publish;

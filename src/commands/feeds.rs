@@ -376,11 +376,14 @@ async fn check_feed(settings: &Settings, url: &str) -> Result<Checked, CommandEr
     };
     let fetcher = crate::fetch::Fetcher::new(&settings.http)
         .map_err(|e| CommandError::Runtime(e.to_string()))?;
+    let trust = &crate::fetch::Trust::origin_of(url);
     let get = |u: String| {
         let fetcher = &fetcher;
         async move {
             match fetcher
-                .fetch(&u, &crate::fetch::Validators::default())
+                // The operator named this URL, so its origin is trusted; an autodiscovered link
+                // elsewhere goes through the network guard, as in `inspect`.
+                .fetch(&u, &crate::fetch::Validators::default(), trust)
                 .await
             {
                 Ok(crate::fetch::FetchResponse::Modified(doc)) => Ok(doc),
