@@ -672,3 +672,33 @@ async fn feeds_import_maps_folders_rewrites_feed_urls_and_lists_duplicates() {
     let check = ws.run(&["config", "check"]).await;
     assert_eq!(check.code, 0, "{}", check.stderr);
 }
+
+/// PostgreSQL down: the error comes at once and names the address, not "pool timed out" after
+/// ten seconds with a hint about writable directories.
+#[tokio::test]
+async fn postgres_down_is_named_at_once() {
+    let ws = Workspace::new("", "");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = std::time::Instant::now();
+    let out = ws
+        .run(&[
+            "--database-url",
+            &format!("postgres://postgres@127.0.0.1:{port}/feedsmith"),
+            "migrate",
+        ])
+        .await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "error: cannot reach PostgreSQL: connection refused at 127.0.0.1:{port}"
+        )),
+        "{}",
+        out.stderr
+    );
+    // Generous: the point is "not the pool's 10 s acquire timeout".
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+}

@@ -180,6 +180,14 @@ pub enum StoreError {
     NotWritable { url: String, source: sqlx::Error },
     #[error("the database {url} cannot be read: {source}\n  fix: restore the file from a backup (or recover it with `sqlite3 {path} .recover`), or point [database].url / --database-url at another file", path = url.trim_start_matches("sqlite://"))]
     Unreadable { url: String, source: sqlx::Error },
+    /// The server is not there: said at once, instead of after the pool's 10 s wait as "pool
+    /// timed out" with a hint about writable directories.
+    #[error("cannot reach PostgreSQL: {reason} at {host}:{port}\n  fix: start PostgreSQL there, or correct [database].url / FEEDSMITH__DATABASE__URL / --database-url")]
+    Unreachable {
+        host: String,
+        port: u16,
+        reason: String,
+    },
 }
 
 /// SQLite's primary result code of a database error (`SQLITE_FULL` is 13, whatever its extended
