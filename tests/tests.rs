@@ -19,6 +19,7 @@ mod fetch_limits;
 mod hostile_publish;
 mod properties;
 mod publish;
+mod secret_leak;
 mod server_hardening;
 mod ssrf;
 mod store;
