@@ -164,7 +164,12 @@ pub enum FeedsCommand {
         collection: String,
     },
     /// Print the configured feeds as OPML.
-    Export,
+    Export {
+        /// Keep credentials and tokens in the URLs (to move subscriptions to another
+        /// installation); by default they are redacted.
+        #[arg(long)]
+        include_secrets: bool,
+    },
     /// Add a `[[feeds]]` table to the configuration file (comments and layout are kept).
     ///
     /// Fetches the URL once first and refuses what is not a feed; an HTML page is followed to

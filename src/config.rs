@@ -95,10 +95,49 @@ pub struct EnrichSettings {
     pub model: Option<ModelSettings>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// `Debug` and `Serialize` show the URL without its password (`config check`, logs): a
+/// PostgreSQL URL is the database's credential.
+#[derive(Clone)]
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
+}
+
+impl DatabaseSettings {
+    /// The URL with the password (and secret query values such as `sslpassword`) masked.
+    pub fn redacted_url(&self) -> String {
+        let masked = match url::Url::parse(&self.url) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some(crate::redact::MASK));
+                u.to_string()
+            }
+            _ => self.url.clone(),
+        };
+        // Userinfo stays (the user name helps), the query is redacted.
+        match masked.split_once('?') {
+            Some((base, query)) => format!("{base}?{}", crate::redact::redact_query(query)),
+            None => masked,
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl Serialize for DatabaseSettings {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("DatabaseSettings", 2)?;
+        st.serialize_field("url", &self.redacted_url())?;
+        st.serialize_field("max_connections", &self.max_connections)?;
+        st.end()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -117,6 +156,9 @@ pub struct HttpSettings {
     pub allow_hosts: Vec<String>,
     /// Turn the network guard off for internal addresses (an aggregator of intranet feeds).
     pub allow_private_networks: bool,
+    /// Query keys whose values are redacted wherever a URL is shown, added to the built-in
+    /// list (`token`, `key`, `feed`, `user`, `secret`, `password`, `sig`, `auth`, ...).
+    pub secret_query_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,6 +182,34 @@ pub struct ScheduleSettings {
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerSettings {
     pub listen: String,
+    /// Where clients reach the daemon (`https://feeds.example.org`): the `/feed.xml` id and
+    /// self link. Never taken from the request's `Host` header, which the client chooses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Concurrent connections served; more are accepted and closed at once (503).
+    pub max_connections: usize,
+    /// A request's header must arrive within this (slowloris).
+    #[serde(serialize_with = "ser_duration")]
+    pub header_timeout: Duration,
+    /// A connection with no traffic for this long is closed (idle keep-alive, stalled bodies).
+    #[serde(serialize_with = "ser_duration")]
+    pub idle_timeout: Duration,
+    /// The environment variable holding the bearer token required on `/api/*` and `/feed.xml`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// The token itself, read at load; never printed.
+    #[serde(skip)]
+    pub token: Option<ApiToken>,
+}
+
+/// The API's bearer token (`[server] token_env`); `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(pub String);
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken(***)")
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -209,6 +279,8 @@ const OPTIONAL_KEYS: &[(&str, &str)] = &[
     ("enrich", "endpoint"),
     ("enrich", "model"),
     ("enrich", "api_key_env"),
+    ("server", "public_url"),
+    ("server", "token_env"),
 ];
 
 fn is_optional_key(section: &str, key: &str) -> bool {
@@ -234,6 +306,7 @@ struct RawHttp {
     max_redirects: i64,
     allow_hosts: Vec<String>,
     allow_private_networks: bool,
+    secret_query_keys: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -250,6 +323,13 @@ struct RawSchedule {
 #[serde(deny_unknown_fields)]
 struct RawServer {
     listen: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    public_url: Option<String>,
+    max_connections: i64,
+    header_timeout: String,
+    idle_timeout: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_env: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -321,6 +401,7 @@ fn defaults() -> RawSettings {
             max_redirects: 5,
             allow_hosts: Vec::new(),
             allow_private_networks: false,
+            secret_query_keys: Vec::new(),
         },
         schedule: RawSchedule {
             default: "0 */30 * * * *".into(),
@@ -331,6 +412,11 @@ fn defaults() -> RawSettings {
         },
         server: RawServer {
             listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            max_connections: 512,
+            header_timeout: "10s".into(),
+            idle_timeout: "60s".into(),
+            token_env: None,
         },
         publish: RawPublish {
             permalink: "/{collection}/{date}-{slug}.html".into(),
@@ -907,7 +993,10 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             .filter(|h| !h.is_empty())
             .collect(),
         allow_private_networks: http.allow_private_networks,
+        secret_query_keys: http.secret_query_keys.clone(),
     };
+    // Before anything is printed: the keys redacted in every URL shown (src/redact.rs).
+    crate::redact::set_extra_secret_keys(&http.secret_query_keys);
 
     check_cron("[schedule].default", &schedule.default)?;
     let schedule = ScheduleSettings {
@@ -924,6 +1013,14 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             server.listen
         ));
     }
+
+    let (
+        server_public_url,
+        server_max_connections,
+        server_header_timeout,
+        server_idle_timeout,
+        server_token,
+    ) = validate_server_extras(&server)?;
 
     for placeholder_free in [&publish.permalink] {
         if !placeholder_free.contains("{slug}") {
@@ -1094,6 +1191,12 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         schedule,
         server: ServerSettings {
             listen: server.listen,
+            public_url: server_public_url,
+            max_connections: server_max_connections,
+            header_timeout: server_header_timeout,
+            idle_timeout: server_idle_timeout,
+            token_env: server.token_env.clone().filter(|v| !v.trim().is_empty()),
+            token: server_token,
         },
         publish,
         enrich,
@@ -1152,6 +1255,64 @@ pub fn check_cron(what: &str, expr: &str) -> Result<(), String> {
         .parse(expr)
         .map(|_| ())
         .map_err(|e| format!("{what} = {expr:?}: invalid cron expression ({e}); expected e.g. \"0 */30 * * * *\""))
+}
+
+/// The type of [`validate_server_extras`]'s result: public_url, max_connections, header and
+/// idle timeouts, token.
+type ServerExtras = (Option<String>, usize, Duration, Duration, Option<ApiToken>);
+
+/// `[server]`'s hardening keys (docs/security.md): the token must be set in its variable now,
+/// not discovered missing at the first request.
+fn validate_server_extras(server: &RawServer) -> Result<ServerExtras, String> {
+    let public_url = match server.public_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(p) => match url::Url::parse(p) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                Some(p.trim_end_matches('/').to_string())
+            }
+            _ => {
+                return Err(format!(
+                    "[server].public_url = {p:?}: expected the absolute http(s) URL clients use, e.g. \"https://feeds.example.org\""
+                ))
+            }
+        },
+    };
+    if !(1..=1_000_000).contains(&server.max_connections) {
+        return Err(format!(
+            "[server].max_connections = {}: expected 1 to 1000000 (keep it below the process's open-file limit)",
+            server.max_connections
+        ));
+    }
+    let header_timeout = duration_setting("server", "header_timeout", &server.header_timeout)?;
+    let idle_timeout = duration_setting("server", "idle_timeout", &server.idle_timeout)?;
+    for (key, d, v) in [
+        ("header_timeout", header_timeout, &server.header_timeout),
+        ("idle_timeout", idle_timeout, &server.idle_timeout),
+    ] {
+        if d.is_zero() {
+            return Err(format!(
+                "[server].{key} = {v:?}: expected more than 0s, e.g. \"10s\""
+            ));
+        }
+    }
+    let token = match server.token_env.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(var) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(ApiToken(v.trim().to_string())),
+            _ => {
+                return Err(format!(
+                    "[server].token_env = {var:?}: the environment variable {var} is not set or empty; export the API token in it (or remove token_env to serve the API without one)"
+                ))
+            }
+        },
+    };
+    Ok((
+        public_url,
+        server.max_connections as usize,
+        header_timeout,
+        idle_timeout,
+        token,
+    ))
 }
 
 fn duration_setting(section: &str, key: &str, value: &str) -> Result<Duration, String> {

@@ -20,6 +20,7 @@ use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post, SkippedEntry};
 use crate::fetch::{FetchResponse, Fetched, Trust, Validators};
 use crate::normalize::{self, Normalized};
 use crate::parse;
+use crate::redact::RedactedUrl;
 use crate::scheduler::policy::{next_due, PollFacts};
 use crate::store::{FeedRecord, Outcome, PollRecord, SaveReport, StoreError};
 pub use articles::{extractor_for, substitute};
@@ -28,6 +29,8 @@ pub use articles::{extractor_for, substitute};
 #[derive(Debug, Clone, Serialize)]
 pub struct FeedReport {
     pub name: String,
+    /// The configured URL; shown redacted (`fetch --json`, logs: src/redact.rs).
+    #[serde(serialize_with = "crate::redact::ser_redacted")]
     pub url: String,
     pub outcome: Outcome,
     pub http_status: Option<u16>,
@@ -197,18 +200,19 @@ async fn parse_with_discovery(
             let Some(link) = links.into_iter().find(|l| *l != fetched.final_url) else {
                 return Err(format!(
                     "{} returned an HTML page without a feed link (<link rel=\"alternate\" type=\"application/rss+xml\">); use the feed's own URL",
-                    fetched.final_url
+                    RedactedUrl::new(&fetched.final_url)
                 ));
             };
-            info!(page = %fetched.final_url, feed = %link, "autodiscovered a feed link in an HTML page");
+            info!(page = %RedactedUrl::new(&fetched.final_url), feed = %RedactedUrl::new(&link), "autodiscovered a feed link in an HTML page");
             let second = app
                 .fetcher
                 .fetch(&link, &Validators::default(), trust)
                 .await
-                .map_err(|e| format!("autodiscovered feed {link}: {e}"))?;
+                .map_err(|e| format!("autodiscovered feed {}: {e}", RedactedUrl::new(&link)))?;
             let FetchResponse::Modified(doc) = second else {
                 return Err(format!(
-                    "autodiscovered feed {link}: unexpected 304 without validators"
+                    "autodiscovered feed {}: unexpected 304 without validators",
+                    RedactedUrl::new(&link)
                 ));
             };
             let parsed = parse_blocking(
@@ -217,7 +221,7 @@ async fn parse_with_discovery(
                 crate::redact::without_userinfo(&doc.final_url),
             )
             .await
-            .map_err(|e| format!("autodiscovered feed {link}: {e}"))?;
+            .map_err(|e| format!("autodiscovered feed {}: {e}", RedactedUrl::new(&link)))?;
             Ok((parsed, Some(link), Some(doc)))
         }
     }
@@ -287,7 +291,7 @@ pub async fn refresh(
     feed: &FeedConfig,
     record: &FeedRecord,
 ) -> Result<FeedReport, StoreError> {
-    let span = tracing::info_span!("poll", feed = %feed.name, url = %feed.url);
+    let span = tracing::info_span!("poll", feed = %feed.name, url = %RedactedUrl::new(&feed.url));
     let result = refresh_inner(app, feed, record)
         .instrument(span.clone())
         .await;
@@ -425,7 +429,7 @@ async fn refresh_inner(
                         Err(join) => poll.error = Some(format!("normalization failed: {join}")),
                         Ok((batch, entries, ttl, (skip_hours, skip_days))) => {
                             for w in &batch.warnings {
-                                warn!(feed = %feed.name, url = %feed.url, "entry skipped: {w}");
+                                warn!(feed = %feed.name, url = %RedactedUrl::new(&feed.url), "entry skipped: {w}");
                             }
                             report.entries = entries;
                             report.saved.unchanged = batch.unchanged;

@@ -140,6 +140,19 @@ pub fn redact_url(url: &str) -> String {
     };
     let mut out = String::with_capacity(url.len());
     out.push_str(&url[..authority_start]);
+    // A database URL keeps its user name (it helps, and is no secret there); the password goes.
+    // In an http(s) URL the "user" is often the token itself (`https://TOKEN@host/`).
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if let Some(at) = authority.rfind('@') {
+            let user = authority[..at].split(':').next().unwrap_or_default();
+            out.push_str(user);
+            if authority[..at].contains(':') {
+                out.push(':');
+                out.push_str(MASK);
+            }
+            out.push('@');
+        }
+    }
     out.push_str(host);
     let tail = &rest[auth_end..];
     let (before_fragment, fragment) = match tail.find('#') {
@@ -166,7 +179,8 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
-fn redact_query(query: &str) -> String {
+/// A query string (without `?`) with the values of secret keys masked.
+pub fn redact_query(query: &str) -> String {
     query
         .split('&')
         .map(|pair| match pair.split_once('=') {
@@ -206,7 +220,11 @@ pub fn redact_text(text: &str) -> String {
         out.push_str(&rest[..i]);
         let url_part = &rest[i..];
         let end = url_part
-            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | '<' | ','))
+            .find(|c: char| {
+                c.is_whitespace()
+                    || c.is_control()
+                    || matches!(c, ')' | '"' | '\'' | '>' | '<' | ',')
+            })
             .unwrap_or(url_part.len());
         out.push_str(&redact_url(&url_part[..end]));
         rest = &url_part[end..];
@@ -241,6 +259,14 @@ mod tests {
             "https://example.org/feed.xml"
         );
         assert_eq!(redact_url("https://u@e/?key="), "https://e/?key=");
+        assert_eq!(
+            redact_url("postgres://feedsmith:PW@db:5432/feedsmith?sslmode=require"),
+            "postgres://feedsmith:***@db:5432/feedsmith?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://feedsmith@db/feedsmith"),
+            "postgres://feedsmith@db/feedsmith"
+        );
     }
 
     #[test]

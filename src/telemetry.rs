@@ -47,11 +47,17 @@ struct StderrAroundBar;
 struct LineWriter;
 
 impl Write for LineWriter {
+    /// The formatter writes one event per call. Every URL in it is redacted here, as a net
+    /// under the fields that already carry a [`crate::redact::RedactedUrl`]: a library's error
+    /// text or a log line added later cannot print a feed's credentials or token.
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let redacted = crate::redact::redact_text(&text);
+        let out = redacted.as_bytes();
         let bar = active_bar().lock().ok().and_then(|b| b.clone());
         match bar {
-            Some(bar) if !bar.is_hidden() => bar.suspend(|| std::io::stderr().write_all(buf))?,
-            _ => std::io::stderr().write_all(buf)?,
+            Some(bar) if !bar.is_hidden() => bar.suspend(|| std::io::stderr().write_all(out))?,
+            _ => std::io::stderr().write_all(out)?,
         }
         Ok(buf.len())
     }

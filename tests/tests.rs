@@ -22,6 +22,8 @@ mod fidelity;
 mod hostile_publish;
 mod properties;
 mod publish;
+mod secret_leak;
+mod server_hardening;
 mod ssrf;
 mod store;
 mod systemd_unit;

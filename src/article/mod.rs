@@ -34,6 +34,7 @@ use crate::config::HttpSettings;
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 use crate::enrich::ModelClient;
 use crate::fetch::{FetchError, FetchResponse, Fetcher, Trust, Validators};
+use crate::redact::RedactedUrl;
 use crate::store::{ArticleRecord, Store};
 
 /// Per feed `full_content`: when the linked page is fetched for the post's content.
@@ -361,7 +362,7 @@ impl ArticleService {
                 None => return,
             };
             if let Err(e) = self.store.put_article(&record).await {
-                warn!(url = %job.url, "cannot store the article: {e}");
+                warn!(url = %RedactedUrl::new(&job.url), "cannot store the article: {e}");
                 return;
             }
             match record.status.as_str() {
@@ -422,7 +423,7 @@ impl ArticleService {
                 drop(stats);
                 info!(
                     feed = %feed_name,
-                    url = %url,
+                    url = %RedactedUrl::new(url),
                     new = report.new,
                     updated = report.updated,
                     skipped = report.skipped,
@@ -430,7 +431,7 @@ impl ArticleService {
                 );
             }
             Err(e) => {
-                warn!(feed = %feed_name, url = %url, "cannot store the post with its article: {e}")
+                warn!(feed = %feed_name, url = %RedactedUrl::new(url), "cannot store the post with its article: {e}")
             }
         }
     }
@@ -581,14 +582,14 @@ impl ArticleService {
                 stats.refused += u64::from(guard_refused);
                 warn!(
                     feed = %job.feed_name,
-                    url = %job.url,
+                    url = %RedactedUrl::new(&job.url),
                     attempt = record.failures,
                     error = record.error.as_deref().unwrap_or(""),
                     "article not fetched; the post keeps the feed's content"
                 );
             }
         }
-        debug!(url = %job.url, status = %record.status, ms = started.elapsed().as_millis() as u64, "article");
+        debug!(url = %RedactedUrl::new(&job.url), status = %record.status, ms = started.elapsed().as_millis() as u64, "article");
         Some((record, guard_refused))
     }
 
@@ -627,7 +628,10 @@ pub async fn fetch_article(
     {
         Ok(FetchResponse::Modified(doc)) => doc,
         Ok(FetchResponse::NotModified { .. }) => {
-            return Err(format!("{fetch_url}: unexpected 304 Not Modified"))
+            return Err(format!(
+                "{}: unexpected 304 Not Modified",
+                RedactedUrl::new(&fetch_url)
+            ))
         }
         Err(e) => return Err(e.to_string()),
     };

@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::config::{self, Settings, Source};
 use crate::error::{exit, CommandError};
 use crate::publish::formats::xml_escape;
+use crate::redact::{redact_text, redact_url};
 use crate::scheduler::policy;
 
 pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError> {
@@ -25,13 +26,14 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
         let r = records.iter().find(|r| r.url == f.url);
         items.push(json!({
             "name": f.name,
-            "url": f.url,
+            "url": redact_url(&f.url),
             "collection": f.collection,
             "enabled": f.enabled,
             "last_polled_at": r.and_then(|r| r.last_polled_at),
             "last_outcome": r.and_then(|r| r.last_outcome.clone()),
             "last_status": r.and_then(|r| r.last_status),
-            "last_error": r.and_then(|r| r.last_error.clone()),
+            // Errors stored before redaction existed may hold a secret: redacted on the way out.
+            "last_error": r.and_then(|r| r.last_error.as_deref().map(redact_text)),
             "consecutive_failures": r.map(|r| r.consecutive_failures).unwrap_or(0),
             "gone": r.map(|r| r.gone).unwrap_or(false),
             "posts": r.map(|r| r.post_count).unwrap_or(0),
@@ -57,7 +59,7 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
                 item["posts"],
                 outcome,
                 polled,
-                f.url,
+                redact_url(&f.url),
                 error
             )?;
         }
@@ -293,8 +295,19 @@ pub fn import(
     Ok(exit::OK)
 }
 
-/// OPML 2.0 of the configured feeds, grouped by collection.
+/// OPML 2.0 of the configured feeds, grouped by collection, with redacted URLs (for sharing a
+/// list of subscriptions). [`opml_with_secrets`] keeps them as configured, for moving them.
 pub fn opml(settings: &Settings) -> String {
+    opml_with(settings, false)
+}
+
+/// [`opml`] with the URLs exactly as configured, credentials and tokens included
+/// (`feeds export --include-secrets`).
+pub fn opml_with_secrets(settings: &Settings) -> String {
+    opml_with(settings, true)
+}
+
+fn opml_with(settings: &Settings, secrets: bool) -> String {
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n  <head><title>feedsmith feeds</title></head>\n  <body>\n");
     let mut collections: Vec<&str> = settings
         .feeds
@@ -312,7 +325,11 @@ pub fn opml(settings: &Settings) -> String {
             s.push_str(&format!(
                 "      <outline type=\"rss\" text=\"{0}\" title=\"{0}\" xmlUrl=\"{1}\"/>\n",
                 xml_escape(&f.name),
-                xml_escape(&f.url)
+                xml_escape(&if secrets {
+                    f.url.clone()
+                } else {
+                    redact_url(&f.url)
+                })
             ));
         }
         s.push_str("    </outline>\n");
@@ -321,8 +338,13 @@ pub fn opml(settings: &Settings) -> String {
     s
 }
 
-pub fn export(settings: Settings) -> Result<u8, CommandError> {
-    crate::out!("{}", opml(&settings))?;
+pub fn export(settings: Settings, include_secrets: bool) -> Result<u8, CommandError> {
+    if include_secrets {
+        eprintln!("feeds export --include-secrets: the output holds the feeds' credentials and tokens; keep it private");
+        crate::out!("{}", opml_with_secrets(&settings))?;
+    } else {
+        crate::out!("{}", opml(&settings))?;
+    }
     Ok(exit::OK)
 }
 

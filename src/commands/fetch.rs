@@ -85,8 +85,9 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     for r in reports.iter().filter(|r| r.outcome == Outcome::Failed) {
         let error = r.error.as_deref().unwrap_or("unknown error");
         // Fetch errors start with the URL already printed in the parentheses.
-        let error = error.strip_prefix(&format!("{}: ", r.url)).unwrap_or(error);
-        eprintln!("failed: {} ({}): {error}", r.name, r.url);
+        let shown = crate::redact::redact_url(&r.url);
+        let error = error.strip_prefix(&format!("{shown}: ")).unwrap_or(error);
+        eprintln!("failed: {} ({shown}): {error}", r.name);
     }
     eprintln!("{summary}");
     Ok(if summary.failed > 0 {

@@ -53,7 +53,9 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
             write,
             collection,
         }) => feeds::import(settings()?, file, *write, collection),
-        Command::Feeds(FeedsCommand::Export) => feeds::export(settings()?),
+        Command::Feeds(FeedsCommand::Export { include_secrets }) => {
+            feeds::export(settings()?, *include_secrets)
+        }
         Command::Feeds(FeedsCommand::Add {
             url,
             name,

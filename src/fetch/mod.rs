@@ -19,6 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::HttpSettings;
+use crate::redact::{redact_text, redact_url};
 
 /// What the client sends with `Accept`: feeds first, anything else last (autodiscovery needs HTML).
 const ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
@@ -223,7 +224,7 @@ impl Fetcher {
         match tokio::time::timeout(total, self.fetch_inner(url, validators, trust)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout {
-                url: url.to_string(),
+                url: redact_url(url),
                 secs: total.as_secs(),
             }),
         }
@@ -245,7 +246,7 @@ impl Fetcher {
                 Err(refusal) => {
                     guard::count(refusal.kind);
                     return Err(FetchError::Refused {
-                        url: current.to_string(),
+                        url: redact_url(current.as_str()),
                         refusal,
                     });
                 }
@@ -263,7 +264,7 @@ impl Fetcher {
                 .await
                 .map_err(|e| match guard::find_refusal(&e) {
                     Some(refusal) => FetchError::Refused {
-                        url: current.to_string(),
+                        url: redact_url(current.as_str()),
                         refusal,
                     },
                     None => classify(url, &e, self.settings.timeout),
@@ -276,25 +277,25 @@ impl Fetcher {
                     .get(header::LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .ok_or_else(|| FetchError::Status {
-                        url: url.to_string(),
+                        url: redact_url(url),
                         status: status.as_u16(),
                         hint: " (a redirect without a Location header)".into(),
                         retry_after: None,
                     })?;
                 let target = current.join(location).map_err(|e| FetchError::InvalidUrl {
-                    url: location.to_string(),
+                    url: redact_url(location),
                     reason: e.to_string(),
                 })?;
                 if !matches!(target.scheme(), "http" | "https") {
                     return Err(FetchError::BadRedirectScheme {
-                        url: url.to_string(),
-                        target: target.to_string(),
+                        url: redact_url(url),
+                        target: redact_url(target.as_str()),
                     });
                 }
                 hops += 1;
                 if hops > self.settings.max_redirects {
                     return Err(FetchError::TooManyRedirects {
-                        url: url.to_string(),
+                        url: redact_url(url),
                         max: self.settings.max_redirects,
                     });
                 }
@@ -326,7 +327,7 @@ impl Fetcher {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, Utc::now()));
                 return Err(FetchError::Status {
-                    url: url.to_string(),
+                    url: redact_url(url),
                     status: status.as_u16(),
                     hint: status_hint(status, retry_after),
                     retry_after,
@@ -337,7 +338,7 @@ impl Fetcher {
             let limit = self.settings.max_body;
             if resp.content_length().is_some_and(|len| len > limit) {
                 return Err(FetchError::TooLarge {
-                    url: url.to_string(),
+                    url: redact_url(url),
                     limit,
                 });
             }
@@ -371,7 +372,7 @@ async fn read_limited(
             Ok(Some(chunk)) => {
                 if body.len() as u64 + chunk.len() as u64 > limit {
                     return Err(FetchError::TooLarge {
-                        url: url.to_string(),
+                        url: redact_url(url),
                         limit,
                     });
                 }
@@ -380,14 +381,14 @@ async fn read_limited(
             Ok(None) => return Ok(body),
             Err(e) if e.is_timeout() => {
                 return Err(FetchError::Timeout {
-                    url: url.to_string(),
+                    url: redact_url(url),
                     secs: timeout.as_secs(),
                 })
             }
             Err(e) => {
                 return Err(FetchError::Body {
-                    url: url.to_string(),
-                    detail: error_chain(&e),
+                    url: redact_url(url),
+                    detail: redact_text(&error_chain(&e)),
                 })
             }
         }
@@ -396,12 +397,12 @@ async fn read_limited(
 
 fn parse_http_url(url: &str) -> Result<Url, FetchError> {
     let parsed = Url::parse(url).map_err(|e| FetchError::InvalidUrl {
-        url: url.to_string(),
+        url: redact_url(url),
         reason: e.to_string(),
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(FetchError::InvalidUrl {
-            url: url.to_string(),
+            url: redact_url(url),
             reason: format!("scheme {:?} is not http or https", parsed.scheme()),
         });
     }
@@ -469,18 +470,18 @@ fn status_hint(status: StatusCode, retry_after: Option<DateTime<Utc>>) -> String
 fn classify(url: &str, e: &reqwest::Error, timeout: Duration) -> FetchError {
     if e.is_timeout() {
         FetchError::Timeout {
-            url: url.to_string(),
+            url: redact_url(url),
             secs: timeout.as_secs(),
         }
     } else if e.is_connect() || e.is_request() {
         FetchError::Connect {
-            url: url.to_string(),
-            detail: error_chain(e),
+            url: redact_url(url),
+            detail: redact_text(&error_chain(e)),
         }
     } else {
         FetchError::Body {
-            url: url.to_string(),
-            detail: error_chain(e),
+            url: redact_url(url),
+            detail: redact_text(&error_chain(e)),
         }
     }
 }

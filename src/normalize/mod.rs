@@ -44,7 +44,7 @@ pub use date::{format_date, parse_date};
 pub use frontmatter::clean_scalar;
 pub use markdown::html_to_markdown;
 pub use reddit::{is_reddit, reddit_segment};
-pub use render::render_post;
+pub use render::{render_post, safe_link};
 pub use sanitize::sanitize;
 pub use slug::slugify;
 pub use tags::{build_tags, build_tags_with, normalize_tag};
