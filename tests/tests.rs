@@ -27,3 +27,4 @@ mod server_hardening;
 mod ssrf;
 mod store;
 mod systemd_unit;
+mod terminal;
