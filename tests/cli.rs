@@ -437,7 +437,13 @@ async fn verbosity_flags_and_no_color() {
     let (code, verbose) = run(&["-v", "fetch"]).await;
     assert_eq!(code, Some(0), "{verbose}");
     assert!(verbose.contains("DEBUG"), "{verbose}");
-    for line in ["request", "if_none_match=", "response headers", "status=304", "next poll"] {
+    for line in [
+        "request",
+        "if_none_match=",
+        "response headers",
+        "status=304",
+        "next poll",
+    ] {
         assert!(verbose.contains(line), "-v lacks {line:?}: {verbose}");
     }
     assert!(!verbose.contains("html5ever"), "{verbose}");

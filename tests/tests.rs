@@ -22,6 +22,7 @@ mod fidelity;
 mod hostile_publish;
 mod properties;
 mod publish;
+mod readme;
 mod secret_leak;
 mod server_hardening;
 mod ssrf;
