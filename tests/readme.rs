@@ -119,3 +119,25 @@ fn the_readme_command_list_and_help_agree() {
         );
     }
 }
+
+/// Every command's `--help` ends with the same "Global options" section.
+#[test]
+fn every_help_has_a_global_options_section() {
+    fn walk(cmd: &mut clap::Command, path: &str) {
+        let help = cmd.render_help().to_string();
+        assert!(
+            help.contains("Global options:") && help.contains("--log-format"),
+            "`feedsmith {path} --help` lacks the global options:\n{help}"
+        );
+        for sub in cmd.get_subcommands_mut().filter(|c| c.get_name() != "help") {
+            let p = format!("{path} {}", sub.get_name());
+            walk(sub, p.trim());
+        }
+    }
+    let mut cli = feedsmith::cli::Cli::command();
+    cli.build();
+    for sub in cli.get_subcommands_mut().filter(|c| c.get_name() != "help") {
+        let name = sub.get_name().to_string();
+        walk(sub, &name);
+    }
+}
