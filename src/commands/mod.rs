@@ -22,7 +22,7 @@ pub async fn dispatch(cli: Cli) -> u8 {
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::redact::redact_text(&e.to_string()));
             e.exit_code()
         }
     }

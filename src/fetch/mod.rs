@@ -103,6 +103,22 @@ impl Trust {
     }
 }
 
+/// The network guard's verdict on `url` without DNS (address literals, `localhost`): `Err` with
+/// the refusal when it is certain, `Ok` when the URL may be fetched or only DNS can tell (the
+/// fetch checks again, at every hop). For the poll's plan, so a refused article is reported with
+/// its entry at once, and for `inspect --explain`.
+pub fn precheck(settings: &HttpSettings, url: &str, trust: &Trust) -> Result<(), FetchError> {
+    let parsed = parse_http_url(url)?;
+    let guard = guard::Guard::new(&settings.allow_hosts, settings.allow_private_networks);
+    match guard.route(&parsed, trust.origin.as_ref()) {
+        Ok(_) => Ok(()),
+        Err(refusal) => Err(FetchError::Refused {
+            url: redact_url(url),
+            refusal,
+        }),
+    }
+}
+
 /// Caching hints of a response, for the scheduler's due-time policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CacheHints {
