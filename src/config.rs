@@ -53,6 +53,9 @@ pub enum ConfigError {
     },
     #[error("environment variable {var}: {message}")]
     Env { var: String, message: String },
+    /// A value given on the command line (`--database-url`) that validation refused.
+    #[error("{flag}: {message}")]
+    Flag { flag: String, message: String },
 }
 
 /// The validated settings every command runs with.
@@ -513,27 +516,193 @@ pub fn from_parts(
         merge(&mut tree, file);
     }
 
+    // Which keys the environment and the command line set, so an error about one of them names
+    // the variable or the flag instead of the file.
+    // (key, Some(variable)) for the environment, (key, None) for `--database-url`.
+    let mut overrides: Vec<(String, Option<String>)> = Vec::new();
     let mut env_sorted: Vec<&(String, String)> = env.iter().collect();
     env_sorted.sort();
     for (var, value) in env_sorted {
         apply_env(&mut tree, var, value)?;
+        if let Some(key) = env_key(var) {
+            overrides.push((key, Some(var.clone())));
+        }
     }
     if let Some(url) = database_url {
         if let Some(db) = tree.get_mut("database").and_then(|v| v.as_table_mut()) {
             db.insert("url".into(), toml::Value::String(url.to_string()));
         }
+        overrides.push(("[database].url".into(), None));
     }
 
-    let raw: RawSettings = tree
-        .try_into()
-        .map_err(|e: toml::de::Error| invalid(toml_message(&e)))?;
-    validate(raw, source).map_err(invalid)
+    let feeds_tree = tree.get("feeds").cloned();
+    let raw: RawSettings = tree.try_into().map_err(|e: toml::de::Error| {
+        // A bad `[[feeds]]` table: name it by index, name and line, which the merged tree lost.
+        if let Some(located) = locate_feed_error(feeds_tree.as_ref(), file_text) {
+            return invalid(located);
+        }
+        invalid(toml_message(&e))
+    })?;
+    validate(raw, source).map_err(|message| {
+        let message = with_feed_lines(&message, file_text);
+        match overrides
+            .iter()
+            .rev()
+            .find(|(key, _)| message.contains(key.as_str()))
+        {
+            Some((_, Some(var))) => ConfigError::Env {
+                var: var.clone(),
+                message,
+            },
+            Some((_, None)) => ConfigError::Flag {
+                flag: "--database-url".into(),
+                message,
+            },
+            None => invalid(message),
+        }
+    })
+}
+
+/// `FEEDSMITH__DATABASE__URL` -> `[database].url`, the form validation messages use.
+fn env_key(var: &str) -> Option<String> {
+    let rest = var.strip_prefix(ENV_PREFIX)?;
+    let (section, key) = rest.split_once("__")?;
+    Some(format!(
+        "[{}].{}",
+        section.to_ascii_lowercase(),
+        key.to_ascii_lowercase()
+    ))
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, col)
+}
+
+/// Byte spans of the file's `[[feeds]]` tables, in order (empty when it has none or does not
+/// parse).
+fn feed_spans(file_text: Option<&str>) -> Vec<std::ops::Range<usize>> {
+    let Some(text) = file_text else {
+        return Vec::new();
+    };
+    let Ok(doc) = toml_edit::ImDocument::parse(text) else {
+        return Vec::new();
+    };
+    doc.get("feeds")
+        .and_then(|f| f.as_array_of_tables())
+        .map(|a| a.iter().filter_map(|t| t.span()).collect())
+        .unwrap_or_default()
+}
+
+/// The first `[[feeds]]` table that does not deserialize, as "feeds[I] (NAME) at line L,
+/// column C: MESSAGE". `None` when every table is fine on its own (the error is elsewhere).
+fn locate_feed_error(feeds: Option<&toml::Value>, file_text: Option<&str>) -> Option<String> {
+    let feeds = feeds?.as_array()?;
+    let spans = feed_spans(file_text);
+    feeds.iter().enumerate().find_map(|(i, feed)| {
+        let err = RawFeed::deserialize(feed.clone()).err()?;
+        let name = feed
+            .get("name")
+            .and_then(|n| n.as_str())
+            .map(|n| format!(" ({n:?})"))
+            .unwrap_or_default();
+        let message = plain_types(err.message());
+        // The offending key: named in the message (`unknown field `x``), else the key whose
+        // removal changes the error (serde's "invalid type" does not say which field).
+        let named = message
+            .split('`')
+            .nth(1)
+            .filter(|k| !k.is_empty() && !message.starts_with("missing"))
+            .map(str::to_string);
+        let key = named.clone().or_else(|| {
+            let table = feed.as_table()?;
+            table
+                .keys()
+                .find(|k| {
+                    let mut without = table.clone();
+                    without.remove(k.as_str());
+                    RawFeed::deserialize(toml::Value::Table(without))
+                        .map_or_else(|e| e.message() != err.message(), |_| true)
+                })
+                .cloned()
+        });
+        let message = match (&named, &key) {
+            (None, Some(k)) => format!("{k}: {message}"),
+            _ => message,
+        };
+        let at = spans.get(i).and_then(|span| {
+            let text = file_text?;
+            let key = key.as_deref();
+            let table = text.get(span.clone())?;
+            let offset = key
+                .and_then(|k| {
+                    table
+                        .lines()
+                        .scan(0, |pos, l| {
+                            let here = *pos;
+                            *pos += l.len() + 1;
+                            Some((here, l))
+                        })
+                        .find(|(_, l)| l.trim_start().starts_with(k))
+                        .map(|(here, l)| here + (l.len() - l.trim_start().len()))
+                })
+                .unwrap_or(0);
+            let (line, col) = line_col(text, span.start + offset);
+            Some(format!(" at line {line}, column {col}"))
+        });
+        Some(format!(
+            "feeds[{i}]{name}{}: {message}",
+            at.unwrap_or_default()
+        ))
+    })
+}
+
+/// Validation names a feed as `[[feeds]] #N (name)`; add the table's line in the file.
+fn with_feed_lines(message: &str, file_text: Option<&str>) -> String {
+    let Some(rest) = message.split("[[feeds]] #").nth(1) else {
+        return message.to_string();
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let (Ok(n), Some(text)) = (digits.parse::<usize>(), file_text) else {
+        return message.to_string();
+    };
+    let Some(span) = feed_spans(Some(text)).get(n.wrapping_sub(1)).cloned() else {
+        return message.to_string();
+    };
+    let (line, _) = line_col(text, span.start);
+    let tag = format!("[[feeds]] #{n}");
+    message.replacen(&tag, &format!("{tag} (line {line})"), 1)
+}
+
+/// serde's type names in words: "expected i64" means nothing to someone editing a TOML file.
+fn plain_types(message: &str) -> String {
+    [
+        ("expected i64", "expected a whole number"),
+        ("expected u64", "expected a whole number of 0 or more"),
+        ("expected u32", "expected a whole number of 0 or more"),
+        ("expected usize", "expected a whole number of 0 or more"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+        ("expected a string", "expected a quoted string"),
+        (
+            "expected a sequence",
+            "expected a list such as [\"a\", \"b\"]",
+        ),
+    ]
+    .iter()
+    .fold(message.to_string(), |m, (from, to)| m.replace(from, to))
 }
 
 /// toml's messages carry a source excerpt spanning several lines; keep them but indent them so
 /// the first line stays a readable summary.
 fn toml_message(e: &toml::de::Error) -> String {
-    let msg = e.to_string();
+    let msg = plain_types(&e.to_string());
     msg.trim_end().replace('\n', "\n  ")
 }
 
@@ -623,7 +792,7 @@ fn apply_env(tree: &mut toml::Value, var: &str, value: &str) -> Result<(), Confi
         Some(toml::Value::Integer(_)) => {
             toml::Value::Integer(value.trim().parse().map_err(|_| {
                 err(format!(
-                    "[{section}].{key} expects an integer, got {value:?}"
+                    "[{section}].{key} expects a whole number, got {value:?}"
                 ))
             })?)
         }

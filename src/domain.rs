@@ -84,6 +84,9 @@ pub struct ParsedFeed {
     /// RSS `<skipDays>`: day names (`Monday` ...).
     pub skip_days: Vec<String>,
     pub entries: Vec<ParsedEntry>,
+    /// The feed's site link (RSS channel `<link>`, Atom `rel="alternate"`, JSON
+    /// `home_page_url`): the base of a link-less entry's canonical URL (post-format.md 2).
+    pub link: Option<String>,
 }
 
 /// One entry as found in the document. Strings are as the source gave them (HTML still HTML,
@@ -109,6 +112,12 @@ pub struct ParsedEntry {
     pub content_text: Option<String>,
     /// YouTube `yt:videoId`.
     pub youtube_id: Option<String>,
+    /// The first enclosure / Media RSS content URL (a podcast item's audio file): the canonical
+    /// URL of an entry without a link (post-format.md 2).
+    pub enclosure: Option<String>,
+    /// Media RSS `media:description` (inside `media:group` too), plain text: YouTube puts a
+    /// video's whole description there (post-format.md 7.1).
+    pub media_description: Option<String>,
 }
 
 /// `viewing_mode` of the front matter: by collection (post-format.md section 2).

@@ -22,6 +22,9 @@ pub enum CommandError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Runtime(String),
+    /// Stdout was closed by its reader (`| head`): not an error for the user; exit 0, silently.
+    #[error("stdout closed")]
+    BrokenPipe,
 }
 
 impl From<AppError> for CommandError {
@@ -34,8 +37,18 @@ impl From<AppError> for CommandError {
 }
 
 impl CommandError {
+    /// A failed write of machine output: [`CommandError::BrokenPipe`] when the reader went away.
+    pub fn from_stdout(e: std::io::Error) -> CommandError {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            CommandError::BrokenPipe
+        } else {
+            CommandError::Runtime(format!("cannot write to stdout: {e}"))
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
+            CommandError::BrokenPipe => exit::OK,
             CommandError::Config(_) | CommandError::Usage(_) => exit::USAGE,
             CommandError::Store(StoreError::Unsupported { .. }) => exit::USAGE,
             CommandError::Store(_) | CommandError::Runtime(_) => exit::FATAL,

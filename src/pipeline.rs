@@ -299,11 +299,31 @@ pub async fn refresh(
         .instrument(span.clone())
         .await;
     let _entered = span.enter();
+    let result = result.map_err(|e| e.at(&app.settings.database.url));
     match &result {
         Ok(report) => log_report(report),
-        Err(e) => tracing::error!("cannot store the poll: {e}"),
+        Err(e) => {
+            tracing::error!("cannot store the poll: {e}");
+            record_store_failure(app, record, &feed.url, e).await;
+        }
     }
     result
+}
+
+/// A poll whose result could not be stored is a failed poll: in the metrics, on `/readyz` (503
+/// until a poll is stored again), and on the feed's row when that one small write still works
+/// (the feed is then also listed as failing by `feeds list` and `/api/feeds`). Why: on a full
+/// disk the daemon used to log errors while every status said `ok`.
+async fn record_store_failure(app: &App, record: &FeedRecord, feed_url: &str, e: &StoreError) {
+    let error = format!("cannot store the poll: {e}");
+    let mut failed = PollRecord::new(Utc::now().trunc_subsecs(0), Outcome::Failed);
+    failed.error = Some(error.clone());
+    let recorded = app
+        .store
+        .save_poll(record.id, &failed, &[], &[])
+        .await
+        .is_ok();
+    app.metrics.record_store_failure(feed_url, &error, recorded);
 }
 
 fn log_report(r: &FeedReport) {

@@ -5,7 +5,7 @@ use crate::error::{exit, CommandError};
 
 pub fn run(settings: Settings) -> Result<u8, CommandError> {
     // Feed URLs and the database URL without credentials or tokens (src/redact.rs).
-    print!("{}", crate::redact::redact_text(&settings.to_toml()));
+    crate::out!("{}", crate::redact::redact_text(&settings.to_toml()))?;
     let enabled = settings.feeds.iter().filter(|f| f.enabled).count();
     eprintln!(
         "configuration OK ({}): {} feeds, {} enabled",

@@ -26,8 +26,17 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
             settings.source
         )));
     }
+    let db_url = settings.database.url.clone();
     let app = Arc::new(App::build(settings).await?);
-    let records = app.store.sync_feeds(&selected).await?;
+    app.store
+        .check_writable()
+        .await
+        .map_err(|e| e.at(&db_url))?;
+    let records = app
+        .store
+        .sync_feeds(&selected)
+        .await
+        .map_err(|e| e.at(&db_url))?;
     let started = Instant::now();
 
     let bar = progress_bar(selected.len() as u64, args.json);
@@ -71,7 +80,7 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     if args.json {
         let json = serde_json::to_string_pretty(&reports)
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
-        println!("{json}");
+        crate::outln!("{json}")?;
     }
     for r in reports.iter().filter(|r| r.outcome == Outcome::Failed) {
         let error = r.error.as_deref().unwrap_or("unknown error");

@@ -123,25 +123,25 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
             .collect();
         let text = serde_json::to_string_pretty(&items)
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
-        println!("{text}");
+        crate::outln!("{text}")?;
     } else if args.explain {
         for p in &batch.posts {
-            println!("==> {} <==", post_path(p));
-            println!("title: {}", p.title);
+            crate::outln!("==> {} <==", post_path(p))?;
+            crate::outln!("title: {}", p.title)?;
             if let Some(v) = link_verdict(p) {
-                println!("article link: {v}");
+                crate::outln!("article link: {v}")?;
             }
             match explain(p) {
-                Some(e) => print!("{}", e.to_text(&enrich)),
-                None => println!("tags: {:?}", p.tags),
+                Some(e) => crate::out!("{}", e.to_text(&enrich))?,
+                None => crate::outln!("tags: {:?}", p.tags)?,
             }
-            println!();
+            crate::outln!()?;
         }
     } else {
         for p in &batch.posts {
-            println!("==> {} <==", post_path(p));
-            print!("{}", render_post(p, &render));
-            println!();
+            crate::outln!("==> {} <==", post_path(p))?;
+            crate::out!("{}", render_post(p, &render))?;
+            crate::outln!()?;
         }
     }
     for s in &batch.skipped {
@@ -207,10 +207,20 @@ fn feed_for(
     source: &str,
     parsed: &ParsedFeed,
 ) -> FeedConfig {
+    // The feed URL written into posts (`feed_url`): --feed-url, else the URL itself, else the
+    // file as an absolute `file://` URL. A bare relative path would be meaningless in a post.
+    let url = match &args.feed_url {
+        Some(u) => u.clone(),
+        None if Path::new(source).is_file() => std::fs::canonicalize(source)
+            .ok()
+            .and_then(|p| url::Url::from_file_path(p).ok())
+            .map_or_else(|| source.to_string(), |u| u.to_string()),
+        None => source.to_string(),
+    };
     let mut feed = settings
         .feeds
         .iter()
-        .find(|f| f.url == source)
+        .find(|f| f.url == source || f.url == url)
         .cloned()
         .unwrap_or_else(|| {
             let name = parsed
@@ -218,7 +228,7 @@ fn feed_for(
                 .clone()
                 .filter(|t| !t.trim().is_empty())
                 .unwrap_or_else(|| source.to_string());
-            FeedConfig::new(name, source, "blogs")
+            FeedConfig::new(name, url, "blogs")
         });
     if let Some(n) = &args.name {
         feed.name = n.clone();

@@ -463,6 +463,11 @@ pub fn parse_feed(
     if is_blank(&text) {
         return Err(ParseError::Empty);
     }
+    let linked = match repair::rdf_item_links(&text) {
+        std::borrow::Cow::Owned(linked) => Some(linked),
+        std::borrow::Cow::Borrowed(_) => None,
+    };
+    let text = linked.unwrap_or(text);
     let base = base_url.and_then(|b| url::Url::parse(b).ok());
 
     // The strict path: most feeds end here, without paying for any repair.

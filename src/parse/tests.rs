@@ -336,3 +336,31 @@ fn relative_links_become_absolute_and_ids_are_never_invented() {
     );
     assert_eq!(f.entries[0].id, None);
 }
+
+/// RSS 1.0 items with only `rdf:about` (feed-rs drops an item without `<link>`): the about URI
+/// becomes the link; a non-http(s) about is never used, an item with a link keeps it.
+#[test]
+fn rdf_items_identified_by_rdf_about() {
+    let doc = r#"<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://e.org/"><title>T</title><link>https://e.org/</link><description>d</description><items/></channel>
+<item rdf:about="https://e.org/1?a=1&amp;b=2"><title>One</title><description>x</description></item>
+<item rdf:about="https://e.org/2"><title>Two</title><link>https://e.org/two-link</link></item>
+<item rdf:about="javascript:alert(1)"><title>Three</title><description>x</description></item>
+</rdf:RDF>"#;
+    let feed = parse_feed(doc.as_bytes(), None, None).unwrap();
+    let links: Vec<Option<&str>> = feed.entries.iter().map(|e| e.link.as_deref()).collect();
+    assert_eq!(
+        links,
+        [
+            Some("https://e.org/1?a=1&b=2"),
+            Some("https://e.org/two-link")
+        ],
+        "the javascript: item has no address and feed-rs drops it"
+    );
+    assert_eq!(feed.link.as_deref(), Some("https://e.org/"));
+    // Untouched when there is nothing to do.
+    let plain = "<rss><channel><item><link>https://e.org/</link></item></channel></rss>";
+    assert!(matches!(
+        repair::rdf_item_links(plain),
+        std::borrow::Cow::Borrowed(_)
+    ));
+}

@@ -230,6 +230,7 @@ pub(super) fn meta_of(parsed: &ParsedFeed) -> ParsedFeed {
         skip_hours: parsed.skip_hours.clone(),
         skip_days: parsed.skip_days.clone(),
         entries: Vec::new(),
+        link: parsed.link.clone(),
     }
 }
 

@@ -16,7 +16,10 @@ pub fn post_json(p: &StoredPost, permalink_pattern: &str) -> serde_json::Value {
         "collection": p.post.collection,
         "title": p.post.title,
         "canonical_url": crate::redact::without_userinfo(&p.post.canonical_url),
+        // `date` keeps the front-matter form (interface.md's contract, which scripts parse);
+        // `date_rfc3339` is the same instant for JSON tools that expect RFC 3339.
         "date": format_date(&p.post.date),
+        "date_rfc3339": p.post.date.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "path": p.path,
         "permalink": permalink(&p.post, permalink_pattern),
         "author": p.post.author,

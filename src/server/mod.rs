@@ -104,13 +104,21 @@ async fn healthz() -> &'static str {
 async fn readyz(State(d): State<Arc<Daemon>>) -> Response {
     let db = d.app().store.ping().await;
     let sched = d.scheduler_healthy();
-    let status = if db.is_ok() && sched {
+    // A database that answers reads but cannot store polls (a full disk, a read-only file) is
+    // not ready: 503 from a failed write until a poll is stored again.
+    let write = d.app().metrics.write_error();
+    let status = if db.is_ok() && sched && write.is_none() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let database = match (&db, write) {
+        (Err(e), _) => e.to_string(),
+        (Ok(()), Some(w)) => format!("writes fail: {w}"),
+        (Ok(()), None) => "ok".to_string(),
+    };
     let body = json!({
-        "database": db.as_ref().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
+        "database": database,
         "scheduler": if sched { "ok" } else { "not ticking" },
     });
     (status, Json(body)).into_response()
@@ -152,6 +160,8 @@ async fn api_feeds(State(d): State<Arc<Daemon>>) -> Response {
         .iter()
         .map(|f| {
             let r = records.iter().find(|r| r.url == f.url);
+            // A poll that could not be stored at all is not on the row yet.
+            let unstored = app.metrics.unstored_failure(&f.url);
             json!({
                 "name": f.name,
                 // Redacted (credentials, tokens: src/redact.rs), and so is the stored error,
@@ -162,9 +172,11 @@ async fn api_feeds(State(d): State<Arc<Daemon>>) -> Response {
                 "fetch_url": r.and_then(|r| r.fetch_url.as_deref().map(redact_url)),
                 "last_polled_at": r.and_then(|r| r.last_polled_at),
                 "last_success_at": r.and_then(|r| r.last_success_at),
-                "last_outcome": r.and_then(|r| r.last_outcome.clone()),
+                "last_outcome": if unstored.is_some() { Some("failed".to_string()) } else { r.and_then(|r| r.last_outcome.clone()) },
                 "last_status": r.and_then(|r| r.last_status),
-                "last_error": r.and_then(|r| r.last_error.as_deref().map(redact_text)),
+                "last_error": unstored
+                    .or_else(|| r.and_then(|r| r.last_error.clone()))
+                    .map(|e| redact_text(&e)),
                 "consecutive_failures": r.map(|r| r.consecutive_failures).unwrap_or(0),
                 "gone": r.map(|r| r.gone).unwrap_or(false),
                 "next_due_at": r.and_then(|r| r.next_due_at),

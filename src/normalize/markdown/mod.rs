@@ -164,6 +164,33 @@ mod tests {
         assert!(md.contains("{: keep } [a](b)"), "code is untouched: {md}");
     }
 
+    /// post-format.md 7.3: the WordPress/Blogger/TechCrunch forms of a sized image (corpus
+    /// posts showed them as escaped `&lt;img ...>` text after `jekyll build`).
+    #[test]
+    fn sized_images_are_markdown_images() {
+        for html in [
+            r#"<p><img src="https://e.org/a.png" alt="A chart" width="640" height="480"></p>"#,
+            r#"<p><img class="alignnone size-full" src="https://e.org/a.png" alt="A chart" width="640"></p>"#,
+            r#"<div><img align="left" src="https://e.org/a.png" alt="A chart" style="border:0"></div>"#,
+            r#"<a href="https://e.org/big.png"><img src="https://e.org/a.png" alt="A chart" height="1"></a>"#,
+        ] {
+            let safe = crate::normalize::sanitize(html, Some("https://e.org/post"));
+            let md = html_to_markdown(&safe);
+            assert!(
+                md.contains("![A chart](https://e.org/a.png)"),
+                "{html}\n{md}"
+            );
+            assert!(!md.contains("<img") && !md.contains("&lt;img"), "{md}");
+        }
+        let md = html_to_markdown(
+            r#"<p><img src="https://e.org/a.png" alt="x" title="T" width="9"></p>"#,
+        );
+        assert_eq!(md, r#"![x](https://e.org/a.png "T")"#);
+        // Text that was literally `<img ...>` in the source stays visible text.
+        let md = html_to_markdown("<p>write &lt;img src=x width=1&gt; in HTML</p>");
+        assert!(md.contains("\\<img src=x width=1"), "{md}");
+    }
+
     #[test]
     fn deep_nesting_does_not_overflow() {
         let html = format!(

@@ -1,0 +1,206 @@
+//! Fidelity on real feed shapes (issue 21), end to end: the real binary polls feeds served from
+//! loopback and the stored or inspected posts are checked.
+
+use std::collections::HashSet;
+
+use crate::support::{feed_toml, Reply, TestServer, Workspace};
+
+/// Enough text for any collection's `min_content_chars`.
+fn long(topic: &str) -> String {
+    (0..4)
+        .map(|i| format!("Part {i} of the notes on {topic}, written out in full sentences."))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A podcast: items with only an enclosure (no link, no guid), plus one whose link is
+/// `javascript:` (hostile: it must never become the canonical URL).
+fn podcast() -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Cast</title><link>https://cast.example.org/</link><description>d</description>\n",
+    );
+    for n in 1..=3 {
+        s.push_str(&format!(
+            "<item><title>Episode {n}</title><pubDate>Sun, 0{n} Aug 2025 10:00:00 GMT</pubDate><description>{}</description><enclosure url=\"https://cdn.example.org/ep{n}.mp3\" length=\"1\" type=\"audio/mpeg\"/></item>\n",
+            long(&format!("episode {n}"))
+        ));
+    }
+    s.push_str(&format!(
+        "<item><title>Episode 4</title><link>javascript:alert(1)</link><pubDate>Mon, 04 Aug 2025 10:00:00 GMT</pubDate><description>{}</description></item>\n",
+        long("episode 4")
+    ));
+    s.push_str("</channel></rss>\n");
+    s
+}
+
+/// Announcements: a title, a date and text, nothing else (no link, no guid, no enclosure).
+fn announcements() -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>News</title><link>https://news.example.org/announce/</link><description>d</description>\n",
+    );
+    for n in 1..=2 {
+        s.push_str(&format!(
+            "<item><title>Announcement {n}</title><pubDate>Tue, 0{n} Jul 2025 08:00:00 GMT</pubDate><description>{}</description></item>\n",
+            long(&format!("announcement {n}"))
+        ));
+    }
+    s.push_str("</channel></rss>\n");
+    s
+}
+
+/// An RDF (RSS 1.0) feed whose items carry only `rdf:about`.
+fn rdf() -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\"?><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"http://purl.org/rss/1.0/\"><channel rdf:about=\"https://rdf.example.org/\"><title>RDF</title><link>https://rdf.example.org/</link><description>d</description></channel>\n",
+    );
+    for n in 1..=2 {
+        s.push_str(&format!(
+            "<item rdf:about=\"https://rdf.example.org/items/{n}\"><title>Item {n}</title><description>{}</description></item>\n",
+            long(&format!("item {n}"))
+        ));
+    }
+    s.push_str("</rdf:RDF>\n");
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_less_entries_get_stable_unique_canonical_urls() {
+    let server = TestServer::start().await;
+    server.route("/cast.xml", Reply::feed(podcast()));
+    server.route("/news.xml", Reply::feed(announcements()));
+    server.route("/rdf.xml", Reply::feed(rdf()));
+    let feeds = [
+        feed_toml("Cast", &server.url("/cast.xml"), "blogs", ""),
+        feed_toml("News", &server.url("/news.xml"), "news", ""),
+        feed_toml("RDF", &server.url("/rdf.xml"), "blogs", ""),
+    ]
+    .concat();
+    let ws = Workspace::new("[enrich]\nkeyword_tags = false\n", &feeds);
+    let first = ws.run(&["fetch"]).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let posts = ws.posts().await;
+    let urls: Vec<String> = posts
+        .iter()
+        .map(|p| p["canonical_url"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(urls.len(), 8, "every entry is a post: {urls:?}");
+    assert_eq!(
+        urls.iter().collect::<HashSet<_>>().len(),
+        8,
+        "unique: {urls:?}"
+    );
+    for n in 1..=3 {
+        assert!(
+            urls.contains(&format!("https://cdn.example.org/ep{n}.mp3")),
+            "{urls:?}"
+        );
+    }
+    for n in 1..=2 {
+        assert!(
+            urls.contains(&format!("https://rdf.example.org/items/{n}")),
+            "{urls:?}"
+        );
+    }
+    // No link, no enclosure: the site link with the key's digest; never the `javascript:` link.
+    let site: Vec<&String> = urls
+        .iter()
+        .filter(|u| {
+            u.starts_with("https://news.example.org/announce/#")
+                || u.starts_with("https://cast.example.org/#")
+        })
+        .collect();
+    assert_eq!(site.len(), 3, "{urls:?}");
+    for u in &site {
+        let digest = u.rsplit('#').next().unwrap();
+        assert!(
+            digest.len() == 12 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{u}"
+        );
+    }
+    assert!(!urls.iter().any(|u| u.contains("javascript")), "{urls:?}");
+
+    // A second poll (the server sends the documents again, ETags aside) finds the same posts.
+    server.route("/cast.xml", Reply::feed(podcast() + " "));
+    server.route("/news.xml", Reply::feed(announcements() + " "));
+    server.route("/rdf.xml", Reply::feed(rdf() + " "));
+    let second = ws.run(&["fetch"]).await;
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let again: HashSet<String> = ws
+        .posts()
+        .await
+        .iter()
+        .map(|p| p["canonical_url"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(again, urls.iter().cloned().collect::<HashSet<_>>());
+
+    // Each footer points at the post's canonical URL.
+    for u in &urls {
+        let shown = ws.run(&["posts", "show", u]).await;
+        assert_eq!(shown.code, 0, "{u}: {}", shown.stderr);
+        assert!(
+            shown
+                .stdout
+                .trim_end()
+                .ends_with(&format!("[Read the entire article here]({u})")),
+            "{}",
+            shown.stdout
+        );
+    }
+}
+
+/// The corpus's YouTube channel feed (`techhub__dotnet-youtube.rss`, Atom with `media:group`):
+/// the video's `media:description` is the content and its hashtags are tags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn youtube_description_is_the_content_and_its_hashtags_are_tags() {
+    let Some(shared) = crate::support::shared_dir() else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let doc = std::fs::read(shared.join("corpus/feeds/techhub__dotnet-youtube.rss")).unwrap();
+    server.route("/videos.xml", Reply::feed(doc));
+    let ws = Workspace::new("[enrich]\nkeyword_tags = false\n", "");
+    let out = ws
+        .run(&[
+            "inspect",
+            "--json",
+            "--collection",
+            "videos",
+            &server.url("/videos.xml"),
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let posts: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(posts.len(), 1);
+    let p = &posts[0];
+    let file = p["file"].as_str().unwrap();
+    let title = p["title"].as_str().unwrap();
+    let description = p["description"].as_str().unwrap();
+    assert_ne!(
+        description, title,
+        "the description is the video's, not its title"
+    );
+    assert!(
+        description.starts_with("Everyone is talking about AI"),
+        "{description}"
+    );
+    let after_embed = file
+        .split_once("{% youtube yO_TH3R8KMw %}\n\n")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    assert!(
+        after_embed.starts_with("Everyone is talking about AI")
+            && after_embed.contains("how will they change in the near future?"),
+        "{file}"
+    );
+    let tags: Vec<&str> = p["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    // `#dotnet #dotnetdeveloper`: `.NET` by the known-term map, the other capitalized.
+    assert!(
+        tags.contains(&".NET") && tags.contains(&"Dotnetdeveloper"),
+        "{tags:?}"
+    );
+}
