@@ -126,7 +126,7 @@ async fn configuration_mistakes_are_named_with_their_fix() {
                 "fetch",
             ],
             code: 1,
-            message: "cannot open the database postgres://postgres@127.0.0.1:1/feedsmith",
+            message: "cannot reach PostgreSQL: connection refused at 127.0.0.1:1",
         },
         Case {
             what: "no feeds",

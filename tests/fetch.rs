@@ -101,7 +101,7 @@ async fn reddit_entry_becomes_a_post_with_the_seed_structure() {
         &format!("canonical_url: \"{SEED_URL}\""),
         "viewing_mode: \"external\"",
         "feed_name: \"Reddit DevOps\"",
-        &format!("feed_url: {feed_url}"),
+        &format!("feed_url: \"{feed_url}\""),
         "date: 2025-08-03 22:48:15 +00:00",
         "permalink: \"/community/2025-08-03-Transitioning-from-Backend-Developer-to-DevOps.html\"",
         "categories: [\"DevOps\"]",
