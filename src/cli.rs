@@ -13,7 +13,8 @@ Configuration: --config, else $FEEDSMITH_CONFIG, else ./config/feedsmith.toml, e
 (e.g. FEEDSMITH__DATABASE__URL=sqlite:///var/lib/feedsmith/feedsmith.db); --database-url beats both.
 
 Exit codes: 0 success, 1 fatal runtime error (database, I/O), 2 usage or configuration error,
-3 `fetch` finished but at least one feed failed (everything else was stored).
+3 `fetch` finished but some feeds failed (everything else was stored), 4 `fetch` finished and
+every feed failed.
 
 Logs and progress go to stderr; machine output (--json, `posts show`) goes to stdout.
 Logging: feedsmith's own events at INFO and its libraries' at WARN; -v adds feedsmith's DEBUG
@@ -60,8 +61,9 @@ pub struct Cli {
 pub enum Command {
     /// Poll every configured feed (or the named ones) once, store the posts, exit.
     ///
-    /// Prints a progress bar on a terminal and a one-line summary at the end. Exit code 3 when at
-    /// least one feed failed; the others are stored regardless.
+    /// Prints a progress bar on a terminal (feeds done, in flight, the host they wait on, ETA),
+    /// then the failures, each once, and a one-line summary. Exit code 3 when some feeds failed
+    /// (the others are stored regardless), 4 when every feed failed.
     Fetch(FetchArgs),
     /// The daemon: poll every feed on its cron schedule and serve the HTTP endpoints on
     /// [server].listen, until SIGTERM/SIGINT. SIGHUP reloads the configuration.

@@ -9,7 +9,10 @@ pub mod exit {
     pub const OK: u8 = 0;
     pub const FATAL: u8 = 1;
     pub const USAGE: u8 = 2;
+    /// `fetch` finished and some feeds failed (the others were stored).
     pub const FEEDS_FAILED: u8 = 3;
+    /// `fetch` finished and every feed failed: nothing could be polled (network down?).
+    pub const ALL_FEEDS_FAILED: u8 = 4;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -115,11 +115,31 @@ fn use_colour() -> bool {
     !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr())
 }
 
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether logs are JSON lines (`--log-format json`): commands then write their summaries and
+/// failure lists as log events too, so every line on stderr is JSON.
+pub fn is_json() -> bool {
+    JSON.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Install the global subscriber. Safe to call once per process; later calls are ignored
 /// (integration tests run commands in one process).
-pub fn init(format: LogFormat, verbosity: Verbosity) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(verbosity.directives()));
+///
+/// `interactive` is a person watching a long command on a terminal (`fetch` with a progress
+/// bar): there, the per-feed INFO lines and the per-article WARN lines would scroll the bar
+/// away and repeat the failure list printed at the end, so feedsmith's poll and article events
+/// show from ERROR unless `-v` asks for them.
+pub fn init(format: LogFormat, verbosity: Verbosity, interactive: bool) {
+    JSON.store(
+        format == LogFormat::Json,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let mut directives = verbosity.directives().to_string();
+    if interactive && verbosity == Verbosity::Normal {
+        directives.push_str(",feedsmith::pipeline=error,feedsmith::article=error");
+    }
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(directives));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(StderrAroundBar);

@@ -437,6 +437,15 @@ async fn verbosity_flags_and_no_color() {
     let (code, verbose) = run(&["-v", "fetch"]).await;
     assert_eq!(code, Some(0), "{verbose}");
     assert!(verbose.contains("DEBUG"), "{verbose}");
+    for line in [
+        "request",
+        "if_none_match=",
+        "response headers",
+        "status=304",
+        "next poll",
+    ] {
+        assert!(verbose.contains(line), "-v lacks {line:?}: {verbose}");
+    }
     assert!(!verbose.contains("html5ever"), "{verbose}");
 }
 
@@ -701,4 +710,47 @@ async fn postgres_down_is_named_at_once() {
     );
     // Generous: the point is "not the pool's 10 s acquire timeout".
     assert!(started.elapsed() < std::time::Duration::from_secs(8));
+}
+
+/// With `--log-format json` every line on stderr is a JSON object, the failure list and the
+/// summary included; stdout stays empty (no machine output was asked for).
+#[tokio::test]
+async fn json_logs_put_only_json_on_stderr() {
+    use crate::support::{rss, Reply, TestServer};
+    let server = TestServer::start().await;
+    let body = "word ".repeat(80);
+    server.route(
+        "/ok.xml",
+        Reply::feed(rss("F", &[("g1", "Hello", body.as_str())])),
+    );
+    server.route("/bad.xml", Reply::status(500, "boom"));
+    let feeds = format!(
+        "{}{}",
+        feed_toml("Good", &server.url("/ok.xml"), "blogs", ""),
+        feed_toml("Bad", &server.url("/bad.xml"), "blogs", "")
+    );
+    let ws = Workspace::new("", &feeds);
+    let out = ws.run(&["--log-format", "json", "fetch"]).await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    let events: Vec<serde_json::Value> = out
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let failed: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["message"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{}", out.stderr);
+    assert_eq!(failed[0]["feed"], "Bad");
+    let summary = events
+        .iter()
+        .find(|e| e["ok"] == 1 && e["failed"] == 1)
+        .unwrap_or_else(|| panic!("no summary event: {}", out.stderr));
+    assert_eq!(summary["posts_new"], 1);
+    assert!(
+        summary["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("feeds: 1 ok, 0 not modified, 1 failed")),
+        "{summary}"
+    );
 }

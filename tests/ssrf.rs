@@ -288,7 +288,7 @@ async fn redirects_and_autodiscovery_of_a_feed_are_guarded() {
         ),
     );
     let out = ws.run(&["fetch"]).await;
-    assert_eq!(out.code, 3, "both feeds fail: {}", out.stderr);
+    assert_eq!(out.code, 4, "both feeds fail: {}", out.stderr);
     assert!(
         internal.all_requests().is_empty(),
         "{:?}",

@@ -275,6 +275,13 @@ impl Fetcher {
             if let Some(lm) = &validators.last_modified {
                 req = req.header(header::IF_MODIFIED_SINCE, lm);
             }
+            tracing::debug!(
+                url = %redact_url(current.as_str()),
+                if_none_match = validators.etag.as_deref(),
+                if_modified_since = validators.last_modified.as_deref(),
+                "request"
+            );
+            let sent = std::time::Instant::now();
             let resp = req
                 .send()
                 .await
@@ -286,6 +293,14 @@ impl Fetcher {
                     None => classify(url, &e, self.settings.timeout),
                 })?;
             let status = resp.status();
+            tracing::debug!(
+                url = %redact_url(current.as_str()),
+                status = status.as_u16(),
+                etag = resp.headers().get(header::ETAG).and_then(|v| v.to_str().ok()),
+                location = resp.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(redact_url),
+                ms = sent.elapsed().as_millis() as u64,
+                "response headers"
+            );
 
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let location = resp
