@@ -1482,6 +1482,78 @@ mod tests {
     }
 
     #[test]
+    fn guard_and_redaction_settings_from_file_and_env() {
+        let s = load_str(
+            &format!("[http]\nallow_hosts = [\"wiki.intranet\", \" \"]\nsecret_query_keys = [\"channel_id\"]\n{FEED}"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.http.allow_hosts, ["wiki.intranet"]);
+        assert!(!s.http.allow_private_networks);
+        assert_eq!(s.http.secret_query_keys, ["channel_id"]);
+        let s = load_str(
+            FEED,
+            &[
+                ("FEEDSMITH__HTTP__ALLOW_HOSTS", "10.0.0.5, wiki.intranet"),
+                ("FEEDSMITH__HTTP__ALLOW_PRIVATE_NETWORKS", "true"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.http.allow_hosts, ["10.0.0.5", "wiki.intranet"]);
+        assert!(s.http.allow_private_networks);
+    }
+
+    #[test]
+    fn server_hardening_settings_are_validated() {
+        let s = load_str(FEED, &[]).unwrap();
+        assert_eq!(s.server.max_connections, 512);
+        assert_eq!(s.server.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.server.idle_timeout, Duration::from_secs(60));
+        assert!(s.server.token.is_none() && s.server.public_url.is_none());
+        for (bad, key) in [
+            ("max_connections = 0", "max_connections"),
+            ("header_timeout = \"0s\"", "header_timeout"),
+            ("public_url = \"feeds.example.org\"", "public_url"),
+            (
+                "token_env = \"FEEDSMITH_TEST_TOKEN_SURELY_UNSET\"",
+                "FEEDSMITH_TEST_TOKEN_SURELY_UNSET",
+            ),
+        ] {
+            let e = load_str(&format!("[server]\n{bad}\n{FEED}"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key) && e.contains("test.toml"), "{bad}: {e}");
+        }
+        let e = load_str(
+            "[[feeds]]\nname = \"A\"\nurl = \"https://e/f\"\ncollection = \"blogs\"\npublic_url = \"https://u:p@e/\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("public_url") && e.contains("without credentials"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn database_settings_never_print_the_password() {
+        let d = DatabaseSettings {
+            url: "postgres://feedsmith:S3CRET@db:5432/feedsmith?sslpassword=P2".into(),
+            max_connections: 4,
+        };
+        let shown = format!("{d:?} {}", serde_json::to_string(&d).unwrap());
+        assert!(
+            !shown.contains("S3CRET") && !shown.contains("P2"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("postgres://feedsmith:***@db:5432/feedsmith"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn database_url_flag_beats_env() {
         let env = vec![(
             "FEEDSMITH__DATABASE__URL".to_string(),

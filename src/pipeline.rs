@@ -40,6 +40,8 @@ pub struct FeedReport {
     /// Body bytes fetched (after decompression).
     pub bytes: u64,
     pub saved: SaveReport,
+    /// Article links the network guard refused in this poll (the posts keep the feed's content).
+    pub refused: usize,
     #[serde(serialize_with = "ser_secs")]
     pub elapsed: Duration,
     /// Posts created or updated by this poll (canonical URLs), for continuous publishing.
@@ -58,6 +60,7 @@ impl FeedReport {
             entries: 0,
             bytes: 0,
             saved: SaveReport::default(),
+            refused: 0,
             elapsed: Duration::ZERO,
             changed: Vec::new(),
         }
@@ -342,6 +345,7 @@ fn log_report(r: &FeedReport) {
             unchanged = s.unchanged,
             skipped = s.skipped,
             duplicates = s.duplicates,
+            refused = r.refused,
             bytes = r.bytes,
             ms = r.elapsed.as_millis() as u64,
             "polled"
@@ -413,6 +417,10 @@ async fn refresh_inner(
                         .keys()
                         .filter_map(|k| known.get(k).map(|h| (k.clone(), h.clone())))
                         .collect();
+                    for reason in &plan.refused {
+                        warn!("article refused; the post keeps the feed's content: {reason}");
+                    }
+                    report.refused = plan.refused.len();
                     // The feed-level fields (no entries) outlive normalization, which consumes
                     // the document, to queue the article jobs after the poll is stored.
                     article_doc = Some((articles::meta_of(&parsed), plan));

@@ -37,3 +37,18 @@ pub fn render_metrics() -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn refusals_are_rendered_by_reason() {
+        super::count("test_reason");
+        super::count("test_reason");
+        let text = super::render_metrics();
+        assert!(text.contains("# TYPE feedsmith_refused_total counter"));
+        assert!(
+            text.contains("feedsmith_refused_total{reason=\"test_reason\"} 2"),
+            "{text}"
+        );
+    }
+}

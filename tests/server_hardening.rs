@@ -148,6 +148,34 @@ async fn slowloris_sockets_are_closed_within_the_header_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
+    let (mut d, _ws, _server) = Daemon::start(
+        "header_timeout = \"10s\"\nidle_timeout = \"1s\"\n",
+        &[],
+        None,
+    )
+    .await;
+    let mut sock = TcpStream::connect(("127.0.0.1", d.port)).await.unwrap();
+    sock.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = sock.read(&mut buf).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    // Kept alive, then silent: closed after about a second (bounded generously), well before
+    // the 10 s header timeout could.
+    let started = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(8), sock.read(&mut buf)).await;
+    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "still open: {r:?}");
+    assert!(started.elapsed() < Duration::from_secs(8));
+    let _ = d.child.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_answers_while_1100_idle_sockets_hold_the_api() {
     if std::process::Command::new("prlimit")
         .arg("--version")

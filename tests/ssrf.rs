@@ -169,15 +169,48 @@ async fn feed_content_cannot_reach_internal_addresses() {
             "entry {i} published the internal page"
         );
     }
-    // Each refusal is recorded with its reason and the way to allow it.
+    // The links the guard refuses without DNS are reported in the poll's log line, each with
+    // its reason and the way to allow it; the redirect (refused at its second hop) is recorded
+    // in the article cache.
+    assert!(out.stderr.contains("refused=7"), "{}", out.stderr);
+    assert_eq!(
+        out.stderr
+            .matches("article refused; the post keeps the feed's content")
+            .count(),
+        7,
+        "{}",
+        out.stderr
+    );
     let records = article_errors(&ws).await;
-    assert_eq!(records.len(), links.len(), "{records:?}");
+    assert_eq!(records.len(), 1, "{records:?}");
     for (url, status, error) in &records {
         let error = error.as_deref().unwrap_or("");
         assert_eq!(status, "failed", "{url}");
         assert!(error.contains("refused, no request sent"), "{url}: {error}");
+        assert!(
+            error.contains("127.0.0.3 is a loopback address"),
+            "{url}: {error}"
+        );
         assert!(error.contains("allow_hosts"), "{url}: {error}");
     }
+    // inspect --explain shows the verdict per entry.
+    let out_explain = ws
+        .run(&["inspect", &feed.url("/feed.xml"), "--explain"])
+        .await;
+    assert_eq!(out_explain.code, 0, "{}", out_explain.stderr);
+    assert_eq!(
+        out_explain.stdout.matches("article link: ").count(),
+        links.len(),
+        "{}",
+        out_explain.stdout
+    );
+    assert!(
+        out_explain
+            .stdout
+            .contains("refused, no request sent: 0.0.0.0 is an unspecified address"),
+        "{}",
+        out_explain.stdout
+    );
     assert!(
         out.stderr.contains("refused, no request sent"),
         "the refusals are logged: {}",

@@ -236,12 +236,17 @@ pub fn import(
         parse_opml(&text).map_err(|e| CommandError::Usage(format!("{}: {e}", file.display())))?;
     let import = feeds_toml(&outlines, &settings, collection);
     for (from, to) in &import.rewritten {
-        eprintln!("note: {from} is a feed:// link; importing it as {to}");
+        eprintln!(
+            "note: {} is a feed:// link; importing it as {}",
+            redact_url(from),
+            redact_url(to)
+        );
     }
     for d in &import.duplicates {
         eprintln!(
             "skipped (already configured or listed twice): {} ({})",
-            d.title, d.xml_url
+            d.title,
+            redact_url(&d.xml_url)
         );
     }
     let n = import.added;
@@ -437,7 +442,11 @@ async fn check_feed(settings: &Settings, url: &str) -> Result<Checked, CommandEr
             let Some(link) = link else {
                 return Err(not_a_feed(url, e.to_string()));
             };
-            eprintln!("{url} is an HTML page; its feed is {link}");
+            eprintln!(
+                "{} is an HTML page; its feed is {}",
+                redact_url(url),
+                redact_url(&link)
+            );
             (get(link.clone()).await?, link)
         }
     };
@@ -475,7 +484,7 @@ pub async fn add(
         let checked = check_feed(&settings, url).await?;
         eprintln!(
             "{}: a feed with {} entries{}",
-            checked.url,
+            redact_url(&checked.url),
             checked.entries,
             checked
                 .title
@@ -531,7 +540,7 @@ pub async fn add(
     let written = feed_table_text(&doc);
     write_validated(&path, &doc.to_string())?;
     crate::out!("{written}")?;
-    eprintln!("added {name:?} ({url}) to {}", path.display());
+    eprintln!("added {name:?} ({}) to {}", redact_url(url), path.display());
     Ok(exit::OK)
 }
 
@@ -595,7 +604,8 @@ pub fn remove(settings: Settings, selector: &str) -> Result<u8, CommandError> {
     }
     write_validated(&path, &doc.to_string())?;
     eprintln!(
-        "removed {url} from {} (its stored posts are kept)",
+        "removed {} from {} (its stored posts are kept)",
+        redact_url(&url),
         path.display()
     );
     Ok(exit::OK)

@@ -77,6 +77,20 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
         let entry = entries.get(&p.entry_key)?;
         Some(explanation(&feed, entry, p, &enrich))
     };
+    // What the network guard says of the entry's link (the article step's target).
+    let link_verdict = |p: &Post| -> Option<String> {
+        let link = entries.get(&p.entry_key)?.link.as_deref()?.trim();
+        let shown = crate::redact::RedactedUrl::new(link);
+        if !(link.starts_with("http://") || link.starts_with("https://")) {
+            return Some(format!("{shown}: not http(s); no article is fetched"));
+        }
+        Some(
+            match crate::fetch::precheck(&settings.http, link, &Trust::origin_of(&feed.url)) {
+                Ok(()) => format!("{shown}: allowed (checked again after DNS when fetched)"),
+                Err(e) => e.to_string(),
+            },
+        )
+    };
 
     if args.json {
         let items: Vec<serde_json::Value> = batch
@@ -99,7 +113,9 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
                 });
                 if args.explain {
                     if let (Some(obj), Some(e)) = (item.as_object_mut(), explain(p)) {
-                        obj.insert("explain".into(), e.to_json(&enrich));
+                        let mut e = e.to_json(&enrich);
+                        e["article_link"] = json!(link_verdict(p));
+                        obj.insert("explain".into(), e);
                     }
                 }
                 item
@@ -112,6 +128,9 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
         for p in &batch.posts {
             crate::outln!("==> {} <==", post_path(p))?;
             crate::outln!("title: {}", p.title)?;
+            if let Some(v) = link_verdict(p) {
+                crate::outln!("article link: {v}")?;
+            }
             match explain(p) {
                 Some(e) => crate::out!("{}", e.to_text(&enrich))?,
                 None => crate::outln!("tags: {:?}", p.tags)?,
@@ -156,7 +175,11 @@ async fn parse_document(
             let Some(link) = link else {
                 return Err(CommandError::Runtime(format!("{source}: {e}")));
             };
-            eprintln!("{source} is an HTML page; following its feed link {link}");
+            eprintln!(
+                "{} is an HTML page; following its feed link {}",
+                crate::redact::RedactedUrl::new(source),
+                crate::redact::RedactedUrl::new(&link)
+            );
             let fetcher =
                 Fetcher::new(&settings.http).map_err(|e| CommandError::Runtime(e.to_string()))?;
             match fetcher
@@ -416,7 +439,8 @@ async fn with_full_content(
                 let article_len = record.content_html.as_deref().map_or(0, plain_len);
                 let used = crate::pipeline::substitute(entry, &record);
                 eprintln!(
-                    "{link}: {} ({}): {own} -> {article_len} characters",
+                    "{}: {} ({}): {own} -> {article_len} characters",
+                    crate::redact::RedactedUrl::new(&link),
                     if used {
                         "article used"
                     } else {
@@ -426,10 +450,16 @@ async fn with_full_content(
                 );
             }
             Ok(Extracted::Removed(reason)) => {
-                eprintln!("{link}: {reason}; not published");
+                eprintln!(
+                    "{}: {reason}; not published",
+                    crate::redact::RedactedUrl::new(&link)
+                );
                 removed.push(link);
             }
-            Err(e) => eprintln!("{link}: article not used: {e}"),
+            Err(e) => eprintln!(
+                "{}: article not used: {e}",
+                crate::redact::RedactedUrl::new(&link)
+            ),
         }
     }
     parsed

@@ -25,7 +25,7 @@ pub async fn dispatch(cli: Cli) -> u8 {
         Ok(code) => code,
         Err(CommandError::BrokenPipe) => exit::OK,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::redact::redact_text(&e.to_string()));
             e.exit_code()
         }
     }

@@ -80,12 +80,17 @@ pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, Command
 /// The API serves stored posts and feed status (URLs, errors): on a non-loopback address
 /// without a token anyone who can reach the port reads them.
 fn warn_if_exposed(listen: &str, has_token: bool) {
-    let exposed = listen
-        .parse::<std::net::SocketAddr>()
-        .is_ok_and(|a| !a.ip().is_loopback());
-    if exposed && !has_token {
+    if exposed_without_token(listen, has_token) {
         warn!(listen = %listen, "the API listens on a non-loopback address without a token: anyone who can reach it reads /api/* and /feed.xml; set [server].token_env (docs/security.md) or listen on 127.0.0.1");
     }
+}
+
+/// Whether `listen` is reachable beyond this host while no token guards the API.
+fn exposed_without_token(listen: &str, has_token: bool) -> bool {
+    !has_token
+        && listen
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| !a.ip().is_loopback())
 }
 
 /// `WATCHDOG=1` at half of `WATCHDOG_USEC`, only while the scheduler loop is ticking: a wedged
@@ -101,4 +106,19 @@ fn spawn_watchdog(daemon: Arc<Daemon>) -> Option<tokio::task::JoinHandle<()>> {
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn exposure_warning() {
+        use super::exposed_without_token as exposed;
+        assert!(exposed("0.0.0.0:8080", false));
+        assert!(exposed("[::]:8080", false));
+        assert!(exposed("192.168.1.5:8080", false));
+        assert!(!exposed("0.0.0.0:8080", true));
+        assert!(!exposed("127.0.0.1:8080", false));
+        assert!(!exposed("127.0.0.2:8080", false));
+        assert!(!exposed("[::1]:8080", false));
+    }
 }

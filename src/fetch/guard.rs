@@ -109,15 +109,18 @@ pub struct Refusal {
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = self.kind.replace('_', "-");
+        let a = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
         match self.addr {
-            Some(addr) if addr.to_string() != self.host.trim_matches(['[', ']']) => write!(
-                f,
-                "{} resolves to {addr}, a {} address",
-                self.host,
-                self.kind.replace('_', "-")
-            ),
-            Some(addr) => write!(f, "{addr} is a {} address", self.kind.replace('_', "-")),
-            None => write!(f, "{} is a {} name", self.host, self.kind.replace('_', "-")),
+            Some(addr) if addr.to_string() != self.host.trim_matches(['[', ']']) => {
+                write!(f, "{} resolves to {addr}, {a} {kind} address", self.host)
+            }
+            Some(addr) => write!(f, "{addr} is {a} {kind} address"),
+            None => write!(f, "{} is {a} {kind} name", self.host),
         }
     }
 }

@@ -103,6 +103,22 @@ impl Trust {
     }
 }
 
+/// The network guard's verdict on `url` without DNS (address literals, `localhost`): `Err` with
+/// the refusal when it is certain, `Ok` when the URL may be fetched or only DNS can tell (the
+/// fetch checks again, at every hop). For the poll's plan, so a refused article is reported with
+/// its entry at once, and for `inspect --explain`.
+pub fn precheck(settings: &HttpSettings, url: &str, trust: &Trust) -> Result<(), FetchError> {
+    let parsed = parse_http_url(url)?;
+    let guard = guard::Guard::new(&settings.allow_hosts, settings.allow_private_networks);
+    match guard.route(&parsed, trust.origin.as_ref()) {
+        Ok(_) => Ok(()),
+        Err(refusal) => Err(FetchError::Refused {
+            url: redact_url(url),
+            refusal,
+        }),
+    }
+}
+
 /// Caching hints of a response, for the scheduler's due-time policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CacheHints {
@@ -557,6 +573,101 @@ mod tests {
         let c = cache_hints(&h);
         assert_eq!(c.max_age, Some(Duration::from_secs(600)));
         assert_eq!(c.expires.unwrap().to_rfc3339(), "2025-08-03T23:00:00+00:00");
+    }
+
+    /// The guarded client's resolver through reqwest: a *name* (not a literal) that resolves to
+    /// a loopback address is refused and nothing connects; the operator's allow list and the
+    /// feed's own origin let it through. Uses this machine's host name, which /etc/hosts maps to
+    /// a loopback address on most Linux systems (skips when it does not).
+    #[tokio::test]
+    async fn names_resolving_to_internal_addresses_are_refused_at_connect() {
+        let mut buf = [0u8; 256];
+        // SAFETY: gethostname writes at most buf.len() bytes, NUL-terminated when it fits.
+        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        let name = String::from_utf8_lossy(&buf[..buf.iter().position(|b| *b == 0).unwrap_or(0)])
+            .to_ascii_lowercase();
+        if rc != 0 || name.is_empty() || name == "localhost" {
+            eprintln!("skipping: no host name");
+            return;
+        }
+        let resolved: Vec<std::net::SocketAddr> =
+            match tokio::net::lookup_host((name.as_str(), 0)).await {
+                Ok(a) => a.collect(),
+                Err(_) => Vec::new(),
+            };
+        let Some(loopback) = resolved.iter().find(|a| a.ip().is_loopback()) else {
+            eprintln!("skipping: {name} does not resolve to a loopback address ({resolved:?})");
+            return;
+        };
+        let listener = tokio::net::TcpListener::bind((loopback.ip(), 0))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let h = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut req = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = sock
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                    )
+                    .await;
+            }
+        });
+        let url = format!("http://{name}:{port}/secret");
+        let settings = |allow: Vec<String>| HttpSettings {
+            user_agent: "t".into(),
+            timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            max_body: 1024,
+            concurrency: 2,
+            per_host_concurrency: 2,
+            max_redirects: 2,
+            allow_hosts: allow,
+            allow_private_networks: false,
+            secret_query_keys: Vec::new(),
+        };
+        let fetcher = Fetcher::new(&settings(Vec::new())).unwrap();
+        let err = fetcher
+            .fetch(&url, &Validators::default(), &Trust::none())
+            .await
+            .expect_err("refused");
+        assert!(err.is_refused(), "{err}");
+        assert!(
+            err.to_string().contains(&format!("{name} resolves to")),
+            "{err}"
+        );
+        assert_eq!(
+            hits.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "a connection was made"
+        );
+
+        // The feed's own origin, and an allowed host, are fetched.
+        let ok = fetcher
+            .fetch(
+                &url,
+                &Validators::default(),
+                &Trust::origin_of(&format!("http://{name}:{port}/feed.xml")),
+            )
+            .await;
+        assert!(matches!(ok, Ok(FetchResponse::Modified(_))), "{ok:?}");
+        let allowed = Fetcher::new(&settings(vec![name.clone()])).unwrap();
+        let ok = allowed
+            .fetch(&url, &Validators::default(), &Trust::none())
+            .await;
+        assert!(matches!(ok, Ok(FetchResponse::Modified(_))), "{ok:?}");
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub(super) struct Plan {
     pub to_fetch: Vec<(ParsedEntry, String, Extractor)>,
     /// Entry keys of removed Reddit posts, with the reason.
     pub removed: HashMap<String, String>,
+    /// Links the network guard refuses without asking DNS, with the reason (the post keeps the
+    /// feed's content; nothing is queued or sent).
+    pub refused: Vec<String>,
 }
 
 /// The effective `full_content` of a feed.
@@ -130,7 +133,14 @@ pub(super) async fn plan(
             Some(r) if r.failures >= max_attempts => {} // given up: the feed's content stays
             Some(r) if r.next_attempt_at.is_some_and(|at| at > now) => {} // backing off
             _ => {
-                if !app.articles.is_queued(&link) {
+                let fetch_url = extractor.fetch_url(&link);
+                let trust = crate::fetch::Trust::origin_of(&feed.url);
+                if let Err(e) = crate::fetch::precheck(&app.settings.http, &fetch_url, &trust) {
+                    if let crate::fetch::FetchError::Refused { refusal, .. } = &e {
+                        crate::refused::count(refusal.kind);
+                    }
+                    plan.refused.push(e.to_string());
+                } else if !app.articles.is_queued(&link) {
                     plan.to_fetch.push((entry.clone(), link, extractor));
                 }
             }
