@@ -20,6 +20,7 @@ mod fetch;
 mod fetch_limits;
 mod fidelity;
 mod hostile_publish;
+mod hosts;
 mod properties;
 mod publish;
 mod readme;

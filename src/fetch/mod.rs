@@ -237,7 +237,16 @@ impl Fetcher {
         trust: &Trust,
     ) -> Result<FetchResponse, FetchError> {
         let total = self.settings.timeout;
-        match tokio::time::timeout(total, self.fetch_inner(url, validators, trust)).await {
+        // `[http].timeout` measures the request, not the queue: the first hop's host and global
+        // slots are taken before the clock starts. Why: with the clock started first, 32 feeds
+        // on one host behind two hanging ones all "timed out", most of them never requested.
+        // (Redirect hops take their slots inside the timeout; they are rare and mostly on the
+        // same, already busy host.)
+        let first = match Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(self.permits(&u).await),
+            _ => None,
+        };
+        match tokio::time::timeout(total, self.fetch_inner(url, validators, trust, first)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout {
                 url: redact_url(url),
@@ -251,6 +260,7 @@ impl Fetcher {
         url: &str,
         validators: &Validators,
         trust: &Trust,
+        mut first_permits: Option<(Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>)>,
     ) -> Result<FetchResponse, FetchError> {
         let mut current = parse_http_url(url)?;
         let mut all_permanent = true;
@@ -267,7 +277,10 @@ impl Fetcher {
                     });
                 }
             };
-            let (_host_permit, _global_permit) = self.permits(&current).await;
+            let (_host_permit, _global_permit) = match first_permits.take() {
+                Some(permits) => permits,
+                None => self.permits(&current).await,
+            };
             let mut req = client.get(current.clone());
             if let Some(etag) = &validators.etag {
                 req = req.header(header::IF_NONE_MATCH, etag);
