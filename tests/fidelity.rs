@@ -204,3 +204,72 @@ async fn youtube_description_is_the_content_and_its_hashtags_are_tags() {
         "{tags:?}"
     );
 }
+
+/// `inspect --json` of a corpus file served from loopback, as `collection`.
+async fn inspect_corpus(file: &str, collection: &str) -> Option<Vec<serde_json::Value>> {
+    let shared = crate::support::shared_dir()?;
+    let server = TestServer::start().await;
+    let doc = std::fs::read(shared.join("corpus/feeds").join(file)).unwrap();
+    server.route("/feed.xml", Reply::feed(doc));
+    let ws = Workspace::new("[enrich]\nkeyword_tags = false\n", "");
+    let out = ws
+        .run(&[
+            "inspect",
+            "--json",
+            "--collection",
+            collection,
+            &server.url("/feed.xml"),
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    Some(serde_json::from_str(&out.stdout).unwrap())
+}
+
+/// post-format.md 7.2 on the corpus's Reddit link and image posts: the README's `--explain`
+/// example (Qwen3-Next, a self-text post in a thumbnail table) is clean self text, and an image
+/// post is its preview image with the shared link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reddit_thumbnail_tables_give_clean_posts() {
+    let Some(posts) = inspect_corpus("redditproxy__localllama.xml", "community").await else {
+        return;
+    };
+    let qwen = posts
+        .iter()
+        .find(|p| p["title"].as_str().unwrap().contains("Qwen3-Next 80B MoE"))
+        .expect("the Qwen3-Next post");
+    let file = qwen["file"].as_str().unwrap();
+    let body = file.split_once("**Author:** ").unwrap().1;
+    assert!(
+        body.contains("\n\nHey fellow 50 series brothers in pain,\n\n"),
+        "{body}"
+    );
+    for bad in ["&lt;br", "|---", "<table", "&lt;table", "submitted by"] {
+        assert!(!body.contains(bad), "{bad} in {body}");
+    }
+    assert!(!body.lines().any(|l| l.starts_with('|')), "{body}");
+    // No post of the feed (15 of its 25 entries are table-wrapped) keeps the thumbnail table:
+    // its cell would hold the preview image and Reddit's trailer. (Tables the authors wrote in
+    // their self text stay tables.)
+    for p in &posts {
+        let f = p["file"].as_str().unwrap();
+        let in_tables = |needle: &str| f.lines().any(|l| l.starts_with('|') && l.contains(needle));
+        assert!(
+            !f.contains("&lt;br") && !in_tables("![") && !in_tables("submitted"),
+            "{f}"
+        );
+    }
+
+    let Some(posts) = inspect_corpus("newsyacht__reddit-pics.xml", "news").await else {
+        return;
+    };
+    let aspen = posts
+        .iter()
+        .find(|p| p["title"].as_str().unwrap().contains("aspen trees"))
+        .expect("the image post");
+    let file = aspen["file"].as_str().unwrap();
+    assert!(
+        file.contains("![](https://preview.redd.it/sne0ns4j88ag1.jpeg?width=640&crop=smart&auto=webp&s=fabffda7e3d991c8baab4c4cb48dbf6a9d663b52)\n\n[Link](https://i.redd.it/sne0ns4j88ag1.jpeg)\n\n"),
+        "{file}"
+    );
+    assert!(!file.contains('|'), "{file}");
+}

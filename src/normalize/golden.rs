@@ -881,3 +881,63 @@ fn media_description_is_content_with_hashtags() {
     };
     assert_eq!(p.content_markdown, "Summary.");
 }
+
+/// post-format.md 7.2: a Reddit link post (external article, thumbnail), an image post and a
+/// gallery post, in the corpus's Atom form, give clean content and the shared link.
+#[test]
+fn reddit_link_image_and_gallery_posts() {
+    let feed = FeedConfig::new("Reddit", "https://www.reddit.com/r/selfhosted/.rss", "news");
+    let comments = "https://www.reddit.com/r/selfhosted/comments/1q2w3e/title/";
+    let post = |first_cell: &str, self_text: &str, link: &str| {
+        let html = format!(
+            "<table> <tr><td> <a href=\"{comments}\"> {first_cell} </a> </td><td> {self_text} &#32; submitted by &#32; <a href=\"https://www.reddit.com/user/someone\"> /u/someone </a> <br/> <span><a href=\"{link}\">[link]</a></span> &#32; <span><a href=\"{comments}\">[comments]</a></span> </td></tr></table>"
+        );
+        let e = ParsedEntry {
+            id: Some("t3_1q2w3e".into()),
+            link: Some(comments.into()),
+            title: Some("Title".into()),
+            authors: vec!["/u/someone".into()],
+            content_html: Some(html),
+            ..ParsedEntry::default()
+        };
+        match normalize_entry(&feed, &ParsedFeed::default(), &e, Utc::now()).unwrap() {
+            Normalized::Post(p) => p.content_markdown,
+            other => panic!("{other:?}"),
+        }
+    };
+    let thumb =
+        r#"<img src="https://b.thumbs.redditmedia.com/abc.jpg" alt="Title" title="Title" />"#;
+    // Link post: the shared article as [Link](url), the thumbnail as the image.
+    let md = post(thumb, "", "https://github.com/someone/project");
+    assert_eq!(
+        md,
+        "![](https://b.thumbs.redditmedia.com/abc.jpg)\n\n[Link](https://github.com/someone/project)"
+    );
+    // Link post with self text: the text, then the link; no table, no image.
+    let md = post(
+        thumb,
+        r#"<!-- SC_OFF --><div class="md"><p>I built this.</p> <p>Feedback welcome.</p> </div><!-- SC_ON -->"#,
+        "https://github.com/someone/project",
+    );
+    assert_eq!(
+        md,
+        "I built this.\n\nFeedback welcome.\n\n[Link](https://github.com/someone/project)"
+    );
+    // Image post.
+    let md = post(
+        r#"<img src="https://preview.redd.it/p.jpeg?width=640&amp;crop=smart" alt="Title" title="Title" />"#,
+        "",
+        "https://i.redd.it/p.jpeg",
+    );
+    assert_eq!(
+        md,
+        "![](https://preview.redd.it/p.jpeg?width=640&crop=smart)\n\n[Link](https://i.redd.it/p.jpeg)"
+    );
+    // Gallery post.
+    let md = post(thumb, "", "https://www.reddit.com/gallery/1q2w3e");
+    assert!(
+        md.ends_with("[Link](https://www.reddit.com/gallery/1q2w3e)"),
+        "{md}"
+    );
+    assert!(!md.contains('|') && !md.contains("&lt;"), "{md}");
+}
