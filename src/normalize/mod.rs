@@ -20,6 +20,7 @@
 mod author;
 mod date;
 mod frontmatter;
+pub mod lint;
 mod markdown;
 mod reddit;
 mod render;
