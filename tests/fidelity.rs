@@ -273,3 +273,137 @@ async fn reddit_thumbnail_tables_give_clean_posts() {
     );
     assert!(!file.contains('|'), "{file}");
 }
+
+/// How often `<tag` occurs in `text` written as escaped markup (`&lt;tag` followed by a space,
+/// `>` or `/`), case-insensitively.
+fn escaped_tags(text: &str, tag: &str) -> usize {
+    let lower = text.to_ascii_lowercase();
+    let needle = format!("&lt;{tag}");
+    lower
+        .match_indices(&needle)
+        .filter(|(i, _)| {
+            lower[i + needle.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c == ' ' || c == '>' || c == '/' || c == '&')
+        })
+        .count()
+}
+
+/// How often `<tag` occurs as text in a post's markdown, in the forms the converter writes
+/// source text in: `\<tag` in the content, `<tag` in code, and `&lt;tag` only on feedsmith's own
+/// escaped lines (the excerpt, the `## title`, the author). Escaped markup (`&lt;img` in the
+/// content) does not count, so a page showing it fails.
+fn text_tags(md: &str, tag: &str) -> usize {
+    let body = md
+        .split_once("\n---\n")
+        .map_or(md, |(_, b)| b)
+        .to_ascii_lowercase();
+    let raw = format!("<{tag}");
+    let escaped = format!("&lt;{tag}");
+    body.lines()
+        .map(|l| {
+            let own = l.ends_with("<!--excerpt_end-->")
+                || l.starts_with("## ")
+                || l.starts_with("**author:**");
+            l.matches(&raw).count() + if own { l.matches(&escaped).count() } else { 0 }
+        })
+        .sum()
+}
+
+/// The whole corpus, served from loopback, fetched, exported and built by the real `jekyll`:
+/// no page shows `&lt;img`, `&lt;br`, `&lt;p` or `&lt;table` text beyond what its post's
+/// source had as text (which the post's markdown holds as `\<img`, or in code), and every post
+/// passes the linter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jekyll_build_of_the_corpus_shows_no_escaped_markup() {
+    let jekyll = std::path::Path::new("/usr/bin/jekyll");
+    if !jekyll.exists() {
+        assert!(
+            std::env::var_os("FEEDSMITH_REQUIRE_JEKYLL").is_none(),
+            "jekyll is required in CI but not installed"
+        );
+        eprintln!("skipping: jekyll is not installed (Debian package `jekyll`)");
+        return;
+    }
+    let Some(shared) = crate::support::shared_dir() else {
+        return;
+    };
+    let manifest = std::fs::read_to_string(shared.join("corpus/MANIFEST.tsv")).unwrap();
+    let server = TestServer::start().await;
+    let mut feeds = String::new();
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols[6] != "ok" {
+            continue;
+        }
+        let route = format!("/{}", cols[0]);
+        server.route(
+            &route,
+            Reply::feed(std::fs::read(shared.join("corpus/feeds").join(cols[0])).unwrap()),
+        );
+        feeds.push_str(&feed_toml(cols[0], &server.url(&route), "blogs", ""));
+    }
+    let ws = Workspace::new("[enrich]\nkeyword_tags = false\n", &feeds);
+    let out = ws.run(&["fetch"]).await;
+    assert!(out.code == 0, "{}", out.stderr);
+    let site = ws.dir.path().join("site");
+    std::fs::create_dir_all(site.join("_layouts")).unwrap();
+    std::fs::write(
+        site.join("_config.yml"),
+        "title: corpus\ncollections:\n  blogs:\n    output: true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("_layouts/post.html"),
+        "<html><body>{{ content }}</body></html>\n",
+    )
+    .unwrap();
+    let out = ws.run(&["export", "--out", site.to_str().unwrap()]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let dest = ws.dir.path().join("_site");
+    let build = std::process::Command::new(jekyll)
+        .args(["build", "--safe", "--source"])
+        .arg(&site)
+        .arg("--destination")
+        .arg(&dest)
+        .env("JEKYLL_ENV", "production")
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "jekyll build failed:\n{}\n{}",
+        String::from_utf8_lossy(&build.stdout),
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let posts = ws.posts().await;
+    assert!(posts.len() > 1500, "{} posts", posts.len());
+    let mut problems = Vec::new();
+    for p in &posts {
+        let md = std::fs::read_to_string(site.join(p["path"].as_str().unwrap())).unwrap();
+        let page = dest.join(p["permalink"].as_str().unwrap().trim_start_matches('/'));
+        let html =
+            std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        for tag in ["img", "br", "p", "table"] {
+            let shown = escaped_tags(&html, tag);
+            if shown > text_tags(&md, tag) {
+                problems.push(format!(
+                    "{}: {shown} &lt;{tag} in {}",
+                    p["path"],
+                    page.display()
+                ));
+            }
+        }
+        for f in feedsmith::normalize::lint::lint(&md) {
+            if p["feed"] != "gorss__remoteok.rss" {
+                problems.push(format!("{}: {}: {}", p["path"], f.flaw, f.line));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems[..problems.len().min(20)].join("\n")
+    );
+}
