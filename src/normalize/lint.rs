@@ -361,6 +361,34 @@ mod tests {
         report("farm", linted, &counts, &examples);
     }
 
+    /// `FEEDSMITH_LINT_DIR=<export> cargo test --lib lint_an_export -- --ignored --nocapture`
+    /// lints every `.md` file below a directory (an `export`, or another build's posts) and
+    /// prints the counts: how the before/after figures of issue 21 were measured.
+    #[test]
+    #[ignore]
+    fn lint_an_export() {
+        let Some(dir) = std::env::var_os("FEEDSMITH_LINT_DIR") else {
+            return;
+        };
+        let mut stack = vec![std::path::PathBuf::from(dir)];
+        let (mut files, mut counts) = (0, std::collections::BTreeMap::new());
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("readable directory").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "md") {
+                    files += 1;
+                    let text = std::fs::read_to_string(&p).expect("readable post");
+                    for f in lint(&text) {
+                        *counts.entry(f.flaw).or_insert(0usize) += 1;
+                    }
+                }
+            }
+        }
+        eprintln!("{files} posts, findings: {counts:?}");
+    }
+
     #[test]
     fn clean_posts_have_no_findings() {
         assert!(flaws(
