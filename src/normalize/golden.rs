@@ -296,7 +296,11 @@ fn hostile_titles_render_safe_front_matter() {
             title: Some(title.into()),
             authors: vec![title.into()],
             categories: vec![title.into()],
-            content_html: Some("<p>Body.</p>".into()),
+            // tests/publish.rs's hostile content, and markup written as text.
+            content_html: Some(
+                "<p>Body with {{ template }} and {% tag %} and <script>alert(1)</script> &lt;b&gt; &lt;img src=x&gt;.</p><ul><li>one</li></ul><p><img src=\"https://e/i.png\" width=\"1\" onerror=\"x()\"><a href=\"javascript:alert(1)\"> </a></p>"
+                    .into(),
+            ),
             ..ParsedEntry::default()
         };
         let Normalized::Post(p) =
@@ -305,6 +309,7 @@ fn hostile_titles_render_safe_front_matter() {
             panic!()
         };
         let file = render_post(&p, &RenderOptions::default());
+        assert_eq!(lint::lint(&file), [], "{file}");
         let fm: Vec<&str> = file.lines().skip(1).take_while(|l| *l != "---").collect();
         assert_eq!(fm.len(), 14, "one line per field for {title:?}:\n{file}");
         assert_eq!(file.matches("\n---\n").count(), 1, "{file}");
