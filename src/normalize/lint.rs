@@ -207,8 +207,7 @@ pub fn lint(file: &str) -> Vec<Finding> {
         } else if is_feed_footer(&line) {
             push(Flaw::DuplicatedFooter, raw);
         }
-        let para = lower.trim_start_matches(['*', '_', ' ']);
-        if BOILERPLATE.iter().any(|b| para.starts_with(b)) {
+        if is_boilerplate(&line) {
             push(Flaw::Boilerplate, raw);
         }
         prev = raw;
@@ -217,6 +216,13 @@ pub fn lint(file: &str) -> Vec<Finding> {
         push(Flaw::MixedListMarkers, dash);
     }
     findings
+}
+
+/// Share-button widget text ("Share this:", "Click to share on Twitter", "Like this:").
+pub fn is_boilerplate(paragraph: &str) -> bool {
+    let lower = paragraph.to_lowercase();
+    let p = lower.trim_start_matches(['*', '_', '#', ' ']);
+    BOILERPLATE.iter().any(|b| p.starts_with(b))
 }
 
 /// WordPress's (Yoast's) RSS footer: "The post <title> appeared first on <site>."

@@ -31,15 +31,46 @@ pub fn html_to_markdown(html: &str) -> String {
 }
 
 /// Without the feed's own footer paragraph, "The post <title> appeared first on <site>."
-/// (WordPress/Yoast): feedsmith writes its own footer, so the post would have two.
+/// (WordPress/Yoast): feedsmith writes its own footer, so the post would have two. Share-button
+/// widget paragraphs ("Share this:", "Like this:") go too: their buttons are gone.
 fn without_feed_footers(md: &str) -> String {
-    if !md.contains(" appeared first on ") {
+    let lower = md.to_lowercase();
+    if !lower.contains(" appeared first on ")
+        && !lower.contains("share")
+        && !lower.contains("like this")
+    {
         return md.to_string();
     }
-    md.split("\n\n")
-        .filter(|p| !super::lint::is_feed_footer(p))
-        .collect::<Vec<_>>()
-        .join("\n\n")
+    let mut kept: Vec<&str> = Vec::new();
+    let mut after_share = false;
+    let mut in_fence = false;
+    for p in md.split("\n\n") {
+        // Code is the author's text: a chunk inside a fenced block is kept as it is.
+        let fences = p
+            .lines()
+            .filter(|l| l.trim_start().starts_with("```"))
+            .count();
+        if in_fence || fences > 0 {
+            in_fence ^= fences % 2 == 1;
+            after_share = false;
+            kept.push(p);
+            continue;
+        }
+        // The list of share buttons under a "Share this:" heading goes with it.
+        let link_list = p
+            .lines()
+            .all(|l| l.trim_start().starts_with("* [") || l.trim().is_empty());
+        if super::lint::is_feed_footer(p)
+            || super::lint::is_boilerplate(p)
+            || (after_share && link_list)
+        {
+            after_share = !super::lint::is_feed_footer(p);
+            continue;
+        }
+        after_share = false;
+        kept.push(p);
+    }
+    kept.join("\n\n")
 }
 
 /// Quote blocks without `>` lines that quote nothing at their start or end, or twice in a row
@@ -256,6 +287,14 @@ mod tests {
             "<p>returns:\n- allowing more\n# not a heading</p><p>The post <a href=\"https://e.org/p\">P</a> appeared first on <a href=\"https://e.org\">E</a>.</p>",
         );
         assert_eq!(md, "returns: - allowing more # not a heading");
+        let md = html_to_markdown(
+            "<p>Text.</p><div class=\"sharedaddy\"><h3>Share this:</h3><ul><li><a href=\"https://e.org/t\">Twitter</a></li></ul></div><p>Like this:</p><p>More.</p>",
+        );
+        assert!(
+            !md.contains("Share this") && !md.contains("Like this"),
+            "{md}"
+        );
+        assert!(md.starts_with("Text.") && md.ends_with("More."), "{md}");
         let md = html_to_markdown("<blockquote><p>a</p><p>b</p></blockquote><p>c</p>");
         assert_eq!(md, "> a\n>\n> b\n\nc");
     }
