@@ -29,6 +29,10 @@ pub struct FeedConfig {
     /// CSS selector of the article body on the linked page, instead of readability.
     #[serde(default)]
     pub content_selector: Option<String>,
+    /// The URL published as the posts' `feed_url` instead of the (redacted) fetch URL: for a
+    /// feed whose URL carries a token (docs/security.md).
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 impl FeedConfig {
@@ -50,6 +54,7 @@ impl FeedConfig {
             min_content_chars: None,
             full_content: None,
             content_selector: None,
+            public_url: None,
         }
     }
 

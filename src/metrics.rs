@@ -3,8 +3,10 @@
 //! A dozen series do not justify a metrics framework and its exporter; this is the whole of it,
 //! lock-free on the hot path. Every name starts with `feedsmith_`.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::pipeline::FeedReport;
@@ -28,6 +30,13 @@ pub struct Metrics {
     feeds_configured: AtomicI64,
     scheduler_lag_micros: AtomicI64,
     polls_in_flight: AtomicI64,
+    store_write_failures: AtomicU64,
+    /// The last store write's error, until a poll is stored again (`/readyz` is 503 meanwhile).
+    last_write_error: Mutex<Option<String>>,
+    /// Feeds whose last poll could not be stored, not even as a failure (a full disk, a
+    /// read-only file): feed URL -> error. Their rows still show the poll before, so
+    /// `/api/feeds` and `feeds_failing` take the failure from here.
+    unstored: Mutex<HashMap<String, String>>,
 }
 
 impl Metrics {
@@ -44,6 +53,46 @@ impl Metrics {
             .fetch_add(r.saved.updated as u64, Ordering::Relaxed);
         self.bytes_fetched.fetch_add(r.bytes, Ordering::Relaxed);
         self.observe_duration(r.elapsed);
+        // A report is recorded only once its poll is stored: the store writes again.
+        if let Ok(mut last) = self.last_write_error.lock() {
+            *last = None;
+        }
+        if let Ok(mut unstored) = self.unstored.lock() {
+            unstored.remove(&r.url);
+        }
+    }
+
+    /// A poll whose result the store could not write. It counts as a failed poll; `recorded`
+    /// says whether the failure itself could be written to the feed's row (if not, the feed is
+    /// kept as failing here until a poll of it is stored).
+    pub fn record_store_failure(&self, feed_url: &str, error: &str, recorded: bool) {
+        self.polls_failed.fetch_add(1, Ordering::Relaxed);
+        self.store_write_failures.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.last_write_error.lock() {
+            *last = Some(error.to_string());
+        }
+        if !recorded {
+            if let Ok(mut unstored) = self.unstored.lock() {
+                unstored.insert(feed_url.to_string(), error.to_string());
+            }
+        }
+    }
+
+    /// The last store write's error, while no poll has been stored since.
+    pub fn write_error(&self) -> Option<String> {
+        self.last_write_error.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// The error of a feed's last poll when it could not be stored at all.
+    pub fn unstored_failure(&self, feed_url: &str) -> Option<String> {
+        self.unstored
+            .lock()
+            .ok()
+            .and_then(|u| u.get(feed_url).cloned())
+    }
+
+    fn unstored_count(&self) -> usize {
+        self.unstored.lock().map(|u| u.len()).unwrap_or(0)
     }
 
     fn observe_duration(&self, d: Duration) {
@@ -109,6 +158,12 @@ impl Metrics {
                 &self.bytes_fetched,
             ),
         ];
+        let write_failures = &self.store_write_failures;
+        let counters = counters.into_iter().chain([(
+            "feedsmith_store_write_failures_total",
+            "Polls whose result the database could not store (each also counts as a failed poll).",
+            write_failures,
+        )]);
         for (name, help, v) in counters {
             let _ = writeln!(
                 s,
@@ -139,8 +194,8 @@ impl Metrics {
         let gauges = [
             (
                 "feedsmith_feeds_failing",
-                "Feeds whose last poll failed.",
-                self.feeds_failing.load(Ordering::Relaxed) as f64,
+                "Feeds whose last poll failed (including polls that could not be stored).",
+                (self.feeds_failing.load(Ordering::Relaxed) + self.unstored_count() as i64) as f64,
             ),
             (
                 "feedsmith_feeds_configured",
@@ -199,5 +254,32 @@ mod tests {
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             assert!(line.starts_with("feedsmith_"), "{line}");
         }
+    }
+
+    /// A poll that could not be stored is a failed poll, keeps the write error until a poll is
+    /// stored again, and counts its feed as failing when not even the failure was written.
+    #[test]
+    fn a_store_failure_is_a_failed_poll_until_the_next_stored_one() {
+        let m = Metrics::default();
+        m.set_feeds_failing(0);
+        m.record_store_failure("https://e/f", "database or disk is full", false);
+        let text = m.render();
+        assert!(
+            text.contains("feedsmith_polls_total{outcome=\"failed\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("feedsmith_store_write_failures_total 1"),
+            "{text}"
+        );
+        assert!(text.contains("feedsmith_feeds_failing 1"), "{text}");
+        assert_eq!(m.write_error().as_deref(), Some("database or disk is full"));
+        assert!(m.unstored_failure("https://e/f").is_some());
+        let mut r = FeedReport::empty("F", "https://e/f");
+        r.outcome = Outcome::Ok;
+        m.record_poll(&r);
+        assert_eq!(m.write_error(), None);
+        assert_eq!(m.unstored_failure("https://e/f"), None);
+        assert!(m.render().contains("feedsmith_feeds_failing 0"));
     }
 }

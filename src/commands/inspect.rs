@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post};
 use crate::enrich::{Enrichment, Rejection, TagScore, Tagging};
 use crate::error::{exit, CommandError};
-use crate::fetch::{FetchResponse, Fetcher, Validators};
+use crate::fetch::{FetchResponse, Fetcher, Trust, Validators};
 use crate::normalize::{
     build_tags, build_tags_with, entry_key, explain_tags, permalink, post_path, render_post,
 };
@@ -29,7 +29,10 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
     } else if source.starts_with("http://") || source.starts_with("https://") {
         let fetcher =
             Fetcher::new(&settings.http).map_err(|e| CommandError::Runtime(e.to_string()))?;
-        match fetcher.fetch(source, &Validators::default()).await {
+        match fetcher
+            .fetch(source, &Validators::default(), &Trust::origin_of(source))
+            .await
+        {
             Ok(FetchResponse::Modified(doc)) => (doc.body, doc.content_type, Some(doc.final_url)),
             Ok(FetchResponse::NotModified { .. }) => {
                 return Err(CommandError::Runtime(format!(
@@ -104,22 +107,22 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
             .collect();
         let text = serde_json::to_string_pretty(&items)
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
-        println!("{text}");
+        crate::outln!("{text}")?;
     } else if args.explain {
         for p in &batch.posts {
-            println!("==> {} <==", post_path(p));
-            println!("title: {}", p.title);
+            crate::outln!("==> {} <==", post_path(p))?;
+            crate::outln!("title: {}", p.title)?;
             match explain(p) {
-                Some(e) => print!("{}", e.to_text(&enrich)),
-                None => println!("tags: {:?}", p.tags),
+                Some(e) => crate::out!("{}", e.to_text(&enrich))?,
+                None => crate::outln!("tags: {:?}", p.tags)?,
             }
-            println!();
+            crate::outln!()?;
         }
     } else {
         for p in &batch.posts {
-            println!("==> {} <==", post_path(p));
-            print!("{}", render_post(p, &render));
-            println!();
+            crate::outln!("==> {} <==", post_path(p))?;
+            crate::out!("{}", render_post(p, &render))?;
+            crate::outln!()?;
         }
     }
     for s in &batch.skipped {
@@ -156,7 +159,10 @@ async fn parse_document(
             eprintln!("{source} is an HTML page; following its feed link {link}");
             let fetcher =
                 Fetcher::new(&settings.http).map_err(|e| CommandError::Runtime(e.to_string()))?;
-            match fetcher.fetch(&link, &Validators::default()).await {
+            match fetcher
+                .fetch(&link, &Validators::default(), &Trust::origin_of(source))
+                .await
+            {
                 Ok(FetchResponse::Modified(doc)) => {
                     parse::parse_feed(&doc.body, doc.content_type.as_deref(), Some(&doc.final_url))
                         .map_err(|e| CommandError::Runtime(format!("{link}: {e}")))
@@ -178,10 +184,20 @@ fn feed_for(
     source: &str,
     parsed: &ParsedFeed,
 ) -> FeedConfig {
+    // The feed URL written into posts (`feed_url`): --feed-url, else the URL itself, else the
+    // file as an absolute `file://` URL. A bare relative path would be meaningless in a post.
+    let url = match &args.feed_url {
+        Some(u) => u.clone(),
+        None if Path::new(source).is_file() => std::fs::canonicalize(source)
+            .ok()
+            .and_then(|p| url::Url::from_file_path(p).ok())
+            .map_or_else(|| source.to_string(), |u| u.to_string()),
+        None => source.to_string(),
+    };
     let mut feed = settings
         .feeds
         .iter()
-        .find(|f| f.url == source)
+        .find(|f| f.url == source || f.url == url)
         .cloned()
         .unwrap_or_else(|| {
             let name = parsed
@@ -189,7 +205,7 @@ fn feed_for(
                 .clone()
                 .filter(|t| !t.trim().is_empty())
                 .unwrap_or_else(|| source.to_string());
-            FeedConfig::new(name, source, "blogs")
+            FeedConfig::new(name, url, "blogs")
         });
     if let Some(n) = &args.name {
         feed.name = n.clone();
@@ -382,7 +398,7 @@ async fn with_full_content(
         };
         let own = own_len(entry);
         let extractor = crate::pipeline::extractor_for(feed, &link);
-        match fetch_article(&fetcher, &link, &extractor).await {
+        match fetch_article(&fetcher, &link, &extractor, &Trust::origin_of(&feed.url)).await {
             Ok(Extracted::Content(html)) => {
                 let record = crate::store::ArticleRecord {
                     url: link.clone(),

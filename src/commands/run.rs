@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::app::App;
 use crate::config::Settings;
@@ -38,11 +38,16 @@ pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, Command
         .map_err(|e| CommandError::Runtime(e.to_string()))?;
     let stop_server = CancellationToken::new();
     let router = server::router(daemon.clone());
-    let server_stop = stop_server.clone().cancelled_owned();
+    let overflow = server::overflow_router(daemon.clone());
+    let limits = server::conn::Limits {
+        max_connections: daemon.app().settings.server.max_connections,
+        header_timeout: daemon.app().settings.server.header_timeout,
+        idle_timeout: daemon.app().settings.server.idle_timeout,
+    };
+    warn_if_exposed(&local, daemon.app().settings.server.token.is_some());
+    let server_stop = stop_server.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(server_stop)
-            .await
+        server::conn::serve(listener, router, overflow, limits, server_stop).await;
     });
     info!(listen = %local, feeds, "feedsmith is running");
     systemd::notify("READY=1");
@@ -64,14 +69,23 @@ pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, Command
     if let Some(w) = watchdog {
         w.abort();
     }
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => error!("HTTP server: {e}"),
-        Err(e) => error!("HTTP server task: {e}"),
+    if let Err(e) = server.await {
+        error!("HTTP server task: {e}");
     }
     daemon.app().store.close().await;
     info!("stopped");
     Ok(exit::OK)
+}
+
+/// The API serves stored posts and feed status (URLs, errors): on a non-loopback address
+/// without a token anyone who can reach the port reads them.
+fn warn_if_exposed(listen: &str, has_token: bool) {
+    let exposed = listen
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| !a.ip().is_loopback());
+    if exposed && !has_token {
+        warn!(listen = %listen, "the API listens on a non-loopback address without a token: anyone who can reach it reads /api/* and /feed.xml; set [server].token_env (docs/security.md) or listen on 127.0.0.1");
+    }
 }
 
 /// `WATCHDOG=1` at half of `WATCHDOG_USEC`, only while the scheduler loop is ticking: a wedged

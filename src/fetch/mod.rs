@@ -3,7 +3,10 @@
 //!
 //! Redirects are followed by hand rather than by reqwest's policy: feedsmith needs to know
 //! whether *every* hop was permanent (301/308) to update the stored URL, to refuse non-HTTP
-//! schemes at each hop, and to apply the per-host limit to the host actually contacted.
+//! schemes at each hop, to apply the per-host limit to the host actually contacted, and to put
+//! every hop through the network guard ([`guard`]): a redirect is a URL chosen by the server.
+
+pub mod guard;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::HttpSettings;
+use crate::redact::{redact_text, redact_url};
 
 /// What the client sends with `Accept`: feeds first, anything else last (autodiscovery needs HTML).
 const ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
@@ -44,6 +48,11 @@ pub enum FetchError {
     TooLarge { url: String, limit: u64 },
     #[error("{url}: the response broke off: {detail}")]
     Body { url: String, detail: String },
+    #[error("{url}: refused, no request sent: {refusal}; feedsmith does not fetch internal addresses named by feed content or redirects (allow this host with [http] allow_hosts = [\"{host}\"], or all private networks with [http] allow_private_networks = true)", host = refusal.host)]
+    Refused {
+        url: String,
+        refusal: guard::Refusal,
+    },
 }
 
 impl FetchError {
@@ -61,6 +70,36 @@ impl FetchError {
     }
     pub fn is_gone(&self) -> bool {
         self.http_status() == Some(410)
+    }
+    /// True when the network guard refused the destination (nothing was sent, and retrying will
+    /// not change that until the configuration does).
+    pub fn is_refused(&self) -> bool {
+        matches!(self, FetchError::Refused { .. })
+    }
+}
+
+/// Whose say-so a fetch runs on: the origin (scheme, host, port) of the configured feed it is
+/// for. Hops on that origin are the operator's choice and go anywhere; every other hop goes
+/// through the network guard. [`Trust::none`] (content of a page given to `inspect`, tests)
+/// trusts nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    origin: Option<url::Origin>,
+}
+
+impl Trust {
+    /// Trust the origin of `configured_url` (a `[[feeds]]` URL, or the URL given to `inspect`).
+    pub fn origin_of(configured_url: &str) -> Trust {
+        Trust {
+            origin: Url::parse(configured_url)
+                .ok()
+                .map(|u| u.origin())
+                .filter(|o| o.is_tuple()),
+        }
+    }
+    /// Trust nothing: every hop is checked.
+    pub fn none() -> Trust {
+        Trust::default()
     }
 }
 
@@ -104,7 +143,13 @@ pub struct Validators {
 }
 
 pub struct Fetcher {
+    /// For destinations the operator trusts: the system resolver, proxies from the environment.
     client: reqwest::Client,
+    /// For every other destination: resolves through [`guard::GuardedResolver`] and connects to
+    /// the vetted addresses only; no proxy (a proxy would resolve the name itself, past the
+    /// guard).
+    guarded: reqwest::Client,
+    guard: guard::Guard,
     settings: HttpSettings,
     global: Arc<Semaphore>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -112,9 +157,25 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(settings: &HttpSettings) -> Result<Self, reqwest::Error> {
+        let client = Self::builder(settings).build()?;
+        let guarded = Self::builder(settings)
+            .dns_resolver(guard::resolver())
+            .no_proxy()
+            .build()?;
+        Ok(Fetcher {
+            client,
+            guarded,
+            guard: guard::Guard::new(&settings.allow_hosts, settings.allow_private_networks),
+            settings: settings.clone(),
+            global: Arc::new(Semaphore::new(settings.concurrency)),
+            hosts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn builder(settings: &HttpSettings) -> reqwest::ClientBuilder {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
-        let client = reqwest::Client::builder()
+        reqwest::Client::builder()
             .user_agent(settings.user_agent.clone())
             .default_headers(headers)
             .connect_timeout(settings.connect_timeout)
@@ -125,13 +186,6 @@ impl Fetcher {
             .gzip(true)
             .deflate(true)
             .brotli(true)
-            .build()?;
-        Ok(Fetcher {
-            client,
-            settings: settings.clone(),
-            global: Arc::new(Semaphore::new(settings.concurrency)),
-            hosts: Mutex::new(HashMap::new()),
-        })
     }
 
     fn host_semaphore(&self, host: &str) -> Arc<Semaphore> {
@@ -158,17 +212,19 @@ impl Fetcher {
     }
 
     /// GET `url` (conditionally when validators are given), following up to `max_redirects`
-    /// http(s) redirects, within the total timeout and the body limit.
+    /// http(s) redirects, within the total timeout and the body limit. Each hop off the trusted
+    /// origin goes through the network guard: refused before anything is sent.
     pub async fn fetch(
         &self,
         url: &str,
         validators: &Validators,
+        trust: &Trust,
     ) -> Result<FetchResponse, FetchError> {
         let total = self.settings.timeout;
-        match tokio::time::timeout(total, self.fetch_inner(url, validators)).await {
+        match tokio::time::timeout(total, self.fetch_inner(url, validators, trust)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout {
-                url: url.to_string(),
+                url: redact_url(url),
                 secs: total.as_secs(),
             }),
         }
@@ -178,24 +234,57 @@ impl Fetcher {
         &self,
         url: &str,
         validators: &Validators,
+        trust: &Trust,
     ) -> Result<FetchResponse, FetchError> {
         let mut current = parse_http_url(url)?;
         let mut all_permanent = true;
         let mut hops = 0usize;
         loop {
+            let client = match self.guard.route(&current, trust.origin.as_ref()) {
+                Ok(guard::Route::Trusted) => &self.client,
+                Ok(guard::Route::Guarded) => &self.guarded,
+                Err(refusal) => {
+                    guard::count(refusal.kind);
+                    return Err(FetchError::Refused {
+                        url: redact_url(current.as_str()),
+                        refusal,
+                    });
+                }
+            };
             let (_host_permit, _global_permit) = self.permits(&current).await;
-            let mut req = self.client.get(current.clone());
+            let mut req = client.get(current.clone());
             if let Some(etag) = &validators.etag {
                 req = req.header(header::IF_NONE_MATCH, etag);
             }
             if let Some(lm) = &validators.last_modified {
                 req = req.header(header::IF_MODIFIED_SINCE, lm);
             }
+            tracing::debug!(
+                url = %redact_url(current.as_str()),
+                if_none_match = validators.etag.as_deref(),
+                if_modified_since = validators.last_modified.as_deref(),
+                "request"
+            );
+            let sent = std::time::Instant::now();
             let resp = req
                 .send()
                 .await
-                .map_err(|e| classify(url, &e, self.settings.timeout))?;
+                .map_err(|e| match guard::find_refusal(&e) {
+                    Some(refusal) => FetchError::Refused {
+                        url: redact_url(current.as_str()),
+                        refusal,
+                    },
+                    None => classify(url, &e, self.settings.timeout),
+                })?;
             let status = resp.status();
+            tracing::debug!(
+                url = %redact_url(current.as_str()),
+                status = status.as_u16(),
+                etag = resp.headers().get(header::ETAG).and_then(|v| v.to_str().ok()),
+                location = resp.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(redact_url),
+                ms = sent.elapsed().as_millis() as u64,
+                "response headers"
+            );
 
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let location = resp
@@ -203,25 +292,25 @@ impl Fetcher {
                     .get(header::LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .ok_or_else(|| FetchError::Status {
-                        url: url.to_string(),
+                        url: redact_url(url),
                         status: status.as_u16(),
                         hint: " (a redirect without a Location header)".into(),
                         retry_after: None,
                     })?;
                 let target = current.join(location).map_err(|e| FetchError::InvalidUrl {
-                    url: location.to_string(),
+                    url: redact_url(location),
                     reason: e.to_string(),
                 })?;
                 if !matches!(target.scheme(), "http" | "https") {
                     return Err(FetchError::BadRedirectScheme {
-                        url: url.to_string(),
-                        target: target.to_string(),
+                        url: redact_url(url),
+                        target: redact_url(target.as_str()),
                     });
                 }
                 hops += 1;
                 if hops > self.settings.max_redirects {
                     return Err(FetchError::TooManyRedirects {
-                        url: url.to_string(),
+                        url: redact_url(url),
                         max: self.settings.max_redirects,
                     });
                 }
@@ -253,7 +342,7 @@ impl Fetcher {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, Utc::now()));
                 return Err(FetchError::Status {
-                    url: url.to_string(),
+                    url: redact_url(url),
                     status: status.as_u16(),
                     hint: status_hint(status, retry_after),
                     retry_after,
@@ -264,7 +353,7 @@ impl Fetcher {
             let limit = self.settings.max_body;
             if resp.content_length().is_some_and(|len| len > limit) {
                 return Err(FetchError::TooLarge {
-                    url: url.to_string(),
+                    url: redact_url(url),
                     limit,
                 });
             }
@@ -298,7 +387,7 @@ async fn read_limited(
             Ok(Some(chunk)) => {
                 if body.len() as u64 + chunk.len() as u64 > limit {
                     return Err(FetchError::TooLarge {
-                        url: url.to_string(),
+                        url: redact_url(url),
                         limit,
                     });
                 }
@@ -307,14 +396,14 @@ async fn read_limited(
             Ok(None) => return Ok(body),
             Err(e) if e.is_timeout() => {
                 return Err(FetchError::Timeout {
-                    url: url.to_string(),
+                    url: redact_url(url),
                     secs: timeout.as_secs(),
                 })
             }
             Err(e) => {
                 return Err(FetchError::Body {
-                    url: url.to_string(),
-                    detail: error_chain(&e),
+                    url: redact_url(url),
+                    detail: redact_text(&error_chain(&e)),
                 })
             }
         }
@@ -323,12 +412,12 @@ async fn read_limited(
 
 fn parse_http_url(url: &str) -> Result<Url, FetchError> {
     let parsed = Url::parse(url).map_err(|e| FetchError::InvalidUrl {
-        url: url.to_string(),
+        url: redact_url(url),
         reason: e.to_string(),
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(FetchError::InvalidUrl {
-            url: url.to_string(),
+            url: redact_url(url),
             reason: format!("scheme {:?} is not http or https", parsed.scheme()),
         });
     }
@@ -396,18 +485,18 @@ fn status_hint(status: StatusCode, retry_after: Option<DateTime<Utc>>) -> String
 fn classify(url: &str, e: &reqwest::Error, timeout: Duration) -> FetchError {
     if e.is_timeout() {
         FetchError::Timeout {
-            url: url.to_string(),
+            url: redact_url(url),
             secs: timeout.as_secs(),
         }
     } else if e.is_connect() || e.is_request() {
         FetchError::Connect {
-            url: url.to_string(),
-            detail: error_chain(e),
+            url: redact_url(url),
+            detail: redact_text(&error_chain(e)),
         }
     } else {
         FetchError::Body {
-            url: url.to_string(),
-            detail: error_chain(e),
+            url: redact_url(url),
+            detail: redact_text(&error_chain(e)),
         }
     }
 }

@@ -37,15 +37,32 @@ pub fn yaml_quoted(value: &str) -> String {
 
 /// A double-quoted YAML scalar of `value` as it is (for URLs, which are not text to clean):
 /// only control characters are removed and whitespace collapsed, so it stays on one line.
+///
+/// When the value holds a Liquid delimiter (`{{`, `{%`, `%}`, `}}`), its braces are written as
+/// the YAML escapes `\x7B` and `\x7D`: YAML reads the same value back, but the file holds no
+/// delimiter for a Liquid-aware tool (a plugin that renders front matter) to execute.
 fn yaml_string(value: &str) -> String {
     let v = collapse_ws(&remove_controls(&value.replace(['\n', '\r', '\t'], " ")));
-    format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+    let v = v.replace('\\', "\\\\").replace('"', "\\\"");
+    let v = if super::render::has_liquid(&v) {
+        v.replace('{', "\\x7B").replace('}', "\\x7D")
+    } else {
+        v
+    };
+    format!("\"{v}\"")
 }
 
 /// `["a", "b"]`; empty -> `[]`.
 fn flow_list(items: &[String]) -> String {
     let inner: Vec<String> = items.iter().map(|i| yaml_quoted(i)).collect();
     format!("[{}]", inner.join(", "))
+}
+
+/// A URL with `{`, `}` and `|` percent-encoded, so it cannot hold a Liquid delimiter.
+fn liquid_free_url(url: &str) -> String {
+    url.replace('{', "%7B")
+        .replace('}', "%7D")
+        .replace('|', "%7C")
 }
 
 /// The front matter block, from the opening `---` line to the closing `---` line inclusive.
@@ -56,10 +73,18 @@ pub fn front_matter(post: &Post, opts: &RenderOptions) -> String {
         ("description", yaml_quoted(&post.description)),
         ("author", yaml_quoted(&post.author)),
         ("excerpt_separator", "<!--excerpt_end-->".to_string()),
-        ("canonical_url", yaml_string(&post.canonical_url)),
+        // Only an http(s) link is published (render.rs); a post stored with another keeps "".
+        (
+            "canonical_url",
+            yaml_string(&super::render::safe_link(&post.canonical_url).unwrap_or_default()),
+        ),
         ("viewing_mode", yaml_quoted(&post.viewing_mode)),
         ("feed_name", yaml_quoted(&post.feed_name)),
-        ("feed_url", yaml_string(&post.feed_url)),
+        // Redacted (credentials, tokens) even when a post was stored before it was.
+        (
+            "feed_url",
+            yaml_string(&crate::redact::redact_url(&liquid_free_url(&post.feed_url))),
+        ),
         ("date", format_date(&post.date)),
         ("permalink", yaml_string(&permalink(post, &opts.permalink))),
         ("categories", flow_list(&post.categories)),

@@ -45,7 +45,7 @@ pub use date::{format_date, parse_date};
 pub use frontmatter::clean_scalar;
 pub use markdown::html_to_markdown;
 pub use reddit::{is_reddit, reddit_segment};
-pub use render::render_post;
+pub use render::{render_post, safe_link};
 pub use sanitize::sanitize;
 pub use slug::slugify;
 pub use tags::{build_tags, build_tags_with, normalize_tag};
@@ -211,6 +211,10 @@ pub fn entry_hash_with(
     field(&feed.name);
     field(&feed.url);
     field(&feed.collection);
+    // Only when set, so the hashes of feeds without one stay as they were.
+    if let Some(public) = &feed.public_url {
+        field(public);
+    }
     for list in [
         &feed.categories,
         &feed.tags,
@@ -318,11 +322,15 @@ fn prepare(
         html = clean;
         external = ext;
     }
-    // A link-less entry's relative URLs resolve against the site, not against an enclosure.
-    let base = http_url(entry.link.as_deref())
-        .or_else(|| http_url(parsed.link.as_deref()))
-        .unwrap_or(&feed.url);
-    let safe_html = sanitize::sanitize(&html, Some(base));
+    // A link-less entry's relative URLs resolve against the site, not against an enclosure;
+    // and without userinfo: a relative link or image resolved against `https://alice:PW@host/`
+    // would publish the password (and send it from every reader's browser).
+    let base = crate::redact::without_userinfo(
+        http_url(entry.link.as_deref())
+            .or_else(|| http_url(parsed.link.as_deref()))
+            .unwrap_or(&feed.url),
+    );
+    let safe_html = sanitize::sanitize(&html, Some(&base));
     let paragraphs = text::html_paragraphs(&safe_html);
     Ok(Prepared {
         canonical_url,
@@ -477,7 +485,11 @@ pub fn normalize_entry_keyed(
         canonical_url,
         viewing_mode: viewing_mode(&feed.collection).to_string(),
         feed_name: feed.name.clone(),
-        feed_url: feed.url.clone(),
+        // Never the secret: the feed's `public_url`, else the redacted URL (src/redact.rs).
+        feed_url: feed
+            .public_url
+            .clone()
+            .unwrap_or_else(|| crate::redact::redact_url(&feed.url)),
         collection: feed.collection.clone(),
         date,
         categories: feed.categories.clone(),

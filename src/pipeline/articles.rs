@@ -147,6 +147,7 @@ pub(super) fn submit(app: &App, feed: &FeedConfig, feed_id: i64, parsed: &Parsed
     let meta = Arc::new(meta_of(parsed));
     for (entry, link, extractor) in plan.to_fetch {
         let feed_name = feed.name.clone();
+        let feed_url = feed.url.clone();
         let feed = feed.clone();
         let feed_for_model = feed.clone();
         let meta = Arc::clone(&meta);
@@ -202,6 +203,7 @@ pub(super) fn submit(app: &App, feed: &FeedConfig, feed_id: i64, parsed: &Parsed
             feed_id,
             feed_name,
             url: link,
+            trust: crate::fetch::Trust::origin_of(&feed_url),
             extractor,
             finish: Box::new(finish),
         });

@@ -11,11 +11,15 @@ pub fn post_json(p: &StoredPost, permalink_pattern: &str) -> serde_json::Value {
     json!({
         "id": p.id,
         "feed": p.post.feed_name,
-        "feed_url": p.post.feed_url,
+        // Redacted even for posts stored before feed_url was (src/redact.rs).
+        "feed_url": crate::redact::redact_url(&p.post.feed_url),
         "collection": p.post.collection,
         "title": p.post.title,
-        "canonical_url": p.post.canonical_url,
+        "canonical_url": crate::redact::without_userinfo(&p.post.canonical_url),
+        // `date` keeps the front-matter form (interface.md's contract, which scripts parse);
+        // `date_rfc3339` is the same instant for JSON tools that expect RFC 3339.
         "date": format_date(&p.post.date),
+        "date_rfc3339": p.post.date.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "path": p.path,
         "permalink": permalink(&p.post, permalink_pattern),
         "author": p.post.author,

@@ -174,6 +174,72 @@ pub enum StoreError {
     Unsupported { url: String, reason: String },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("{url}: this database was migrated by a newer feedsmith (migration {version}); upgrade feedsmith or use another database")]
+    NewerDatabase { url: String, version: i64 },
+    #[error("the database {url} is not writable: {source}\n  fix: make the file, its directory and its -wal/-shm files writable by this user, free disk space, or point [database].url / --database-url at a writable file")]
+    NotWritable { url: String, source: sqlx::Error },
+    #[error("the database {url} cannot be read: {source}\n  fix: restore the file from a backup (or recover it with `sqlite3 {path} .recover`), or point [database].url / --database-url at another file", path = url.trim_start_matches("sqlite://"))]
+    Unreadable { url: String, source: sqlx::Error },
+    /// The server is not there: said at once, instead of after the pool's 10 s wait as "pool
+    /// timed out" with a hint about writable directories.
+    #[error("cannot reach PostgreSQL: {reason} at {host}:{port}\n  fix: start PostgreSQL there, or correct [database].url / FEEDSMITH__DATABASE__URL / --database-url")]
+    Unreachable {
+        host: String,
+        port: u16,
+        reason: String,
+    },
+}
+
+/// SQLite's primary result code of a database error (`SQLITE_FULL` is 13, whatever its extended
+/// code), or `None` for other errors.
+fn sqlite_code(e: &sqlx::Error) -> Option<i64> {
+    match e {
+        sqlx::Error::Database(db) => db.code()?.parse::<i64>().ok().map(|c| c & 0xff),
+        _ => None,
+    }
+}
+
+impl StoreError {
+    /// The same error, told apart by cause and named by the database URL, for the errors an
+    /// operator fixes outside feedsmith: a read-only or full file system, a file that is not a
+    /// database, a database migrated by a newer feedsmith. Why: sqlx's own words ("previously
+    /// applied but is missing", "database is locked" with no path) said neither which file nor
+    /// what to do.
+    pub fn at(self, url: &str) -> StoreError {
+        let url = url.to_string();
+        let classify = |source: sqlx::Error, fallback: fn(sqlx::Error) -> StoreError| {
+            match sqlite_code(&source) {
+                // READONLY, CANTOPEN, FULL, PERM, IOERR
+                Some(8 | 14 | 13 | 3 | 10) => StoreError::NotWritable {
+                    url: url.clone(),
+                    source,
+                },
+                // NOTADB, CORRUPT
+                Some(26 | 11) => StoreError::Unreadable {
+                    url: url.clone(),
+                    source,
+                },
+                _ => fallback(source),
+            }
+        };
+        match self {
+            StoreError::Migrate(sqlx::migrate::MigrateError::VersionMissing(version)) => {
+                StoreError::NewerDatabase { url, version }
+            }
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(source)) => {
+                classify(source, |e| {
+                    StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e))
+                })
+            }
+            StoreError::Open { url: u, source } => match sqlite_code(&source) {
+                Some(26 | 11) => StoreError::Unreadable { url: u, source },
+                Some(8) => StoreError::NotWritable { url: u, source },
+                _ => StoreError::Open { url: u, source },
+            },
+            StoreError::Sql(source) => classify(source, StoreError::Sql),
+            other => other,
+        }
+    }
 }
 
 /// How a poll ended, as stored in `feeds.last_outcome` and reported in summaries.
@@ -392,8 +458,14 @@ pub trait Store: Send + Sync {
         owner: &str,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// By numeric id or canonical URL.
+    /// By numeric id, canonical URL, or stored path (`_<collection>/<date>-<slug>.md`, as
+    /// `posts list` prints it).
     async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError>;
+    /// Fail now, before any feed is downloaded, when the database cannot be written (a
+    /// read-only file or file system): `fetch` used to download everything first.
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// True when the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
     /// Close every connection once the writes in progress are done, at the end of `fetch` and
@@ -418,7 +490,11 @@ pub(crate) fn to_json(list: &[String]) -> String {
 pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, StoreError> {
     let url = settings.url.as_str();
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
-        Arc::new(sqlite::SqliteStore::open(url, settings.max_connections).await?)
+        Arc::new(
+            sqlite::SqliteStore::open(url, settings.max_connections)
+                .await
+                .map_err(|e| e.at(url))?,
+        )
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Arc::new(postgres::PgStore::open(url, settings.max_connections).await?)
     } else {
@@ -427,6 +503,6 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, Stor
             reason: "expected sqlite://PATH or postgres://USER@HOST/DB".into(),
         });
     };
-    store.migrate().await?;
+    store.migrate().await.map_err(|e| e.at(url))?;
     Ok(store)
 }

@@ -190,6 +190,17 @@ super::post_inserts!(sqlx::Sqlite);
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
+/// A write transaction that takes SQLite's write lock when it begins. Why: a deferred `BEGIN`
+/// that reads and then writes asks for the lock only at its first write, and if another process
+/// wrote in between, SQLite answers `SQLITE_BUSY` (`SQLITE_BUSY_SNAPSHOT` in WAL mode) at once,
+/// without calling the busy handler, so `busy_timeout` never applied and concurrent `fetch` runs
+/// or `fetch` beside `run` failed within a second. `BEGIN IMMEDIATE` waits for the lock (up to
+/// the busy timeout) before it reads anything, so its reads cannot go stale. Every write
+/// transaction of this backend begins here.
+async fn begin_immediate(conn: &mut SqliteConnection) -> Result<Tx<'_>, StoreError> {
+    Ok(conn.begin_with("BEGIN IMMEDIATE").await?)
+}
+
 /// Insert a new post at the first free `_collection/date-slug[-n].md` path. `false` when its
 /// canonical URL (or its entry key) is already stored, i.e. a duplicate.
 async fn insert_post(
@@ -310,12 +321,24 @@ async fn remember_skipped(
 
 #[async_trait]
 impl Store for SqliteStore {
+    /// All pending migrations in one `BEGIN IMMEDIATE` transaction on the writing connection:
+    /// SQLite's write lock is the migration lock (sqlx takes none for SQLite). Two processes
+    /// started together on a fresh file used to both see no table and both create it, and one
+    /// exited with `table feeds already exists`; now the second waits for the first (up to the
+    /// busy timeout), then finds every migration applied. Each migration runs in a savepoint, so
+    /// a failing one leaves the file as it was.
     async fn migrate(&self) -> Result<(), StoreError> {
-        let _writer = self.writer.lock().await;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.pool)
-            .await?;
-        Ok(())
+        let mut writer = self.writer.lock().await;
+        let result = async {
+            let mut tx = begin_immediate(writer.conn().await?).await?;
+            sqlx::migrate!("./migrations/sqlite")
+                .run_direct(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        writer.check(result)
     }
 
     async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRecord>, StoreError> {
@@ -340,7 +363,7 @@ impl Store for SqliteStore {
         }
         let mut writer = self.writer.lock().await;
         let now = Utc::now().trunc_subsecs(0);
-        let mut tx = writer.conn().await?.begin().await?;
+        let mut tx = begin_immediate(writer.conn().await?).await?;
         // Steady state (every start of `fetch` or `run`): nothing changed, so nothing is written;
         // the stored hashes are read once instead of upserting every feed.
         let stored: HashMap<String, Option<String>> =
@@ -461,7 +484,7 @@ impl Store for SqliteStore {
         withdraw: bool,
     ) -> Result<SaveReport, StoreError> {
         let mut writer = self.writer.lock().await;
-        let mut tx = writer.conn().await?.begin().await?;
+        let mut tx = begin_immediate(writer.conn().await?).await?;
         if withdraw {
             for s in skipped {
                 sqlx::query("DELETE FROM posts WHERE feed_id = ? AND entry_key = ?")
@@ -605,7 +628,7 @@ impl Store for SqliteStore {
         let now = Utc::now().trunc_subsecs(0);
         let urls_json =
             serde_json::to_string(urls).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = writer.conn().await?.begin().await?;
+        let mut tx = begin_immediate(writer.conn().await?).await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE feeds SET lease_owner = ?1, lease_until = ?2 \
              WHERE url IN (SELECT value FROM json_each(?3)) AND gone = 0 \
@@ -662,13 +685,29 @@ impl Store for SqliteStore {
                     .await?
             }
             Err(_) => {
-                sqlx::query("SELECT * FROM posts WHERE canonical_url = ?")
+                sqlx::query("SELECT * FROM posts WHERE canonical_url = $1 OR path = $1")
                     .bind(id_or_url.trim())
                     .fetch_optional(&self.pool)
                     .await?
             }
         };
         row.as_ref().map(post_from_row).transpose()
+    }
+
+    /// A real write, rolled back: SQLite reports a read-only file (or directory, for the WAL)
+    /// only when a page is about to change, not at `BEGIN`.
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock().await;
+        let result = async {
+            let mut tx = begin_immediate(writer.conn().await?).await?;
+            sqlx::query("CREATE TABLE feedsmith_write_check (x INTEGER)")
+                .execute(&mut *tx)
+                .await?;
+            tx.rollback().await?;
+            Ok(())
+        }
+        .await;
+        writer.check(result)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -1131,7 +1170,7 @@ async fn write_states(writer: &mut Writer, group: Vec<StateWrite>) {
 async fn write_polls(writer: &mut Writer, group: Vec<PollWrite>) {
     let now = Utc::now();
     let written: Result<Vec<Result<SaveReport, StoreError>>, StoreError> = async {
-        let mut tx = writer.conn().await?.begin().await?;
+        let mut tx = begin_immediate(writer.conn().await?).await?;
         let mut results = Vec::with_capacity(group.len());
         for job in &group {
             let mut savepoint = tx.begin().await?;
@@ -1192,7 +1231,7 @@ async fn write_poll(
     skipped: &[SkippedEntry],
 ) -> Result<SaveReport, StoreError> {
     let result = async {
-        let mut tx = writer.conn().await?.begin().await?;
+        let mut tx = begin_immediate(writer.conn().await?).await?;
         let report = save_poll_tx(&mut tx, feed_id, poll, posts, skipped, Utc::now()).await?;
         tx.commit().await?;
         Ok(report)

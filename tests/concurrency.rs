@@ -1,0 +1,274 @@
+//! Several feedsmith processes on one SQLite file, as an operator gets them: two `fetch` runs
+//! from cron that overlap, a `fetch` beside the daemon, two processes started together on a file
+//! that does not exist yet. Every process must exit 0, every feed must be stored by one of them,
+//! nothing twice, and the file must pass `PRAGMA integrity_check`.
+//!
+//! Why these fail without `BEGIN IMMEDIATE`: a deferred transaction that reads first and then
+//! writes gets `SQLITE_BUSY` (or `SQLITE_BUSY_SNAPSHOT`, 517) at once when another process wrote
+//! in between; SQLite does not call the busy handler for it, so `busy_timeout` never applies.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::{feed_toml, Reply, TestServer, Workspace};
+
+const FEEDS: usize = 20;
+const ROUNDS: usize = 10;
+const ITEMS: usize = 3;
+
+/// The feeds' documents for `round`: every round brings `ITEMS` new entries per feed and keeps
+/// the previous round's (edited), so each round both inserts and updates.
+fn publish_round(server: &TestServer, round: usize) {
+    for f in 0..FEEDS {
+        let mut items = String::new();
+        for r in round.saturating_sub(1)..=round {
+            for i in 0..ITEMS {
+                items.push_str(&format!(
+                    "<item><guid>f{f}-r{r}-i{i}</guid><title>Feed {f} round {r} item {i}</title>\
+                     <link>http://example.org/{f}/{r}/{i}</link>\
+                     <description>&lt;p&gt;Body of {f}/{r}/{i}, seen in round {round}&lt;/p&gt;</description></item>"
+                ));
+            }
+        }
+        server.route(
+            &format!("/{f}.xml"),
+            Reply::feed(format!(
+                "<rss version=\"2.0\"><channel><title>F{f}</title>{items}</channel></rss>"
+            )),
+        );
+    }
+}
+
+fn feeds(server: &TestServer) -> String {
+    (0..FEEDS)
+        .map(|f| {
+            feed_toml(
+                &format!("Feed {f}"),
+                &server.url(&format!("/{f}.xml")),
+                "blogs",
+                "schedule = \"* * * * * *\"",
+            )
+        })
+        .collect()
+}
+
+fn feedsmith(ws: &Workspace, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"));
+    cmd.arg("--config")
+        .arg(ws.config_path())
+        .args(args)
+        .current_dir(ws.dir.path())
+        .env_remove("FEEDSMITH_CONFIG")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Run `fetch` processes at once (started together) and return (exit code, stderr) of each.
+async fn fetches_together(ws: &Workspace, n: usize) -> Vec<(i32, String)> {
+    let children: Vec<_> = (0..n)
+        .map(|_| feedsmith(ws, &["fetch"]).spawn().expect("spawn feedsmith"))
+        .collect();
+    let mut out = Vec::new();
+    for child in children {
+        let o = child.wait_with_output().await.expect("wait feedsmith");
+        out.push((
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ));
+    }
+    out
+}
+
+/// (feed url, entry keys) per stored post, the integrity check's answer, and the number of
+/// canonical URLs stored more than once.
+async fn stored(ws: &Workspace) -> (Vec<(String, String)>, String, i64) {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", ws.db_path().display()))
+        .await
+        .unwrap();
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT f.url, p.entry_key FROM posts p JOIN feeds f ON f.id = p.feed_id ORDER BY 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let dups: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT canonical_url FROM posts GROUP BY canonical_url HAVING COUNT(*) > 1)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    (rows, integrity, dups)
+}
+
+/// Every entry of rounds `0..=round` of every feed, stored once.
+async fn assert_round_stored(ws: &Workspace, round: usize) {
+    let (rows, integrity, dups) = stored(ws).await;
+    assert_eq!(integrity, "ok", "round {round}: integrity check");
+    assert_eq!(dups, 0, "round {round}: duplicated canonical URLs");
+    let keys: std::collections::HashSet<&str> = rows.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(
+        rows.len(),
+        keys.len(),
+        "round {round}: an entry stored twice"
+    );
+    for f in 0..FEEDS {
+        for r in 0..=round {
+            for i in 0..ITEMS {
+                let key = format!("f{f}-r{r}-i{i}");
+                assert!(
+                    keys.contains(key.as_str()),
+                    "round {round}: entry {key} of feed {f} stored by neither process"
+                );
+            }
+        }
+    }
+    assert_eq!(rows.len(), FEEDS * ITEMS * (round + 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_a_fresh_file_both_migrate_or_wait() {
+    let server = TestServer::start().await;
+    publish_round(&server, 0);
+    for attempt in 0..5 {
+        let ws = Workspace::new("", &feeds(&server));
+        for (code, stderr) in fetches_together(&ws, 2).await {
+            assert_eq!(
+                code, 0,
+                "attempt {attempt}: fetch on a fresh file: {stderr}"
+            );
+        }
+        assert_round_stored(&ws, 0).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_fetches_together_store_every_feed_for_ten_rounds() {
+    let server = TestServer::start().await;
+    let ws = Workspace::new("", &feeds(&server));
+    let started = Instant::now();
+    for round in 0..ROUNDS {
+        publish_round(&server, round);
+        for (code, stderr) in fetches_together(&ws, 2).await {
+            assert_eq!(
+                code, 0,
+                "round {round}: a concurrent fetch failed: {stderr}"
+            );
+        }
+        assert_round_stored(&ws, round).await;
+    }
+    eprintln!(
+        "{ROUNDS} rounds of two concurrent fetches of {FEEDS} feeds: {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_beside_the_daemon_stores_every_feed_for_ten_rounds() {
+    let server = TestServer::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ws = Workspace::new(
+        &format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[schedule]\nmax_jitter = \"0s\"\n"),
+        &feeds(&server),
+    );
+    publish_round(&server, 0);
+    let migrated = feedsmith(&ws, &["migrate"]).output().await.unwrap();
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let mut daemon = feedsmith(&ws, &["run"]).spawn().expect("spawn run");
+    let started = Instant::now();
+    for round in 0..ROUNDS {
+        publish_round(&server, round);
+        // Let the daemon poll the new documents too, so both write at once.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for (code, stderr) in fetches_together(&ws, 1).await {
+            assert_eq!(code, 0, "round {round}: fetch beside run failed: {stderr}");
+        }
+        assert_round_stored(&ws, round).await;
+    }
+    let elapsed = started.elapsed();
+    if let Some(pid) = daemon.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    let out = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = daemon.stderr.take() {
+            use tokio::io::AsyncReadExt;
+            let _ = pipe.read_to_string(&mut stderr).await;
+        }
+        (daemon.wait().await, stderr)
+    })
+    .await
+    .expect("the daemon stops on SIGTERM");
+    let (status, stderr) = out;
+    assert!(
+        !stderr.contains("cannot store"),
+        "the daemon failed to store a poll beside fetch:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("database is locked"),
+        "the daemon hit a lock:\n{stderr}"
+    );
+    assert_eq!(status.unwrap().code(), Some(0), "{stderr}");
+    eprintln!(
+        "{ROUNDS} rounds of fetch beside run, {FEEDS} feeds: {:.1}s",
+        elapsed.as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replicas_started_together_migrate_once() {
+    let Some(db) = crate::support::db::PgDatabase::create().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    publish_round(&server, 0);
+    let ws = Workspace::new("", &feeds(&server));
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            feedsmith(&ws, &["--database-url", &db.url, "fetch"])
+                .spawn()
+                .expect("spawn feedsmith")
+        })
+        .collect();
+    for child in children {
+        let o = child.wait_with_output().await.unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let posts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM posts")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
+    assert_eq!(migrations as usize, files);
+    assert_eq!(posts as usize, FEEDS * ITEMS);
+}
