@@ -805,6 +805,15 @@ fn canonical_url_fallback_chain() {
         url_of(&no_site, &e),
         format!("https://e.org/feed.xml#{digest}")
     );
+    // A secret in the feed URL's query never becomes a post's address.
+    let secret = FeedConfig::new("F", "https://e.org/feed.xml?token=s3cr3t", "blogs");
+    match normalize_entry(&secret, &no_site, &e, Utc::now()) {
+        Ok(Normalized::Post(p)) => {
+            assert!(!p.canonical_url.contains("s3cr3t"), "{}", p.canonical_url);
+            assert!(p.canonical_url.starts_with("https://e.org/feed.xml?token="));
+        }
+        other => panic!("{other:?}"),
+    }
     // A key that is already a digest (no id, no link) gives its own first 12 digits.
     let key = entry_key(&feed, &base);
     assert_eq!(
