@@ -444,6 +444,8 @@ struct Example {
     feed_author: Option<&'static str>,
     published: &'static str,
     youtube_id: Option<&'static str>,
+    /// The video description's hashtags, where the examples' README names them.
+    media_description: Option<&'static str>,
 }
 
 const WITH_COLLECTION: &str = "/{collection}/{date}-{slug}.html";
@@ -463,6 +465,7 @@ const EXAMPLES: &[Example] = &[
         feed_author: None,
         published: "2025-08-03T22:48:15+00:00",
         youtube_id: None,
+        media_description: None,
     },
     Example {
         file: "community-reddit-azure.md",
@@ -477,6 +480,7 @@ const EXAMPLES: &[Example] = &[
         feed_author: None,
         published: "2025-07-28T18:59:43+00:00",
         youtube_id: None,
+        media_description: None,
     },
     Example {
         file: "community-reddit-githubcopilot.md",
@@ -491,6 +495,7 @@ const EXAMPLES: &[Example] = &[
         feed_author: None,
         published: "2025-08-03T00:29:28+00:00",
         youtube_id: None,
+        media_description: None,
     },
     Example {
         file: "news-dotnet-blog.md",
@@ -505,6 +510,7 @@ const EXAMPLES: &[Example] = &[
         feed_author: None,
         published: "Wed, 06 Aug 2025 17:05:00 +0000",
         youtube_id: None,
+        media_description: None,
     },
     Example {
         file: "news-typescript.md",
@@ -519,6 +525,7 @@ const EXAMPLES: &[Example] = &[
         feed_author: None,
         published: "Fri, 01 Aug 2025 16:19:25 +0000",
         youtube_id: None,
+        media_description: None,
     },
     Example {
         file: "blogs-randy-pagels.md",
@@ -535,6 +542,7 @@ const EXAMPLES: &[Example] = &[
         // An RSS date without a time.
         published: "Fri, 04 Jul 2025 00:00:00 GMT",
         youtube_id: None,
+        media_description: None,
     },
     Example {
         file: "videos-aspnet-standup.md",
@@ -549,6 +557,8 @@ const EXAMPLES: &[Example] = &[
         feed_author: None,
         published: "2025-08-01T21:55:53+00:00",
         youtube_id: Some("H_gOSliozjM"),
+        // "`Aspdotnet` (a hashtag of the video's description)" (examples/README.md).
+        media_description: Some("#aspdotnet"),
     },
     Example {
         file: "videos-dotnet-youtube.md",
@@ -563,6 +573,8 @@ const EXAMPLES: &[Example] = &[
         feed_author: None,
         published: "2025-08-01T21:55:53+00:00",
         youtube_id: Some("H_gOSliozjM"),
+        // "`Aspdotnet` (a hashtag of the video's description)" (examples/README.md).
+        media_description: Some("#aspdotnet"),
     },
 ];
 
@@ -645,12 +657,20 @@ fn examples_deterministic_lines_are_byte_identical() {
             published: parse_date(ex.published),
             content_html: Some(example_content(body)),
             youtube_id: ex.youtube_id.map(str::to_string),
+            media_description: ex.media_description.map(str::to_string),
             ..ParsedEntry::default()
         };
         let Normalized::Post(post) = normalize_entry(&feed, &parsed, &entry, Utc::now()).unwrap()
         else {
             panic!("{}: the example's entry is long enough to publish", ex.file);
         };
+        if ex.media_description.is_some() {
+            assert!(
+                post.tags.iter().any(|t| t == "Aspdotnet"),
+                "{:?}",
+                post.tags
+            );
+        }
         let opts = RenderOptions {
             permalink: ex.permalink.into(),
             ..RenderOptions::default()
