@@ -892,7 +892,7 @@ fn media_description_is_content_with_hashtags() {
     );
     assert!(
         p.content_markdown.starts_with(
-            "A deep dive into diagnostics.\nSecond line \\<img src=x onerror=alert(1)\\>."
+            "A deep dive into diagnostics.\n\nSecond line \\<img src=x onerror=alert(1)\\>."
         ),
         "{}",
         p.content_markdown
