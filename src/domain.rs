@@ -87,6 +87,9 @@ pub struct ParsedFeed {
     /// The feed's site link (RSS channel `<link>`, Atom `rel="alternate"`, JSON
     /// `home_page_url`): the base of a link-less entry's canonical URL (post-format.md 2).
     pub link: Option<String>,
+    /// The tolerant repairs the document needed to be read (`truncated`: cut before its end,
+    /// the complete entries before the cut kept), for `inspect` and the logs.
+    pub repairs: Vec<String>,
 }
 
 /// One entry as found in the document. Strings are as the source gave them (HTML still HTML,

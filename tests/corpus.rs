@@ -11,6 +11,14 @@
 
 use std::collections::HashMap;
 
+/// feedparser's entry count per corpus file, recorded once by `tools/feedparser_counts.py`
+/// (feedparser 6.0.14 from PyPI): every entry feedparser returns from an `ok` file must become a
+/// post here (the files are inspected as `blogs`, where no length or cross-post rule skips).
+const FEEDPARSER_COUNTS: &str = include_str!("fixtures/feedparser-counts.tsv");
+
+/// Files where feedsmith keeps fewer entries than feedparser, with the reason.
+const FEWER_THAN_FEEDPARSER: &[(&str, &str)] = &[];
+
 /// `ok` files whose entries legitimately produce no post, with the reason. None today.
 const NO_POSTS_EXPECTED: &[(&str, &str)] = &[];
 
@@ -21,6 +29,17 @@ async fn every_corpus_file_through_inspect() {
     };
     let manifest = std::fs::read_to_string(shared.join("corpus/MANIFEST.tsv")).unwrap();
     let exceptions: HashMap<&str, &str> = NO_POSTS_EXPECTED.iter().copied().collect();
+    let fewer: HashMap<&str, &str> = FEWER_THAN_FEEDPARSER.iter().copied().collect();
+    let feedparser: HashMap<&str, usize> = FEEDPARSER_COUNTS
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            Some((cols[0], cols.get(2)?.parse().ok()?))
+        })
+        .collect();
+    let (mut feedparser_total, mut kept_total) = (0, 0);
     let ws = crate::support::Workspace::new("", "");
     let server = crate::support::TestServer::start().await;
     let mut failures = Vec::new();
@@ -61,6 +80,16 @@ async fn every_corpus_file_through_inspect() {
                 };
                 ok_files += 1;
                 posts_total += posts.len();
+                let theirs = feedparser.get(file).copied().unwrap_or(0);
+                feedparser_total += theirs;
+                kept_total += posts.len().min(theirs);
+                if posts.len() < theirs && !fewer.contains_key(file) {
+                    failures.push(format!(
+                        "{file}: feedparser returns {theirs} entries, feedsmith kept {}: {}",
+                        posts.len(),
+                        out.stderr.trim()
+                    ));
+                }
                 let empty_ok =
                     quirks.split(',').any(|q| q == "no-entries") || exceptions.contains_key(file);
                 if posts.is_empty() && !empty_ok {
@@ -88,7 +117,8 @@ async fn every_corpus_file_through_inspect() {
         }
     }
     eprintln!(
-        "corpus: {ok_files} ok files gave {posts_total} posts in {:.1}s (including process start-up)",
+        "corpus: {ok_files} ok files gave {posts_total} posts in {:.1}s (including process start-up); \
+         of feedparser's {feedparser_total} entries, {kept_total} kept",
         started.elapsed().as_secs_f64()
     );
     assert!(

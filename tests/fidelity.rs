@@ -204,3 +204,206 @@ async fn youtube_description_is_the_content_and_its_hashtags_are_tags() {
         "{tags:?}"
     );
 }
+
+/// `inspect --json` of a corpus file served from loopback, as `collection`.
+async fn inspect_corpus(file: &str, collection: &str) -> Option<Vec<serde_json::Value>> {
+    let shared = crate::support::shared_dir()?;
+    let server = TestServer::start().await;
+    let doc = std::fs::read(shared.join("corpus/feeds").join(file)).unwrap();
+    server.route("/feed.xml", Reply::feed(doc));
+    let ws = Workspace::new("[enrich]\nkeyword_tags = false\n", "");
+    let out = ws
+        .run(&[
+            "inspect",
+            "--json",
+            "--collection",
+            collection,
+            &server.url("/feed.xml"),
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    Some(serde_json::from_str(&out.stdout).unwrap())
+}
+
+/// post-format.md 7.2 on the corpus's Reddit link and image posts: the README's `--explain`
+/// example (Qwen3-Next, a self-text post in a thumbnail table) is clean self text, and an image
+/// post is its preview image with the shared link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reddit_thumbnail_tables_give_clean_posts() {
+    let Some(posts) = inspect_corpus("redditproxy__localllama.xml", "community").await else {
+        return;
+    };
+    let qwen = posts
+        .iter()
+        .find(|p| p["title"].as_str().unwrap().contains("Qwen3-Next 80B MoE"))
+        .expect("the Qwen3-Next post");
+    let file = qwen["file"].as_str().unwrap();
+    let body = file.split_once("**Author:** ").unwrap().1;
+    assert!(
+        body.contains("\n\nHey fellow 50 series brothers in pain,\n\n"),
+        "{body}"
+    );
+    for bad in ["&lt;br", "|---", "<table", "&lt;table", "submitted by"] {
+        assert!(!body.contains(bad), "{bad} in {body}");
+    }
+    assert!(!body.lines().any(|l| l.starts_with('|')), "{body}");
+    // No post of the feed (15 of its 25 entries are table-wrapped) keeps the thumbnail table:
+    // its cell would hold the preview image and Reddit's trailer. (Tables the authors wrote in
+    // their self text stay tables.)
+    for p in &posts {
+        let f = p["file"].as_str().unwrap();
+        let in_tables = |needle: &str| f.lines().any(|l| l.starts_with('|') && l.contains(needle));
+        assert!(
+            !f.contains("&lt;br") && !in_tables("![") && !in_tables("submitted"),
+            "{f}"
+        );
+    }
+
+    let Some(posts) = inspect_corpus("newsyacht__reddit-pics.xml", "news").await else {
+        return;
+    };
+    let aspen = posts
+        .iter()
+        .find(|p| p["title"].as_str().unwrap().contains("aspen trees"))
+        .expect("the image post");
+    let file = aspen["file"].as_str().unwrap();
+    assert!(
+        file.contains("![](https://preview.redd.it/sne0ns4j88ag1.jpeg?width=640&crop=smart&auto=webp&s=fabffda7e3d991c8baab4c4cb48dbf6a9d663b52)\n\n[Link](https://i.redd.it/sne0ns4j88ag1.jpeg)\n\n"),
+        "{file}"
+    );
+    assert!(!file.contains('|'), "{file}");
+}
+
+/// How often `<tag` occurs in `text` written as escaped markup (`&lt;tag` followed by a space,
+/// `>` or `/`), case-insensitively.
+fn escaped_tags(text: &str, tag: &str) -> usize {
+    let lower = text.to_ascii_lowercase();
+    let needle = format!("&lt;{tag}");
+    lower
+        .match_indices(&needle)
+        .filter(|(i, _)| {
+            lower[i + needle.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c == ' ' || c == '>' || c == '/' || c == '&')
+        })
+        .count()
+}
+
+/// How often `<tag` occurs as text in a post's markdown, in the forms the converter writes
+/// source text in: `\<tag` in the content, `<tag` in code, and `&lt;tag` only on feedsmith's own
+/// escaped lines (the excerpt, the `## title`, the author). Escaped markup (`&lt;img` in the
+/// content) does not count, so a page showing it fails.
+fn text_tags(md: &str, tag: &str) -> usize {
+    let body = md
+        .split_once("\n---\n")
+        .map_or(md, |(_, b)| b)
+        .to_ascii_lowercase();
+    let raw = format!("<{tag}");
+    let escaped = format!("&lt;{tag}");
+    body.lines()
+        .map(|l| {
+            let own = l.ends_with("<!--excerpt_end-->")
+                || l.starts_with("## ")
+                || l.starts_with("**author:**");
+            l.matches(&raw).count() + if own { l.matches(&escaped).count() } else { 0 }
+        })
+        .sum()
+}
+
+/// The whole corpus, served from loopback, fetched, exported and built by the real `jekyll`:
+/// no page shows `&lt;img`, `&lt;br`, `&lt;p` or `&lt;table` text beyond what its post's
+/// source had as text (which the post's markdown holds as `\<img`, or in code), and every post
+/// passes the linter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jekyll_build_of_the_corpus_shows_no_escaped_markup() {
+    let jekyll = std::path::Path::new("/usr/bin/jekyll");
+    if !jekyll.exists() {
+        assert!(
+            std::env::var_os("FEEDSMITH_REQUIRE_JEKYLL").is_none(),
+            "jekyll is required in CI but not installed"
+        );
+        eprintln!("skipping: jekyll is not installed (Debian package `jekyll`)");
+        return;
+    }
+    let Some(shared) = crate::support::shared_dir() else {
+        return;
+    };
+    let manifest = std::fs::read_to_string(shared.join("corpus/MANIFEST.tsv")).unwrap();
+    let server = TestServer::start().await;
+    let mut feeds = String::new();
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols[6] != "ok" {
+            continue;
+        }
+        let route = format!("/{}", cols[0]);
+        server.route(
+            &route,
+            Reply::feed(std::fs::read(shared.join("corpus/feeds").join(cols[0])).unwrap()),
+        );
+        feeds.push_str(&feed_toml(cols[0], &server.url(&route), "blogs", ""));
+    }
+    let ws = Workspace::new("[enrich]\nkeyword_tags = false\n", &feeds);
+    let out = ws.run(&["fetch"]).await;
+    assert!(out.code == 0, "{}", out.stderr);
+    let site = ws.dir.path().join("site");
+    std::fs::create_dir_all(site.join("_layouts")).unwrap();
+    std::fs::write(
+        site.join("_config.yml"),
+        "title: corpus\ncollections:\n  blogs:\n    output: true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("_layouts/post.html"),
+        "<html><body>{{ content }}</body></html>\n",
+    )
+    .unwrap();
+    let out = ws.run(&["export", "--out", site.to_str().unwrap()]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let dest = ws.dir.path().join("_site");
+    let build = std::process::Command::new(jekyll)
+        .args(["build", "--safe", "--source"])
+        .arg(&site)
+        .arg("--destination")
+        .arg(&dest)
+        .env("JEKYLL_ENV", "production")
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "jekyll build failed:\n{}\n{}",
+        String::from_utf8_lossy(&build.stdout),
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let posts = ws.posts().await;
+    assert!(posts.len() > 1500, "{} posts", posts.len());
+    let mut problems = Vec::new();
+    for p in &posts {
+        let md = std::fs::read_to_string(site.join(p["path"].as_str().unwrap())).unwrap();
+        let page = dest.join(p["permalink"].as_str().unwrap().trim_start_matches('/'));
+        let html =
+            std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        for tag in ["img", "br", "p", "table"] {
+            let shown = escaped_tags(&html, tag);
+            if shown > text_tags(&md, tag) {
+                problems.push(format!(
+                    "{}: {shown} &lt;{tag} in {}",
+                    p["path"],
+                    page.display()
+                ));
+            }
+        }
+        for f in feedsmith::normalize::lint::lint(&md) {
+            if p["feed"] != "gorss__remoteok.rss" {
+                problems.push(format!("{}: {}: {}", p["path"], f.flaw, f.line));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems[..problems.len().min(20)].join("\n")
+    );
+}

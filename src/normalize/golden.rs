@@ -296,7 +296,11 @@ fn hostile_titles_render_safe_front_matter() {
             title: Some(title.into()),
             authors: vec![title.into()],
             categories: vec![title.into()],
-            content_html: Some("<p>Body.</p>".into()),
+            // tests/publish.rs's hostile content, and markup written as text.
+            content_html: Some(
+                "<p>Body with {{ template }} and {% tag %} and <script>alert(1)</script> &lt;b&gt; &lt;img src=x&gt;.</p><ul><li>one</li></ul><p><img src=\"https://e/i.png\" width=\"1\" onerror=\"x()\"><a href=\"javascript:alert(1)\"> </a></p>"
+                    .into(),
+            ),
             ..ParsedEntry::default()
         };
         let Normalized::Post(p) =
@@ -305,6 +309,7 @@ fn hostile_titles_render_safe_front_matter() {
             panic!()
         };
         let file = render_post(&p, &RenderOptions::default());
+        assert_eq!(lint::lint(&file), [], "{file}");
         let fm: Vec<&str> = file.lines().skip(1).take_while(|l| *l != "---").collect();
         assert_eq!(fm.len(), 14, "one line per field for {title:?}:\n{file}");
         assert_eq!(file.matches("\n---\n").count(), 1, "{file}");
@@ -439,6 +444,8 @@ struct Example {
     feed_author: Option<&'static str>,
     published: &'static str,
     youtube_id: Option<&'static str>,
+    /// The video description's hashtags, where the examples' README names them.
+    media_description: Option<&'static str>,
 }
 
 const WITH_COLLECTION: &str = "/{collection}/{date}-{slug}.html";
@@ -458,6 +465,7 @@ const EXAMPLES: &[Example] = &[
         feed_author: None,
         published: "2025-08-03T22:48:15+00:00",
         youtube_id: None,
+        media_description: None,
     },
     Example {
         file: "community-reddit-azure.md",
@@ -472,6 +480,7 @@ const EXAMPLES: &[Example] = &[
         feed_author: None,
         published: "2025-07-28T18:59:43+00:00",
         youtube_id: None,
+        media_description: None,
     },
     Example {
         file: "community-reddit-githubcopilot.md",
@@ -486,6 +495,7 @@ const EXAMPLES: &[Example] = &[
         feed_author: None,
         published: "2025-08-03T00:29:28+00:00",
         youtube_id: None,
+        media_description: None,
     },
     Example {
         file: "news-dotnet-blog.md",
@@ -500,6 +510,7 @@ const EXAMPLES: &[Example] = &[
         feed_author: None,
         published: "Wed, 06 Aug 2025 17:05:00 +0000",
         youtube_id: None,
+        media_description: None,
     },
     Example {
         file: "news-typescript.md",
@@ -514,6 +525,7 @@ const EXAMPLES: &[Example] = &[
         feed_author: None,
         published: "Fri, 01 Aug 2025 16:19:25 +0000",
         youtube_id: None,
+        media_description: None,
     },
     Example {
         file: "blogs-randy-pagels.md",
@@ -530,6 +542,7 @@ const EXAMPLES: &[Example] = &[
         // An RSS date without a time.
         published: "Fri, 04 Jul 2025 00:00:00 GMT",
         youtube_id: None,
+        media_description: None,
     },
     Example {
         file: "videos-aspnet-standup.md",
@@ -544,6 +557,8 @@ const EXAMPLES: &[Example] = &[
         feed_author: None,
         published: "2025-08-01T21:55:53+00:00",
         youtube_id: Some("H_gOSliozjM"),
+        // "`Aspdotnet` (a hashtag of the video's description)" (examples/README.md).
+        media_description: Some("#aspdotnet"),
     },
     Example {
         file: "videos-dotnet-youtube.md",
@@ -558,6 +573,8 @@ const EXAMPLES: &[Example] = &[
         feed_author: None,
         published: "2025-08-01T21:55:53+00:00",
         youtube_id: Some("H_gOSliozjM"),
+        // "`Aspdotnet` (a hashtag of the video's description)" (examples/README.md).
+        media_description: Some("#aspdotnet"),
     },
 ];
 
@@ -640,12 +657,20 @@ fn examples_deterministic_lines_are_byte_identical() {
             published: parse_date(ex.published),
             content_html: Some(example_content(body)),
             youtube_id: ex.youtube_id.map(str::to_string),
+            media_description: ex.media_description.map(str::to_string),
             ..ParsedEntry::default()
         };
         let Normalized::Post(post) = normalize_entry(&feed, &parsed, &entry, Utc::now()).unwrap()
         else {
             panic!("{}: the example's entry is long enough to publish", ex.file);
         };
+        if ex.media_description.is_some() {
+            assert!(
+                post.tags.iter().any(|t| t == "Aspdotnet"),
+                "{:?}",
+                post.tags
+            );
+        }
         let opts = RenderOptions {
             permalink: ex.permalink.into(),
             ..RenderOptions::default()
@@ -800,6 +825,15 @@ fn canonical_url_fallback_chain() {
         url_of(&no_site, &e),
         format!("https://e.org/feed.xml#{digest}")
     );
+    // A secret in the feed URL's query never becomes a post's address.
+    let secret = FeedConfig::new("F", "https://e.org/feed.xml?token=s3cr3t", "blogs");
+    match normalize_entry(&secret, &no_site, &e, Utc::now()) {
+        Ok(Normalized::Post(p)) => {
+            assert!(!p.canonical_url.contains("s3cr3t"), "{}", p.canonical_url);
+            assert!(p.canonical_url.starts_with("https://e.org/feed.xml?token="));
+        }
+        other => panic!("{other:?}"),
+    }
     // A key that is already a digest (no id, no link) gives its own first 12 digits.
     let key = entry_key(&feed, &base);
     assert_eq!(
@@ -858,7 +892,7 @@ fn media_description_is_content_with_hashtags() {
     );
     assert!(
         p.content_markdown.starts_with(
-            "A deep dive into diagnostics.\nSecond line \\<img src=x onerror=alert(1)\\>."
+            "A deep dive into diagnostics.\n\nSecond line \\<img src=x onerror=alert(1)\\>."
         ),
         "{}",
         p.content_markdown
@@ -880,4 +914,64 @@ fn media_description_is_content_with_hashtags() {
         panic!()
     };
     assert_eq!(p.content_markdown, "Summary.");
+}
+
+/// post-format.md 7.2: a Reddit link post (external article, thumbnail), an image post and a
+/// gallery post, in the corpus's Atom form, give clean content and the shared link.
+#[test]
+fn reddit_link_image_and_gallery_posts() {
+    let feed = FeedConfig::new("Reddit", "https://www.reddit.com/r/selfhosted/.rss", "news");
+    let comments = "https://www.reddit.com/r/selfhosted/comments/1q2w3e/title/";
+    let post = |first_cell: &str, self_text: &str, link: &str| {
+        let html = format!(
+            "<table> <tr><td> <a href=\"{comments}\"> {first_cell} </a> </td><td> {self_text} &#32; submitted by &#32; <a href=\"https://www.reddit.com/user/someone\"> /u/someone </a> <br/> <span><a href=\"{link}\">[link]</a></span> &#32; <span><a href=\"{comments}\">[comments]</a></span> </td></tr></table>"
+        );
+        let e = ParsedEntry {
+            id: Some("t3_1q2w3e".into()),
+            link: Some(comments.into()),
+            title: Some("Title".into()),
+            authors: vec!["/u/someone".into()],
+            content_html: Some(html),
+            ..ParsedEntry::default()
+        };
+        match normalize_entry(&feed, &ParsedFeed::default(), &e, Utc::now()).unwrap() {
+            Normalized::Post(p) => p.content_markdown,
+            other => panic!("{other:?}"),
+        }
+    };
+    let thumb =
+        r#"<img src="https://b.thumbs.redditmedia.com/abc.jpg" alt="Title" title="Title" />"#;
+    // Link post: the shared article as [Link](url), the thumbnail as the image.
+    let md = post(thumb, "", "https://github.com/someone/project");
+    assert_eq!(
+        md,
+        "![](https://b.thumbs.redditmedia.com/abc.jpg)\n\n[Link](https://github.com/someone/project)"
+    );
+    // Link post with self text: the text, then the link; no table, no image.
+    let md = post(
+        thumb,
+        r#"<!-- SC_OFF --><div class="md"><p>I built this.</p> <p>Feedback welcome.</p> </div><!-- SC_ON -->"#,
+        "https://github.com/someone/project",
+    );
+    assert_eq!(
+        md,
+        "I built this.\n\nFeedback welcome.\n\n[Link](https://github.com/someone/project)"
+    );
+    // Image post.
+    let md = post(
+        r#"<img src="https://preview.redd.it/p.jpeg?width=640&amp;crop=smart" alt="Title" title="Title" />"#,
+        "",
+        "https://i.redd.it/p.jpeg",
+    );
+    assert_eq!(
+        md,
+        "![](https://preview.redd.it/p.jpeg?width=640&crop=smart)\n\n[Link](https://i.redd.it/p.jpeg)"
+    );
+    // Gallery post.
+    let md = post(thumb, "", "https://www.reddit.com/gallery/1q2w3e");
+    assert!(
+        md.ends_with("[Link](https://www.reddit.com/gallery/1q2w3e)"),
+        "{md}"
+    );
+    assert!(!md.contains('|') && !md.contains("&lt;"), "{md}");
 }

@@ -20,6 +20,7 @@
 mod author;
 mod date;
 mod frontmatter;
+pub mod lint;
 mod markdown;
 mod reddit;
 mod render;
@@ -275,7 +276,13 @@ fn canonical_url(
     {
         return Some(u.to_string());
     }
-    let base = http_url(parsed.link.as_deref()).or_else(|| http_url(Some(&feed.url)))?;
+    // The feed URL only as it may be published: its `public_url`, else redacted (a token in
+    // its query must not become every link-less post's address).
+    let feed_url = feed
+        .public_url
+        .clone()
+        .unwrap_or_else(|| crate::redact::redact_url(&feed.url));
+    let base = http_url(parsed.link.as_deref()).or_else(|| http_url(Some(&feed_url)))?;
     let mut url = url::Url::parse(base).ok()?;
     let digest = if key.len() >= 12 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
         key[..12].to_ascii_lowercase()

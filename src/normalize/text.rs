@@ -9,7 +9,7 @@ use crate::domain::ParsedEntry;
 /// Source HTML by preference (post-format.md 7.1): full content, else the summary, else Media
 /// RSS `media:description` (YouTube's whole video description), else JSON `content_text`. The
 /// two plain-text sources are escaped (so text is never read as markup) and split into
-/// paragraphs on blank lines, single line breaks kept as `<br>`.
+/// paragraphs: on blank lines, and for a video description on every line break.
 pub fn source_html(entry: &ParsedEntry) -> String {
     let nonempty = |s: &Option<String>| {
         s.as_deref()
@@ -23,20 +23,20 @@ pub fn source_html(entry: &ParsedEntry) -> String {
         .unwrap_or_default()
 }
 
-/// Plain text as HTML paragraphs (split on blank lines), escaped; `breaks` keeps single line
-/// breaks as `<br>` (a video description's lines are its layout).
-fn plain_to_html(text: &str, breaks: bool) -> String {
-    text.replace("\r\n", "\n")
-        .split("\n\n")
+/// Plain text as HTML paragraphs (split on blank lines), escaped; `lines` makes every line a
+/// paragraph (a video description's lines are its layout: credits, chapters, links, which a
+/// soft line break would run together on the page).
+fn plain_to_html(text: &str, lines: bool) -> String {
+    let text = text.replace("\r\n", "\n");
+    let split: Vec<&str> = if lines {
+        text.split('\n').collect()
+    } else {
+        text.split("\n\n").collect()
+    };
+    split
+        .into_iter()
         .filter(|p| !p.trim().is_empty())
-        .map(|p| {
-            let escaped = html_escape::encode_text(p.trim());
-            if breaks {
-                format!("<p>{}</p>", escaped.replace('\n', "<br>"))
-            } else {
-                format!("<p>{escaped}</p>")
-            }
-        })
+        .map(|p| format!("<p>{}</p>", html_escape::encode_text(p.trim())))
         .collect()
 }
 

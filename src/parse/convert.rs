@@ -144,6 +144,7 @@ pub fn feed(f: Feed, base: Option<&url::Url>, text: &str) -> ParsedFeed {
     let link = main_link(&f.links).and_then(|l| http_url(&l.href, base));
     ParsedFeed {
         link,
+        repairs: Vec::new(),
         format: format.to_string(),
         title: f.title.map(|t| unwrap_xhtml_div(t.content)),
         author,

@@ -364,3 +364,35 @@ fn rdf_items_identified_by_rdf_about() {
         std::borrow::Cow::Borrowed(_)
     ));
 }
+
+/// issue 21: an RDF feed cut after its last item (`</rdf:RDF` without `>`), or inside the
+/// closing tags, keeps every complete item and reports the repair; a cut inside an item keeps
+/// the items before it.
+#[test]
+fn truncated_documents_keep_their_complete_entries() {
+    let mut doc = String::from(
+        r#"<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://e.org/"><title>T</title><link>https://e.org/</link><description>d</description></channel>"#,
+    );
+    for n in 1..=3 {
+        doc.push_str(&format!(
+            "\n<item rdf:about=\"https://e.org/{n}\"><title>Item {n}</title><link>https://e.org/{n}</link><description>Text {n}.</description></item>"
+        ));
+    }
+    doc.push_str("\n</rdf:RDF>");
+    let whole = parse_feed(doc.as_bytes(), None, None).unwrap();
+    assert_eq!(whole.entries.len(), 3);
+    assert!(whole.repairs.is_empty());
+    // Cut to `...</rdf:RDF`, `...</rdf:`, `...\n</`, `...</item>`, `...</item`.
+    for drop in [1, 5, 8, 11, 12] {
+        let short = &doc[..doc.len() - drop];
+        let cut = &doc[doc.len() - drop - 10..doc.len() - drop];
+        let feed =
+            parse_feed(short.as_bytes(), None, None).unwrap_or_else(|e| panic!("cut {cut:?}: {e}"));
+        assert_eq!(feed.entries.len(), 3, "cut {cut:?}");
+        assert_eq!(feed.repairs, ["truncated"], "cut {cut:?}");
+    }
+    let inside = &doc[..doc.rfind("<description>Text 3").unwrap() + 8];
+    let feed = parse_feed(inside.as_bytes(), None, None).unwrap();
+    assert!(feed.entries.len() >= 2, "{:?}", feed.entries);
+    assert_eq!(feed.entries[1].title.as_deref(), Some("Item 2"));
+}

@@ -231,6 +231,7 @@ pub(super) fn meta_of(parsed: &ParsedFeed) -> ParsedFeed {
         skip_days: parsed.skip_days.clone(),
         entries: Vec::new(),
         link: parsed.link.clone(),
+        repairs: parsed.repairs.clone(),
     }
 }
 

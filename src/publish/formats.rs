@@ -1,5 +1,5 @@
-//! Output formats shared by the CLI and the HTTP API: the post as JSON and XML escaping (Atom,
-//! OPML).
+//! Output formats shared by the CLI and the HTTP API: the post as JSON, its markdown as HTML
+//! (`/feed.xml`) and XML escaping (Atom, OPML).
 
 use serde_json::json;
 
@@ -32,6 +32,22 @@ pub fn post_json(p: &StoredPost, permalink_pattern: &str) -> serde_json::Value {
     })
 }
 
+/// A post's markdown as HTML, for `/feed.xml`'s `<content type="html">`: feed readers show HTML,
+/// and markdown sent as text showed its syntax (`**`, `[x](u)`, `|---|`) to the reader.
+/// pulldown-cmark (CommonMark with tables and strikethrough, what the converter writes), then
+/// the same sanitizing as feed content: the markdown is feedsmith's own, but it carries text
+/// from the internet, so the HTML is held to the same rules as any other.
+pub fn content_html(markdown: &str) -> String {
+    use pulldown_cmark::{html, Options, Parser};
+    let parser = Parser::new_ext(
+        markdown,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
+    );
+    let mut out = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(&mut out, parser);
+    crate::normalize::sanitize(&out, None)
+}
+
 /// Escape text for XML content and attribute values; characters XML 1.0 forbids are dropped
 /// rather than producing an invalid document.
 pub fn xml_escape(s: &str) -> String {
@@ -53,6 +69,27 @@ pub fn xml_escape(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn markdown_becomes_safe_html() {
+        let html = super::content_html(
+            "Hello **world**, [a link](https://e.org/x) and ![i](https://e.org/i.png)\n\n* one\n* two\n\n| A |\n|---|\n| b |\n\n\\<script> text &lt;b> [x](javascript:alert(1))",
+        );
+        for want in [
+            "<strong>world</strong>",
+            "<a href=\"https://e.org/x\" rel=\"noopener noreferrer nofollow\">a link</a>",
+            "<img src=\"https://e.org/i.png\" alt=\"i\">",
+            "<li>one</li>",
+            "<td>b</td>",
+            "&lt;script&gt; text &lt;b&gt;",
+        ] {
+            assert!(html.contains(want), "{want} in {html}");
+        }
+        assert!(
+            !html.contains("javascript") && !html.contains("<script"),
+            "{html}"
+        );
+    }
+
     #[test]
     fn xml_escaping() {
         assert_eq!(

@@ -186,8 +186,10 @@ pub fn atom(posts: &[StoredPost], self_url: &str) -> String {
             xml_escape(&post.description)
         ));
         s.push_str(&format!(
-            "    <content type=\"text\">{}</content>\n",
-            xml_escape(&post.content_markdown)
+            "    <content type=\"html\">{}</content>\n",
+            xml_escape(&crate::publish::formats::content_html(
+                &post.content_markdown
+            ))
         ));
         s.push_str("  </entry>\n");
     }
