@@ -275,7 +275,13 @@ fn canonical_url(
     {
         return Some(u.to_string());
     }
-    let base = http_url(parsed.link.as_deref()).or_else(|| http_url(Some(&feed.url)))?;
+    // The feed URL as published (its `public_url`, else redacted: src/redact.rs), never with the
+    // token a private feed's URL carries.
+    let public_feed_url = feed
+        .public_url
+        .clone()
+        .unwrap_or_else(|| crate::redact::redact_url(&feed.url));
+    let base = http_url(parsed.link.as_deref()).or_else(|| http_url(Some(&public_feed_url)))?;
     let mut url = url::Url::parse(base).ok()?;
     let digest = if key.len() >= 12 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
         key[..12].to_ascii_lowercase()
