@@ -186,6 +186,16 @@ async fn healthz_answers_while_1100_idle_sockets_hold_the_api() {
         return;
     }
     let (mut d, _ws, _server) = Daemon::start("", &[], Some(1024)).await;
+    // Ready first (the scheduler's first tick), so a 503 below can only mean saturation.
+    for _ in 0..100 {
+        let ready = reqwest::get(format!("{}/readyz", d.base))
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ready {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let mut idle = Vec::with_capacity(1100);
     for _ in 0..1100 {
         match TcpStream::connect(("127.0.0.1", d.port)).await {
