@@ -105,8 +105,24 @@ async fn migrate_creates_the_database_and_unwritable_paths_fail_clearly() {
     let out = ws.run(&["migrate"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(ws.db_path().is_file());
+    let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
+    assert!(
+        out.stderr
+            .contains(&format!(": applied {shipped} migrations; it is up to date")),
+        "migrate says how many it applied: {}",
+        out.stderr
+    );
     let again = ws.run(&["migrate"]).await;
     assert_eq!(again.code, 0, "migrations are idempotent: {}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("is up to date (no migration to apply)"),
+        "{}",
+        again.stderr
+    );
 
     let bad = ws
         .run(&[

@@ -390,7 +390,8 @@ pub struct PostFilter {
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Apply the embedded migrations (idempotent).
-    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Apply the embedded migrations that are not applied yet; returns how many were.
+    async fn migrate(&self) -> Result<usize, StoreError>;
     /// Insert or update the configured feeds (by URL) and return their records, in input order.
     /// A feed whose configuration changed is no longer `gone` and is due at once.
     async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRecord>, StoreError>;
@@ -488,6 +489,13 @@ pub(crate) fn to_json(list: &[String]) -> String {
 
 /// Open the store named by the URL scheme, and apply migrations.
 pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(connect_migrating(settings).await?.0)
+}
+
+/// [`connect`], also returning how many migrations it applied (for `feedsmith migrate`).
+pub async fn connect_migrating(
+    settings: &DatabaseSettings,
+) -> Result<(Arc<dyn Store>, usize), StoreError> {
     let url = settings.url.as_str();
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
         Arc::new(
@@ -503,6 +511,6 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, Stor
             reason: "expected sqlite://PATH or postgres://USER@HOST/DB".into(),
         });
     };
-    store.migrate().await.map_err(|e| e.at(url))?;
-    Ok(store)
+    let applied = store.migrate().await.map_err(|e| e.at(url))?;
+    Ok((store, applied))
 }

@@ -244,12 +244,23 @@ async fn stored_posts(
 
 #[async_trait]
 impl Store for PgStore {
-    async fn migrate(&self) -> Result<(), StoreError> {
+    async fn migrate(&self) -> Result<usize, StoreError> {
+        // A new database has no `_sqlx_migrations` yet, and a query naming it would not parse.
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        let count = "SELECT count(*) FROM _sqlx_migrations";
+        let before: i64 = if exists {
+            sqlx::query_scalar(count).fetch_one(&self.pool).await?
+        } else {
+            0
+        };
         // sqlx takes an advisory lock, so replicas starting together migrate once.
         sqlx::migrate!("./migrations/postgres")
             .run(&self.pool)
             .await?;
-        Ok(())
+        let after: i64 = sqlx::query_scalar(count).fetch_one(&self.pool).await?;
+        Ok(usize::try_from(after - before).unwrap_or(0))
     }
 
     async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRecord>, StoreError> {
