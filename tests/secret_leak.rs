@@ -30,7 +30,7 @@ fn feed_doc() -> String {
     // Relative links, images and entry links: resolved against the feed URL, which must not
     // lend them its userinfo.
     let mut s = String::from(
-        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Private</title><link>/</link><description>d</description>\n",
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Private</title><description>d</description>\n",
     );
     for i in 0..3 {
         s.push_str(&format!(
@@ -41,6 +41,16 @@ fn feed_doc() -> String {
     }
     s.push_str("</channel></rss>\n");
     s
+}
+
+/// No link, no http(s) id, and the channel has no link either: the canonical URL falls back to
+/// the feed's URL (post-format.md 2), which must not bring its token along.
+fn linkless_doc() -> String {
+    "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Tokened</title><description>d</description>\
+     <item><guid isPermaLink=\"false\">linkless-1</guid><title>Linkless post</title>\
+     <pubDate>Sun, 03 Aug 2025 22:48:15 GMT</pubDate><description><![CDATA[<p>A post without a link, \
+     long enough to be published on its own merits.</p>]]></description></item></channel></rss>\n"
+        .to_string()
 }
 
 fn assert_clean(channel: &str, text: &str) {
@@ -75,6 +85,11 @@ async fn no_secret_in_any_output(database_url: Option<String>) {
     let addr = server.addr;
     let good = format!("http://alice:{PASSWORD}@{addr}/f.xml?{query}");
     let bad = format!("http://bob:{PASSWORD}@{addr}/missing.xml?token={TOKEN}");
+    server.route(
+        &format!("/t.xml?token={TOKEN}"),
+        Reply::feed(linkless_doc()),
+    );
+    let tokened = format!("http://{addr}/t.xml?token={TOKEN}");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -86,9 +101,10 @@ async fn no_secret_in_any_output(database_url: Option<String>) {
             "[schedule]\ndefault = \"* * * * * *\"\nmax_jitter = \"0s\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n"
         ),
         &format!(
-            "{}{}",
+            "{}{}{}",
             feed_toml("Private", &good, "blogs", ""),
-            feed_toml("Broken", &bad, "blogs", "")
+            feed_toml("Broken", &bad, "blogs", ""),
+            feed_toml("Tokened", &tokened, "blogs", "")
         ),
     );
     let mut global: Vec<String> = Vec::new();
@@ -136,19 +152,21 @@ async fn no_secret_in_any_output(database_url: Option<String>) {
     assert!(!server.requests(&format!("/f.xml?{query}")).is_empty());
     let listed = run(&["posts", "list", "--json"]).await;
     let posts: Vec<serde_json::Value> = serde_json::from_str(&listed.stdout).unwrap();
-    assert_eq!(posts.len(), 3, "{posts:?}");
+    assert_eq!(posts.len(), 4, "{posts:?}");
     let files: Vec<_> = walk(&site)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "md"))
         .collect();
-    assert_eq!(files.len(), 3);
+    assert_eq!(files.len(), 4);
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
         assert_clean(&f.display().to_string(), &text);
-        assert!(
-            text.contains(&format!("http://{addr}/posts/")),
-            "links resolve: {text}"
-        );
+        if !text.contains("Linkless post") {
+            assert!(
+                text.contains(&format!("http://{addr}/posts/")),
+                "links resolve: {text}"
+            );
+        }
         assert!(text.contains("feed_url: "), "{text}");
     }
     // Moving subscriptions: the one output that keeps them, on request.
