@@ -770,3 +770,41 @@ async fn json_logs_put_only_json_on_stderr() {
         "{summary}"
     );
 }
+
+/// A feed cut off after its last complete entry is read (tolerant repair), and
+/// `inspect --explain` says it was repaired, in text and in JSON.
+#[tokio::test]
+async fn inspect_explain_reports_a_truncated_document() {
+    let ws = Workspace::new("", "");
+    let body = "word ".repeat(80);
+    let whole = crate::support::rss(
+        "Cut",
+        &[
+            ("g1", "First", body.as_str()),
+            ("g2", "Second", body.as_str()),
+        ],
+    );
+    let cut = whole
+        .strip_suffix("</channel></rss>\n")
+        .expect("rss() ends with the closing tags");
+    std::fs::write(ws.dir.path().join("cut.xml"), cut).unwrap();
+    let text = ws.run(&["inspect", "cut.xml", "--explain"]).await;
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout.starts_with("repaired: truncated\n"),
+        "{}",
+        text.stdout
+    );
+    assert_eq!(text.stdout.matches("==> ").count(), 2, "{}", text.stdout);
+    let json = ws.run(&["inspect", "cut.xml", "--explain", "--json"]).await;
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let posts: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        posts[0]["explain"]["repaired"],
+        serde_json::json!(["truncated"])
+    );
+    let whole_file = ws.dir.path().join("whole.xml");
+    std::fs::write(&whole_file, &whole).unwrap();
+    let fine = ws.run(&["inspect", "whole.xml", "--explain"]).await;
+    assert!(!fine.stdout.contains("repaired:"), "{}", fine.stdout);
+}

@@ -115,6 +115,9 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
                     if let (Some(obj), Some(e)) = (item.as_object_mut(), explain(p)) {
                         let mut e = e.to_json(&enrich);
                         e["article_link"] = json!(link_verdict(p));
+                        // The document's tolerant repairs (`truncated`): why an entry may be
+                        // missing, and that the feed's publisher has something to fix.
+                        e["repaired"] = json!(parsed.repairs);
                         obj.insert("explain".into(), e);
                     }
                 }
@@ -125,6 +128,10 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
         crate::outln!("{text}")?;
     } else if args.explain {
+        if !parsed.repairs.is_empty() {
+            crate::outln!("repaired: {}", parsed.repairs.join(", "))?;
+            crate::outln!()?;
+        }
         for p in &batch.posts {
             crate::outln!("==> {} <==", post_path(p))?;
             crate::outln!("title: {}", p.title)?;
