@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod normalize;
 pub mod parse;
 pub mod pipeline;
+pub mod policy;
 pub mod publish;
 pub mod redact;
 pub mod refused;

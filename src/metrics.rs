@@ -9,8 +9,19 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::pipeline::FeedReport;
 use crate::store::Outcome;
+
+/// What one stored poll contributes to the metrics. Its own small type, so that this module
+/// stays a leaf: the pipeline reports to it, it does not read the pipeline's types.
+#[derive(Debug, Clone, Copy)]
+pub struct PollSample<'a> {
+    pub url: &'a str,
+    pub outcome: Outcome,
+    pub posts_new: usize,
+    pub posts_updated: usize,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
 
 /// Upper bounds (seconds) of the fetch duration histogram buckets.
 const BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0];
@@ -40,7 +51,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn record_poll(&self, r: &FeedReport) {
+    pub fn record_poll(&self, r: &PollSample<'_>) {
         match r.outcome {
             Outcome::Ok => &self.polls_ok,
             Outcome::NotModified => &self.polls_not_modified,
@@ -48,9 +59,9 @@ impl Metrics {
         }
         .fetch_add(1, Ordering::Relaxed);
         self.posts_new
-            .fetch_add(r.saved.new as u64, Ordering::Relaxed);
+            .fetch_add(r.posts_new as u64, Ordering::Relaxed);
         self.posts_updated
-            .fetch_add(r.saved.updated as u64, Ordering::Relaxed);
+            .fetch_add(r.posts_updated as u64, Ordering::Relaxed);
         self.bytes_fetched.fetch_add(r.bytes, Ordering::Relaxed);
         self.observe_duration(r.elapsed);
         // A report is recorded only once its poll is stored: the store writes again.
@@ -58,7 +69,7 @@ impl Metrics {
             *last = None;
         }
         if let Ok(mut unstored) = self.unstored.lock() {
-            unstored.remove(&r.url);
+            unstored.remove(r.url);
         }
     }
 
@@ -223,25 +234,33 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SaveReport;
+
+    fn sample(outcome: Outcome) -> PollSample<'static> {
+        PollSample {
+            url: "https://e/f",
+            outcome,
+            posts_new: 0,
+            posts_updated: 0,
+            bytes: 0,
+            elapsed: Duration::ZERO,
+        }
+    }
 
     #[test]
     fn renders_counters_and_histogram() {
         let m = Metrics::default();
-        let mut r = FeedReport::empty("F", "https://e/f");
-        r.outcome = Outcome::Ok;
-        r.saved = SaveReport {
-            new: 3,
-            updated: 1,
-            ..Default::default()
-        };
-        r.bytes = 1000;
-        r.elapsed = Duration::from_millis(300);
-        m.record_poll(&r);
-        r.outcome = Outcome::Failed;
-        r.saved = SaveReport::default();
-        r.elapsed = Duration::from_secs(25);
-        m.record_poll(&r);
+        m.record_poll(&PollSample {
+            posts_new: 3,
+            posts_updated: 1,
+            bytes: 1000,
+            elapsed: Duration::from_millis(300),
+            ..sample(Outcome::Ok)
+        });
+        m.record_poll(&PollSample {
+            bytes: 1000,
+            elapsed: Duration::from_secs(25),
+            ..sample(Outcome::Failed)
+        });
         let text = m.render();
         assert!(text.contains("feedsmith_polls_total{outcome=\"ok\"} 1"));
         assert!(text.contains("feedsmith_polls_total{outcome=\"failed\"} 1"));
@@ -275,9 +294,7 @@ mod tests {
         assert!(text.contains("feedsmith_feeds_failing 1"), "{text}");
         assert_eq!(m.write_error().as_deref(), Some("database or disk is full"));
         assert!(m.unstored_failure("https://e/f").is_some());
-        let mut r = FeedReport::empty("F", "https://e/f");
-        r.outcome = Outcome::Ok;
-        m.record_poll(&r);
+        m.record_poll(&sample(Outcome::Ok));
         assert_eq!(m.write_error(), None);
         assert_eq!(m.unstored_failure("https://e/f"), None);
         assert!(m.render().contains("feedsmith_feeds_failing 0"));

@@ -20,8 +20,8 @@ use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post, SkippedEntry};
 use crate::fetch::{FetchResponse, Fetched, Trust, Validators};
 use crate::normalize::{self, Normalized};
 use crate::parse;
+use crate::policy::{next_due, PollFacts};
 use crate::redact::RedactedUrl;
-use crate::scheduler::policy::{next_due, PollFacts};
 use crate::store::{FeedRecord, Outcome, PollRecord, SaveReport, StoreError};
 pub use articles::{extractor_for, substitute};
 
@@ -525,7 +525,14 @@ async fn refresh_inner(
             publish_changed(app, dir, &report.changed).await;
         }
     }
-    app.metrics.record_poll(&report);
+    app.metrics.record_poll(&crate::metrics::PollSample {
+        url: &report.url,
+        outcome: report.outcome,
+        posts_new: report.saved.new,
+        posts_updated: report.saved.updated,
+        bytes: report.bytes,
+        elapsed: report.elapsed,
+    });
     Ok(report)
 }
 

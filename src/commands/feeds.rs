@@ -11,9 +11,9 @@ use serde_json::json;
 use crate::app::App;
 use crate::config::{self, Settings, Source};
 use crate::error::{exit, CommandError};
+use crate::policy;
 use crate::publish::formats::xml_escape;
 use crate::redact::{redact_text, redact_url};
-use crate::scheduler::policy;
 
 pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError> {
     let feeds = settings.feeds.clone();

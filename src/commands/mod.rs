@@ -1,7 +1,7 @@
 //! One file per subcommand. Each returns an exit code or a [`CommandError`]; `dispatch` prints
 //! the error once, on stderr, and maps it to its exit code.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::cli::{Cli, Command, ConfigCommand, FeedsCommand, PostsCommand};
 use crate::config::{self, Settings};
@@ -115,18 +115,7 @@ pub fn load_settings(cli: &Cli) -> Result<Settings, CommandError> {
     Ok(config::load(path.as_deref(), cli.database_url.as_deref())?)
 }
 
-/// `--since` accepts a day (`2025-08-01`, midnight UTC) or an RFC 3339 time.
+/// `--since` for the commands: [`crate::server::parse_since`], a usage error when it fails.
 pub fn parse_since(s: &str) -> Result<DateTime<Utc>, CommandError> {
-    if let Ok(d) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc());
-        }
-    }
-    DateTime::parse_from_rfc3339(s.trim())
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| {
-            CommandError::Usage(format!(
-                "--since {s:?}: expected a date like 2025-08-01 or 2025-08-01T12:00:00Z"
-            ))
-        })
+    crate::server::parse_since(s).map_err(|e| CommandError::Usage(format!("--since {e}")))
 }

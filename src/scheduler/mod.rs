@@ -13,7 +13,8 @@
 //! - shutdown: stop ticking, let in-flight polls finish within the grace period, then cancel the
 //!   rest. A cancelled poll drops its transaction uncommitted: no half-stored feed.
 
-pub mod policy;
+/// The due-time policy, a pure module of its own (the pipeline applies it too).
+pub use crate::policy;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;

@@ -56,12 +56,7 @@ fn decode_cursor(s: &str) -> Option<(DateTime<Utc>, i64)> {
 /// `GET /api/posts?feed=&collection=&since=&limit=&cursor=`, newest first:
 /// `{"items": [...], "next_cursor": "..." | null}`.
 pub async fn posts(State(d): State<Arc<Daemon>>, Query(q): Query<PostsQuery>) -> Response {
-    let since = match q
-        .since
-        .as_deref()
-        .map(crate::commands::parse_since)
-        .transpose()
-    {
+    let since = match q.since.as_deref().map(super::parse_since).transpose() {
         Ok(s) => s,
         Err(e) => return bad_request(e.to_string()),
     };

@@ -19,8 +19,30 @@ use serde_json::json;
 mod api;
 pub mod conn;
 
+/// A `since` value (`--since`, `/api/posts?since=`) that is neither a day nor an RFC 3339 time.
+#[derive(Debug, thiserror::Error)]
+#[error("{value:?}: expected a date like 2025-08-01 or 2025-08-01T12:00:00Z")]
+pub struct SinceError {
+    pub value: String,
+}
+
+/// `since` accepts a day (`2025-08-01`, midnight UTC) or an RFC 3339 time. It lives here, the
+/// lowest layer that reads it, so the API does not reach up into the commands for it.
+pub fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, SinceError> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc());
+        }
+    }
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .map_err(|_| SinceError {
+            value: s.to_string(),
+        })
+}
+
+use crate::policy;
 use crate::redact::{redact_text, redact_url};
-use crate::scheduler::policy;
 use crate::scheduler::Daemon;
 
 pub fn router(daemon: Arc<Daemon>) -> Router {

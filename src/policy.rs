@@ -1,5 +1,7 @@
 //! When is a feed next due? A pure function of what the last poll learned and the current time,
-//! so every politeness rule is unit-tested with an injected clock.
+//! so every politeness rule is unit-tested with an injected clock. A module of its own, below
+//! both the pipeline (which computes `next_due` when it records a poll) and the scheduler
+//! (which asks `is_due` at each tick), so neither imports the other for it.
 //!
 //! The cron schedule says when feedsmith *looks*; this policy says whether a feed may be polled at
 //! that moment. Rules, each only ever pushing the due time later:
