@@ -95,71 +95,9 @@ pub struct EnrichSettings {
     pub model: Option<ModelSettings>,
 }
 
-/// `Debug` and `Serialize` show the URL without its password (`config check`, logs): a
-/// PostgreSQL URL is the database's credential.
-#[derive(Clone)]
-pub struct DatabaseSettings {
-    pub url: String,
-    pub max_connections: u32,
-}
-
-impl DatabaseSettings {
-    /// The URL with the password (and secret query values such as `sslpassword`) masked.
-    pub fn redacted_url(&self) -> String {
-        let masked = match url::Url::parse(&self.url) {
-            Ok(mut u) if u.password().is_some() => {
-                let _ = u.set_password(Some(crate::redact::MASK));
-                u.to_string()
-            }
-            _ => self.url.clone(),
-        };
-        // Userinfo stays (the user name helps), the query is redacted.
-        match masked.split_once('?') {
-            Some((base, query)) => format!("{base}?{}", crate::redact::redact_query(query)),
-            None => masked,
-        }
-    }
-}
-
-impl std::fmt::Debug for DatabaseSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DatabaseSettings")
-            .field("url", &self.redacted_url())
-            .field("max_connections", &self.max_connections)
-            .finish()
-    }
-}
-
-impl Serialize for DatabaseSettings {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("DatabaseSettings", 2)?;
-        st.serialize_field("url", &self.redacted_url())?;
-        st.serialize_field("max_connections", &self.max_connections)?;
-        st.end()
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HttpSettings {
-    pub user_agent: String,
-    #[serde(serialize_with = "ser_duration")]
-    pub timeout: Duration,
-    #[serde(serialize_with = "ser_duration")]
-    pub connect_timeout: Duration,
-    pub max_body: u64,
-    pub concurrency: usize,
-    pub per_host_concurrency: usize,
-    pub max_redirects: usize,
-    /// Hosts (names or address literals) the network guard lets feed content reach even when
-    /// they are internal (docs/security.md).
-    pub allow_hosts: Vec<String>,
-    /// Turn the network guard off for internal addresses (an aggregator of intranet feeds).
-    pub allow_private_networks: bool,
-    /// Query keys whose values are redacted wherever a URL is shown, added to the built-in
-    /// list (`token`, `key`, `feed`, `user`, `secret`, `password`, `sig`, `auth`, ...).
-    pub secret_query_keys: Vec<String>,
-}
+// Each stage owns its settings type; the configuration reads the file into them.
+pub use crate::fetch::HttpSettings;
+pub use crate::store::DatabaseSettings;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ScheduleSettings {
@@ -221,9 +159,10 @@ pub struct PublishSettings {
     pub dir: Option<PathBuf>,
 }
 
-pub(crate) fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format_duration(*d))
-}
+// Where the settings types of the stages (article, enrich) name them: in a leaf module, so a
+// stage never imports the configuration that imports it.
+pub use crate::units::format_duration;
+pub(crate) use crate::units::ser_duration;
 
 /// The default User-Agent: descriptive, versioned and with a contact URL, which is what Reddit's
 /// API rules ask for (generic agents such as `reqwest/x` are throttled or blocked there).
@@ -1344,22 +1283,6 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         return None;
     }
     Some(Duration::from_secs_f64(secs))
-}
-
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms % 1000 != 0 {
-        format!("{ms}ms")
-    } else {
-        let s = d.as_secs();
-        if s % 3600 == 0 && s > 0 {
-            format!("{}h", s / 3600)
-        } else if s % 60 == 0 && s > 0 {
-            format!("{}m", s / 60)
-        } else {
-            format!("{s}s")
-        }
-    }
 }
 
 /// `15MiB`, `500KB`, `1GiB`, or a bare number of bytes.

@@ -7,6 +7,29 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Per feed `full_content`: when the linked page is fetched for the post's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FullContent {
+    Never,
+    /// When the entry's own text is under the feed's `min_content_chars` or under
+    /// `article::SHORT_CHARS` characters.
+    #[default]
+    WhenShort,
+    Always,
+}
+
+impl FullContent {
+    pub fn parse(s: &str) -> Option<FullContent> {
+        match s {
+            "never" => Some(FullContent::Never),
+            "when_short" => Some(FullContent::WhenShort),
+            "always" => Some(FullContent::Always),
+            _ => None,
+        }
+    }
+}
+
 /// One `[[feeds]]` table of the configuration, validated. The URL identifies the feed; names may
 /// repeat (the original pipeline published several URLs under one `feed_name`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,7 +48,7 @@ pub struct FeedConfig {
     pub min_content_chars: Option<usize>,
     /// When to fetch the linked page for the full article (`None`: `[articles].full_content`).
     #[serde(default)]
-    pub full_content: Option<crate::article::FullContent>,
+    pub full_content: Option<FullContent>,
     /// CSS selector of the article body on the linked page, instead of readability.
     #[serde(default)]
     pub content_selector: Option<String>,

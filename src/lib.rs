@@ -25,6 +25,7 @@ pub mod server;
 pub mod store;
 pub mod systemd;
 pub mod telemetry;
+pub mod units;
 
 /// `../shared` beside the repository, or `$FEEDSMITH_SHARED`, when its corpus is there: for the
 /// unit tests that read the corpus in place. `None`, with a notice, when it is absent (they

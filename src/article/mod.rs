@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -30,35 +30,16 @@ use tracing::{debug, info, warn};
 
 pub use extract::Extractor;
 
-use crate::config::HttpSettings;
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 use crate::enrich::ModelClient;
+use crate::fetch::HttpSettings;
 use crate::fetch::{FetchError, FetchResponse, Fetcher, Trust, Validators};
 use crate::redact::RedactedUrl;
 use crate::store::{ArticleRecord, Store};
 
-/// Per feed `full_content`: when the linked page is fetched for the post's content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FullContent {
-    Never,
-    /// When the entry's own text is under the feed's `min_content_chars` or under
-    /// [`SHORT_CHARS`] characters.
-    #[default]
-    WhenShort,
-    Always,
-}
-
-impl FullContent {
-    pub fn parse(s: &str) -> Option<FullContent> {
-        match s {
-            "never" => Some(FullContent::Never),
-            "when_short" => Some(FullContent::WhenShort),
-            "always" => Some(FullContent::Always),
-            _ => None,
-        }
-    }
-}
+/// Per feed `full_content` (plain data, so it lives in [`crate::domain`] with the feed's
+/// configuration).
+pub use crate::domain::FullContent;
 
 /// Entries with less plain text than this are teasers (`when_short`).
 pub const SHORT_CHARS: usize = 500;
@@ -71,14 +52,14 @@ pub struct ArticleSettings {
     /// Article fetches at once (separate from the feed fetches, so articles never delay polls).
     pub concurrency: usize,
     /// Minimum time between two article requests to the same host.
-    #[serde(serialize_with = "crate::config::ser_duration")]
+    #[serde(serialize_with = "crate::units::ser_duration")]
     pub per_host_interval: Duration,
     /// Largest article page accepted.
     pub max_body: u64,
     /// Attempts before a failing page is given up (the post keeps the feed's content).
     pub max_attempts: u32,
     /// First retry delay; doubled after each failure.
-    #[serde(serialize_with = "crate::config::ser_duration")]
+    #[serde(serialize_with = "crate::units::ser_duration")]
     pub retry_backoff: Duration,
 }
 

@@ -84,7 +84,7 @@ pub struct ModelSettings {
     pub concurrency: usize,
     #[serde(
         rename = "model_timeout",
-        serialize_with = "crate::config::ser_duration"
+        serialize_with = "crate::units::ser_duration"
     )]
     pub timeout: Duration,
     pub daily_budget: u32,

@@ -18,8 +18,30 @@ use reqwest::StatusCode;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
-use crate::config::HttpSettings;
 use crate::redact::{redact_text, redact_url};
+
+/// `[http]`: the client every request of the program goes through (owned here, by the stage
+/// that uses it; `config` fills it from the file).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HttpSettings {
+    pub user_agent: String,
+    #[serde(serialize_with = "crate::units::ser_duration")]
+    pub timeout: Duration,
+    #[serde(serialize_with = "crate::units::ser_duration")]
+    pub connect_timeout: Duration,
+    pub max_body: u64,
+    pub concurrency: usize,
+    pub per_host_concurrency: usize,
+    pub max_redirects: usize,
+    /// Hosts (names or address literals) the network guard lets feed content reach even when
+    /// they are internal (docs/security.md).
+    pub allow_hosts: Vec<String>,
+    /// Turn the network guard off for internal addresses (an aggregator of intranet feeds).
+    pub allow_private_networks: bool,
+    /// Query keys whose values are redacted wherever a URL is shown, added to the built-in
+    /// list (`token`, `key`, `feed`, `user`, `secret`, `password`, `sig`, `auth`, ...).
+    pub secret_query_keys: Vec<String>,
+}
 
 /// What the client sends with `Accept`: feeds first, anything else last (autodiscovery needs HTML).
 const ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \

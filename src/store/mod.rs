@@ -12,8 +12,52 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::config::DatabaseSettings;
 use crate::domain::{FeedConfig, Post, SkippedEntry};
+
+/// `[database]`, owned by the store. `Debug` and `Serialize` show the URL without its password (`config check`, logs): a
+/// PostgreSQL URL is the database's credential.
+#[derive(Clone)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl DatabaseSettings {
+    /// The URL with the password (and secret query values such as `sslpassword`) masked.
+    pub fn redacted_url(&self) -> String {
+        let masked = match url::Url::parse(&self.url) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some(crate::redact::MASK));
+                u.to_string()
+            }
+            _ => self.url.clone(),
+        };
+        // Userinfo stays (the user name helps), the query is redacted.
+        match masked.split_once('?') {
+            Some((base, query)) => format!("{base}?{}", crate::redact::redact_query(query)),
+            None => masked,
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl Serialize for DatabaseSettings {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("DatabaseSettings", 2)?;
+        st.serialize_field("url", &self.redacted_url())?;
+        st.serialize_field("max_connections", &self.max_connections)?;
+        st.end()
+    }
+}
 
 pub mod postgres;
 pub mod sqlite;
