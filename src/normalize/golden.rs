@@ -377,7 +377,7 @@ fn videos_layout() {
 /// effect is part of the hash.
 #[test]
 fn keyword_tags_extend_the_worked_example() {
-    use crate::enrich::{Enrichment, Taxonomy};
+    use crate::normalize::{taxonomy::Taxonomy, Enrichment};
     use std::collections::BTreeMap;
     use std::sync::Arc;
 

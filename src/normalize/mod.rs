@@ -13,13 +13,14 @@
 //! markdown), [`video`] (YouTube ids), [`frontmatter`] (YAML) and
 //! [`render`] (the file layout).
 //!
-//! Keyword tags ([`crate::enrich`]) come in through [`normalize_entry_with`]: the compiled
+//! Keyword tags ([`taxonomy`], [`Enrichment`]) come in through [`normalize_entry_with`]: the compiled
 //! taxonomy is passed in, so normalization still reads no file. [`normalize_entry`] is the spec
 //! exactly (section 5's tags only), which is what the golden cases check.
 
 mod author;
 mod date;
 mod frontmatter;
+mod keywords;
 pub mod lint;
 mod markdown;
 mod reddit;
@@ -27,6 +28,7 @@ mod render;
 mod sanitize;
 mod slug;
 mod tags;
+pub mod taxonomy;
 mod text;
 mod video;
 
@@ -38,11 +40,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::{viewing_mode, FeedConfig, ParsedEntry, ParsedFeed, Post, SkippedEntry};
-use crate::enrich::{Enrichment, Tagging};
+use taxonomy::Tagging;
 
 pub use author::author;
 pub use date::{format_date, parse_date};
 pub use frontmatter::clean_scalar;
+pub use keywords::{Enrichment, DEFAULT_MAX_TAGS};
 pub use markdown::html_to_markdown;
 pub use reddit::{is_reddit, reddit_segment};
 pub use render::{render_post, safe_link};

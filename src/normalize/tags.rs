@@ -273,7 +273,7 @@ pub fn build_tags(entry_categories: &[String], feed: &FeedConfig) -> (Vec<String
     build_tags_with(entry_categories, feed, &[])
 }
 
-/// [`build_tags`] with keyword tags (from the taxonomy, [`crate::enrich`]) as one more input,
+/// [`build_tags`] with keyword tags (from the taxonomy, [`super::taxonomy`]) as one more input,
 /// after the collection: they go through the same rules, and on a case-insensitive duplicate the
 /// entry's and the configuration's spelling wins. They are never protected from the stop-word
 /// rule (a valid taxonomy has no stop words as tags anyway).
