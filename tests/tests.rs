@@ -18,6 +18,7 @@ mod failures;
 mod faults;
 mod fetch;
 mod fetch_limits;
+mod odd_data;
 mod properties;
 mod publish;
 mod store;

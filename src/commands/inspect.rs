@@ -70,6 +70,16 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
         .iter()
         .map(|e| (entry_key(&feed, e), e))
         .collect();
+    // The entry's own date when the post has its first-seen time instead (a date too far in
+    // the future is not kept; see normalize::date::post_date).
+    let replaced_date = |p: &Post| {
+        let entry = entries.get(&p.entry_key)?;
+        entry
+            .published
+            .or(entry.updated)
+            .map(|own| chrono::SubsecRound::trunc_subsecs(own, 0))
+            .filter(|own| *own != p.date)
+    };
     let explain = |p: &Post| -> Option<Explanation> {
         let entry = entries.get(&p.entry_key)?;
         Some(explanation(&feed, entry, p, &enrich))
@@ -96,7 +106,14 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
                 });
                 if args.explain {
                     if let (Some(obj), Some(e)) = (item.as_object_mut(), explain(p)) {
-                        obj.insert("explain".into(), e.to_json(&enrich));
+                        let mut e = e.to_json(&enrich);
+                        if let (Some(e), Some(own)) = (e.as_object_mut(), replaced_date(p)) {
+                            e.insert(
+                                "feed_date".into(),
+                                json!(crate::normalize::format_date(&own)),
+                            );
+                        }
+                        obj.insert("explain".into(), e);
                     }
                 }
                 item
@@ -109,6 +126,15 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
         for p in &batch.posts {
             println!("==> {} <==", post_path(p));
             println!("title: {}", p.title);
+            let date = crate::normalize::format_date(&p.date);
+            match replaced_date(p) {
+                Some(own) => println!(
+                    "date: {date} (first seen; the feed says {}, more than {} hours ahead)",
+                    crate::normalize::format_date(&own),
+                    crate::normalize::MAX_AHEAD.num_hours()
+                ),
+                None => println!("date: {date}"),
+            }
             match explain(p) {
                 Some(e) => print!("{}", e.to_text(&enrich)),
                 None => println!("tags: {:?}", p.tags),
