@@ -159,3 +159,91 @@ async fn long_non_latin_titles_and_future_dates_export_and_build() {
         );
     }
 }
+
+fn rss_items(title: &str, items: &[(&str, &str, &str)]) -> String {
+    let items: String = items
+        .iter()
+        .map(|(guid, link, body)| {
+            format!(
+                "<item><guid>{guid}</guid><title>Entry {guid}</title><link>{link}</link>\
+                 <pubDate>Sun, 03 Aug 2025 22:48:15 GMT</pubDate>\
+                 <description>&lt;p&gt;{body}&lt;/p&gt;</description></item>"
+            )
+        })
+        .collect();
+    format!("<rss version=\"2.0\"><channel><title>{title}</title>{items}</channel></rss>")
+}
+
+/// An entry whose link changes to a URL another post holds is still the same entry: its post is
+/// updated (keeping its own URL) and the warning names the post that owns the URL. A new entry of
+/// another feed with a stored URL is a duplicate: logged at INFO with both feeds, and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_moving_onto_a_stored_url_keeps_the_entrys_post_and_says_who_owns_it() {
+    let server = TestServer::start().await;
+    let (u1, u2) = ("http://example.org/one", "http://example.org/two");
+    server.route(
+        "/a.xml",
+        Reply::feed(rss_items("A", &[("a1", u1, "first version")])),
+    );
+    server.route(
+        "/b.xml",
+        Reply::feed(rss_items("B", &[("b1", u2, "the owner")])),
+    );
+    let feeds = format!(
+        "{}{}",
+        feed_toml("Feed A", &server.url("/a.xml"), "blogs", ""),
+        feed_toml("Feed B", &server.url("/b.xml"), "blogs", "")
+    );
+    let ws = Workspace::new("", &feeds);
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // a1 now links to b1's URL, with a new body.
+    server.route(
+        "/a.xml",
+        Reply::feed(rss_items("A", &[("a1", u2, "second version")])),
+    );
+    let out = ws.run(&["fetch", "--feed", "Feed A"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains(u2))
+        .unwrap_or_else(|| panic!("no warning about {u2}:\n{}", out.stderr));
+    assert!(
+        warning.contains("Feed B") && warning.contains("a1"),
+        "the warning names the entry and the owning post's feed: {warning}"
+    );
+    assert!(out.stderr.contains("1 updated"), "{}", out.stderr);
+    let posts = ws.posts().await;
+    let a1 = posts.iter().find(|p| p["feed"] == "Feed A").unwrap();
+    assert_eq!(a1["canonical_url"], u1, "the post keeps its own URL");
+    let shown = ws
+        .run(&["posts", "show", a1["id"].to_string().as_str()])
+        .await;
+    assert!(shown.stdout.contains("second version"), "{}", shown.stdout);
+
+    // A third feed carries b1's URL as a new entry: a duplicate across feeds.
+    server.route(
+        "/c.xml",
+        Reply::feed(rss_items("C", &[("c1", u2, "a copy")])),
+    );
+    let config = std::fs::read_to_string(ws.config_path()).unwrap();
+    std::fs::write(
+        ws.config_path(),
+        config + &feed_toml("Feed C", &server.url("/c.xml"), "blogs", ""),
+    )
+    .unwrap();
+    let out = ws.run(&["fetch", "--feed", "Feed C"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let info = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("INFO") && l.contains("duplicate") && l.contains(u2))
+        .unwrap_or_else(|| panic!("no INFO line about the duplicate:\n{}", out.stderr));
+    assert!(
+        info.contains("Feed C") && info.contains("Feed B"),
+        "both feeds named: {info}"
+    );
+    assert!(out.stderr.contains("1 duplicate"), "{}", out.stderr);
+}

@@ -146,6 +146,8 @@ pub struct Summary {
     pub failed: usize,
     pub new: usize,
     pub updated: usize,
+    /// Entries not stored because their URL is (a Reddit cross-post, another feed's post).
+    pub duplicates: usize,
     pub elapsed_ms: u128,
     /// Article pages fetched and failed (full content).
     pub articles: (u64, u64),
@@ -165,6 +167,7 @@ impl Summary {
             }
             s.new += r.saved.new;
             s.updated += r.saved.updated;
+            s.duplicates += r.saved.duplicates;
         }
         s
     }
@@ -174,14 +177,14 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "feeds: {} ok, {} not modified, {} failed; posts: {} new, {} updated; {:.1}s",
-            self.ok,
-            self.not_modified,
-            self.failed,
-            self.new,
-            self.updated,
-            self.elapsed_ms as f64 / 1000.0
+            "feeds: {} ok, {} not modified, {} failed; posts: {} new, {} updated",
+            self.ok, self.not_modified, self.failed, self.new, self.updated,
         )?;
+        if self.duplicates > 0 {
+            let s = if self.duplicates == 1 { "" } else { "s" };
+            write!(f, ", {} duplicate{s}", self.duplicates)?;
+        }
+        write!(f, "; {:.1}s", self.elapsed_ms as f64 / 1000.0)?;
         if self.articles != (0, 0) {
             write!(
                 f,
