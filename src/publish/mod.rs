@@ -253,7 +253,7 @@ fn remove_stale_temp_files(dir: &Path) -> usize {
 /// Files written per batch: their temporary files are made durable with one `syncfs` before
 /// any of them is renamed into place, instead of one `fsync` per file (a 50 000-post export
 /// spent most of its time in `fsync`).
-const BATCH: usize = 512;
+const BATCH: usize = 4096;
 
 /// A file written to its temporary name, waiting for its batch's sync and rename.
 struct Pending {
