@@ -270,6 +270,9 @@ struct Writer<'a> {
     pending: Vec<Pending>,
     /// Directories a file was renamed into, synced at the end so the renames are durable.
     touched: HashSet<PathBuf>,
+    /// Directories known to exist.
+    created: HashSet<PathBuf>,
+    pid: u32,
     seq: u64,
 }
 
@@ -286,6 +289,8 @@ impl<'a> Writer<'a> {
             journal,
             pending: Vec::new(),
             touched: HashSet::new(),
+            created: HashSet::new(),
+            pid: std::process::id(),
             seq: 0,
         })
     }
@@ -322,14 +327,18 @@ impl<'a> Writer<'a> {
             path: target.clone(),
             source,
         };
-        std::fs::create_dir_all(&parent).map_err(io)?;
+        // Once per directory, not per file (a `mkdir` that fails with EEXIST, 50 000 times).
+        if !self.created.contains(&parent) {
+            std::fs::create_dir_all(&parent).map_err(io)?;
+            self.created.insert(parent.clone());
+        }
         let file_name = target
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("post");
         let short: String = file_name.chars().take(40).collect();
         self.seq += 1;
-        let tmp = parent.join(format!(".{short}.{}.{}.tmp", std::process::id(), self.seq));
+        let tmp = parent.join(format!(".{short}.{}.{}.tmp", self.pid, self.seq));
         if let Err(e) = std::fs::write(&tmp, bytes) {
             let _ = std::fs::remove_file(&tmp);
             return Err(io(e));
