@@ -28,6 +28,10 @@ USER 10001:10001
 WORKDIR /var/lib/feedsmith
 # Configuration: mount a file over /etc/feedsmith/feedsmith.toml and/or set FEEDSMITH__SECTION__KEY
 # variables (FEEDSMITH__DATABASE__URL=postgres://... for clusters). JSON logs for collectors.
+# The container listens on all its interfaces: publish the port on 127.0.0.1 only, or require a
+# token for /api/* and /feed.xml (docs/security.md):
+#   -e FEEDSMITH__SERVER__TOKEN_ENV=FEEDSMITH_API_TOKEN -e FEEDSMITH_API_TOKEN=<long random>
+# `run` warns at start when it listens beyond loopback without one.
 ENV FEEDSMITH_CONFIG=/etc/feedsmith/feedsmith.toml \
     FEEDSMITH__SERVER__LISTEN=0.0.0.0:8080 \
     FEEDSMITH__DATABASE__URL=sqlite:///var/lib/feedsmith/feedsmith.db \

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use feedsmith::config;
-use feedsmith::fetch::{FetchResponse, Fetcher, Validators};
+use feedsmith::fetch::{FetchResponse, Fetcher, Trust, Validators};
 use feedsmith::parse;
 use futures_util::stream::{self, StreamExt};
 
@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let fetcher = fetcher.clone();
                 async move {
                     let resp = fetcher
-                        .fetch(url, &Validators::default())
+                        .fetch(url, &Validators::default(), &Trust::origin_of(url))
                         .await
                         .map_err(|e| e.to_string())?;
                     let FetchResponse::Modified(doc) = resp else {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::telemetry::LogFormat;
 
@@ -13,14 +13,25 @@ Configuration: --config, else $FEEDSMITH_CONFIG, else ./config/feedsmith.toml, e
 (e.g. FEEDSMITH__DATABASE__URL=sqlite:///var/lib/feedsmith/feedsmith.db); --database-url beats both.
 
 Exit codes: 0 success, 1 fatal runtime error (database, I/O), 2 usage or configuration error,
-3 `fetch` finished but at least one feed failed (everything else was stored).
+3 `fetch` finished but some feeds failed (everything else was stored), 4 `fetch` finished and
+every feed failed.
 
-Logs and progress go to stderr; machine output (--json, `posts show`) goes to stdout.";
+Logs and progress go to stderr; machine output (--json, `posts show`) goes to stdout.
+Logging: feedsmith's own events at INFO and its libraries' at WARN; -v adds feedsmith's DEBUG
+(requests, validators, redirects, timings), -vv TRACE, -q errors only; RUST_LOG overrides all.
+NO_COLOR (or output that is not a terminal) turns colour off.";
 
 /// feedsmith polls RSS, Atom and JSON feeds and stores every entry as a Jekyll post
 /// (YAML front matter + markdown) in SQLite or PostgreSQL, for downstream publishing.
 #[derive(Debug, Parser)]
-#[command(name = "feedsmith", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(
+    name = "feedsmith",
+    version,
+    about,
+    long_about = None,
+    after_help = AFTER_HELP,
+    next_help_heading = "Global options"
+)]
 pub struct Cli {
     /// Configuration file (TOML).
     #[arg(long, global = true, env = "FEEDSMITH_CONFIG", value_name = "PATH")]
@@ -34,6 +45,14 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
 
+    /// More log detail: -v shows feedsmith's DEBUG events, -vv its TRACE events.
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Errors only: no INFO or WARN log lines.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,11 +61,16 @@ pub struct Cli {
 pub enum Command {
     /// Poll every configured feed (or the named ones) once, store the posts, exit.
     ///
-    /// Prints a progress bar on a terminal and a one-line summary at the end. Exit code 3 when at
-    /// least one feed failed; the others are stored regardless.
+    /// Prints a progress bar on a terminal (feeds done, in flight, the host they wait on, ETA),
+    /// then the failures, each once, and a one-line summary. Exit code 3 when some feeds failed
+    /// (the others are stored regardless), 4 when every feed failed.
     Fetch(FetchArgs),
-    /// The daemon: poll every feed on its cron schedule and serve /healthz, /readyz, /metrics
-    /// and /api/feeds on [server].listen, until SIGTERM/SIGINT. SIGHUP reloads the configuration.
+    /// The daemon: poll every feed on its cron schedule and serve the HTTP endpoints on
+    /// [server].listen, until SIGTERM/SIGINT. SIGHUP reloads the configuration.
+    ///
+    /// Endpoints: /healthz (alive), /readyz (database and scheduler ready), /metrics
+    /// (Prometheus), /api/feeds (each feed's status), /api/posts and /api/posts/{id} (stored
+    /// posts as JSON), /feed.xml (an Atom feed of the newest posts).
     ///
     /// Speaks systemd's notify protocol (READY, WATCHDOG, RELOADING, STOPPING) when started by
     /// systemd; use --log-format json under a service manager.
@@ -76,6 +100,19 @@ pub enum Command {
     Healthcheck(HealthcheckArgs),
     /// Apply database migrations and exit (`fetch` and `run` also migrate on start).
     Migrate,
+    /// Print a shell completion script on stdout.
+    ///
+    /// bash: `feedsmith completions bash > /etc/bash_completion.d/feedsmith`;
+    /// zsh: `feedsmith completions zsh > "${fpath[1]}/_feedsmith"`;
+    /// fish: `feedsmith completions fish > ~/.config/fish/completions/feedsmith.fish`.
+    Completions {
+        /// The shell to generate for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout: `feedsmith man | man -l -`, or install it with
+    /// `feedsmith man > /usr/local/share/man/man1/feedsmith.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -90,9 +127,9 @@ pub struct FetchArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The Jekyll site's source directory (created if missing).
+    /// The Jekyll site's source directory (created if missing). Defaults to [publish].dir.
     #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
     /// Only posts dated on or after this date (YYYY-MM-DD or RFC 3339).
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
@@ -118,6 +155,7 @@ pub enum FeedsCommand {
     /// Print `[[feeds]]` TOML tables for the outlines of an OPML file (or append them to the
     /// configuration file with --write). The configuration file stays the source of truth.
     Import {
+        /// The OPML file (a subscription list exported by another reader).
         #[arg(value_name = "FILE.opml")]
         file: PathBuf,
         /// Append the new feeds to the configuration file instead of printing them.
@@ -128,14 +166,26 @@ pub enum FeedsCommand {
         collection: String,
     },
     /// Print the configured feeds as OPML.
-    Export,
+    Export {
+        /// Keep credentials and tokens in the URLs (to move subscriptions to another
+        /// installation); by default they are redacted.
+        #[arg(long)]
+        include_secrets: bool,
+    },
     /// Add a `[[feeds]]` table to the configuration file (comments and layout are kept).
+    ///
+    /// Fetches the URL once first and refuses what is not a feed; an HTML page is followed to
+    /// its feed link (autodiscovery). Prints the table it wrote.
     Add {
-        /// The feed's URL (http or https).
+        /// The feed's URL (http or https), or a page that links to its feed.
         url: String,
-        /// Name shown in `feed_name` and the footer; defaults to the URL's host.
+        /// Name shown in `feed_name` and the footer; defaults to the feed's title (else the
+        /// URL's host).
         #[arg(long)]
         name: Option<String>,
+        /// Do not fetch the URL first (for a feed that is down now, or a machine offline).
+        #[arg(long)]
+        no_check: bool,
         /// Collection (output folder `_<collection>`).
         #[arg(long, default_value = "blogs")]
         collection: String,
@@ -173,6 +223,10 @@ pub struct InspectArgs {
     /// configured feed with this URL, else `blogs`.
     #[arg(long)]
     pub collection: Option<String>,
+    /// The feed URL to write as `feed_url` (and to match a configured feed by). Defaults to the
+    /// URL inspected, or `file://` and the absolute path of a local file.
+    #[arg(long, value_name = "URL")]
+    pub feed_url: Option<String>,
     /// Feed name to use in `feed_name` and the footer. Defaults to the configured feed's name,
     /// else the feed's own title.
     #[arg(long)]
@@ -195,8 +249,9 @@ pub enum PostsCommand {
     List(PostsListArgs),
     /// Print one post exactly as its published file will contain it.
     Show {
-        /// The post's numeric id or its canonical URL.
-        #[arg(value_name = "ID_OR_CANONICAL_URL")]
+        /// The post's numeric id, its canonical URL, or its path as `posts list` prints it
+        /// (`_<collection>/<date>-<slug>.md`).
+        #[arg(value_name = "ID_URL_OR_PATH")]
         id: String,
     },
 }

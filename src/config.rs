@@ -53,6 +53,9 @@ pub enum ConfigError {
     },
     #[error("environment variable {var}: {message}")]
     Env { var: String, message: String },
+    /// A value given on the command line (`--database-url`) that validation refused.
+    #[error("{flag}: {message}")]
+    Flag { flag: String, message: String },
 }
 
 /// The validated settings every command runs with.
@@ -92,10 +95,49 @@ pub struct EnrichSettings {
     pub model: Option<ModelSettings>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// `Debug` and `Serialize` show the URL without its password (`config check`, logs): a
+/// PostgreSQL URL is the database's credential.
+#[derive(Clone)]
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
+}
+
+impl DatabaseSettings {
+    /// The URL with the password (and secret query values such as `sslpassword`) masked.
+    pub fn redacted_url(&self) -> String {
+        let masked = match url::Url::parse(&self.url) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some(crate::redact::MASK));
+                u.to_string()
+            }
+            _ => self.url.clone(),
+        };
+        // Userinfo stays (the user name helps), the query is redacted.
+        match masked.split_once('?') {
+            Some((base, query)) => format!("{base}?{}", crate::redact::redact_query(query)),
+            None => masked,
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl Serialize for DatabaseSettings {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("DatabaseSettings", 2)?;
+        st.serialize_field("url", &self.redacted_url())?;
+        st.serialize_field("max_connections", &self.max_connections)?;
+        st.end()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,6 +151,14 @@ pub struct HttpSettings {
     pub concurrency: usize,
     pub per_host_concurrency: usize,
     pub max_redirects: usize,
+    /// Hosts (names or address literals) the network guard lets feed content reach even when
+    /// they are internal (docs/security.md).
+    pub allow_hosts: Vec<String>,
+    /// Turn the network guard off for internal addresses (an aggregator of intranet feeds).
+    pub allow_private_networks: bool,
+    /// Query keys whose values are redacted wherever a URL is shown, added to the built-in
+    /// list (`token`, `key`, `feed`, `user`, `secret`, `password`, `sig`, `auth`, ...).
+    pub secret_query_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -132,6 +182,34 @@ pub struct ScheduleSettings {
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerSettings {
     pub listen: String,
+    /// Where clients reach the daemon (`https://feeds.example.org`): the `/feed.xml` id and
+    /// self link. Never taken from the request's `Host` header, which the client chooses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Concurrent connections served; more are accepted and closed at once (503).
+    pub max_connections: usize,
+    /// A request's header must arrive within this (slowloris).
+    #[serde(serialize_with = "ser_duration")]
+    pub header_timeout: Duration,
+    /// A connection with no traffic for this long is closed (idle keep-alive, stalled bodies).
+    #[serde(serialize_with = "ser_duration")]
+    pub idle_timeout: Duration,
+    /// The environment variable holding the bearer token required on `/api/*` and `/feed.xml`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// The token itself, read at load; never printed.
+    #[serde(skip)]
+    pub token: Option<ApiToken>,
+}
+
+/// The API's bearer token (`[server] token_env`); `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(pub String);
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken(***)")
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -201,6 +279,8 @@ const OPTIONAL_KEYS: &[(&str, &str)] = &[
     ("enrich", "endpoint"),
     ("enrich", "model"),
     ("enrich", "api_key_env"),
+    ("server", "public_url"),
+    ("server", "token_env"),
 ];
 
 fn is_optional_key(section: &str, key: &str) -> bool {
@@ -224,6 +304,9 @@ struct RawHttp {
     concurrency: i64,
     per_host_concurrency: i64,
     max_redirects: i64,
+    allow_hosts: Vec<String>,
+    allow_private_networks: bool,
+    secret_query_keys: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -240,6 +323,13 @@ struct RawSchedule {
 #[serde(deny_unknown_fields)]
 struct RawServer {
     listen: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    public_url: Option<String>,
+    max_connections: i64,
+    header_timeout: String,
+    idle_timeout: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_env: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -287,6 +377,8 @@ struct RawFeed {
     full_content: Option<String>,
     #[serde(default)]
     content_selector: Option<String>,
+    #[serde(default)]
+    public_url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -307,6 +399,9 @@ fn defaults() -> RawSettings {
             concurrency: 16,
             per_host_concurrency: 2,
             max_redirects: 5,
+            allow_hosts: Vec::new(),
+            allow_private_networks: false,
+            secret_query_keys: Vec::new(),
         },
         schedule: RawSchedule {
             default: "0 */30 * * * *".into(),
@@ -317,6 +412,11 @@ fn defaults() -> RawSettings {
         },
         server: RawServer {
             listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            max_connections: 512,
+            header_timeout: "10s".into(),
+            idle_timeout: "60s".into(),
+            token_env: None,
         },
         publish: RawPublish {
             permalink: "/{collection}/{date}-{slug}.html".into(),
@@ -416,27 +516,193 @@ pub fn from_parts(
         merge(&mut tree, file);
     }
 
+    // Which keys the environment and the command line set, so an error about one of them names
+    // the variable or the flag instead of the file.
+    // (key, Some(variable)) for the environment, (key, None) for `--database-url`.
+    let mut overrides: Vec<(String, Option<String>)> = Vec::new();
     let mut env_sorted: Vec<&(String, String)> = env.iter().collect();
     env_sorted.sort();
     for (var, value) in env_sorted {
         apply_env(&mut tree, var, value)?;
+        if let Some(key) = env_key(var) {
+            overrides.push((key, Some(var.clone())));
+        }
     }
     if let Some(url) = database_url {
         if let Some(db) = tree.get_mut("database").and_then(|v| v.as_table_mut()) {
             db.insert("url".into(), toml::Value::String(url.to_string()));
         }
+        overrides.push(("[database].url".into(), None));
     }
 
-    let raw: RawSettings = tree
-        .try_into()
-        .map_err(|e: toml::de::Error| invalid(toml_message(&e)))?;
-    validate(raw, source).map_err(invalid)
+    let feeds_tree = tree.get("feeds").cloned();
+    let raw: RawSettings = tree.try_into().map_err(|e: toml::de::Error| {
+        // A bad `[[feeds]]` table: name it by index, name and line, which the merged tree lost.
+        if let Some(located) = locate_feed_error(feeds_tree.as_ref(), file_text) {
+            return invalid(located);
+        }
+        invalid(toml_message(&e))
+    })?;
+    validate(raw, source).map_err(|message| {
+        let message = with_feed_lines(&message, file_text);
+        match overrides
+            .iter()
+            .rev()
+            .find(|(key, _)| message.contains(key.as_str()))
+        {
+            Some((_, Some(var))) => ConfigError::Env {
+                var: var.clone(),
+                message,
+            },
+            Some((_, None)) => ConfigError::Flag {
+                flag: "--database-url".into(),
+                message,
+            },
+            None => invalid(message),
+        }
+    })
+}
+
+/// `FEEDSMITH__DATABASE__URL` -> `[database].url`, the form validation messages use.
+fn env_key(var: &str) -> Option<String> {
+    let rest = var.strip_prefix(ENV_PREFIX)?;
+    let (section, key) = rest.split_once("__")?;
+    Some(format!(
+        "[{}].{}",
+        section.to_ascii_lowercase(),
+        key.to_ascii_lowercase()
+    ))
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, col)
+}
+
+/// Byte spans of the file's `[[feeds]]` tables, in order (empty when it has none or does not
+/// parse).
+fn feed_spans(file_text: Option<&str>) -> Vec<std::ops::Range<usize>> {
+    let Some(text) = file_text else {
+        return Vec::new();
+    };
+    let Ok(doc) = toml_edit::ImDocument::parse(text) else {
+        return Vec::new();
+    };
+    doc.get("feeds")
+        .and_then(|f| f.as_array_of_tables())
+        .map(|a| a.iter().filter_map(|t| t.span()).collect())
+        .unwrap_or_default()
+}
+
+/// The first `[[feeds]]` table that does not deserialize, as "feeds[I] (NAME) at line L,
+/// column C: MESSAGE". `None` when every table is fine on its own (the error is elsewhere).
+fn locate_feed_error(feeds: Option<&toml::Value>, file_text: Option<&str>) -> Option<String> {
+    let feeds = feeds?.as_array()?;
+    let spans = feed_spans(file_text);
+    feeds.iter().enumerate().find_map(|(i, feed)| {
+        let err = RawFeed::deserialize(feed.clone()).err()?;
+        let name = feed
+            .get("name")
+            .and_then(|n| n.as_str())
+            .map(|n| format!(" ({n:?})"))
+            .unwrap_or_default();
+        let message = plain_types(err.message());
+        // The offending key: named in the message (`unknown field `x``), else the key whose
+        // removal changes the error (serde's "invalid type" does not say which field).
+        let named = message
+            .split('`')
+            .nth(1)
+            .filter(|k| !k.is_empty() && !message.starts_with("missing"))
+            .map(str::to_string);
+        let key = named.clone().or_else(|| {
+            let table = feed.as_table()?;
+            table
+                .keys()
+                .find(|k| {
+                    let mut without = table.clone();
+                    without.remove(k.as_str());
+                    RawFeed::deserialize(toml::Value::Table(without))
+                        .map_or_else(|e| e.message() != err.message(), |_| true)
+                })
+                .cloned()
+        });
+        let message = match (&named, &key) {
+            (None, Some(k)) => format!("{k}: {message}"),
+            _ => message,
+        };
+        let at = spans.get(i).and_then(|span| {
+            let text = file_text?;
+            let key = key.as_deref();
+            let table = text.get(span.clone())?;
+            let offset = key
+                .and_then(|k| {
+                    table
+                        .lines()
+                        .scan(0, |pos, l| {
+                            let here = *pos;
+                            *pos += l.len() + 1;
+                            Some((here, l))
+                        })
+                        .find(|(_, l)| l.trim_start().starts_with(k))
+                        .map(|(here, l)| here + (l.len() - l.trim_start().len()))
+                })
+                .unwrap_or(0);
+            let (line, col) = line_col(text, span.start + offset);
+            Some(format!(" at line {line}, column {col}"))
+        });
+        Some(format!(
+            "feeds[{i}]{name}{}: {message}",
+            at.unwrap_or_default()
+        ))
+    })
+}
+
+/// Validation names a feed as `[[feeds]] #N (name)`; add the table's line in the file.
+fn with_feed_lines(message: &str, file_text: Option<&str>) -> String {
+    let Some(rest) = message.split("[[feeds]] #").nth(1) else {
+        return message.to_string();
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let (Ok(n), Some(text)) = (digits.parse::<usize>(), file_text) else {
+        return message.to_string();
+    };
+    let Some(span) = feed_spans(Some(text)).get(n.wrapping_sub(1)).cloned() else {
+        return message.to_string();
+    };
+    let (line, _) = line_col(text, span.start);
+    let tag = format!("[[feeds]] #{n}");
+    message.replacen(&tag, &format!("{tag} (line {line})"), 1)
+}
+
+/// serde's type names in words: "expected i64" means nothing to someone editing a TOML file.
+fn plain_types(message: &str) -> String {
+    [
+        ("expected i64", "expected a whole number"),
+        ("expected u64", "expected a whole number of 0 or more"),
+        ("expected u32", "expected a whole number of 0 or more"),
+        ("expected usize", "expected a whole number of 0 or more"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+        ("expected a string", "expected a quoted string"),
+        (
+            "expected a sequence",
+            "expected a list such as [\"a\", \"b\"]",
+        ),
+    ]
+    .iter()
+    .fold(message.to_string(), |m, (from, to)| m.replace(from, to))
 }
 
 /// toml's messages carry a source excerpt spanning several lines; keep them but indent them so
 /// the first line stays a readable summary.
 fn toml_message(e: &toml::de::Error) -> String {
-    let msg = e.to_string();
+    let msg = plain_types(&e.to_string());
     msg.trim_end().replace('\n', "\n  ")
 }
 
@@ -526,7 +792,7 @@ fn apply_env(tree: &mut toml::Value, var: &str, value: &str) -> Result<(), Confi
         Some(toml::Value::Integer(_)) => {
             toml::Value::Integer(value.trim().parse().map_err(|_| {
                 err(format!(
-                    "[{section}].{key} expects an integer, got {value:?}"
+                    "[{section}].{key} expects a whole number, got {value:?}"
                 ))
             })?)
         }
@@ -537,6 +803,15 @@ fn apply_env(tree: &mut toml::Value, var: &str, value: &str) -> Result<(), Confi
                 ))
             })?)
         }
+        // A list (`[http] allow_hosts`): comma-separated.
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| toml::Value::String(v.to_string()))
+                .collect(),
+        ),
         Some(_) => toml::Value::String(value.to_string()),
         None if is_optional_key(section, key) => toml::Value::String(value.to_string()),
         None => {
@@ -711,7 +986,17 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         concurrency: positive("concurrency", http.concurrency, 4096)?,
         per_host_concurrency: positive("per_host_concurrency", http.per_host_concurrency, 256)?,
         max_redirects: max_redirects as usize,
+        allow_hosts: http
+            .allow_hosts
+            .iter()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .collect(),
+        allow_private_networks: http.allow_private_networks,
+        secret_query_keys: http.secret_query_keys.clone(),
     };
+    // Before anything is printed: the keys redacted in every URL shown (src/redact.rs).
+    crate::redact::set_extra_secret_keys(&http.secret_query_keys);
 
     check_cron("[schedule].default", &schedule.default)?;
     let schedule = ScheduleSettings {
@@ -728,6 +1013,14 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             server.listen
         ));
     }
+
+    let (
+        server_public_url,
+        server_max_connections,
+        server_header_timeout,
+        server_idle_timeout,
+        server_token,
+    ) = validate_server_extras(&server)?;
 
     for placeholder_free in [&publish.permalink] {
         if !placeholder_free.contains("{slug}") {
@@ -830,6 +1123,23 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
                 Some(sel.to_string())
             }
         };
+        let public_url = match f.public_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(p) => match url::Url::parse(p) {
+                Ok(u) if matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.username().is_empty()
+                    && u.password().is_none() =>
+                {
+                    Some(p.to_string())
+                }
+                _ => {
+                    return Err(format!(
+                        "{at}: public_url = {p:?}: expected an absolute http(s) URL without credentials, e.g. \"https://www.reddit.com/r/devops/\" (it is published as the posts' feed_url)"
+                    ))
+                }
+            },
+        };
         let non_negative = |key: &str, v: Option<i64>| -> Result<Option<usize>, String> {
             match v {
                 Some(n) if n < 0 => Err(format!("{at}: {key} = {n}: expected 0 or more")),
@@ -849,6 +1159,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             min_content_chars: non_negative("min_content_chars", f.min_content_chars)?,
             full_content,
             content_selector,
+            public_url,
         });
     }
 
@@ -880,6 +1191,12 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         schedule,
         server: ServerSettings {
             listen: server.listen,
+            public_url: server_public_url,
+            max_connections: server_max_connections,
+            header_timeout: server_header_timeout,
+            idle_timeout: server_idle_timeout,
+            token_env: server.token_env.clone().filter(|v| !v.trim().is_empty()),
+            token: server_token,
         },
         publish,
         enrich,
@@ -938,6 +1255,64 @@ pub fn check_cron(what: &str, expr: &str) -> Result<(), String> {
         .parse(expr)
         .map(|_| ())
         .map_err(|e| format!("{what} = {expr:?}: invalid cron expression ({e}); expected e.g. \"0 */30 * * * *\""))
+}
+
+/// The type of [`validate_server_extras`]'s result: public_url, max_connections, header and
+/// idle timeouts, token.
+type ServerExtras = (Option<String>, usize, Duration, Duration, Option<ApiToken>);
+
+/// `[server]`'s hardening keys (docs/security.md): the token must be set in its variable now,
+/// not discovered missing at the first request.
+fn validate_server_extras(server: &RawServer) -> Result<ServerExtras, String> {
+    let public_url = match server.public_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(p) => match url::Url::parse(p) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                Some(p.trim_end_matches('/').to_string())
+            }
+            _ => {
+                return Err(format!(
+                    "[server].public_url = {p:?}: expected the absolute http(s) URL clients use, e.g. \"https://feeds.example.org\""
+                ))
+            }
+        },
+    };
+    if !(1..=1_000_000).contains(&server.max_connections) {
+        return Err(format!(
+            "[server].max_connections = {}: expected 1 to 1000000 (keep it below the process's open-file limit)",
+            server.max_connections
+        ));
+    }
+    let header_timeout = duration_setting("server", "header_timeout", &server.header_timeout)?;
+    let idle_timeout = duration_setting("server", "idle_timeout", &server.idle_timeout)?;
+    for (key, d, v) in [
+        ("header_timeout", header_timeout, &server.header_timeout),
+        ("idle_timeout", idle_timeout, &server.idle_timeout),
+    ] {
+        if d.is_zero() {
+            return Err(format!(
+                "[server].{key} = {v:?}: expected more than 0s, e.g. \"10s\""
+            ));
+        }
+    }
+    let token = match server.token_env.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(var) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(ApiToken(v.trim().to_string())),
+            _ => {
+                return Err(format!(
+                    "[server].token_env = {var:?}: the environment variable {var} is not set or empty; export the API token in it (or remove token_env to serve the API without one)"
+                ))
+            }
+        },
+    };
+    Ok((
+        public_url,
+        server.max_connections as usize,
+        header_timeout,
+        idle_timeout,
+        token,
+    ))
 }
 
 fn duration_setting(section: &str, key: &str, value: &str) -> Result<Duration, String> {
@@ -1104,6 +1479,78 @@ mod tests {
         .unwrap();
         assert_eq!(s.http.concurrency, 32);
         assert_eq!(s.database.url, "sqlite:///tmp/x.db");
+    }
+
+    #[test]
+    fn guard_and_redaction_settings_from_file_and_env() {
+        let s = load_str(
+            &format!("[http]\nallow_hosts = [\"wiki.intranet\", \" \"]\nsecret_query_keys = [\"channel_id\"]\n{FEED}"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.http.allow_hosts, ["wiki.intranet"]);
+        assert!(!s.http.allow_private_networks);
+        assert_eq!(s.http.secret_query_keys, ["channel_id"]);
+        let s = load_str(
+            FEED,
+            &[
+                ("FEEDSMITH__HTTP__ALLOW_HOSTS", "10.0.0.5, wiki.intranet"),
+                ("FEEDSMITH__HTTP__ALLOW_PRIVATE_NETWORKS", "true"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.http.allow_hosts, ["10.0.0.5", "wiki.intranet"]);
+        assert!(s.http.allow_private_networks);
+    }
+
+    #[test]
+    fn server_hardening_settings_are_validated() {
+        let s = load_str(FEED, &[]).unwrap();
+        assert_eq!(s.server.max_connections, 512);
+        assert_eq!(s.server.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.server.idle_timeout, Duration::from_secs(60));
+        assert!(s.server.token.is_none() && s.server.public_url.is_none());
+        for (bad, key) in [
+            ("max_connections = 0", "max_connections"),
+            ("header_timeout = \"0s\"", "header_timeout"),
+            ("public_url = \"feeds.example.org\"", "public_url"),
+            (
+                "token_env = \"FEEDSMITH_TEST_TOKEN_SURELY_UNSET\"",
+                "FEEDSMITH_TEST_TOKEN_SURELY_UNSET",
+            ),
+        ] {
+            let e = load_str(&format!("[server]\n{bad}\n{FEED}"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key) && e.contains("test.toml"), "{bad}: {e}");
+        }
+        let e = load_str(
+            "[[feeds]]\nname = \"A\"\nurl = \"https://e/f\"\ncollection = \"blogs\"\npublic_url = \"https://u:p@e/\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("public_url") && e.contains("without credentials"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn database_settings_never_print_the_password() {
+        let d = DatabaseSettings {
+            url: "postgres://feedsmith:S3CRET@db:5432/feedsmith?sslpassword=P2".into(),
+            max_connections: 4,
+        };
+        let shown = format!("{d:?} {}", serde_json::to_string(&d).unwrap());
+        assert!(
+            !shown.contains("S3CRET") && !shown.contains("P2"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("postgres://feedsmith:***@db:5432/feedsmith"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub struct FeedConfig {
     /// CSS selector of the article body on the linked page, instead of readability.
     #[serde(default)]
     pub content_selector: Option<String>,
+    /// The URL published as the posts' `feed_url` instead of the (redacted) fetch URL: for a
+    /// feed whose URL carries a token (docs/security.md).
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 impl FeedConfig {
@@ -50,6 +54,7 @@ impl FeedConfig {
             min_content_chars: None,
             full_content: None,
             content_selector: None,
+            public_url: None,
         }
     }
 
@@ -79,6 +84,12 @@ pub struct ParsedFeed {
     /// RSS `<skipDays>`: day names (`Monday` ...).
     pub skip_days: Vec<String>,
     pub entries: Vec<ParsedEntry>,
+    /// The feed's site link (RSS channel `<link>`, Atom `rel="alternate"`, JSON
+    /// `home_page_url`): the base of a link-less entry's canonical URL (post-format.md 2).
+    pub link: Option<String>,
+    /// The tolerant repairs the document needed to be read (`truncated`: cut before its end,
+    /// the complete entries before the cut kept), for `inspect` and the logs.
+    pub repairs: Vec<String>,
 }
 
 /// One entry as found in the document. Strings are as the source gave them (HTML still HTML,
@@ -104,6 +115,12 @@ pub struct ParsedEntry {
     pub content_text: Option<String>,
     /// YouTube `yt:videoId`.
     pub youtube_id: Option<String>,
+    /// The first enclosure / Media RSS content URL (a podcast item's audio file): the canonical
+    /// URL of an entry without a link (post-format.md 2).
+    pub enclosure: Option<String>,
+    /// Media RSS `media:description` (inside `media:group` too), plain text: YouTube puts a
+    /// video's whole description there (post-format.md 7.1).
+    pub media_description: Option<String>,
 }
 
 /// `viewing_mode` of the front matter: by collection (post-format.md section 2).

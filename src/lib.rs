@@ -17,6 +17,8 @@ pub mod normalize;
 pub mod parse;
 pub mod pipeline;
 pub mod publish;
+pub mod redact;
+pub mod refused;
 pub mod scheduler;
 pub mod server;
 pub mod store;

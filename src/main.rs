@@ -6,7 +6,14 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = feedsmith::cli::Cli::parse();
-    feedsmith::telemetry::init(cli.log_format);
+    let interactive = matches!(cli.command, feedsmith::cli::Command::Fetch(_))
+        && cli.log_format == feedsmith::telemetry::LogFormat::Pretty
+        && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    feedsmith::telemetry::init(
+        cli.log_format,
+        feedsmith::telemetry::Verbosity::from_flags(cli.verbose, cli.quiet),
+        interactive,
+    );
     // Parsing and normalization run on the blocking pool and are pure CPU work: more threads
     // than twice the cores only add per-thread stacks and malloc arenas (peak RSS), not speed.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());

@@ -17,9 +17,10 @@ use crate::app::App;
 
 mod articles;
 use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post, SkippedEntry};
-use crate::fetch::{FetchResponse, Fetched, Validators};
+use crate::fetch::{FetchResponse, Fetched, Trust, Validators};
 use crate::normalize::{self, Normalized};
 use crate::parse;
+use crate::redact::RedactedUrl;
 use crate::scheduler::policy::{next_due, PollFacts};
 use crate::store::{FeedRecord, Outcome, PollRecord, SaveReport, StoreError};
 pub use articles::{extractor_for, substitute};
@@ -28,6 +29,8 @@ pub use articles::{extractor_for, substitute};
 #[derive(Debug, Clone, Serialize)]
 pub struct FeedReport {
     pub name: String,
+    /// The configured URL; shown redacted (`fetch --json`, logs: src/redact.rs).
+    #[serde(serialize_with = "crate::redact::ser_redacted")]
     pub url: String,
     pub outcome: Outcome,
     pub http_status: Option<u16>,
@@ -37,6 +40,8 @@ pub struct FeedReport {
     /// Body bytes fetched (after decompression).
     pub bytes: u64,
     pub saved: SaveReport,
+    /// Article links the network guard refused in this poll (the posts keep the feed's content).
+    pub refused: usize,
     #[serde(serialize_with = "ser_secs")]
     pub elapsed: Duration,
     /// Posts created or updated by this poll (canonical URLs), for continuous publishing.
@@ -55,6 +60,7 @@ impl FeedReport {
             entries: 0,
             bytes: 0,
             saved: SaveReport::default(),
+            refused: 0,
             elapsed: Duration::ZERO,
             changed: Vec::new(),
         }
@@ -178,11 +184,13 @@ async fn publish_changed(app: &App, dir: &std::path::Path, canonical_urls: &[Str
 async fn parse_with_discovery(
     app: &App,
     fetched: Fetched,
+    trust: &Trust,
 ) -> Result<(ParsedFeed, Option<String>, Option<Fetched>), String> {
+    // Relative entry links resolve against the URL without userinfo (no credentials in posts).
     let first = parse_blocking(
         fetched.body.clone(),
         fetched.content_type.clone(),
-        fetched.final_url.clone(),
+        crate::redact::without_userinfo(&fetched.final_url),
     )
     .await;
     match first {
@@ -195,27 +203,28 @@ async fn parse_with_discovery(
             let Some(link) = links.into_iter().find(|l| *l != fetched.final_url) else {
                 return Err(format!(
                     "{} returned an HTML page without a feed link (<link rel=\"alternate\" type=\"application/rss+xml\">); use the feed's own URL",
-                    fetched.final_url
+                    RedactedUrl::new(&fetched.final_url)
                 ));
             };
-            info!(page = %fetched.final_url, feed = %link, "autodiscovered a feed link in an HTML page");
+            info!(page = %RedactedUrl::new(&fetched.final_url), feed = %RedactedUrl::new(&link), "autodiscovered a feed link in an HTML page");
             let second = app
                 .fetcher
-                .fetch(&link, &Validators::default())
+                .fetch(&link, &Validators::default(), trust)
                 .await
-                .map_err(|e| format!("autodiscovered feed {link}: {e}"))?;
+                .map_err(|e| format!("autodiscovered feed {}: {e}", RedactedUrl::new(&link)))?;
             let FetchResponse::Modified(doc) = second else {
                 return Err(format!(
-                    "autodiscovered feed {link}: unexpected 304 without validators"
+                    "autodiscovered feed {}: unexpected 304 without validators",
+                    RedactedUrl::new(&link)
                 ));
             };
             let parsed = parse_blocking(
                 doc.body.clone(),
                 doc.content_type.clone(),
-                doc.final_url.clone(),
+                crate::redact::without_userinfo(&doc.final_url),
             )
             .await
-            .map_err(|e| format!("autodiscovered feed {link}: {e}"))?;
+            .map_err(|e| format!("autodiscovered feed {}: {e}", RedactedUrl::new(&link)))?;
             Ok((parsed, Some(link), Some(doc)))
         }
     }
@@ -285,7 +294,7 @@ pub async fn refresh(
     feed: &FeedConfig,
     record: &FeedRecord,
 ) -> Result<FeedReport, StoreError> {
-    let span = tracing::info_span!("poll", feed = %feed.name, url = %feed.url);
+    let span = tracing::info_span!("poll", feed = %feed.name, url = %RedactedUrl::new(&feed.url));
     let result = refresh_inner(app, feed, record)
         .instrument(span.clone())
         .await;
@@ -336,6 +345,7 @@ fn log_report(r: &FeedReport) {
             unchanged = s.unchanged,
             skipped = s.skipped,
             duplicates = s.duplicates,
+            refused = r.refused,
             bytes = r.bytes,
             ms = r.elapsed.as_millis() as u64,
             "polled"
@@ -365,7 +375,10 @@ async fn refresh_inner(
     let mut removed: Vec<SkippedEntry> = Vec::new();
     let mut article_doc: Option<(ParsedFeed, articles::Plan)> = None;
 
-    match app.fetcher.fetch(&url, &validators).await {
+    // The configured URL's origin is the operator's choice; anything else (a redirect to another
+    // host, an autodiscovered link elsewhere) goes through the network guard.
+    let trust = Trust::origin_of(&feed.url);
+    match app.fetcher.fetch(&url, &validators, &trust).await {
         Err(e) => {
             poll.http_status = e.http_status();
             poll.retry_after = e.retry_after();
@@ -392,7 +405,7 @@ async fn refresh_inner(
             report.bytes = fetched.body.len() as u64;
             facts.cache = fetched.cache.clone();
             let permanent_url = fetched.permanent_url.clone();
-            match parse_with_discovery(app, fetched).await {
+            match parse_with_discovery(app, fetched, &trust).await {
                 Err(message) => poll.error = Some(message),
                 Ok((mut parsed, discovered, doc)) => {
                     let known = app.store.known_entries(record.id).await?;
@@ -404,6 +417,10 @@ async fn refresh_inner(
                         .keys()
                         .filter_map(|k| known.get(k).map(|h| (k.clone(), h.clone())))
                         .collect();
+                    for reason in &plan.refused {
+                        warn!("article refused; the post keeps the feed's content: {reason}");
+                    }
+                    report.refused = plan.refused.len();
                     // The feed-level fields (no entries) outlive normalization, which consumes
                     // the document, to queue the article jobs after the poll is stored.
                     article_doc = Some((articles::meta_of(&parsed), plan));
@@ -420,7 +437,7 @@ async fn refresh_inner(
                         Err(join) => poll.error = Some(format!("normalization failed: {join}")),
                         Ok((batch, entries, ttl, (skip_hours, skip_days))) => {
                             for w in &batch.warnings {
-                                warn!(feed = %feed.name, url = %feed.url, "entry skipped: {w}");
+                                warn!(feed = %feed.name, url = %RedactedUrl::new(&feed.url), "entry skipped: {w}");
                             }
                             report.entries = entries;
                             report.saved.unchanged = batch.unchanged;

@@ -146,6 +146,11 @@ async fn posts_api_pagination_single_post_and_atom_feed() {
         parsed.entries[0].title.as_ref().unwrap().content,
         "Post of day 10"
     );
+    // The content is HTML (issue 21), not the markdown as text.
+    let content = parsed.entries[0].content.as_ref().expect("content");
+    assert_eq!(content.content_type.essence().to_string(), "text/html");
+    let body = content.body.as_deref().unwrap_or_default();
+    assert!(body.contains("<p>") && !body.contains("**"), "{body}");
 
     daemon.start_kill().unwrap();
     let _ = daemon.wait().await;

@@ -126,7 +126,7 @@ async fn configuration_mistakes_are_named_with_their_fix() {
                 "fetch",
             ],
             code: 1,
-            message: "cannot open the database postgres://postgres@127.0.0.1:1/feedsmith",
+            message: "cannot reach PostgreSQL: connection refused at 127.0.0.1:1",
         },
         Case {
             what: "no feeds",
@@ -207,4 +207,73 @@ async fn configuration_mistakes_are_named_with_their_fix() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the configuration file"));
+}
+
+/// Errors name the real source: a `[[feeds]]` table by index, name, line and column; serde's
+/// type names in words; a value from the environment or `--database-url` as coming from there.
+#[tokio::test]
+async fn errors_name_the_feed_line_and_the_real_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let run = |path: std::path::PathBuf,
+               args: &'static [&'static str],
+               env: Vec<(&'static str, &'static str)>| async move {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+            .arg("--config")
+            .arg(&path)
+            .args(args)
+            .args(["config", "check"])
+            .envs(env)
+            .output()
+            .await
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ok_feed =
+        "[[feeds]]\nname = \"A\"\nurl = \"https://example.org/a.xml\"\ncollection = \"blogs\"\n";
+    let typo = write(
+        "typo.toml",
+        &format!("{ok_feed}\n# second\n[[feeds]]\nname = \"Typo feed\"\nurl = \"https://example.org/b.xml\"\ncolection = \"blogs\"\n"),
+    );
+    let (code, err) = run(typo, &[], vec![]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "typo.toml: feeds[1] (\"Typo feed\") at line 10, column 1: unknown field `colection`"
+        ),
+        "{err}"
+    );
+    let wrong_type = write(
+        "type.toml",
+        &format!("{ok_feed}min_content_chars = \"lots\"\n"),
+    );
+    let (code, err) = run(wrong_type, &[], vec![]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("feeds[0] (\"A\") at line 5, column 1: min_content_chars: invalid type: string \"lots\", expected a whole number"),
+        "{err}"
+    );
+    let fine = write("fine.toml", ok_feed);
+    let (code, err) = run(fine.clone(), &["--database-url", "mysql://x"], vec![]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("error: --database-url: [database].url = \"mysql://x\""),
+        "{err}"
+    );
+    assert!(!err.contains("fine.toml"), "{err}");
+    let (code, err) = run(fine, &[], vec![("FEEDSMITH__DATABASE__URL", "mysql://y")]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "error: environment variable FEEDSMITH__DATABASE__URL: [database].url = \"mysql://y\""
+        ),
+        "{err}"
+    );
 }

@@ -83,12 +83,38 @@ async fn sqlite_urls(db: &std::path::Path) -> Vec<String> {
         .await
         .unwrap();
     assert_eq!(check, "ok", "SQLite integrity check after a kill");
-    let urls: Vec<String> = sqlx::query_scalar("SELECT canonical_url FROM posts")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT f.url, p.entry_key, p.canonical_url, p.path FROM posts p JOIN feeds f ON f.id = p.feed_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     pool.close().await;
-    urls
+    check_posts(&rows)
+}
+
+/// The schema already makes `canonical_url`, `path` and `(feed, entry_key)` unique, so counting
+/// distinct URLs proves nothing. What a kill could really break: a post stored under another
+/// feed or entry, or an entry stored a second time under a suffixed slug (`...-2.md`) because
+/// its first row was not seen. So every post must be entry `f{f}-{i}` of feed `/{f}.xml`, with
+/// its own link, at the unsuffixed path of its title. Returns the canonical URLs.
+fn check_posts(rows: &[(String, String, String, String)]) -> Vec<String> {
+    for (feed_url, key, url, path) in rows {
+        let (f, i) = key
+            .strip_prefix('f')
+            .and_then(|k| k.split_once('-'))
+            .unwrap_or_else(|| panic!("unexpected entry key {key:?}"));
+        assert!(
+            feed_url.ends_with(&format!("/{f}.xml")),
+            "{key} stored under feed {feed_url}"
+        );
+        assert_eq!(url, &format!("http://example.org/{f}/{i}"), "{key}");
+        assert!(
+            path.ends_with(&format!("-Feed-{f}-item-{i}.md")),
+            "{key} stored at {path} (a second copy under a suffixed slug?)"
+        );
+    }
+    rows.iter().map(|r| r.2.clone()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,9 +131,7 @@ async fn sigkill_during_fetch_loses_and_duplicates_nothing() {
         if fetch_killed_after(&ws, delay).await {
             kills_mid_work += 1;
         }
-        let urls = sqlite_urls(&ws.db_path()).await;
-        let now: HashSet<String> = urls.iter().cloned().collect();
-        assert_eq!(now.len(), urls.len(), "duplicate posts after a kill");
+        let now: HashSet<String> = sqlite_urls(&ws.db_path()).await.into_iter().collect();
         assert!(
             committed.is_subset(&now),
             "posts committed before a kill disappeared"
@@ -121,9 +145,11 @@ async fn sigkill_during_fetch_loses_and_duplicates_nothing() {
     );
     let done = ws.run(&["fetch"]).await;
     assert_eq!(done.code, 0, "{}", done.stderr);
-    let urls = sqlite_urls(&ws.db_path()).await;
-    assert_eq!(urls.len(), FEEDS * ITEMS, "the next run completes the work");
-    assert_eq!(urls.iter().collect::<HashSet<_>>().len(), FEEDS * ITEMS);
+    let urls: HashSet<String> = sqlite_urls(&ws.db_path()).await.into_iter().collect();
+    let expected: HashSet<String> = (0..FEEDS)
+        .flat_map(|f| (0..ITEMS).map(move |i| format!("http://example.org/{f}/{i}")))
+        .collect();
+    assert_eq!(urls, expected, "the next run completes the work");
 }
 
 /// Every feed's validators, by URL.
@@ -218,12 +244,13 @@ async fn sigkill_of_the_daemon_under_postgresql() {
             Some(p) => p.clone(),
             None => sqlx::PgPool::connect(&db.url).await.unwrap(),
         };
-        let urls: Vec<String> = sqlx::query_scalar("SELECT canonical_url FROM posts")
-            .fetch_all(&pool)
-            .await
-            .unwrap_or_default();
-        let now: HashSet<String> = urls.iter().cloned().collect();
-        assert_eq!(now.len(), urls.len(), "duplicate posts after a kill");
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT f.url, p.entry_key, p.canonical_url, p.path FROM posts p JOIN feeds f ON f.id = p.feed_id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
+        let now: HashSet<String> = check_posts(&rows).into_iter().collect();
         assert!(
             committed.is_subset(&now),
             "posts committed before a kill disappeared"

@@ -101,7 +101,7 @@ async fn reddit_entry_becomes_a_post_with_the_seed_structure() {
         &format!("canonical_url: \"{SEED_URL}\""),
         "viewing_mode: \"external\"",
         "feed_name: \"Reddit DevOps\"",
-        &format!("feed_url: {feed_url}"),
+        &format!("feed_url: \"{feed_url}\""),
         "date: 2025-08-03 22:48:15 +00:00",
         "permalink: \"/community/2025-08-03-Transitioning-from-Backend-Developer-to-DevOps.html\"",
         "categories: [\"DevOps\"]",
@@ -249,8 +249,8 @@ async fn a_feed_failing_mid_body_keeps_its_earlier_posts() {
     );
     let out = ws.run(&["fetch"]).await;
     assert_eq!(
-        out.code, 3,
-        "a failed feed gives exit code 3: {}",
+        out.code, 4,
+        "its only feed failed, so every feed failed: exit code 4: {}",
         out.stderr
     );
     assert!(out.stderr.contains("failed: Blog"), "{}", out.stderr);
@@ -321,7 +321,7 @@ async fn broken_feeds_beside_good_ones() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_network_reports_each_feed_and_exits_3() {
+async fn no_network_reports_each_feed_and_exits_4() {
     // Port 1 on loopback is closed; `.invalid` never resolves (RFC 6761).
     let feeds = format!(
         "{}{}",
@@ -335,7 +335,7 @@ async fn no_network_reports_each_feed_and_exits_3() {
     );
     let ws = Workspace::new("", &feeds);
     let out = ws.run(&["fetch"]).await;
-    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(out.code, 4, "every feed failed: {}", out.stderr);
     assert!(
         out.stderr
             .contains("failed: Closed (http://127.0.0.1:1/feed.xml)"),

@@ -33,7 +33,8 @@ pub use extract::Extractor;
 use crate::config::HttpSettings;
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 use crate::enrich::ModelClient;
-use crate::fetch::{FetchError, FetchResponse, Fetcher, Validators};
+use crate::fetch::{FetchError, FetchResponse, Fetcher, Trust, Validators};
+use crate::redact::RedactedUrl;
 use crate::store::{ArticleRecord, Store};
 
 /// Per feed `full_content`: when the linked page is fetched for the post's content.
@@ -198,6 +199,9 @@ pub struct ArticleJob {
     pub feed_name: String,
     /// The entry's link (the cache key).
     pub url: String,
+    /// The configured feed's origin: the link is fetched on the feed's say-so, so only that
+    /// origin (and the operator's exceptions) may be internal (src/fetch/guard.rs).
+    pub trust: Trust,
     pub extractor: Extractor,
     pub finish: Finish,
 }
@@ -229,6 +233,8 @@ pub struct ArticleService {
 pub struct Stats {
     pub fetched: u64,
     pub failed: u64,
+    /// Of `failed`: refused by the network guard (no request sent).
+    pub refused: u64,
     pub removed: u64,
     /// Posts published because their article arrived (held back as too short before).
     pub posts_new: u64,
@@ -351,12 +357,12 @@ impl ArticleService {
                 _ = self.cancel.cancelled() => return,
                 r = self.attempt(&job) => r,
             };
-            let record = match record {
+            let (record, refused) = match record {
                 Some(r) => r,
                 None => return,
             };
             if let Err(e) = self.store.put_article(&record).await {
-                warn!(url = %job.url, "cannot store the article: {e}");
+                warn!(url = %RedactedUrl::new(&job.url), "cannot store the article: {e}");
                 return;
             }
             match record.status.as_str() {
@@ -375,7 +381,7 @@ impl ArticleService {
                 _ => {}
             }
             // Failed: retry in this process only when allowed and attempts remain.
-            let give_up = record.failures >= i64::from(self.settings.max_attempts);
+            let give_up = refused || record.failures >= i64::from(self.settings.max_attempts);
             let Some(at) = record
                 .next_attempt_at
                 .filter(|_| self.retry_in_process.load(Ordering::Relaxed) && !give_up)
@@ -417,7 +423,7 @@ impl ArticleService {
                 drop(stats);
                 info!(
                     feed = %feed_name,
-                    url = %url,
+                    url = %RedactedUrl::new(url),
                     new = report.new,
                     updated = report.updated,
                     skipped = report.skipped,
@@ -425,7 +431,7 @@ impl ArticleService {
                 );
             }
             Err(e) => {
-                warn!(feed = %feed_name, url = %url, "cannot store the post with its article: {e}")
+                warn!(feed = %feed_name, url = %RedactedUrl::new(url), "cannot store the post with its article: {e}")
             }
         }
     }
@@ -460,8 +466,9 @@ impl ArticleService {
         *e = (*e).max(at);
     }
 
-    /// One fetch + extraction. `None` when the cache already answers (another job stored it).
-    async fn attempt(&self, job: &ArticleJob) -> Option<ArticleRecord> {
+    /// One fetch + extraction, and whether the network guard refused it. `None` when the cache
+    /// already answers (another job stored it).
+    async fn attempt(&self, job: &ArticleJob) -> Option<(ArticleRecord, bool)> {
         let previous = self
             .store
             .get_articles(std::slice::from_ref(&job.url))
@@ -499,8 +506,20 @@ impl ArticleService {
             fetched_at: now,
             next_attempt_at: None,
         };
-        let result = self.fetcher.fetch(&fetch_url, &validators).await;
+        let result = self
+            .fetcher
+            .fetch(&fetch_url, &validators, &job.trust)
+            .await;
+        let mut guard_refused = false;
         match result {
+            Err(e) if e.is_refused() => {
+                // Nothing was sent. Retrying in this process cannot change the answer, so the
+                // job ends here; a later poll tries again after the backoff (by then the
+                // operator may have added the host to `[http] allow_hosts`).
+                guard_refused = true;
+                record.next_attempt_at = Some(self.retry_time(now, record.failures, &e));
+                record.error = Some(e.to_string());
+            }
             Err(e) => {
                 if let Some(until) = e.retry_after() {
                     self.host_retry_after(&fetch_url, until);
@@ -513,7 +532,7 @@ impl ArticleService {
                 // The cached extraction still holds.
                 let mut p = previous?;
                 p.fetched_at = now;
-                return Some(p);
+                return Some((p, false));
             }
             Ok(FetchResponse::Modified(doc)) => {
                 record.http_status = Some(i64::from(doc.status));
@@ -560,17 +579,18 @@ impl ArticleService {
             "removed" => stats.removed += 1,
             _ => {
                 stats.failed += 1;
+                stats.refused += u64::from(guard_refused);
                 warn!(
                     feed = %job.feed_name,
-                    url = %job.url,
+                    url = %RedactedUrl::new(&job.url),
                     attempt = record.failures,
                     error = record.error.as_deref().unwrap_or(""),
                     "article not fetched; the post keeps the feed's content"
                 );
             }
         }
-        debug!(url = %job.url, status = %record.status, ms = started.elapsed().as_millis() as u64, "article");
-        Some(record)
+        debug!(url = %RedactedUrl::new(&job.url), status = %record.status, ms = started.elapsed().as_millis() as u64, "article");
+        Some((record, guard_refused))
     }
 
     fn retry_time(&self, now: DateTime<Utc>, failures: i64, e: &FetchError) -> DateTime<Utc> {
@@ -599,12 +619,19 @@ pub async fn fetch_article(
     fetcher: &Fetcher,
     url: &str,
     extractor: &Extractor,
+    trust: &Trust,
 ) -> Result<Extracted, String> {
     let fetch_url = extractor.fetch_url(url);
-    let doc = match fetcher.fetch(&fetch_url, &Validators::default()).await {
+    let doc = match fetcher
+        .fetch(&fetch_url, &Validators::default(), trust)
+        .await
+    {
         Ok(FetchResponse::Modified(doc)) => doc,
         Ok(FetchResponse::NotModified { .. }) => {
-            return Err(format!("{fetch_url}: unexpected 304 Not Modified"))
+            return Err(format!(
+                "{}: unexpected 304 Not Modified",
+                RedactedUrl::new(&fetch_url)
+            ))
         }
         Err(e) => return Err(e.to_string()),
     };

@@ -4,7 +4,8 @@ use crate::config::Settings;
 use crate::error::{exit, CommandError};
 
 pub fn run(settings: Settings) -> Result<u8, CommandError> {
-    print!("{}", settings.to_toml());
+    // Feed URLs and the database URL without credentials or tokens (src/redact.rs).
+    crate::out!("{}", crate::redact::redact_text(&settings.to_toml()))?;
     let enabled = settings.feeds.iter().filter(|f| f.enabled).count();
     eprintln!(
         "configuration OK ({}): {} feeds, {} enabled",

@@ -15,6 +15,16 @@ pub async fn run(settings: Settings, args: &ExportArgs) -> Result<u8, CommandErr
                 .into(),
         ));
     }
+    // The directory: --out, else [publish].dir (the site continuous publishing writes to).
+    let out = match (&args.out, &settings.publish.dir) {
+        (Some(out), _) => out.clone(),
+        (None, Some(dir)) => dir.clone(),
+        (None, None) => return Err(CommandError::Usage(
+            "export needs a directory: pass --out DIR, or set [publish].dir in the configuration"
+                .into(),
+        )),
+    };
+    super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
     let posts = app
         .store
@@ -28,7 +38,6 @@ pub async fn run(settings: Settings, args: &ExportArgs) -> Result<u8, CommandErr
         force: args.force,
         prune: args.prune,
     };
-    let out = args.out.clone();
     let render = app.render.clone();
     let report =
         tokio::task::spawn_blocking(move || publish::export(&out, &posts, &render, options))

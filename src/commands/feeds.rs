@@ -12,10 +12,12 @@ use crate::app::App;
 use crate::config::{self, Settings, Source};
 use crate::error::{exit, CommandError};
 use crate::publish::formats::xml_escape;
+use crate::redact::{redact_text, redact_url};
 use crate::scheduler::policy;
 
 pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError> {
     let feeds = settings.feeds.clone();
+    super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
     let records = app.store.list_feeds().await?;
     let now = chrono::Utc::now();
@@ -24,13 +26,14 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
         let r = records.iter().find(|r| r.url == f.url);
         items.push(json!({
             "name": f.name,
-            "url": f.url,
+            "url": redact_url(&f.url),
             "collection": f.collection,
             "enabled": f.enabled,
             "last_polled_at": r.and_then(|r| r.last_polled_at),
             "last_outcome": r.and_then(|r| r.last_outcome.clone()),
             "last_status": r.and_then(|r| r.last_status),
-            "last_error": r.and_then(|r| r.last_error.clone()),
+            // Errors stored before redaction existed may hold a secret: redacted on the way out.
+            "last_error": r.and_then(|r| r.last_error.as_deref().map(redact_text)),
             "consecutive_failures": r.map(|r| r.consecutive_failures).unwrap_or(0),
             "gone": r.map(|r| r.gone).unwrap_or(false),
             "posts": r.map(|r| r.post_count).unwrap_or(0),
@@ -41,7 +44,7 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
     if as_json {
         let text = serde_json::to_string_pretty(&items)
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
-        println!("{text}");
+        crate::outln!("{text}")?;
     } else {
         for (f, item) in feeds.iter().zip(&items) {
             let outcome = item["last_outcome"].as_str().unwrap_or("never polled");
@@ -50,10 +53,15 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
                 .as_str()
                 .map(|e| format!("  error: {e}"))
                 .unwrap_or_default();
-            println!(
+            crate::outln!(
                 "{:<30} {:>6} posts  {:<12} {}  {}{}",
-                f.name, item["posts"], outcome, polled, f.url, error
-            );
+                f.name,
+                item["posts"],
+                outcome,
+                polled,
+                redact_url(&f.url),
+                error
+            )?;
         }
         eprintln!("{} feeds", feeds.len());
     }
@@ -65,6 +73,9 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
 pub struct Outline {
     pub title: String,
     pub xml_url: String,
+    /// The folders (outlines without a feed URL) it sits in, outermost first: readers export
+    /// their folders this way, and they become the feed's `categories`.
+    pub folders: Vec<String>,
 }
 
 /// The feed outlines (`<outline xmlUrl=...>`, at any depth) of an OPML document.
@@ -72,8 +83,17 @@ pub fn parse_opml(text: &str) -> Result<Vec<Outline>, String> {
     let mut reader = quick_xml::Reader::from_str(text);
     let mut out = Vec::new();
     let mut saw_opml = false;
+    // One entry per open <outline>: its folder name when it has no feed URL, else None.
+    let mut open: Vec<Option<String>> = Vec::new();
     loop {
-        match reader.read_event() {
+        let event = reader.read_event();
+        let is_start = matches!(event, Ok(Event::Start(_)));
+        match event {
+            Ok(Event::End(e)) => {
+                if e.local_name().as_ref().eq_ignore_ascii_case(b"outline") {
+                    open.pop();
+                }
+            }
             Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
                 let name = e.local_name();
                 if name.as_ref().eq_ignore_ascii_case(b"opml") {
@@ -100,12 +120,22 @@ pub fn parse_opml(text: &str) -> Result<Vec<Outline>, String> {
                         _ => {}
                     }
                 }
-                if let Some(xml_url) = url.filter(|u| !u.is_empty()) {
-                    let title = title
-                        .filter(|t| !t.is_empty())
-                        .or(text_attr.filter(|t| !t.is_empty()))
-                        .unwrap_or_else(|| xml_url.clone());
-                    out.push(Outline { title, xml_url });
+                let label = title
+                    .filter(|t| !t.is_empty())
+                    .or(text_attr.filter(|t| !t.is_empty()));
+                let folder = match url.filter(|u| !u.is_empty()) {
+                    Some(xml_url) => {
+                        out.push(Outline {
+                            title: label.unwrap_or_else(|| xml_url.clone()),
+                            xml_url,
+                            folders: open.iter().flatten().cloned().collect(),
+                        });
+                        None
+                    }
+                    None => label,
+                };
+                if is_start {
+                    open.push(folder);
                 }
             }
             Ok(Event::Eof) => break,
@@ -129,30 +159,69 @@ struct FeedTable<'a> {
     name: &'a str,
     url: &'a str,
     collection: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    categories: &'a [String],
 }
 
-/// `[[feeds]]` tables for outlines whose URL is not configured yet.
-pub fn feeds_toml(outlines: &[Outline], settings: &Settings, collection: &str) -> (String, usize) {
-    let mut text = String::new();
-    let mut n = 0;
-    let mut seen: Vec<&str> = settings.feeds.iter().map(|f| f.url.as_str()).collect();
+/// What an OPML import would add, and what it left out and rewrote.
+#[derive(Debug, Default)]
+pub struct Import {
+    /// `[[feeds]]` tables, ready to print or append.
+    pub tables: String,
+    pub added: usize,
+    /// Outlines left out because their URL is configured or appeared earlier in the file.
+    pub duplicates: Vec<Outline>,
+    /// `(from, to)` for `feed://` URLs, which readers export but nothing can fetch.
+    pub rewritten: Vec<(String, String)>,
+}
+
+/// `feed://host/x` and `feed:https://host/x` (the old "subscribe" scheme) as a fetchable URL.
+fn fetchable_url(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("feed:")?;
+    if let Some(inner) = rest
+        .strip_prefix("https://")
+        .or_else(|| rest.strip_prefix("http://"))
+    {
+        let scheme = if rest.starts_with("https") {
+            "https"
+        } else {
+            "http"
+        };
+        return Some(format!("{scheme}://{inner}"));
+    }
+    Some(format!("https://{}", rest.trim_start_matches('/')))
+}
+
+/// `[[feeds]]` tables for outlines whose URL is not configured yet. Folders become categories.
+pub fn feeds_toml(outlines: &[Outline], settings: &Settings, collection: &str) -> Import {
+    let mut import = Import::default();
+    let mut seen: Vec<String> = settings.feeds.iter().map(|f| f.url.clone()).collect();
     for o in outlines {
-        if seen.contains(&o.xml_url.as_str()) {
+        let url = match fetchable_url(&o.xml_url) {
+            Some(u) => {
+                import.rewritten.push((o.xml_url.clone(), u.clone()));
+                u
+            }
+            None => o.xml_url.clone(),
+        };
+        if seen.contains(&url) {
+            import.duplicates.push(o.clone());
             continue;
         }
-        seen.push(&o.xml_url);
+        seen.push(url.clone());
         let table = FeedTable {
             name: &o.title,
-            url: &o.xml_url,
+            url: &url,
             collection,
+            categories: &o.folders,
         };
         if let Ok(body) = toml::to_string(&table) {
-            text.push_str("\n[[feeds]]\n");
-            text.push_str(&body);
-            n += 1;
+            import.tables.push_str("\n[[feeds]]\n");
+            import.tables.push_str(&body);
+            import.added += 1;
         }
     }
-    (text, n)
+    import
 }
 
 pub fn import(
@@ -165,13 +234,29 @@ pub fn import(
         .map_err(|e| CommandError::Usage(format!("cannot read {}: {e}", file.display())))?;
     let outlines =
         parse_opml(&text).map_err(|e| CommandError::Usage(format!("{}: {e}", file.display())))?;
-    let (tables, n) = feeds_toml(&outlines, &settings, collection);
-    if !write {
-        print!("{tables}");
+    let import = feeds_toml(&outlines, &settings, collection);
+    for (from, to) in &import.rewritten {
         eprintln!(
-            "{n} new feeds of {} outlines in {}",
+            "note: {} is a feed:// link; importing it as {}",
+            redact_url(from),
+            redact_url(to)
+        );
+    }
+    for d in &import.duplicates {
+        eprintln!(
+            "skipped (already configured or listed twice): {} ({})",
+            d.title,
+            redact_url(&d.xml_url)
+        );
+    }
+    let n = import.added;
+    if !write {
+        crate::out!("{}", import.tables)?;
+        eprintln!(
+            "{n} new feeds of {} outlines in {} ({} duplicates skipped)",
             outlines.len(),
-            file.display()
+            file.display(),
+            import.duplicates.len()
         );
         return Ok(exit::OK);
     }
@@ -182,18 +267,52 @@ pub fn import(
     };
     let original = std::fs::read_to_string(path)
         .map_err(|e| CommandError::Runtime(format!("cannot read {}: {e}", path.display())))?;
+    // Appending text keeps every comment and the layout of what is there.
     let mut updated = original;
     if !updated.ends_with('\n') {
         updated.push('\n');
     }
-    updated.push_str(&tables);
+    updated.push_str(&import.tables);
+    // Validate what is imported on its own first, so an error names the OPML outline rather
+    // than a table number in a file that was never written.
+    let alone = (n > 0)
+        .then(|| {
+            config::from_parts(
+                Some(&import.tables),
+                Source::File(file.to_path_buf()),
+                &[],
+                None,
+            )
+        })
+        .transpose();
+    if let Err(e) = alone {
+        return Err(CommandError::Usage(format!(
+            "{}: the imported feeds are not valid, nothing was written: {e}",
+            file.display()
+        )));
+    }
     write_validated(path, &updated)?;
-    eprintln!("added {n} feeds to {}", path.display());
+    eprintln!(
+        "added {n} feeds to {} ({} duplicates skipped)",
+        path.display(),
+        import.duplicates.len()
+    );
     Ok(exit::OK)
 }
 
-/// OPML 2.0 of the configured feeds, grouped by collection.
+/// OPML 2.0 of the configured feeds, grouped by collection, with redacted URLs (for sharing a
+/// list of subscriptions). [`opml_with_secrets`] keeps them as configured, for moving them.
 pub fn opml(settings: &Settings) -> String {
+    opml_with(settings, false)
+}
+
+/// [`opml`] with the URLs exactly as configured, credentials and tokens included
+/// (`feeds export --include-secrets`).
+pub fn opml_with_secrets(settings: &Settings) -> String {
+    opml_with(settings, true)
+}
+
+fn opml_with(settings: &Settings, secrets: bool) -> String {
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n  <head><title>feedsmith feeds</title></head>\n  <body>\n");
     let mut collections: Vec<&str> = settings
         .feeds
@@ -211,7 +330,11 @@ pub fn opml(settings: &Settings) -> String {
             s.push_str(&format!(
                 "      <outline type=\"rss\" text=\"{0}\" title=\"{0}\" xmlUrl=\"{1}\"/>\n",
                 xml_escape(&f.name),
-                xml_escape(&f.url)
+                xml_escape(&if secrets {
+                    f.url.clone()
+                } else {
+                    redact_url(&f.url)
+                })
             ));
         }
         s.push_str("    </outline>\n");
@@ -220,8 +343,13 @@ pub fn opml(settings: &Settings) -> String {
     s
 }
 
-pub fn export(settings: Settings) -> Result<u8, CommandError> {
-    print!("{}", opml(&settings));
+pub fn export(settings: Settings, include_secrets: bool) -> Result<u8, CommandError> {
+    if include_secrets {
+        eprintln!("feeds export --include-secrets: the output holds the feeds' credentials and tokens; keep it private");
+        crate::out!("{}", opml_with_secrets(&settings))?;
+    } else {
+        crate::out!("{}", opml(&settings))?;
+    }
     Ok(exit::OK)
 }
 
@@ -256,24 +384,129 @@ fn load_document(path: &Path) -> Result<toml_edit::DocumentMut, CommandError> {
         .map_err(|e| CommandError::Usage(format!("{}: {e}", path.display())))
 }
 
-pub fn add(
+/// What `feeds add` learned by fetching the URL once: the feed's own URL (an HTML page's
+/// autodiscovered feed link replaces the page) and its title.
+struct Checked {
+    url: String,
+    title: Option<String>,
+    entries: usize,
+}
+
+/// Fetch `url` once and parse it as `fetch` would; an HTML page is followed to its feed link
+/// (autodiscovery, as `inspect` does). Anything that is not a feed is an error naming the URL,
+/// the reason and the way out.
+async fn check_feed(settings: &Settings, url: &str) -> Result<Checked, CommandError> {
+    let not_a_feed = |what: &str, why: String| {
+        CommandError::Usage(format!(
+            "{what} is not a feed: {why}; check the URL, or pass --no-check to add it anyway"
+        ))
+    };
+    let fetcher = crate::fetch::Fetcher::new(&settings.http)
+        .map_err(|e| CommandError::Runtime(e.to_string()))?;
+    let trust = &crate::fetch::Trust::origin_of(url);
+    let get = |u: String| {
+        let fetcher = &fetcher;
+        async move {
+            match fetcher
+                // The operator named this URL, so its origin is trusted; an autodiscovered link
+                // elsewhere goes through the network guard, as in `inspect`.
+                .fetch(&u, &crate::fetch::Validators::default(), trust)
+                .await
+            {
+                Ok(crate::fetch::FetchResponse::Modified(doc)) => Ok(doc),
+                Ok(crate::fetch::FetchResponse::NotModified { .. }) => Err(not_a_feed(
+                    &u,
+                    "it answered 304 to an unconditional request".into(),
+                )),
+                Err(e) => Err(not_a_feed(&u, e.to_string())),
+            }
+        }
+    };
+    let doc = get(url.to_string()).await?;
+    let (doc, feed_url) = match crate::parse::parse_feed(
+        &doc.body,
+        doc.content_type.as_deref(),
+        Some(&doc.final_url),
+    ) {
+        Ok(parsed) => {
+            return Ok(Checked {
+                url: url.to_string(),
+                title: parsed.title,
+                entries: parsed.entries.len(),
+            })
+        }
+        Err(e) => {
+            let link = crate::parse::looks_like_html(&doc.body)
+                .then(|| crate::parse::discover_feed_links(&doc.body, &doc.final_url))
+                .and_then(|links| links.into_iter().next());
+            let Some(link) = link else {
+                return Err(not_a_feed(url, e.to_string()));
+            };
+            eprintln!(
+                "{} is an HTML page; its feed is {}",
+                redact_url(url),
+                redact_url(&link)
+            );
+            (get(link.clone()).await?, link)
+        }
+    };
+    let parsed =
+        crate::parse::parse_feed(&doc.body, doc.content_type.as_deref(), Some(&doc.final_url))
+            .map_err(|e| not_a_feed(&feed_url, e.to_string()))?;
+    Ok(Checked {
+        url: feed_url,
+        title: parsed.title,
+        entries: parsed.entries.len(),
+    })
+}
+
+pub async fn add(
     settings: Settings,
     url: &str,
     name: Option<&str>,
     collection: &str,
     categories: &[String],
+    no_check: bool,
 ) -> Result<u8, CommandError> {
     let path = config_file(&settings)?;
-    if settings.feeds.iter().any(|f| f.url == url) {
-        return Err(CommandError::Usage(format!(
-            "{url} is already configured; the URL identifies a feed"
-        )));
-    }
+    let configured = |url: &str| -> Result<(), CommandError> {
+        if settings.feeds.iter().any(|f| f.url == url) {
+            return Err(CommandError::Usage(format!(
+                "{url} is already configured; the URL identifies a feed"
+            )));
+        }
+        Ok(())
+    };
+    configured(url)?;
+    let (url, title) = if no_check {
+        (url.to_string(), None)
+    } else {
+        let checked = check_feed(&settings, url).await?;
+        eprintln!(
+            "{}: a feed with {} entries{}",
+            redact_url(&checked.url),
+            checked.entries,
+            checked
+                .title
+                .as_deref()
+                .map(|t| format!(", titled {t:?}"))
+                .unwrap_or_default()
+        );
+        (checked.url, checked.title)
+    };
+    let url = url.as_str();
+    configured(url)?;
+    // The name: --name, else the feed's own title, else the URL's host.
     let name = match name {
         Some(n) => n.to_string(),
-        None => url::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
+        None => title
+            .map(|t| crate::normalize::clean_title(&t, false))
+            .filter(|t| !t.is_empty())
+            .or_else(|| {
+                url::Url::parse(url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_string))
+            })
             .unwrap_or_else(|| url.to_string()),
     };
     let mut doc = load_document(&path)?;
@@ -304,9 +537,28 @@ pub fn add(
             doc.insert("feeds", toml_edit::Item::ArrayOfTables(feeds));
         }
     }
+    let written = feed_table_text(&doc);
     write_validated(&path, &doc.to_string())?;
-    eprintln!("added {name:?} ({url}) to {}", path.display());
+    crate::out!("{written}")?;
+    eprintln!("added {name:?} ({}) to {}", redact_url(url), path.display());
     Ok(exit::OK)
+}
+
+/// The last `[[feeds]]` table of `doc` as TOML text (the one `add` appended), for printing.
+fn feed_table_text(doc: &toml_edit::DocumentMut) -> String {
+    let mut one = toml_edit::DocumentMut::new();
+    if let Some(last) = doc
+        .get("feeds")
+        .and_then(|i| i.as_array_of_tables())
+        .and_then(|a| a.iter().last())
+    {
+        let mut feeds = toml_edit::ArrayOfTables::new();
+        let mut table = last.clone();
+        table.decor_mut().clear();
+        feeds.push(table);
+        one.insert("feeds", toml_edit::Item::ArrayOfTables(feeds));
+    }
+    one.to_string()
 }
 
 pub fn remove(settings: Settings, selector: &str) -> Result<u8, CommandError> {
@@ -352,7 +604,8 @@ pub fn remove(settings: Settings, selector: &str) -> Result<u8, CommandError> {
     }
     write_validated(&path, &doc.to_string())?;
     eprintln!(
-        "removed {url} from {} (its stored posts are kept)",
+        "removed {} from {} (its stored posts are kept)",
+        redact_url(&url),
         path.display()
     );
     Ok(exit::OK)

@@ -104,15 +104,43 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     if args.json {
         let json = serde_json::to_string_pretty(&reports)
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
-        println!("{json}");
+        crate::outln!("{json}")?;
     }
-    for r in reports.iter().filter(|r| r.outcome == Outcome::Failed) {
+    let json_logs = telemetry::is_json();
+    let mut failures: Vec<&FeedReport> = reports
+        .iter()
+        .filter(|r| r.outcome == Outcome::Failed)
+        .collect();
+    failures.sort_by(|a, b| a.name.cmp(&b.name));
+    if !failures.is_empty() && !json_logs {
+        eprintln!("{} failed:", failures.len());
+    }
+    for r in &failures {
         let error = r.error.as_deref().unwrap_or("unknown error");
         // Fetch errors start with the URL already printed in the parentheses.
-        let error = error.strip_prefix(&format!("{}: ", r.url)).unwrap_or(error);
-        eprintln!("failed: {} ({}): {error}", r.name, r.url);
+        let shown = crate::redact::redact_url(&r.url);
+        let error = error.strip_prefix(&format!("{shown}: ")).unwrap_or(error);
+        if json_logs {
+            tracing::warn!(feed = %r.name, url = %shown, error, "failed");
+        } else {
+            eprintln!("failed: {} ({shown}): {error}", r.name);
+        }
     }
-    eprintln!("{summary}");
+    if json_logs {
+        tracing::info!(
+            ok = summary.ok,
+            not_modified = summary.not_modified,
+            failed = summary.failed,
+            posts_new = summary.new,
+            posts_updated = summary.updated,
+            articles_fetched = summary.articles.0,
+            articles_failed = summary.articles.1,
+            elapsed_ms = summary.elapsed_ms as u64,
+            "{summary}"
+        );
+    } else {
+        eprintln!("{summary}");
+    }
     if let Some((name, code)) = stop.signal() {
         let polled = summary.ok + summary.not_modified + summary.failed;
         eprintln!(
@@ -121,11 +149,18 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
         );
         return Ok(code);
     }
-    Ok(if summary.failed > 0 {
-        exit::FEEDS_FAILED
-    } else {
-        exit::OK
-    })
+    Ok(exit_code(&summary))
+}
+
+/// 0 when every feed was polled, 3 when some failed, 4 when all of them did (a run that stored
+/// nothing is a different alarm from one bad feed).
+fn exit_code(summary: &Summary) -> u8 {
+    let polled = summary.ok + summary.not_modified;
+    match (summary.failed, polled) {
+        (0, _) => exit::OK,
+        (_, 0) => exit::ALL_FEEDS_FAILED,
+        _ => exit::FEEDS_FAILED,
+    }
 }
 
 /// SIGTERM and SIGINT while `fetch` runs: the first one stops new polls (and is remembered for
@@ -185,14 +220,17 @@ async fn poll_all(
     // from piling up in memory while they wait to be stored.
     let in_flight = app.settings.http.concurrency.saturating_mul(2).max(1);
     // Owned items (borrowing ones do not satisfy `tokio::spawn`'s higher-ranked bounds).
+    let live = Arc::new(InFlight::default());
     stream::iter(feeds.into_iter().zip(records))
         .take_while(move |_| std::future::ready(!stop.is_cancelled()))
         .map(|(feed, record)| {
-            let (app, bar) = (Arc::clone(&app), bar.clone());
+            let (app, bar, live) = (Arc::clone(&app), bar.clone(), Arc::clone(&live));
             async move {
+                let host = host_of(&feed.url);
+                bar.set_message(live.start(&host));
                 let result = refresh(&app, &feed, &record).await;
                 bar.inc(1);
-                bar.set_message(feed.name);
+                bar.set_message(live.finish(&host));
                 result
             }
         })
@@ -204,13 +242,65 @@ async fn poll_all(
         .await
 }
 
+/// The host a feed is polled from, for the progress line (the politeness unit).
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Feeds being polled now, by host: the progress line shows how many are in flight and, when
+/// several wait on one host, which.
+#[derive(Default)]
+struct InFlight {
+    by_host: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+impl InFlight {
+    fn start(&self, host: &str) -> String {
+        self.update(host, true)
+    }
+
+    fn finish(&self, host: &str) -> String {
+        self.update(host, false)
+    }
+
+    /// Count the change and return the progress message.
+    fn update(&self, host: &str, started: bool) -> String {
+        let Ok(mut hosts) = self.by_host.lock() else {
+            return String::new();
+        };
+        let n = hosts.entry(host.to_string()).or_insert(0);
+        if started {
+            *n += 1;
+        } else {
+            *n = n.saturating_sub(1);
+        }
+        hosts.retain(|_, n| *n > 0);
+        progress_message(&hosts)
+    }
+}
+
+/// "12 in flight, 9 on reddit.com": the busiest host is named when it holds at least two.
+fn progress_message(hosts: &std::collections::HashMap<String, usize>) -> String {
+    let total: usize = hosts.values().sum();
+    match hosts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))) {
+        Some((host, &n)) if n >= 2 && hosts.len() > 1 => {
+            format!("{total} in flight, {n} on {host}")
+        }
+        Some((host, &n)) if n >= 2 => format!("{total} in flight, all on {host}"),
+        _ => format!("{total} in flight"),
+    }
+}
+
 fn progress_bar(len: u64, json: bool) -> ProgressBar {
     if json || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} feeds  {wide_msg}",
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} feeds, ETA {eta}  {wide_msg}",
     ) {
         bar.set_style(style);
     }
@@ -274,5 +364,36 @@ impl std::fmt::Display for Summary {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_tell_some_failed_from_all_failed() {
+        let s = |ok, not_modified, failed| Summary {
+            ok,
+            not_modified,
+            failed,
+            ..Summary::default()
+        };
+        assert_eq!(exit_code(&s(3, 1, 0)), exit::OK);
+        assert_eq!(exit_code(&s(0, 0, 0)), exit::OK);
+        assert_eq!(exit_code(&s(2, 0, 1)), exit::FEEDS_FAILED);
+        assert_eq!(exit_code(&s(0, 1, 1)), exit::FEEDS_FAILED);
+        assert_eq!(exit_code(&s(0, 0, 5)), exit::ALL_FEEDS_FAILED);
+    }
+
+    #[test]
+    fn the_progress_line_names_the_busiest_host() {
+        let live = InFlight::default();
+        assert_eq!(live.start("a.example"), "1 in flight");
+        assert_eq!(live.start("a.example"), "2 in flight, all on a.example");
+        assert_eq!(live.start("b.example"), "3 in flight, 2 on a.example");
+        assert_eq!(live.finish("a.example"), "2 in flight");
+        assert_eq!(live.finish("a.example"), "1 in flight");
+        assert_eq!(live.finish("b.example"), "0 in flight");
     }
 }

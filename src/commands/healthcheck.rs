@@ -35,8 +35,32 @@ pub async fn run(settings: Settings, args: &HealthcheckArgs) -> Result<u8, Comma
             Ok(exit::FATAL)
         }
         Err(e) => {
-            eprintln!("unhealthy: {url}: {e}");
+            eprintln!("unhealthy: no feedsmith answering at {base} ({})", why(&e));
             Ok(exit::FATAL)
         }
+    }
+}
+
+/// The cause in a few words: reqwest's own message ("error sending request for url") says
+/// nothing an operator can act on, the I/O error underneath does.
+fn why(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "no answer within 3s".into();
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+                std::io::ErrorKind::ConnectionReset => "connection reset".into(),
+                _ => io.to_string(),
+            };
+        }
+        source = s.source();
+    }
+    if e.is_connect() {
+        "cannot connect".into()
+    } else {
+        e.to_string()
     }
 }

@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post};
 use crate::enrich::{Enrichment, Rejection, TagScore, Tagging};
 use crate::error::{exit, CommandError};
-use crate::fetch::{FetchResponse, Fetcher, Validators};
+use crate::fetch::{FetchResponse, Fetcher, Trust, Validators};
 use crate::normalize::{
     build_tags, build_tags_with, entry_key, explain_tags, permalink, post_path, render_post,
 };
@@ -29,7 +29,10 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
     } else if source.starts_with("http://") || source.starts_with("https://") {
         let fetcher =
             Fetcher::new(&settings.http).map_err(|e| CommandError::Runtime(e.to_string()))?;
-        match fetcher.fetch(source, &Validators::default()).await {
+        match fetcher
+            .fetch(source, &Validators::default(), &Trust::origin_of(source))
+            .await
+        {
             Ok(FetchResponse::Modified(doc)) => (doc.body, doc.content_type, Some(doc.final_url)),
             Ok(FetchResponse::NotModified { .. }) => {
                 return Err(CommandError::Runtime(format!(
@@ -84,6 +87,20 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
         let entry = entries.get(&p.entry_key)?;
         Some(explanation(&feed, entry, p, &enrich))
     };
+    // What the network guard says of the entry's link (the article step's target).
+    let link_verdict = |p: &Post| -> Option<String> {
+        let link = entries.get(&p.entry_key)?.link.as_deref()?.trim();
+        let shown = crate::redact::RedactedUrl::new(link);
+        if !(link.starts_with("http://") || link.starts_with("https://")) {
+            return Some(format!("{shown}: not http(s); no article is fetched"));
+        }
+        Some(
+            match crate::fetch::precheck(&settings.http, link, &Trust::origin_of(&feed.url)) {
+                Ok(()) => format!("{shown}: allowed (checked again after DNS when fetched)"),
+                Err(e) => e.to_string(),
+            },
+        )
+    };
 
     if args.json {
         let items: Vec<serde_json::Value> = batch
@@ -107,12 +124,13 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
                 if args.explain {
                     if let (Some(obj), Some(e)) = (item.as_object_mut(), explain(p)) {
                         let mut e = e.to_json(&enrich);
-                        if let (Some(e), Some(own)) = (e.as_object_mut(), replaced_date(p)) {
-                            e.insert(
-                                "feed_date".into(),
-                                json!(crate::normalize::format_date(&own)),
-                            );
+                        if let Some(own) = replaced_date(p) {
+                            e["feed_date"] = json!(crate::normalize::format_date(&own));
                         }
+                        e["article_link"] = json!(link_verdict(p));
+                        // The document's tolerant repairs (`truncated`): why an entry may be
+                        // missing, and that the feed's publisher has something to fix.
+                        e["repaired"] = json!(parsed.repairs);
                         obj.insert("explain".into(), e);
                     }
                 }
@@ -121,31 +139,38 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
             .collect();
         let text = serde_json::to_string_pretty(&items)
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
-        println!("{text}");
+        crate::outln!("{text}")?;
     } else if args.explain {
+        if !parsed.repairs.is_empty() {
+            crate::outln!("repaired: {}", parsed.repairs.join(", "))?;
+            crate::outln!()?;
+        }
         for p in &batch.posts {
-            println!("==> {} <==", post_path(p));
-            println!("title: {}", p.title);
+            crate::outln!("==> {} <==", post_path(p))?;
+            crate::outln!("title: {}", p.title)?;
             let date = crate::normalize::format_date(&p.date);
             match replaced_date(p) {
-                Some(own) => println!(
+                Some(own) => crate::outln!(
                     "date: {date} (first seen; the feed says {}, more than {} hours ahead)",
                     crate::normalize::format_date(&own),
                     crate::normalize::MAX_AHEAD.num_hours()
-                ),
-                None => println!("date: {date}"),
+                )?,
+                None => crate::outln!("date: {date}")?,
+            }
+            if let Some(v) = link_verdict(p) {
+                crate::outln!("article link: {v}")?;
             }
             match explain(p) {
-                Some(e) => print!("{}", e.to_text(&enrich)),
-                None => println!("tags: {:?}", p.tags),
+                Some(e) => crate::out!("{}", e.to_text(&enrich))?,
+                None => crate::outln!("tags: {:?}", p.tags)?,
             }
-            println!();
+            crate::outln!()?;
         }
     } else {
         for p in &batch.posts {
-            println!("==> {} <==", post_path(p));
-            print!("{}", render_post(p, &render));
-            println!();
+            crate::outln!("==> {} <==", post_path(p))?;
+            crate::out!("{}", render_post(p, &render))?;
+            crate::outln!()?;
         }
     }
     for s in &batch.skipped {
@@ -179,10 +204,17 @@ async fn parse_document(
             let Some(link) = link else {
                 return Err(CommandError::Runtime(format!("{source}: {e}")));
             };
-            eprintln!("{source} is an HTML page; following its feed link {link}");
+            eprintln!(
+                "{} is an HTML page; following its feed link {}",
+                crate::redact::RedactedUrl::new(source),
+                crate::redact::RedactedUrl::new(&link)
+            );
             let fetcher =
                 Fetcher::new(&settings.http).map_err(|e| CommandError::Runtime(e.to_string()))?;
-            match fetcher.fetch(&link, &Validators::default()).await {
+            match fetcher
+                .fetch(&link, &Validators::default(), &Trust::origin_of(source))
+                .await
+            {
                 Ok(FetchResponse::Modified(doc)) => {
                     parse::parse_feed(&doc.body, doc.content_type.as_deref(), Some(&doc.final_url))
                         .map_err(|e| CommandError::Runtime(format!("{link}: {e}")))
@@ -204,10 +236,20 @@ fn feed_for(
     source: &str,
     parsed: &ParsedFeed,
 ) -> FeedConfig {
+    // The feed URL written into posts (`feed_url`): --feed-url, else the URL itself, else the
+    // file as an absolute `file://` URL. A bare relative path would be meaningless in a post.
+    let url = match &args.feed_url {
+        Some(u) => u.clone(),
+        None if Path::new(source).is_file() => std::fs::canonicalize(source)
+            .ok()
+            .and_then(|p| url::Url::from_file_path(p).ok())
+            .map_or_else(|| source.to_string(), |u| u.to_string()),
+        None => source.to_string(),
+    };
     let mut feed = settings
         .feeds
         .iter()
-        .find(|f| f.url == source)
+        .find(|f| f.url == source || f.url == url)
         .cloned()
         .unwrap_or_else(|| {
             let name = parsed
@@ -215,7 +257,7 @@ fn feed_for(
                 .clone()
                 .filter(|t| !t.trim().is_empty())
                 .unwrap_or_else(|| source.to_string());
-            FeedConfig::new(name, source, "blogs")
+            FeedConfig::new(name, url, "blogs")
         });
     if let Some(n) = &args.name {
         feed.name = n.clone();
@@ -408,7 +450,7 @@ async fn with_full_content(
         };
         let own = own_len(entry);
         let extractor = crate::pipeline::extractor_for(feed, &link);
-        match fetch_article(&fetcher, &link, &extractor).await {
+        match fetch_article(&fetcher, &link, &extractor, &Trust::origin_of(&feed.url)).await {
             Ok(Extracted::Content(html)) => {
                 let record = crate::store::ArticleRecord {
                     url: link.clone(),
@@ -426,7 +468,8 @@ async fn with_full_content(
                 let article_len = record.content_html.as_deref().map_or(0, plain_len);
                 let used = crate::pipeline::substitute(entry, &record);
                 eprintln!(
-                    "{link}: {} ({}): {own} -> {article_len} characters",
+                    "{}: {} ({}): {own} -> {article_len} characters",
+                    crate::redact::RedactedUrl::new(&link),
                     if used {
                         "article used"
                     } else {
@@ -436,10 +479,16 @@ async fn with_full_content(
                 );
             }
             Ok(Extracted::Removed(reason)) => {
-                eprintln!("{link}: {reason}; not published");
+                eprintln!(
+                    "{}: {reason}; not published",
+                    crate::redact::RedactedUrl::new(&link)
+                );
                 removed.push(link);
             }
-            Err(e) => eprintln!("{link}: article not used: {e}"),
+            Err(e) => eprintln!(
+                "{}: article not used: {e}",
+                crate::redact::RedactedUrl::new(&link)
+            ),
         }
     }
     parsed

@@ -5,15 +5,17 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cli::{Cli, Command, ConfigCommand, FeedsCommand, PostsCommand};
 use crate::config::{self, Settings};
-use crate::error::CommandError;
+use crate::error::{exit, CommandError};
 
 pub mod config_check;
 pub mod export;
 pub mod feeds;
 pub mod fetch;
+pub mod generate;
 pub mod healthcheck;
 pub mod inspect;
 pub mod migrate;
+pub mod out;
 pub mod posts;
 pub mod run;
 
@@ -21,8 +23,9 @@ pub mod run;
 pub async fn dispatch(cli: Cli) -> u8 {
     match run(cli).await {
         Ok(code) => code,
+        Err(CommandError::BrokenPipe) => exit::OK,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::redact::redact_text(&e.to_string()));
             e.exit_code()
         }
     }
@@ -50,17 +53,55 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
             write,
             collection,
         }) => feeds::import(settings()?, file, *write, collection),
-        Command::Feeds(FeedsCommand::Export) => feeds::export(settings()?),
+        Command::Feeds(FeedsCommand::Export { include_secrets }) => {
+            feeds::export(settings()?, *include_secrets)
+        }
         Command::Feeds(FeedsCommand::Add {
             url,
             name,
             collection,
             categories,
-        }) => feeds::add(settings()?, url, name.as_deref(), collection, categories),
+            no_check,
+        }) => {
+            feeds::add(
+                settings()?,
+                url,
+                name.as_deref(),
+                collection,
+                categories,
+                *no_check,
+            )
+            .await
+        }
         Command::Feeds(FeedsCommand::Remove { feed }) => feeds::remove(settings()?, feed),
         Command::Healthcheck(args) => healthcheck::run(settings()?, args).await,
         Command::Migrate => migrate::run(settings()?).await,
+        Command::Completions { shell } => generate::completions(*shell),
+        Command::Man => generate::man(),
     }
+}
+
+/// For the commands that only read (`posts`, `feeds list`, `export`): a SQLite database that
+/// does not exist yet is an error, not a new empty file. Opening would create it and answer
+/// "0 posts", which hides a wrong directory or `--database-url`.
+pub fn require_existing_database(settings: &Settings) -> Result<(), CommandError> {
+    use std::str::FromStr;
+    let url = settings.database.url.as_str();
+    if !url.starts_with("sqlite:") {
+        return Ok(());
+    }
+    let Ok(options) = sqlx::sqlite::SqliteConnectOptions::from_str(url) else {
+        return Ok(()); // opening reports the bad URL with its own message
+    };
+    let path = options.get_filename();
+    let name = path.to_string_lossy();
+    if name.is_empty() || name == ":memory:" || path.exists() {
+        return Ok(());
+    }
+    Err(CommandError::Runtime(format!(
+        "no database at {}; run `feedsmith fetch` first, or point --database-url / [database].url at the existing one",
+        path.display()
+    )))
 }
 
 /// Settings from the located file, the environment and `--database-url`.

@@ -13,6 +13,7 @@ pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, Comman
     if args.limit.is_some_and(|l| l < 0) {
         return Err(CommandError::Usage("--limit must be 0 or more".into()));
     }
+    super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
     let filter = PostFilter {
         feed: args.feed.clone(),
@@ -29,10 +30,10 @@ pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, Comman
             .collect();
         let text = serde_json::to_string_pretty(&items)
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
-        println!("{text}");
+        crate::outln!("{text}")?;
     } else {
         for p in &posts {
-            println!("{:>6}  {}  {}", p.id, format_date(&p.post.date), p.path);
+            crate::outln!("{:>6}  {}  {}", p.id, format_date(&p.post.date), p.path)?;
         }
         eprintln!("{} posts", posts.len());
     }
@@ -40,14 +41,16 @@ pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, Comman
 }
 
 pub async fn show(settings: Settings, id: &str) -> Result<u8, CommandError> {
+    super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
     match app.store.find_post(id).await? {
         Some(p) => {
-            print!("{}", render_post(&p.post, &app.render));
+            crate::out!("{}", render_post(&p.post, &app.render))?;
             Ok(exit::OK)
         }
-        None => Err(CommandError::Usage(format!(
-            "no post with id or canonical URL {id:?}; `feedsmith posts list` shows the stored posts"
+        // Not a usage error (exit 2): the command line was fine, the post is not there (exit 1).
+        None => Err(CommandError::Runtime(format!(
+            "no post with id or URL {id:?}; `feedsmith posts list` shows the stored posts"
         ))),
     }
 }

@@ -39,11 +39,16 @@ pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, Command
         .map_err(|e| CommandError::Runtime(e.to_string()))?;
     let stop_server = CancellationToken::new();
     let router = server::router(daemon.clone());
-    let server_stop = stop_server.clone().cancelled_owned();
+    let overflow = server::overflow_router(daemon.clone());
+    let limits = server::conn::Limits {
+        max_connections: daemon.app().settings.server.max_connections,
+        header_timeout: daemon.app().settings.server.header_timeout,
+        idle_timeout: daemon.app().settings.server.idle_timeout,
+    };
+    warn_if_exposed(&local, daemon.app().settings.server.token.is_some());
+    let server_stop = stop_server.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(server_stop)
-            .await
+        server::conn::serve(listener, router, overflow, limits, server_stop).await;
     });
     info!(listen = %local, feeds, "feedsmith is running");
     systemd::notify("READY=1");
@@ -74,14 +79,28 @@ pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, Command
     if let Some(w) = watchdog {
         w.abort();
     }
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => error!("HTTP server: {e}"),
-        Err(e) => error!("HTTP server task: {e}"),
+    if let Err(e) = server.await {
+        error!("HTTP server task: {e}");
     }
     daemon.app().store.close().await;
     info!("stopped");
     Ok(exit::OK)
+}
+
+/// The API serves stored posts and feed status (URLs, errors): on a non-loopback address
+/// without a token anyone who can reach the port reads them.
+fn warn_if_exposed(listen: &str, has_token: bool) {
+    if exposed_without_token(listen, has_token) {
+        warn!(listen = %listen, "the API listens on a non-loopback address without a token: anyone who can reach it reads /api/* and /feed.xml; set [server].token_env (docs/security.md) or listen on 127.0.0.1");
+    }
+}
+
+/// Whether `listen` is reachable beyond this host while no token guards the API.
+fn exposed_without_token(listen: &str, has_token: bool) -> bool {
+    !has_token
+        && listen
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| !a.ip().is_loopback())
 }
 
 /// `WATCHDOG=1` at half of `WATCHDOG_USEC`, only while the scheduler loop is ticking: a wedged
@@ -97,4 +116,19 @@ fn spawn_watchdog(daemon: Arc<Daemon>) -> Option<tokio::task::JoinHandle<()>> {
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn exposure_warning() {
+        use super::exposed_without_token as exposed;
+        assert!(exposed("0.0.0.0:8080", false));
+        assert!(exposed("[::]:8080", false));
+        assert!(exposed("192.168.1.5:8080", false));
+        assert!(!exposed("0.0.0.0:8080", true));
+        assert!(!exposed("127.0.0.1:8080", false));
+        assert!(!exposed("127.0.0.2:8080", false));
+        assert!(!exposed("[::1]:8080", false));
+    }
 }

@@ -3,7 +3,10 @@
 //!
 //! Redirects are followed by hand rather than by reqwest's policy: feedsmith needs to know
 //! whether *every* hop was permanent (301/308) to update the stored URL, to refuse non-HTTP
-//! schemes at each hop, and to apply the per-host limit to the host actually contacted.
+//! schemes at each hop, to apply the per-host limit to the host actually contacted, and to put
+//! every hop through the network guard ([`guard`]): a redirect is a URL chosen by the server.
+
+pub mod guard;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::HttpSettings;
+use crate::redact::{redact_text, redact_url};
 
 /// What the client sends with `Accept`: feeds first, anything else last (autodiscovery needs HTML).
 const ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
@@ -44,6 +48,11 @@ pub enum FetchError {
     TooLarge { url: String, limit: u64 },
     #[error("{url}: the response broke off: {detail}")]
     Body { url: String, detail: String },
+    #[error("{url}: refused, no request sent: {refusal}; feedsmith does not fetch internal addresses named by feed content or redirects (allow this host with [http] allow_hosts = [\"{host}\"], or all private networks with [http] allow_private_networks = true)", host = refusal.host)]
+    Refused {
+        url: String,
+        refusal: guard::Refusal,
+    },
 }
 
 impl FetchError {
@@ -61,6 +70,52 @@ impl FetchError {
     }
     pub fn is_gone(&self) -> bool {
         self.http_status() == Some(410)
+    }
+    /// True when the network guard refused the destination (nothing was sent, and retrying will
+    /// not change that until the configuration does).
+    pub fn is_refused(&self) -> bool {
+        matches!(self, FetchError::Refused { .. })
+    }
+}
+
+/// Whose say-so a fetch runs on: the origin (scheme, host, port) of the configured feed it is
+/// for. Hops on that origin are the operator's choice and go anywhere; every other hop goes
+/// through the network guard. [`Trust::none`] (content of a page given to `inspect`, tests)
+/// trusts nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    origin: Option<url::Origin>,
+}
+
+impl Trust {
+    /// Trust the origin of `configured_url` (a `[[feeds]]` URL, or the URL given to `inspect`).
+    pub fn origin_of(configured_url: &str) -> Trust {
+        Trust {
+            origin: Url::parse(configured_url)
+                .ok()
+                .map(|u| u.origin())
+                .filter(|o| o.is_tuple()),
+        }
+    }
+    /// Trust nothing: every hop is checked.
+    pub fn none() -> Trust {
+        Trust::default()
+    }
+}
+
+/// The network guard's verdict on `url` without DNS (address literals, `localhost`): `Err` with
+/// the refusal when it is certain, `Ok` when the URL may be fetched or only DNS can tell (the
+/// fetch checks again, at every hop). For the poll's plan, so a refused article is reported with
+/// its entry at once, and for `inspect --explain`.
+pub fn precheck(settings: &HttpSettings, url: &str, trust: &Trust) -> Result<(), FetchError> {
+    let parsed = parse_http_url(url)?;
+    let guard = guard::Guard::new(&settings.allow_hosts, settings.allow_private_networks);
+    match guard.route(&parsed, trust.origin.as_ref()) {
+        Ok(_) => Ok(()),
+        Err(refusal) => Err(FetchError::Refused {
+            url: redact_url(url),
+            refusal,
+        }),
     }
 }
 
@@ -104,7 +159,13 @@ pub struct Validators {
 }
 
 pub struct Fetcher {
+    /// For destinations the operator trusts: the system resolver, proxies from the environment.
     client: reqwest::Client,
+    /// For every other destination: resolves through [`guard::GuardedResolver`] and connects to
+    /// the vetted addresses only; no proxy (a proxy would resolve the name itself, past the
+    /// guard).
+    guarded: reqwest::Client,
+    guard: guard::Guard,
     settings: HttpSettings,
     global: Arc<Semaphore>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -112,9 +173,25 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(settings: &HttpSettings) -> Result<Self, reqwest::Error> {
+        let client = Self::builder(settings).build()?;
+        let guarded = Self::builder(settings)
+            .dns_resolver(guard::resolver())
+            .no_proxy()
+            .build()?;
+        Ok(Fetcher {
+            client,
+            guarded,
+            guard: guard::Guard::new(&settings.allow_hosts, settings.allow_private_networks),
+            settings: settings.clone(),
+            global: Arc::new(Semaphore::new(settings.concurrency)),
+            hosts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn builder(settings: &HttpSettings) -> reqwest::ClientBuilder {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
-        let client = reqwest::Client::builder()
+        reqwest::Client::builder()
             .user_agent(settings.user_agent.clone())
             .default_headers(headers)
             .connect_timeout(settings.connect_timeout)
@@ -125,13 +202,6 @@ impl Fetcher {
             .gzip(true)
             .deflate(true)
             .brotli(true)
-            .build()?;
-        Ok(Fetcher {
-            client,
-            settings: settings.clone(),
-            global: Arc::new(Semaphore::new(settings.concurrency)),
-            hosts: Mutex::new(HashMap::new()),
-        })
     }
 
     fn host_semaphore(&self, host: &str) -> Arc<Semaphore> {
@@ -158,17 +228,28 @@ impl Fetcher {
     }
 
     /// GET `url` (conditionally when validators are given), following up to `max_redirects`
-    /// http(s) redirects, within the total timeout and the body limit.
+    /// http(s) redirects, within the total timeout and the body limit. Each hop off the trusted
+    /// origin goes through the network guard: refused before anything is sent.
     pub async fn fetch(
         &self,
         url: &str,
         validators: &Validators,
+        trust: &Trust,
     ) -> Result<FetchResponse, FetchError> {
         let total = self.settings.timeout;
-        match tokio::time::timeout(total, self.fetch_inner(url, validators)).await {
+        // `[http].timeout` measures the request, not the queue: the first hop's host and global
+        // slots are taken before the clock starts. Why: with the clock started first, 32 feeds
+        // on one host behind two hanging ones all "timed out", most of them never requested.
+        // (Redirect hops take their slots inside the timeout; they are rare and mostly on the
+        // same, already busy host.)
+        let first = match Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(self.permits(&u).await),
+            _ => None,
+        };
+        match tokio::time::timeout(total, self.fetch_inner(url, validators, trust, first)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout {
-                url: url.to_string(),
+                url: redact_url(url),
                 secs: total.as_secs(),
             }),
         }
@@ -178,24 +259,61 @@ impl Fetcher {
         &self,
         url: &str,
         validators: &Validators,
+        trust: &Trust,
+        mut first_permits: Option<(Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>)>,
     ) -> Result<FetchResponse, FetchError> {
         let mut current = parse_http_url(url)?;
         let mut all_permanent = true;
         let mut hops = 0usize;
         loop {
-            let (_host_permit, _global_permit) = self.permits(&current).await;
-            let mut req = self.client.get(current.clone());
+            let client = match self.guard.route(&current, trust.origin.as_ref()) {
+                Ok(guard::Route::Trusted) => &self.client,
+                Ok(guard::Route::Guarded) => &self.guarded,
+                Err(refusal) => {
+                    guard::count(refusal.kind);
+                    return Err(FetchError::Refused {
+                        url: redact_url(current.as_str()),
+                        refusal,
+                    });
+                }
+            };
+            let (_host_permit, _global_permit) = match first_permits.take() {
+                Some(permits) => permits,
+                None => self.permits(&current).await,
+            };
+            let mut req = client.get(current.clone());
             if let Some(etag) = &validators.etag {
                 req = req.header(header::IF_NONE_MATCH, etag);
             }
             if let Some(lm) = &validators.last_modified {
                 req = req.header(header::IF_MODIFIED_SINCE, lm);
             }
+            tracing::debug!(
+                url = %redact_url(current.as_str()),
+                if_none_match = validators.etag.as_deref(),
+                if_modified_since = validators.last_modified.as_deref(),
+                "request"
+            );
+            let sent = std::time::Instant::now();
             let resp = req
                 .send()
                 .await
-                .map_err(|e| classify(url, &e, self.settings.timeout))?;
+                .map_err(|e| match guard::find_refusal(&e) {
+                    Some(refusal) => FetchError::Refused {
+                        url: redact_url(current.as_str()),
+                        refusal,
+                    },
+                    None => classify(url, &e, self.settings.timeout),
+                })?;
             let status = resp.status();
+            tracing::debug!(
+                url = %redact_url(current.as_str()),
+                status = status.as_u16(),
+                etag = resp.headers().get(header::ETAG).and_then(|v| v.to_str().ok()),
+                location = resp.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(redact_url),
+                ms = sent.elapsed().as_millis() as u64,
+                "response headers"
+            );
 
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let location = resp
@@ -203,25 +321,25 @@ impl Fetcher {
                     .get(header::LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .ok_or_else(|| FetchError::Status {
-                        url: url.to_string(),
+                        url: redact_url(url),
                         status: status.as_u16(),
                         hint: " (a redirect without a Location header)".into(),
                         retry_after: None,
                     })?;
                 let target = current.join(location).map_err(|e| FetchError::InvalidUrl {
-                    url: location.to_string(),
+                    url: redact_url(location),
                     reason: e.to_string(),
                 })?;
                 if !matches!(target.scheme(), "http" | "https") {
                     return Err(FetchError::BadRedirectScheme {
-                        url: url.to_string(),
-                        target: target.to_string(),
+                        url: redact_url(url),
+                        target: redact_url(target.as_str()),
                     });
                 }
                 hops += 1;
                 if hops > self.settings.max_redirects {
                     return Err(FetchError::TooManyRedirects {
-                        url: url.to_string(),
+                        url: redact_url(url),
                         max: self.settings.max_redirects,
                     });
                 }
@@ -253,7 +371,7 @@ impl Fetcher {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, Utc::now()));
                 return Err(FetchError::Status {
-                    url: url.to_string(),
+                    url: redact_url(url),
                     status: status.as_u16(),
                     hint: status_hint(status, retry_after),
                     retry_after,
@@ -264,7 +382,7 @@ impl Fetcher {
             let limit = self.settings.max_body;
             if resp.content_length().is_some_and(|len| len > limit) {
                 return Err(FetchError::TooLarge {
-                    url: url.to_string(),
+                    url: redact_url(url),
                     limit,
                 });
             }
@@ -298,7 +416,7 @@ async fn read_limited(
             Ok(Some(chunk)) => {
                 if body.len() as u64 + chunk.len() as u64 > limit {
                     return Err(FetchError::TooLarge {
-                        url: url.to_string(),
+                        url: redact_url(url),
                         limit,
                     });
                 }
@@ -307,14 +425,14 @@ async fn read_limited(
             Ok(None) => return Ok(body),
             Err(e) if e.is_timeout() => {
                 return Err(FetchError::Timeout {
-                    url: url.to_string(),
+                    url: redact_url(url),
                     secs: timeout.as_secs(),
                 })
             }
             Err(e) => {
                 return Err(FetchError::Body {
-                    url: url.to_string(),
-                    detail: error_chain(&e),
+                    url: redact_url(url),
+                    detail: redact_text(&error_chain(&e)),
                 })
             }
         }
@@ -323,12 +441,12 @@ async fn read_limited(
 
 fn parse_http_url(url: &str) -> Result<Url, FetchError> {
     let parsed = Url::parse(url).map_err(|e| FetchError::InvalidUrl {
-        url: url.to_string(),
+        url: redact_url(url),
         reason: e.to_string(),
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(FetchError::InvalidUrl {
-            url: url.to_string(),
+            url: redact_url(url),
             reason: format!("scheme {:?} is not http or https", parsed.scheme()),
         });
     }
@@ -396,18 +514,18 @@ fn status_hint(status: StatusCode, retry_after: Option<DateTime<Utc>>) -> String
 fn classify(url: &str, e: &reqwest::Error, timeout: Duration) -> FetchError {
     if e.is_timeout() {
         FetchError::Timeout {
-            url: url.to_string(),
+            url: redact_url(url),
             secs: timeout.as_secs(),
         }
     } else if e.is_connect() || e.is_request() {
         FetchError::Connect {
-            url: url.to_string(),
-            detail: error_chain(e),
+            url: redact_url(url),
+            detail: redact_text(&error_chain(e)),
         }
     } else {
         FetchError::Body {
-            url: url.to_string(),
-            detail: error_chain(e),
+            url: redact_url(url),
+            detail: redact_text(&error_chain(e)),
         }
     }
 }
@@ -468,6 +586,101 @@ mod tests {
         let c = cache_hints(&h);
         assert_eq!(c.max_age, Some(Duration::from_secs(600)));
         assert_eq!(c.expires.unwrap().to_rfc3339(), "2025-08-03T23:00:00+00:00");
+    }
+
+    /// The guarded client's resolver through reqwest: a *name* (not a literal) that resolves to
+    /// a loopback address is refused and nothing connects; the operator's allow list and the
+    /// feed's own origin let it through. Uses this machine's host name, which /etc/hosts maps to
+    /// a loopback address on most Linux systems (skips when it does not).
+    #[tokio::test]
+    async fn names_resolving_to_internal_addresses_are_refused_at_connect() {
+        let mut buf = [0u8; 256];
+        // SAFETY: gethostname writes at most buf.len() bytes, NUL-terminated when it fits.
+        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        let name = String::from_utf8_lossy(&buf[..buf.iter().position(|b| *b == 0).unwrap_or(0)])
+            .to_ascii_lowercase();
+        if rc != 0 || name.is_empty() || name == "localhost" {
+            eprintln!("skipping: no host name");
+            return;
+        }
+        let resolved: Vec<std::net::SocketAddr> =
+            match tokio::net::lookup_host((name.as_str(), 0)).await {
+                Ok(a) => a.collect(),
+                Err(_) => Vec::new(),
+            };
+        let Some(loopback) = resolved.iter().find(|a| a.ip().is_loopback()) else {
+            eprintln!("skipping: {name} does not resolve to a loopback address ({resolved:?})");
+            return;
+        };
+        let listener = tokio::net::TcpListener::bind((loopback.ip(), 0))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let h = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut req = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = sock
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                    )
+                    .await;
+            }
+        });
+        let url = format!("http://{name}:{port}/secret");
+        let settings = |allow: Vec<String>| HttpSettings {
+            user_agent: "t".into(),
+            timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            max_body: 1024,
+            concurrency: 2,
+            per_host_concurrency: 2,
+            max_redirects: 2,
+            allow_hosts: allow,
+            allow_private_networks: false,
+            secret_query_keys: Vec::new(),
+        };
+        let fetcher = Fetcher::new(&settings(Vec::new())).unwrap();
+        let err = fetcher
+            .fetch(&url, &Validators::default(), &Trust::none())
+            .await
+            .expect_err("refused");
+        assert!(err.is_refused(), "{err}");
+        assert!(
+            err.to_string().contains(&format!("{name} resolves to")),
+            "{err}"
+        );
+        assert_eq!(
+            hits.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "a connection was made"
+        );
+
+        // The feed's own origin, and an allowed host, are fetched.
+        let ok = fetcher
+            .fetch(
+                &url,
+                &Validators::default(),
+                &Trust::origin_of(&format!("http://{name}:{port}/feed.xml")),
+            )
+            .await;
+        assert!(matches!(ok, Ok(FetchResponse::Modified(_))), "{ok:?}");
+        let allowed = Fetcher::new(&settings(vec![name.clone()])).unwrap();
+        let ok = allowed
+            .fetch(&url, &Validators::default(), &Trust::none())
+            .await;
+        assert!(matches!(ok, Ok(FetchResponse::Modified(_))), "{ok:?}");
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[test]

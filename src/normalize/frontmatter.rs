@@ -1,11 +1,12 @@
 //! YAML front matter (post-format.md section 2), in the seed's field order and quoting.
 //!
-//! Values are untrusted, so every scalar except the three the seed writes bare goes through
-//! [`yaml_quoted`]: one line, in double quotes, `\` and `"` escaped, control characters and
-//! YAML-forbidden non-characters removed. Inside a double-quoted scalar YAML gives no meaning to
+//! Values are untrusted, so every scalar except the two the seed writes bare
+//! (`excerpt_separator`, `date`) goes through [`yaml_quoted`] (URLs through [`yaml_string`]): one
+//! line, in double quotes, `\` and `"` escaped, control characters and YAML-forbidden
+//! non-characters removed. Inside a double-quoted scalar YAML gives no meaning to
 //! `---`, `: `, `#`, `&`, `*`, `!` or `|`, so no title can end the front matter, add a key, or
-//! create an anchor, alias or tag. `feed_url` is written bare only when it is a plain URL that a
-//! YAML parser reads back unchanged.
+//! create an anchor, alias or tag. `feed_url` is quoted like every other string, exactly as the
+//! seed and every real example write it (post-format.md section 2).
 
 use super::text::{collapse_ws, remove_controls, strip_tags};
 use super::{format_date, permalink, RenderOptions};
@@ -36,9 +37,19 @@ pub fn yaml_quoted(value: &str) -> String {
 
 /// A double-quoted YAML scalar of `value` as it is (for URLs, which are not text to clean):
 /// only control characters are removed and whitespace collapsed, so it stays on one line.
+///
+/// When the value holds a Liquid delimiter (`{{`, `{%`, `%}`, `}}`), its braces are written as
+/// the YAML escapes `\x7B` and `\x7D`: YAML reads the same value back, but the file holds no
+/// delimiter for a Liquid-aware tool (a plugin that renders front matter) to execute.
 fn yaml_string(value: &str) -> String {
     let v = collapse_ws(&remove_controls(&value.replace(['\n', '\r', '\t'], " ")));
-    format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+    let v = v.replace('\\', "\\\\").replace('"', "\\\"");
+    let v = if super::render::has_liquid(&v) {
+        v.replace('{', "\\x7B").replace('}', "\\x7D")
+    } else {
+        v
+    };
+    format!("\"{v}\"")
 }
 
 /// `["a", "b"]`; empty -> `[]`.
@@ -47,20 +58,11 @@ fn flow_list(items: &[String]) -> String {
     format!("[{}]", inner.join(", "))
 }
 
-/// `feed_url` is written bare like the seed when it is an http(s) URL made only of characters
-/// that cannot change a plain scalar's meaning; otherwise it is quoted.
-fn plain_or_quoted_url(url: &str) -> String {
-    let u = url.trim();
-    let plain_safe = (u.starts_with("http://") || u.starts_with("https://"))
-        && !u.contains(": ")
-        && !u.contains(" #")
-        && !u.ends_with(':')
-        && u.chars().all(|c| c.is_ascii_graphic());
-    if plain_safe {
-        u.to_string()
-    } else {
-        yaml_string(u)
-    }
+/// A URL with `{`, `}` and `|` percent-encoded, so it cannot hold a Liquid delimiter.
+fn liquid_free_url(url: &str) -> String {
+    url.replace('{', "%7B")
+        .replace('}', "%7D")
+        .replace('|', "%7C")
 }
 
 /// The front matter block, from the opening `---` line to the closing `---` line inclusive.
@@ -71,10 +73,18 @@ pub fn front_matter(post: &Post, opts: &RenderOptions) -> String {
         ("description", yaml_quoted(&post.description)),
         ("author", yaml_quoted(&post.author)),
         ("excerpt_separator", "<!--excerpt_end-->".to_string()),
-        ("canonical_url", yaml_string(&post.canonical_url)),
+        // Only an http(s) link is published (render.rs); a post stored with another keeps "".
+        (
+            "canonical_url",
+            yaml_string(&super::render::safe_link(&post.canonical_url).unwrap_or_default()),
+        ),
         ("viewing_mode", yaml_quoted(&post.viewing_mode)),
         ("feed_name", yaml_quoted(&post.feed_name)),
-        ("feed_url", plain_or_quoted_url(&post.feed_url)),
+        // Redacted (credentials, tokens) even when a post was stored before it was.
+        (
+            "feed_url",
+            yaml_string(&crate::redact::redact_url(&liquid_free_url(&post.feed_url))),
+        ),
         ("date", format_date(&post.date)),
         ("permalink", yaml_string(&permalink(post, &opts.permalink))),
         ("categories", flow_list(&post.categories)),
@@ -118,21 +128,17 @@ mod tests {
     }
 
     #[test]
-    fn feed_url_is_plain_unless_yaml_needs_quotes() {
+    fn feed_url_is_quoted_as_in_the_seed() {
         assert_eq!(
-            plain_or_quoted_url("https://www.reddit.com/r/devops/.rss"),
-            "https://www.reddit.com/r/devops/.rss"
+            yaml_string("https://www.reddit.com/r/devops/.rss"),
+            "\"https://www.reddit.com/r/devops/.rss\""
         );
         assert_eq!(
-            plain_or_quoted_url("https://www.youtube.com/feeds/videos.xml?channel_id=UC&x=[1]"),
-            "https://www.youtube.com/feeds/videos.xml?channel_id=UC&x=[1]"
+            yaml_string("https://www.youtube.com/feeds/videos.xml?channel_id=UC&x=[1]"),
+            "\"https://www.youtube.com/feeds/videos.xml?channel_id=UC&x=[1]\""
         );
-        assert_eq!(plain_or_quoted_url("https://x/a b"), "\"https://x/a b\"");
-        assert_eq!(plain_or_quoted_url("https://x/#frag"), "https://x/#frag");
-        assert_eq!(plain_or_quoted_url("https://x/ #c"), "\"https://x/ #c\"");
-        assert_eq!(plain_or_quoted_url("true"), "\"true\"");
-        assert_eq!(plain_or_quoted_url("&a https://x"), "\"&a https://x\"");
-        assert_eq!(plain_or_quoted_url("https://x/\n---"), "\"https://x/ ---\"");
+        assert_eq!(yaml_string("https://x/a\"b"), "\"https://x/a\\\"b\"");
+        assert_eq!(yaml_string("https://x/\n---"), "\"https://x/ ---\"");
     }
 
     #[test]

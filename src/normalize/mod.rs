@@ -20,6 +20,7 @@
 mod author;
 mod date;
 mod frontmatter;
+pub mod lint;
 mod markdown;
 mod reddit;
 mod render;
@@ -44,7 +45,7 @@ pub use date::{format_date, parse_date, MAX_AHEAD};
 pub use frontmatter::clean_scalar;
 pub use markdown::html_to_markdown;
 pub use reddit::{is_reddit, reddit_segment};
-pub use render::render_post;
+pub use render::{render_post, safe_link};
 pub use sanitize::sanitize;
 pub use slug::slugify;
 pub use tags::{build_tags, build_tags_with, normalize_tag};
@@ -54,7 +55,12 @@ pub use video::youtube_id;
 
 /// Bumped when a rule changes, so stored entries are normalized again (their hash changes).
 /// 3: boilerplate-aware, markdown-safe description and excerpt; keyword tags.
-const RULES_VERSION: u32 = 3;
+/// 4: canonical URL fallback chain, `media:description` and hashtags, every image as markdown,
+/// Reddit thumbnail tables.
+const RULES_VERSION: u32 = 4;
+
+/// Hashtags of one `media:description` taken as tags, at most.
+const MAX_HASHTAGS: usize = 10;
 
 /// How videos are embedded (`[publish] video_embed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -95,8 +101,9 @@ pub enum Normalized {
 
 #[derive(Debug, thiserror::Error)]
 pub enum NormalizeError {
-    /// post-format.md section 2: without a link or an http(s) id there is no canonical URL.
-    #[error("entry {title:?} has no link and no http(s) id, so it has no canonical URL; skipped")]
+    /// post-format.md section 2: nothing of the fallback chain is an http(s) URL. Only a feed
+    /// read from a file (`inspect FILE`) can get here: a configured feed's URL is http(s).
+    #[error("entry {title:?} has no http(s) link, id or enclosure, and the feed has no http(s) site link or URL, so it has no canonical URL; skipped (serve the file over HTTP to give it one)")]
     NoCanonicalUrl { title: String },
 }
 
@@ -140,7 +147,11 @@ fn nonempty(s: Option<&str>) -> Option<&str> {
 }
 
 /// Stable identity: the guid/id, else the link, else the sha256 (hex) of feed URL + title +
-/// date. Never a random value, so a re-poll finds the same key.
+/// date, with the first enclosure URL after them when there is one, and, for an entry with
+/// none of these (RSS 0.92 items may have only a description), its content. Never a random
+/// value, so a re-poll finds the same key, and two link-less podcast episodes or untitled
+/// items of one feed do not share one. (Entries without id and link had no canonical URL
+/// before rules version 4 and were never stored, so no stored key changes.)
 pub fn entry_key(feed: &FeedConfig, entry: &ParsedEntry) -> String {
     if let Some(id) = nonempty(entry.id.as_deref()) {
         return id.to_string();
@@ -154,9 +165,15 @@ pub fn entry_key(feed: &FeedConfig, entry: &ParsedEntry) -> String {
         .map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true))
         .unwrap_or_default();
     let title = entry.title.as_deref().unwrap_or_default();
-    hex::encode(Sha256::digest(
-        format!("{}\n{title}\n{date}", feed.url).as_bytes(),
-    ))
+    let mut input = format!("{}\n{title}\n{date}", feed.url);
+    if let Some(enclosure) = nonempty(entry.enclosure.as_deref()) {
+        input.push('\n');
+        input.push_str(enclosure);
+    } else if title.trim().is_empty() && date.is_empty() {
+        input.push('\n');
+        input.push_str(&text::source_html(entry));
+    }
+    hex::encode(Sha256::digest(input.as_bytes()))
 }
 
 /// Hash of everything normalization reads: the entry, the feed-level author, the feed's
@@ -194,6 +211,10 @@ pub fn entry_hash_with(
     field(&feed.name);
     field(&feed.url);
     field(&feed.collection);
+    // Only when set, so the hashes of feeds without one stay as they were.
+    if let Some(public) = &feed.public_url {
+        field(public);
+    }
     for list in [
         &feed.categories,
         &feed.tags,
@@ -216,6 +237,9 @@ pub fn entry_hash_with(
     field(opt(&entry.summary_html));
     field(opt(&entry.content_text));
     field(opt(&entry.youtube_id));
+    field(opt(&entry.enclosure));
+    field(opt(&entry.media_description));
+    field(opt(&parsed.link));
     field(
         &enrich
             .map(|e| e.fingerprint(&feed.url))
@@ -224,14 +248,49 @@ pub fn entry_hash_with(
     hex::encode(h.finalize())
 }
 
-/// The canonical URL: the entry link unchanged, else the id when it is an absolute http(s) URL.
-fn canonical_url(entry: &ParsedEntry) -> Option<String> {
-    if let Some(link) = nonempty(entry.link.as_deref()) {
-        return Some(link.to_string());
+/// An absolute http(s) URL without userinfo, trimmed: the only kind of canonical URL.
+fn http_url(s: Option<&str>) -> Option<&str> {
+    let s = nonempty(s)?;
+    url::Url::parse(s)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .filter(|u| u.username().is_empty() && u.password().is_none())
+        .map(|_| s)
+}
+
+/// The canonical URL (post-format.md 2): the entry link unchanged, else the id when it is an
+/// http(s) URL, else the first enclosure, else the feed's site link (else the feed URL) with
+/// `#` and the first 12 hex digits of the entry key (its sha256 when the key is not already a
+/// digest). A link that is not http(s) (`javascript:`, `file:`, `data:`) is never used. The key
+/// is stable across polls and unique in the feed, so the URL is too; Miniflux also falls back
+/// to the site link and the enclosure, where feedsmith used to drop the entry.
+fn canonical_url(
+    feed: &FeedConfig,
+    parsed: &ParsedFeed,
+    entry: &ParsedEntry,
+    key: &str,
+) -> Option<String> {
+    if let Some(u) = http_url(entry.link.as_deref())
+        .or_else(|| http_url(entry.id.as_deref()))
+        .or_else(|| http_url(entry.enclosure.as_deref()))
+    {
+        return Some(u.to_string());
     }
-    nonempty(entry.id.as_deref())
-        .filter(|id| url::Url::parse(id).is_ok_and(|u| matches!(u.scheme(), "http" | "https")))
-        .map(str::to_string)
+    // The feed URL only as it may be published: its `public_url`, else redacted (a token in
+    // its query must not become every link-less post's address).
+    let feed_url = feed
+        .public_url
+        .clone()
+        .unwrap_or_else(|| crate::redact::redact_url(&feed.url));
+    let base = http_url(parsed.link.as_deref()).or_else(|| http_url(Some(&feed_url)))?;
+    let mut url = url::Url::parse(base).ok()?;
+    let digest = if key.len() >= 12 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        key[..12].to_ascii_lowercase()
+    } else {
+        hex::encode(Sha256::digest(key.as_bytes()))[..12].to_string()
+    };
+    url.set_fragment(Some(&digest));
+    Some(url.to_string())
 }
 
 /// What normalization reads from an entry before it decides anything: the canonical URL, the
@@ -246,11 +305,17 @@ struct Prepared {
     external: Option<String>,
 }
 
-fn prepare(feed: &FeedConfig, entry: &ParsedEntry) -> Result<Prepared, NormalizeError> {
+fn prepare(
+    feed: &FeedConfig,
+    parsed: &ParsedFeed,
+    entry: &ParsedEntry,
+    key: &str,
+) -> Result<Prepared, NormalizeError> {
     let raw_title = entry.title.as_deref().unwrap_or_default();
-    let canonical_url = canonical_url(entry).ok_or_else(|| NormalizeError::NoCanonicalUrl {
-        title: clean_title(raw_title, false),
-    })?;
+    let canonical_url =
+        canonical_url(feed, parsed, entry, key).ok_or_else(|| NormalizeError::NoCanonicalUrl {
+            title: clean_title(raw_title, false),
+        })?;
     let reddit = is_reddit(Some(&canonical_url));
     let title = clean_title(raw_title, reddit);
 
@@ -263,8 +328,15 @@ fn prepare(feed: &FeedConfig, entry: &ParsedEntry) -> Result<Prepared, Normalize
         html = clean;
         external = ext;
     }
-    let base = nonempty(entry.link.as_deref()).unwrap_or(&feed.url);
-    let safe_html = sanitize::sanitize(&html, Some(base));
+    // A link-less entry's relative URLs resolve against the site, not against an enclosure;
+    // and without userinfo: a relative link or image resolved against `https://alice:PW@host/`
+    // would publish the password (and send it from every reader's browser).
+    let base = crate::redact::without_userinfo(
+        http_url(entry.link.as_deref())
+            .or_else(|| http_url(parsed.link.as_deref()))
+            .unwrap_or(&feed.url),
+    );
+    let safe_html = sanitize::sanitize(&html, Some(&base));
     let paragraphs = text::html_paragraphs(&safe_html);
     Ok(Prepared {
         canonical_url,
@@ -283,7 +355,7 @@ pub fn explain_tags(
     entry: &ParsedEntry,
     enrich: &Enrichment,
 ) -> Option<Tagging> {
-    let p = prepare(feed, entry).ok()?;
+    let p = prepare(feed, &ParsedFeed::default(), entry, &entry_key(feed, entry)).ok()?;
     enrich.tag(&feed.url, &p.title, &p.paragraphs.join(" "))
 }
 
@@ -331,7 +403,7 @@ pub fn normalize_entry_keyed(
         safe_html,
         paragraphs,
         external,
-    } = prepare(feed, entry)?;
+    } = prepare(feed, parsed, entry, &key)?;
     let plain_len: usize = paragraphs.iter().map(|p| p.chars().count()).sum::<usize>()
         + paragraphs.len().saturating_sub(1);
 
@@ -381,7 +453,18 @@ pub fn normalize_entry_keyed(
         .and_then(|e| e.tag(&feed.url, &title, &paragraphs.join(" ")))
         .map(|t| t.tags())
         .unwrap_or_default();
-    let (tags, tags_normalized) = build_tags_with(&entry.categories, feed, &keyword_tags);
+    // A video description's hashtags are the entry's own categories (7.1).
+    let hashtags = entry
+        .media_description
+        .as_deref()
+        .map(|d| text::hashtags(d, MAX_HASHTAGS))
+        .unwrap_or_default();
+    let categories: std::borrow::Cow<[String]> = if hashtags.is_empty() {
+        std::borrow::Cow::Borrowed(&entry.categories)
+    } else {
+        std::borrow::Cow::Owned([entry.categories.as_slice(), &hashtags].concat())
+    };
+    let (tags, tags_normalized) = build_tags_with(&categories, feed, &keyword_tags);
     let youtube = if feed.collection == "videos" {
         youtube_id(entry)
     } else {
@@ -404,7 +487,11 @@ pub fn normalize_entry_keyed(
         canonical_url,
         viewing_mode: viewing_mode(&feed.collection).to_string(),
         feed_name: feed.name.clone(),
-        feed_url: feed.url.clone(),
+        // Never the secret: the feed's `public_url`, else the redacted URL (src/redact.rs).
+        feed_url: feed
+            .public_url
+            .clone()
+            .unwrap_or_else(|| crate::redact::redact_url(&feed.url)),
         collection: feed.collection.clone(),
         date,
         categories: feed.categories.clone(),

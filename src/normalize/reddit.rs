@@ -65,7 +65,41 @@ pub fn reddit_clean(html: &str, comments_url: &str) -> (String, Option<String>) 
             break;
         }
     }
-    (cut.to_string(), external)
+    let body = unwrap_thumbnail_table(cut).unwrap_or_else(|| cut.to_string());
+    (body, external)
+}
+
+/// Link and image posts wrap their body in a thumbnail `<table>`: a cell with the preview image
+/// (linked to the comments), a cell with the `div.md` self text and the trailer (cut off by
+/// now). As a markdown table the whole self text lands in one cell, with `<br/>` between
+/// paragraphs and a separator row of hundreds of dashes, so the table is never kept
+/// (post-format.md 7.2): the self text when there is one, else the preview image as `![](src)`,
+/// else nothing. `None` when the content is not such a table.
+fn unwrap_thumbnail_table(html: &str) -> Option<String> {
+    let t = html.trim_start();
+    if !t.starts_with("<table") {
+        return None;
+    }
+    if let Some(i) = t.find("<div class=\"md\">") {
+        let md = t[i..].trim_end();
+        let md = md.strip_suffix("</table>").unwrap_or(md).trim_end();
+        let md = md.strip_suffix("</tr>").unwrap_or(md).trim_end();
+        let md = md.strip_suffix("</td>").unwrap_or(md);
+        return Some(md.trim_end().to_string());
+    }
+    let Some(img) = t.find("<img").map(|i| &t[i..]) else {
+        return Some(String::new());
+    };
+    let tag = &img[..img.find('>').unwrap_or(img.len())];
+    let src = tag
+        .split_once(" src=\"")
+        .and_then(|(_, rest)| rest.split('"').next())
+        .filter(|s| !s.trim().is_empty());
+    Some(match src {
+        // The value is still entity-encoded attribute text without `"`: it goes back as is.
+        Some(src) => format!("<p><img src=\"{src}\"></p>"),
+        None => String::new(),
+    })
 }
 
 /// Byte offset of the last "submitted by" that starts Reddit's trailer (followed by the
@@ -139,6 +173,46 @@ mod tests {
         let (clean, ext) = reddit_clean(html, "https://www.reddit.com/r/funny/comments/3skxqc/x/");
         assert!(!clean.contains("submitted"), "{clean}");
         assert_eq!(ext.as_deref(), Some("http://i.imgur.com/U407R75.gifv"));
+    }
+
+    /// Real shapes from the corpus (`redditproxy__localllama.xml`, `newsyacht__reddit-pics.xml`)
+    /// and Reddit's gallery form.
+    fn table(first_cell: &str, second_cell: &str) -> String {
+        format!(
+            "<table> <tr><td> <a href=\"{COMMENTS}\"> {first_cell} </a> </td><td> {second_cell} &#32; submitted by &#32; <a href=\"https://old.reddit.com/user/u\"> /u/u </a> <br /> <span><a href=\"{{LINK}}\">[link]</a></span> &#32; <span><a href=\"{COMMENTS}\">[comments]</a></span> </td></tr></table>"
+        )
+    }
+
+    #[test]
+    fn thumbnail_tables_are_unwrapped() {
+        let img = r#"<img alt="T" src="https://preview.redd.it/x.jpeg?width=640&amp;crop=smart" title="T" />"#;
+        // A self-text post with a shared image: the self text, the image as the link.
+        let html = table(
+            img,
+            r#"<!-- SC_OFF --><div class="md"><p>One.</p> <p>Two.<br /> Three.</p> </div><!-- SC_ON -->"#,
+        )
+        .replace("{LINK}", "https://i.redd.it/x.jpeg");
+        let (clean, ext) = reddit_clean(&html, COMMENTS);
+        assert_eq!(
+            clean,
+            r#"<div class="md"><p>One.</p> <p>Two.<br /> Three.</p> </div>"#
+        );
+        assert_eq!(ext.as_deref(), Some("https://i.redd.it/x.jpeg"));
+        // An image post: no self text, the preview image.
+        let html = table(img, "").replace("{LINK}", "https://i.redd.it/x.jpeg");
+        let (clean, _) = reddit_clean(&html, COMMENTS);
+        assert_eq!(
+            clean,
+            r#"<p><img src="https://preview.redd.it/x.jpeg?width=640&amp;crop=smart"></p>"#
+        );
+        // A gallery post and a table without an image: never a table.
+        let html = table("", "").replace("{LINK}", "https://www.reddit.com/gallery/1abc");
+        let (clean, ext) = reddit_clean(&html, COMMENTS);
+        assert_eq!(clean, "");
+        assert_eq!(ext.as_deref(), Some("https://www.reddit.com/gallery/1abc"));
+        // A post whose own text has a table keeps it.
+        let own = r#"<div class="md"><table><tr><td>a</td></tr></table></div>"#;
+        assert_eq!(reddit_clean(own, COMMENTS).0, own);
     }
 
     #[test]

@@ -3,8 +3,13 @@
 //!
 //! Our own body lines (excerpt, `## title`, `**Author:**`, footer) carry untrusted text, so they
 //! are escaped for markdown: `<` cannot open raw HTML and `{:` cannot start a kramdown attribute
-//! list. Text containing `{{` or `{%` is wrapped in Liquid `{% raw %}` so Jekyll prints it
-//! instead of executing it (or failing the build).
+//! list. Text containing `{{`, `{%`, `%}` or `}}` is wrapped in Liquid `{% raw %}` so Jekyll
+//! prints it instead of executing it (or failing the build).
+//!
+//! Links we write ourselves (the footer, `canonical_url`) pass [`safe_link`] last: an absolute
+//! http(s) URL without userinfo, with `{`, `}` and `|` percent-encoded (the `url` crate keeps
+//! them in query and fragment, and Liquid reads them anywhere in the file). Whatever the
+//! normalizer chose, a `javascript:`, `file:` or `data:` link is never written.
 
 use super::frontmatter::front_matter;
 use super::{RenderOptions, VideoEmbed};
@@ -60,10 +65,44 @@ fn md_text(s: &str) -> String {
     }
 }
 
-/// Liquid reads `{{` and `{%` anywhere in a Jekyll file's body. Wrap text containing them in
-/// `{% raw %}`; an `endraw` inside is broken up so it cannot end the raw block early.
+/// Whether `s` holds a Liquid delimiter (`{{`, `{%`, `%}`, `}}`).
+pub(crate) fn has_liquid(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("%}") || s.contains("}}")
+}
+
+/// `url` as a link feedsmith may publish: an absolute `http`/`https` URL with a host, without
+/// userinfo (removed), with `{`, `}` and `|` percent-encoded and no whitespace or control
+/// characters. `None` for anything else (`javascript:`, `file:`, `data:`, relative, garbage).
+pub fn safe_link(url: &str) -> Option<String> {
+    let trimmed = url.trim();
+    let parsed = url::Url::parse(trimmed).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+        return None;
+    }
+    // The text as given (byte-exact for the golden cases) unless userinfo must go.
+    let text = if parsed.username().is_empty() && parsed.password().is_none() {
+        trimmed.to_string()
+    } else {
+        crate::redact::without_userinfo(trimmed)
+    };
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '{' => out.push_str("%7B"),
+            '}' => out.push_str("%7D"),
+            '|' => out.push_str("%7C"),
+            c if c.is_control() || c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// Liquid reads `{{` and `{%` anywhere in a Jekyll file's body. Wrap text containing a Liquid
+/// delimiter in `{% raw %}`; an `endraw` inside is broken up so it cannot end the raw block
+/// early.
 fn liquid_safe(s: &str) -> String {
-    if s.contains("{{") || s.contains("{%") {
+    if has_liquid(s) {
         format!(
             "{{% raw %}}{}{{% endraw %}}",
             s.replace("endraw", "end\u{200B}raw")
@@ -84,7 +123,15 @@ pub fn render_post(post: &Post, opts: &RenderOptions) -> String {
     let content = liquid_safe(post.content_markdown.trim());
 
     if post.collection == "videos" {
-        if let Some(id) = &post.youtube_id {
+        // Ids are validated where they are parsed (video.rs); checked again here because this
+        // one is written into a Liquid tag unescaped.
+        let id = post.youtube_id.as_ref().filter(|id| {
+            !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+        if let Some(id) = id {
             match opts.video_embed {
                 VideoEmbed::Liquid => s.push_str(&format!("{{% youtube {id} %}}\n\n")),
                 VideoEmbed::Link => s.push_str(&format!(
@@ -106,11 +153,15 @@ pub fn render_post(post: &Post, opts: &RenderOptions) -> String {
             s.push_str(&content);
             s.push_str("\n\n");
         }
-        s.push_str(&format!(
-            "This post appeared first on \"{}\". [Read the entire article here]({})\n",
-            liquid_safe(&post.feed_name.replace('<', "&lt;").replace("{:", "\\{:")),
-            md_url(&post.canonical_url)
-        ));
+        let feed_name = liquid_safe(&post.feed_name.replace('<', "&lt;").replace("{:", "\\{:"));
+        match safe_link(&post.canonical_url) {
+            Some(url) => s.push_str(&format!(
+                "This post appeared first on \"{feed_name}\". [Read the entire article here]({})\n",
+                md_url(&url)
+            )),
+            // Not a publishable link: the footer names the feed without one.
+            None => s.push_str(&format!("This post appeared first on \"{feed_name}\".\n")),
+        }
     }
     while s.ends_with("\n\n") {
         s.pop();
@@ -121,6 +172,192 @@ pub fn render_post(post: &Post, opts: &RenderOptions) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn post() -> Post {
+        use chrono::TimeZone;
+        Post {
+            entry_key: "k".into(),
+            title: "Title".into(),
+            description: "Description".into(),
+            author: "Author".into(),
+            canonical_url: "https://example.org/post/1".into(),
+            viewing_mode: "external".into(),
+            feed_name: "Feed".into(),
+            feed_url: "https://example.org/feed.xml".into(),
+            collection: "blogs".into(),
+            date: chrono::Utc
+                .with_ymd_and_hms(2025, 8, 3, 22, 48, 15)
+                .unwrap(),
+            slug: "title".into(),
+            categories: vec!["Cat".into()],
+            tags: vec!["Tag".into()],
+            tags_normalized: vec!["tag".into()],
+            excerpt: "Excerpt".into(),
+            content_markdown: "Body".into(),
+            youtube_id: None,
+            reddit_segment: None,
+            content_hash: String::new(),
+        }
+    }
+
+    /// `Err` when Liquid would execute anything of `file` but our own tags: the front matter
+    /// holds no delimiter at all; the body's delimiters are inside `{% raw %}` blocks, each
+    /// ended by our own `{% endraw %}` and by nothing before it; the only other tag is a
+    /// `{% youtube <id> %}` with an id of YouTube's alphabet.
+    fn liquid_check(file: &str) -> Result<(), String> {
+        let fm_end = file
+            .get(4..)
+            .and_then(|r| r.find("\n---\n"))
+            .ok_or("no front matter")?
+            + 4;
+        let (front, body) = file.split_at(fm_end);
+        if has_liquid(front) {
+            return Err(format!("a Liquid delimiter in the front matter:\n{front}"));
+        }
+        yaml_rust2::YamlLoader::load_from_str(&front[4..])
+            .map_err(|e| format!("front matter is not YAML: {e}\n{front}"))?;
+        let mut rest = body;
+        loop {
+            let next = ["{{", "{%", "%}", "}}"]
+                .iter()
+                .filter_map(|d| rest.find(d).map(|i| (i, *d)))
+                .min();
+            let Some((i, delim)) = next else {
+                return Ok(());
+            };
+            let here = &rest[i..];
+            if let Some(inner) = here.strip_prefix("{% raw %}") {
+                let end = inner
+                    .find("{% endraw %}")
+                    .ok_or_else(|| format!("unterminated raw block: {here}"))?;
+                if inner.find("endraw") != Some(end + 3) {
+                    return Err(format!("a raw block ends early: {here}"));
+                }
+                rest = &inner[end + "{% endraw %}".len()..];
+            } else if let Some(tag) = here.strip_prefix("{% youtube ") {
+                let (id, after) = tag.split_once(" %}").ok_or("broken youtube tag")?;
+                if id.is_empty()
+                    || !id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    return Err(format!("youtube tag with id {id:?}"));
+                }
+                rest = after;
+            } else {
+                return Err(format!("{delim} outside a raw block: {here}"));
+            }
+        }
+    }
+
+    fn hostile() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                Just("{"),
+                Just("}"),
+                Just("%"),
+                Just("|"),
+                Just("raw"),
+                Just("endraw"),
+                Just("end"),
+                Just(" "),
+                Just("-"),
+                Just("a"),
+                Just("\n"),
+                Just("<"),
+                Just(":"),
+                Just("\""),
+                Just("\\"),
+                Just("#"),
+            ],
+            0..40,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Random strings of `{%}|` and `raw` in every field of a post never give Liquid
+        /// anything to execute, and the front matter stays valid YAML.
+        #[test]
+        fn no_field_can_inject_liquid(
+            fields in prop::collection::vec(hostile(), 12),
+            video in any::<bool>(),
+            embed_link in any::<bool>(),
+        ) {
+            let mut p = post();
+            p.title = fields[0].clone();
+            p.description = fields[1].clone();
+            p.author = fields[2].clone();
+            p.canonical_url = format!("https://example.org/a?q={}#{}", fields[3], fields[4]);
+            p.feed_name = fields[5].clone();
+            p.feed_url = format!("https://example.org/f?x={}", fields[6]);
+            p.categories = vec![fields[7].clone()];
+            p.tags = vec![fields[8].clone()];
+            p.tags_normalized = vec![fields[8].to_lowercase()];
+            p.excerpt = fields[9].clone();
+            p.content_markdown = fields[10].clone();
+            p.slug = fields[11].clone();
+            if video {
+                p.collection = "videos".into();
+                p.youtube_id = Some(fields[11].clone());
+            }
+            let opts = RenderOptions {
+                video_embed: if embed_link { VideoEmbed::Link } else { VideoEmbed::Liquid },
+                ..RenderOptions::default()
+            };
+            let file = render_post(&p, &opts);
+            if let Err(e) = liquid_check(&file) {
+                return Err(TestCaseError::fail(format!("{e}\n--- file:\n{file}")));
+            }
+        }
+    }
+
+    #[test]
+    fn the_checker_catches_what_it_must() {
+        let ok = render_post(&post(), &RenderOptions::default());
+        assert_eq!(liquid_check(&ok), Ok(()));
+        assert!(liquid_check(&ok.replace("Body", "{{ site }}")).is_err());
+        assert!(liquid_check(&ok.replace("Body", "{% raw %}x{%endraw%}y{% endraw %}")).is_err());
+        assert!(liquid_check(&ok.replace("Title", "{{x}}")).is_err());
+    }
+
+    #[test]
+    fn only_http_links_are_written() {
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "file:///etc/passwd",
+            "data:text/html,<script>alert(1)</script>",
+            "/relative/path",
+            "vbscript:x",
+            "http://",
+            "",
+        ] {
+            assert_eq!(safe_link(bad), None, "{bad}");
+            let mut p = post();
+            p.canonical_url = bad.to_string();
+            let file = render_post(&p, &RenderOptions::default());
+            assert!(file.contains("canonical_url: \"\"\n"), "{file}");
+            assert!(
+                file.ends_with("This post appeared first on \"Feed\".\n"),
+                "{file}"
+            );
+            assert!(
+                !file.contains("javascript:") && !file.contains("file:") && !file.contains("data:")
+            );
+        }
+        assert_eq!(
+            safe_link("https://alice:PW@host/a?k={{site.secret}}#{%raw%}|x").as_deref(),
+            Some("https://host/a?k=%7B%7Bsite.secret%7D%7D#%7B%raw%%7D%7Cx")
+        );
+        assert_eq!(
+            safe_link(" https://example.org/post/1 ").as_deref(),
+            Some("https://example.org/post/1")
+        );
+    }
 
     #[test]
     fn liquid_is_neutralized() {

@@ -6,9 +6,10 @@ use std::borrow::Cow;
 
 use crate::domain::ParsedEntry;
 
-/// Source HTML by preference (post-format.md 7.1): full content, else the summary, else JSON
-/// `content_text`, which is escaped (and split into paragraphs on blank lines) so that text is
-/// never read as markup.
+/// Source HTML by preference (post-format.md 7.1): full content, else the summary, else Media
+/// RSS `media:description` (YouTube's whole video description), else JSON `content_text`. The
+/// two plain-text sources are escaped (so text is never read as markup) and split into
+/// paragraphs: on blank lines, and for a video description on every line break.
 pub fn source_html(entry: &ParsedEntry) -> String {
     let nonempty = |s: &Option<String>| {
         s.as_deref()
@@ -17,16 +18,64 @@ pub fn source_html(entry: &ParsedEntry) -> String {
     };
     nonempty(&entry.content_html)
         .or_else(|| nonempty(&entry.summary_html))
-        .or_else(|| {
-            nonempty(&entry.content_text).map(|t| {
-                t.replace("\r\n", "\n")
-                    .split("\n\n")
-                    .filter(|p| !p.trim().is_empty())
-                    .map(|p| format!("<p>{}</p>", html_escape::encode_text(p.trim())))
-                    .collect::<String>()
-            })
-        })
+        .or_else(|| nonempty(&entry.media_description).map(|t| plain_to_html(&t, true)))
+        .or_else(|| nonempty(&entry.content_text).map(|t| plain_to_html(&t, false)))
         .unwrap_or_default()
+}
+
+/// Plain text as HTML paragraphs (split on blank lines), escaped; `lines` makes every line a
+/// paragraph (a video description's lines are its layout: credits, chapters, links, which a
+/// soft line break would run together on the page).
+fn plain_to_html(text: &str, lines: bool) -> String {
+    let text = text.replace("\r\n", "\n");
+    let split: Vec<&str> = if lines {
+        text.split('\n').collect()
+    } else {
+        text.split("\n\n").collect()
+    };
+    split
+        .into_iter()
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| format!("<p>{}</p>", html_escape::encode_text(p.trim())))
+        .collect()
+}
+
+/// The hashtags of a plain text (`#aspnet`, `#dotnet`), in order, without `#`, each once: a
+/// YouTube description's hashtags are the video's own tags (post-format.md 7.1). A hashtag
+/// starts the text or follows whitespace, runs over letters, digits and `_`, and has a letter;
+/// at most `max` are taken, so a description of hundreds cannot flood the tags.
+pub fn hashtags(text: &str, max: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut prev_space = true;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '#' && prev_space {
+            let start = i + 1;
+            let mut end = start;
+            while let Some(&(j, n)) = chars.peek() {
+                if n.is_alphanumeric() || n == '_' {
+                    end = j + n.len_utf8();
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            let tag = &text[start..end];
+            if tag.chars().any(char::is_alphabetic)
+                && tag.chars().count() <= 40
+                && !out.iter().any(|t| t.eq_ignore_ascii_case(tag))
+            {
+                out.push(tag.to_string());
+                if out.len() == max {
+                    break;
+                }
+            }
+            prev_space = false;
+            continue;
+        }
+        prev_space = c.is_whitespace();
+    }
+    out
 }
 
 /// Decode HTML entities (named, decimal, hex).

@@ -29,6 +29,16 @@ fn main_link(links: &[Link]) -> Option<&Link> {
         })
 }
 
+/// An absolute http(s) URL, or nothing: a `javascript:`, `file:` or `data:` link is never a
+/// post's URL (post-format.md 2).
+fn http_url(href: &str, base: Option<&url::Url>) -> Option<String> {
+    let u = absolute(href, base);
+    url::Url::parse(&u)
+        .ok()
+        .filter(|p| matches!(p.scheme(), "http" | "https"))
+        .map(|_| u)
+}
+
 fn is_plain(mime: &str) -> bool {
     mime.starts_with("text/plain")
 }
@@ -53,6 +63,20 @@ fn entry(e: Entry, base: Option<&url::Url>) -> ParsedEntry {
     });
     // YouTube's Atom ids are `yt:video:<id>`, the same value as `<yt:videoId>` (which feed-rs
     // does not expose); `feed` fills the gap from the document when the id has another shape.
+    // The first enclosure (RSS `<enclosure>` and Media RSS content, which feed-rs both gives
+    // as media objects) and the first `media:description`.
+    let enclosure = e
+        .media
+        .iter()
+        .flat_map(|m| &m.content)
+        .filter_map(|c| c.url.as_ref())
+        .find_map(|u| http_url(u.as_str(), base));
+    let media_description = e
+        .media
+        .iter()
+        .filter_map(|m| m.description.as_ref())
+        .map(|d| d.content.clone())
+        .find(|d| !d.trim().is_empty());
     let youtube_id = id
         .as_deref()
         .and_then(|i| i.strip_prefix("yt:video:"))
@@ -80,6 +104,8 @@ fn entry(e: Entry, base: Option<&url::Url>) -> ParsedEntry {
         summary_html,
         content_text,
         youtube_id,
+        enclosure,
+        media_description,
         id,
     }
 }
@@ -115,7 +141,10 @@ pub fn feed(f: Feed, base: Option<&url::Url>, text: &str) -> ParsedFeed {
             }
         }
     }
+    let link = main_link(&f.links).and_then(|l| http_url(&l.href, base));
     ParsedFeed {
+        link,
+        repairs: Vec::new(),
         format: format.to_string(),
         title: f.title.map(|t| unwrap_xhtml_div(t.content)),
         author,
@@ -242,6 +271,23 @@ mod tests {
         assert_eq!(unwrap_xhtml_div("<b>x</b>".into()), "<b>x</b>");
         let doc = "<feed><entry><yt:videoId>abc</yt:videoId></entry><entry></entry></feed>";
         assert_eq!(yt_video_ids(doc), [Some("abc".to_string()), None]);
+    }
+
+    #[test]
+    fn non_http_links_are_not_urls() {
+        for bad in [
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "data:text/html,x",
+            "ftp://e/x",
+        ] {
+            assert_eq!(http_url(bad, None), None, "{bad}");
+        }
+        let base = url::Url::parse("https://e.org/feed/").unwrap();
+        assert_eq!(
+            http_url("/a", Some(&base)).as_deref(),
+            Some("https://e.org/a")
+        );
     }
 
     #[test]

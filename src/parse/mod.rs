@@ -463,6 +463,11 @@ pub fn parse_feed(
     if is_blank(&text) {
         return Err(ParseError::Empty);
     }
+    let linked = match repair::rdf_item_links(&text) {
+        std::borrow::Cow::Owned(linked) => Some(linked),
+        std::borrow::Cow::Borrowed(_) => None,
+    };
+    let text = linked.unwrap_or(text);
     let base = base_url.and_then(|b| url::Url::parse(b).ok());
 
     // The strict path: most feeds end here, without paying for any repair.
@@ -502,7 +507,18 @@ pub fn parse_feed(
     let truncated = !text.trim_end().ends_with('>')
         || !(text.contains("</rss>") || text.contains("</feed>") || text.contains("</rdf:RDF>"));
     match run_parser(repaired.as_bytes(), base_url) {
-        Ok(feed) if !feed.entries.is_empty() => Ok(convert::feed(feed, base.as_ref(), &repaired)),
+        Ok(feed) if !feed.entries.is_empty() => {
+            let mut parsed = convert::feed(feed, base.as_ref(), &repaired);
+            if truncated {
+                // The complete entries before the cut are read; say so (`inspect` prints it).
+                tracing::warn!(
+                    entries = parsed.entries.len(),
+                    "feed document repaired: truncated (it ends before its root element closes); the complete entries before the cut are kept"
+                );
+                parsed.repairs.push("truncated".into());
+            }
+            Ok(parsed)
+        }
         // The strict parse read the document and the repairs found nothing more: it is a feed
         // without entries after all (`<item` was text, in a CDATA section or a comment).
         _ if strict_feed.is_some() => match strict_feed {

@@ -19,6 +19,64 @@ pub fn repair(text: &str) -> String {
     add_missing_channel(&s)
 }
 
+/// RSS 1.0 items identified only by `rdf:about` get it as their `<link>`: feed-rs drops an RDF
+/// item without a link, and the `rdf:about` URI is the item's address (feedparser uses it too).
+/// Applied before the strict parse (an RDF feed can be well-formed and still lose such items);
+/// documents without `rdf:about` pass through untouched, and only http(s) values are used.
+pub fn rdf_item_links(text: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    if !text.contains("rdf:about") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(i) = text[from..].find("<item").map(|i| from + i) {
+        from = i + "<item".len();
+        let rest = &text[from..];
+        if !rest.starts_with(|c: char| c.is_ascii_whitespace()) {
+            continue;
+        }
+        let Some(open_end) = rest.find('>') else {
+            break;
+        };
+        let start_tag = &rest[..open_end];
+        if start_tag.ends_with('/') {
+            continue;
+        }
+        let body_start = from + open_end + 1;
+        let body_end = text[body_start..]
+            .find("</item>")
+            .map_or(text.len(), |e| body_start + e);
+        if text[body_start..body_end].contains("<link") {
+            continue;
+        }
+        let about = start_tag.find("rdf:about=").and_then(|a| {
+            let value = &start_tag[a + "rdf:about=".len()..];
+            let quote = value.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+            let value = &value[1..];
+            value.find(quote).map(|e| value[..e].trim())
+        });
+        let Some(about) = about.filter(|a| {
+            let lower = a.get(..8).unwrap_or(a).to_ascii_lowercase();
+            (lower.starts_with("http://") || lower.starts_with("https://")) && !a.contains('<')
+        }) else {
+            continue;
+        };
+        out.push_str(&text[copied..body_start]);
+        out.push_str("<link>");
+        out.push_str(about);
+        out.push_str("</link>");
+        copied = body_start;
+        from = body_start;
+    }
+    if copied == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
 /// Whitespace or garbage before `<?xml` / the root element (a leading newline before the prolog
 /// is a fatal error for XML parsers).
 pub fn strip_leading_junk(text: &str) -> String {

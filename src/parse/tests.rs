@@ -336,3 +336,63 @@ fn relative_links_become_absolute_and_ids_are_never_invented() {
     );
     assert_eq!(f.entries[0].id, None);
 }
+
+/// RSS 1.0 items with only `rdf:about` (feed-rs drops an item without `<link>`): the about URI
+/// becomes the link; a non-http(s) about is never used, an item with a link keeps it.
+#[test]
+fn rdf_items_identified_by_rdf_about() {
+    let doc = r#"<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://e.org/"><title>T</title><link>https://e.org/</link><description>d</description><items/></channel>
+<item rdf:about="https://e.org/1?a=1&amp;b=2"><title>One</title><description>x</description></item>
+<item rdf:about="https://e.org/2"><title>Two</title><link>https://e.org/two-link</link></item>
+<item rdf:about="javascript:alert(1)"><title>Three</title><description>x</description></item>
+</rdf:RDF>"#;
+    let feed = parse_feed(doc.as_bytes(), None, None).unwrap();
+    let links: Vec<Option<&str>> = feed.entries.iter().map(|e| e.link.as_deref()).collect();
+    assert_eq!(
+        links,
+        [
+            Some("https://e.org/1?a=1&b=2"),
+            Some("https://e.org/two-link")
+        ],
+        "the javascript: item has no address and feed-rs drops it"
+    );
+    assert_eq!(feed.link.as_deref(), Some("https://e.org/"));
+    // Untouched when there is nothing to do.
+    let plain = "<rss><channel><item><link>https://e.org/</link></item></channel></rss>";
+    assert!(matches!(
+        repair::rdf_item_links(plain),
+        std::borrow::Cow::Borrowed(_)
+    ));
+}
+
+/// issue 21: an RDF feed cut after its last item (`</rdf:RDF` without `>`), or inside the
+/// closing tags, keeps every complete item and reports the repair; a cut inside an item keeps
+/// the items before it.
+#[test]
+fn truncated_documents_keep_their_complete_entries() {
+    let mut doc = String::from(
+        r#"<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://e.org/"><title>T</title><link>https://e.org/</link><description>d</description></channel>"#,
+    );
+    for n in 1..=3 {
+        doc.push_str(&format!(
+            "\n<item rdf:about=\"https://e.org/{n}\"><title>Item {n}</title><link>https://e.org/{n}</link><description>Text {n}.</description></item>"
+        ));
+    }
+    doc.push_str("\n</rdf:RDF>");
+    let whole = parse_feed(doc.as_bytes(), None, None).unwrap();
+    assert_eq!(whole.entries.len(), 3);
+    assert!(whole.repairs.is_empty());
+    // Cut to `...</rdf:RDF`, `...</rdf:`, `...\n</`, `...</item>`, `...</item`.
+    for drop in [1, 5, 8, 11, 12] {
+        let short = &doc[..doc.len() - drop];
+        let cut = &doc[doc.len() - drop - 10..doc.len() - drop];
+        let feed =
+            parse_feed(short.as_bytes(), None, None).unwrap_or_else(|e| panic!("cut {cut:?}: {e}"));
+        assert_eq!(feed.entries.len(), 3, "cut {cut:?}");
+        assert_eq!(feed.repairs, ["truncated"], "cut {cut:?}");
+    }
+    let inside = &doc[..doc.rfind("<description>Text 3").unwrap() + 8];
+    let feed = parse_feed(inside.as_bytes(), None, None).unwrap();
+    assert!(feed.entries.len() >= 2, "{:?}", feed.entries);
+    assert_eq!(feed.entries[1].title.as_deref(), Some("Item 2"));
+}

@@ -23,6 +23,9 @@ pub(super) struct Plan {
     pub to_fetch: Vec<(ParsedEntry, String, Extractor)>,
     /// Entry keys of removed Reddit posts, with the reason.
     pub removed: HashMap<String, String>,
+    /// Links the network guard refuses without asking DNS, with the reason (the post keeps the
+    /// feed's content; nothing is queued or sent).
+    pub refused: Vec<String>,
 }
 
 /// The effective `full_content` of a feed.
@@ -130,7 +133,14 @@ pub(super) async fn plan(
             Some(r) if r.failures >= max_attempts => {} // given up: the feed's content stays
             Some(r) if r.next_attempt_at.is_some_and(|at| at > now) => {} // backing off
             _ => {
-                if !app.articles.is_queued(&link) {
+                let fetch_url = extractor.fetch_url(&link);
+                let trust = crate::fetch::Trust::origin_of(&feed.url);
+                if let Err(e) = crate::fetch::precheck(&app.settings.http, &fetch_url, &trust) {
+                    if let crate::fetch::FetchError::Refused { refusal, .. } = &e {
+                        crate::refused::count(refusal.kind);
+                    }
+                    plan.refused.push(e.to_string());
+                } else if !app.articles.is_queued(&link) {
                     plan.to_fetch.push((entry.clone(), link, extractor));
                 }
             }
@@ -147,6 +157,7 @@ pub(super) fn submit(app: &App, feed: &FeedConfig, feed_id: i64, parsed: &Parsed
     let meta = Arc::new(meta_of(parsed));
     for (entry, link, extractor) in plan.to_fetch {
         let feed_name = feed.name.clone();
+        let feed_url = feed.url.clone();
         let feed = feed.clone();
         let feed_for_model = feed.clone();
         let meta = Arc::clone(&meta);
@@ -202,6 +213,7 @@ pub(super) fn submit(app: &App, feed: &FeedConfig, feed_id: i64, parsed: &Parsed
             feed_id,
             feed_name,
             url: link,
+            trust: crate::fetch::Trust::origin_of(&feed_url),
             extractor,
             finish: Box::new(finish),
         });
@@ -218,6 +230,8 @@ pub(super) fn meta_of(parsed: &ParsedFeed) -> ParsedFeed {
         skip_hours: parsed.skip_hours.clone(),
         skip_days: parsed.skip_days.clone(),
         entries: Vec::new(),
+        link: parsed.link.clone(),
+        repairs: parsed.repairs.clone(),
     }
 }
 

@@ -64,7 +64,18 @@ pub fn next_due(started: DateTime<Utc>, facts: &PollFacts, max_backoff: Duration
     if let Some(retry) = facts.retry_after {
         due = due.max(retry.min(started + cap(RETRY_AFTER_CAP, RETRY_AFTER_CAP)));
     }
-    skip_forward(due, &facts.skip_hours, &facts.skip_days)
+    let due = skip_forward(due, &facts.skip_hours, &facts.skip_days);
+    // The cache decision, for `-v`: why the next poll is when it is.
+    tracing::debug!(
+        next_due = %due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        in_secs = (due - started).num_seconds(),
+        failures = facts.consecutive_failures,
+        retry_after = ?facts.retry_after,
+        max_age_secs = ?facts.cache.max_age.map(|d| d.as_secs()),
+        ttl_minutes = ?facts.ttl_minutes,
+        "next poll"
+    );
+    due
 }
 
 /// Move `due` to the start of the first hour that is neither a skipped hour nor on a skipped day.

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::normalize::render_post;
+use crate::normalize::{render_post, safe_link};
 use crate::publish::formats::{post_json, xml_escape};
 use crate::scheduler::Daemon;
 use crate::store::{PostFilter, StoredPost};
@@ -148,15 +148,20 @@ pub fn atom(posts: &[StoredPost], self_url: &str) -> String {
     for p in posts {
         let post = &p.post;
         s.push_str("  <entry>\n");
-        s.push_str(&format!(
-            "    <id>{}</id>\n",
-            xml_escape(&post.canonical_url)
-        ));
+        // Only an absolute http(s) link is published (src/normalize/render.rs); a post stored
+        // with another gets a stable tag URI as its id and no link.
+        let link = safe_link(&post.canonical_url);
+        let id = link
+            .clone()
+            .unwrap_or_else(|| format!("tag:feedsmith,2025:post-{}", p.id));
+        s.push_str(&format!("    <id>{}</id>\n", xml_escape(&id)));
         s.push_str(&format!("    <title>{}</title>\n", xml_escape(&post.title)));
-        s.push_str(&format!(
-            "    <link rel=\"alternate\" href=\"{}\"/>\n",
-            xml_escape(&post.canonical_url)
-        ));
+        if let Some(link) = &link {
+            s.push_str(&format!(
+                "    <link rel=\"alternate\" href=\"{}\"/>\n",
+                xml_escape(link)
+            ));
+        }
         s.push_str(&format!(
             "    <published>{}</published>\n",
             post.date.to_rfc3339()
@@ -181,8 +186,10 @@ pub fn atom(posts: &[StoredPost], self_url: &str) -> String {
             xml_escape(&post.description)
         ));
         s.push_str(&format!(
-            "    <content type=\"text\">{}</content>\n",
-            xml_escape(&post.content_markdown)
+            "    <content type=\"html\">{}</content>\n",
+            xml_escape(&crate::publish::formats::content_html(
+                &post.content_markdown
+            ))
         ));
         s.push_str("  </entry>\n");
     }
@@ -190,25 +197,23 @@ pub fn atom(posts: &[StoredPost], self_url: &str) -> String {
     s
 }
 
-/// `GET /feed.xml`: the newest 50 posts across all feeds, as Atom.
-pub async fn atom_feed(State(d): State<Arc<Daemon>>, headers: HeaderMap) -> Response {
+/// `GET /feed.xml`: the newest 50 posts across all feeds, as Atom. Its id and self link come
+/// from `[server] public_url`, never from the request's `Host` header (which the client
+/// chooses: a reflected host poisons caches and feed readers).
+pub async fn atom_feed(State(d): State<Arc<Daemon>>) -> Response {
     let app = d.app();
     let filter = PostFilter {
         limit: Some(DEFAULT_LIMIT),
         ..PostFilter::default()
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']'))
-        })
-        .unwrap_or("localhost");
+    let self_url = match &app.settings.server.public_url {
+        Some(base) => format!("{base}/feed.xml"),
+        None => format!("http://{}/feed.xml", app.settings.server.listen),
+    };
     match app.store.list_posts(&filter).await {
         Ok(list) => (
             [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
-            atom(&list, &format!("http://{host}/feed.xml")),
+            atom(&list, &self_url),
         )
             .into_response(),
         Err(e) => unavailable(e),

@@ -1,30 +1,98 @@
 //! The daemon's HTTP endpoints (axum): liveness, readiness, Prometheus metrics and feed status.
 //! Read-only: nothing here changes state.
+//!
+//! Exposed to a network, it is hardened (docs/security.md): [`conn`] bounds connections and
+//! their timeouts; with `[server] token_env` set, `/api/*` and `/feed.xml` require
+//! `Authorization: Bearer <token>` while `/healthz`, `/readyz` and `/metrics` stay open for
+//! probes and scrapers.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
 mod api;
+pub mod conn;
 
+use crate::redact::{redact_text, redact_url};
 use crate::scheduler::policy;
 use crate::scheduler::Daemon;
 
 pub fn router(daemon: Arc<Daemon>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+    let protected = Router::new()
         .route("/api/feeds", get(api_feeds))
         .route("/api/posts", get(api::posts))
         .route("/api/posts/{id}", get(api::post))
         .route("/feed.xml", get(api::atom_feed))
+        .route_layer(middleware::from_fn_with_state(
+            daemon.clone(),
+            require_token,
+        ));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(protected)
         .with_state(daemon)
+}
+
+/// What a connection beyond `[server] max_connections` is served: the probes, and 503 for
+/// everything else (src/server/conn.rs).
+pub fn overflow_router(daemon: Arc<Daemon>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(|| async {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "1")],
+                "too many connections; retry later\n",
+            )
+        })
+        .with_state(daemon)
+}
+
+/// `/api/*` and `/feed.xml` with `[server] token_env` set: `Authorization: Bearer <token>` or 401.
+async fn require_token(
+    State(d): State<Arc<Daemon>>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let app = d.app();
+    let Some(token) = &app.settings.server.token else {
+        return next.run(req).await;
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    match given {
+        Some(g) if constant_time_eq(g.as_bytes(), token.0.as_bytes()) => next.run(req).await,
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Json(json!({"error": "this endpoint needs Authorization: Bearer <token> (the value of the variable named by [server].token_env)"})),
+        )
+            .into_response(),
+    }
+}
+
+/// Equality that takes as long for every wrong token of a length (no timing oracle).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Alive: the process answers HTTP.
@@ -64,7 +132,9 @@ async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
         )],
         {
             let app = d.app();
-            app.metrics.render() + &app.articles.render_metrics()
+            app.metrics.render()
+                + &app.articles.render_metrics()
+                + &crate::fetch::guard::render_metrics()
         },
     )
         .into_response()
@@ -94,15 +164,19 @@ async fn api_feeds(State(d): State<Arc<Daemon>>) -> Response {
             let unstored = app.metrics.unstored_failure(&f.url);
             json!({
                 "name": f.name,
-                "url": f.url,
+                // Redacted (credentials, tokens: src/redact.rs), and so is the stored error,
+                // which may predate redaction.
+                "url": redact_url(&f.url),
                 "collection": f.collection,
                 "enabled": f.enabled,
-                "fetch_url": r.and_then(|r| r.fetch_url.clone()),
+                "fetch_url": r.and_then(|r| r.fetch_url.as_deref().map(redact_url)),
                 "last_polled_at": r.and_then(|r| r.last_polled_at),
                 "last_success_at": r.and_then(|r| r.last_success_at),
                 "last_outcome": if unstored.is_some() { Some("failed".to_string()) } else { r.and_then(|r| r.last_outcome.clone()) },
                 "last_status": r.and_then(|r| r.last_status),
-                "last_error": unstored.or_else(|| r.and_then(|r| r.last_error.clone())),
+                "last_error": unstored
+                    .or_else(|| r.and_then(|r| r.last_error.clone()))
+                    .map(|e| redact_text(&e)),
                 "consecutive_failures": r.map(|r| r.consecutive_failures).unwrap_or(0),
                 "gone": r.map(|r| r.gone).unwrap_or(false),
                 "next_due_at": r.and_then(|r| r.next_due_at),

@@ -180,6 +180,14 @@ pub enum StoreError {
     NotWritable { url: String, source: sqlx::Error },
     #[error("the database {url} cannot be read: {source}\n  fix: restore the file from a backup (or recover it with `sqlite3 {path} .recover`), or point [database].url / --database-url at another file", path = url.trim_start_matches("sqlite://"))]
     Unreadable { url: String, source: sqlx::Error },
+    /// The server is not there: said at once, instead of after the pool's 10 s wait as "pool
+    /// timed out" with a hint about writable directories.
+    #[error("cannot reach PostgreSQL: {reason} at {host}:{port}\n  fix: start PostgreSQL there, or correct [database].url / FEEDSMITH__DATABASE__URL / --database-url")]
+    Unreachable {
+        host: String,
+        port: u16,
+        reason: String,
+    },
 }
 
 /// SQLite's primary result code of a database error (`SQLITE_FULL` is 13, whatever its extended
@@ -421,7 +429,8 @@ pub struct PostFilter {
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Apply the embedded migrations (idempotent).
-    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Apply the embedded migrations that are not applied yet; returns how many were.
+    async fn migrate(&self) -> Result<usize, StoreError>;
     /// Insert or update the configured feeds (by URL) and return their records, in input order.
     /// A feed whose configuration changed is no longer `gone` and is due at once.
     async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRecord>, StoreError>;
@@ -489,7 +498,8 @@ pub trait Store: Send + Sync {
         owner: &str,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// By numeric id or canonical URL.
+    /// By numeric id, canonical URL, or stored path (`_<collection>/<date>-<slug>.md`, as
+    /// `posts list` prints it).
     async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError>;
     /// Fail now, before any feed is downloaded, when the database cannot be written (a
     /// read-only file or file system): `fetch` used to download everything first.
@@ -518,6 +528,13 @@ pub(crate) fn to_json(list: &[String]) -> String {
 
 /// Open the store named by the URL scheme, and apply migrations.
 pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(connect_migrating(settings).await?.0)
+}
+
+/// [`connect`], also returning how many migrations it applied (for `feedsmith migrate`).
+pub async fn connect_migrating(
+    settings: &DatabaseSettings,
+) -> Result<(Arc<dyn Store>, usize), StoreError> {
     let url = settings.url.as_str();
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
         Arc::new(
@@ -533,6 +550,6 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, Stor
             reason: "expected sqlite://PATH or postgres://USER@HOST/DB".into(),
         });
     };
-    store.migrate().await.map_err(|e| e.at(url))?;
-    Ok(store)
+    let applied = store.migrate().await.map_err(|e| e.at(url))?;
+    Ok((store, applied))
 }

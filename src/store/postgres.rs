@@ -35,6 +35,7 @@ impl PgStore {
             source,
         };
         let options = PgConnectOptions::from_str(url).map_err(open_err)?;
+        reachable(&options).await?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
@@ -46,6 +47,42 @@ impl PgStore {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+}
+
+/// How long to wait for the server's TCP port before saying it is not there.
+const REACH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One TCP connect to the server before the pool starts: a refused or unroutable address is
+/// reported at once and by name (`connection refused at db:5432`), where the pool would retry
+/// for its whole acquire timeout and then say only "pool timed out". A Unix socket path
+/// (`host=/run/postgresql`) is left to the pool.
+async fn reachable(options: &PgConnectOptions) -> Result<(), StoreError> {
+    let host = options.get_host().to_string();
+    let port = options.get_port();
+    if host.starts_with('/') {
+        return Ok(());
+    }
+    let unreachable = |reason: String| StoreError::Unreachable {
+        host: host.clone(),
+        port,
+        reason,
+    };
+    match tokio::time::timeout(
+        REACH_TIMEOUT,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(unreachable("connection refused".into()))
+        }
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Err(_) => Err(unreachable(format!(
+            "no answer within {}s",
+            REACH_TIMEOUT.as_secs()
+        ))),
     }
 }
 
@@ -207,12 +244,23 @@ async fn stored_posts(
 
 #[async_trait]
 impl Store for PgStore {
-    async fn migrate(&self) -> Result<(), StoreError> {
+    async fn migrate(&self) -> Result<usize, StoreError> {
+        // A new database has no `_sqlx_migrations` yet, and a query naming it would not parse.
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        let count = "SELECT count(*) FROM _sqlx_migrations";
+        let before: i64 = if exists {
+            sqlx::query_scalar(count).fetch_one(&self.pool).await?
+        } else {
+            0
+        };
         // sqlx takes an advisory lock, so replicas starting together migrate once.
         sqlx::migrate!("./migrations/postgres")
             .run(&self.pool)
             .await?;
-        Ok(())
+        let after: i64 = sqlx::query_scalar(count).fetch_one(&self.pool).await?;
+        Ok(usize::try_from(after - before).unwrap_or(0))
     }
 
     async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRecord>, StoreError> {
@@ -489,7 +537,7 @@ impl Store for PgStore {
                     .await?
             }
             Err(_) => {
-                sqlx::query("SELECT * FROM posts WHERE canonical_url = $1")
+                sqlx::query("SELECT * FROM posts WHERE canonical_url = $1 OR path = $1")
                     .bind(id_or_url.trim())
                     .fetch_optional(&self.pool)
                     .await?

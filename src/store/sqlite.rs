@@ -327,15 +327,29 @@ impl Store for SqliteStore {
     /// exited with `table feeds already exists`; now the second waits for the first (up to the
     /// busy timeout), then finds every migration applied. Each migration runs in a savepoint, so
     /// a failing one leaves the file as it was.
-    async fn migrate(&self) -> Result<(), StoreError> {
+    async fn migrate(&self) -> Result<usize, StoreError> {
         let mut writer = self.writer.lock().await;
         let result = async {
             let mut tx = begin_immediate(writer.conn().await?).await?;
+            // A fresh file has no `_sqlx_migrations` yet (and SQLite refuses to prepare a
+            // statement naming a missing table, even in a branch not taken).
+            let exists: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = '_sqlx_migrations')",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            let count = "SELECT count(*) FROM _sqlx_migrations";
+            let before: i64 = if exists {
+                sqlx::query_scalar(count).fetch_one(&mut *tx).await?
+            } else {
+                0
+            };
             sqlx::migrate!("./migrations/sqlite")
                 .run_direct(&mut *tx)
                 .await?;
+            let after: i64 = sqlx::query_scalar(count).fetch_one(&mut *tx).await?;
             tx.commit().await?;
-            Ok(())
+            Ok(usize::try_from(after - before).unwrap_or(0))
         }
         .await;
         writer.check(result)
@@ -685,7 +699,7 @@ impl Store for SqliteStore {
                     .await?
             }
             Err(_) => {
-                sqlx::query("SELECT * FROM posts WHERE canonical_url = ?")
+                sqlx::query("SELECT * FROM posts WHERE canonical_url = $1 OR path = $1")
                     .bind(id_or_url.trim())
                     .fetch_optional(&self.pool)
                     .await?

@@ -107,9 +107,13 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
+        TestServer::start_at("127.0.0.1:0").await
+    }
+
+    /// A server on another loopback address or a fixed port (`"127.0.0.2:0"`): the network
+    /// guard's tests need a feed host and an "internal" host that differ.
+    pub async fn start_at(addr: &str) -> TestServer {
+        let listener = TcpListener::bind(addr).await.expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(Mutex::new(State::default()));
         let st = state.clone();

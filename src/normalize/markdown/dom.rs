@@ -347,16 +347,6 @@ impl<'a> Dom<'a> {
         }
     }
 
-    /// Every attribute of element `id`, decoded, in source order.
-    pub fn attrs(&self, id: u32) -> Vec<(&'a str, Cow<'a, str>)> {
-        match &self.nodes[id as usize].kind {
-            Kind::Element { attrs, .. } => attributes(attrs)
-                .map(|(n, v)| (n, decode_entities(v)))
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-
     /// The element's source text from its start tag to its end tag.
     pub fn outer(&self, id: u32) -> &'a str {
         match &self.nodes[id as usize].kind {

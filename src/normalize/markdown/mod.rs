@@ -22,10 +22,86 @@ const MAX_DEPTH: usize = 64;
 
 pub fn html_to_markdown(html: &str) -> String {
     let md = match dom::Dom::parse(html, MAX_DEPTH) {
-        Some(dom) => convert::clean_markdown(&convert::convert(&dom)),
+        Some(dom) => convert::clean_markdown(&convert::convert_clean(&dom)),
         None => html_paragraphs(html).join("\n\n"),
     };
-    tidy(&neutralize(&md))
+    tidy(&without_feed_footers(&quotes_without_empty_lines(
+        &neutralize(&md),
+    )))
+}
+
+/// Without the feed's own footer paragraph, "The post <title> appeared first on <site>."
+/// (WordPress/Yoast): feedsmith writes its own footer, so the post would have two. Share-button
+/// widget paragraphs ("Share this:", "Like this:") go too: their buttons are gone.
+fn without_feed_footers(md: &str) -> String {
+    let lower = md.to_lowercase();
+    if !lower.contains(" appeared first on ")
+        && !lower.contains("share")
+        && !lower.contains("like this")
+    {
+        return md.to_string();
+    }
+    let mut kept: Vec<&str> = Vec::new();
+    let mut after_share = false;
+    let mut in_fence = false;
+    for p in md.split("\n\n") {
+        // Code is the author's text: a chunk inside a fenced block is kept as it is.
+        let fences = p
+            .lines()
+            .filter(|l| l.trim_start().starts_with("```"))
+            .count();
+        if in_fence || fences > 0 {
+            in_fence ^= fences % 2 == 1;
+            after_share = false;
+            kept.push(p);
+            continue;
+        }
+        // The list of share buttons under a "Share this:" heading goes with it.
+        let link_list = p
+            .lines()
+            .all(|l| l.trim_start().starts_with("* [") || l.trim().is_empty());
+        if super::lint::is_feed_footer(p)
+            || super::lint::is_boilerplate(p)
+            || (after_share && link_list)
+        {
+            after_share = !super::lint::is_feed_footer(p);
+            continue;
+        }
+        after_share = false;
+        kept.push(p);
+    }
+    kept.join("\n\n")
+}
+
+/// Quote blocks without `>` lines that quote nothing at their start or end, or twice in a row
+/// (html2md wrote one before and after every quoted paragraph). One empty `>` line between two
+/// quoted paragraphs stays: it is what separates them.
+fn quotes_without_empty_lines(md: &str) -> String {
+    let is_quote = |l: &str| l.trim_start().starts_with('>');
+    let is_empty_quote = |l: &str| is_quote(l) && l.trim().chars().all(|c| c == '>' || c == ' ');
+    let lines: Vec<&str> = md.split('\n').collect();
+    let mut out: Vec<&str> = Vec::with_capacity(lines.len());
+    let mut in_fence = false;
+    for (i, &line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with("```") || t.starts_with("~~~") {
+            in_fence = !in_fence;
+        }
+        if !in_fence && is_empty_quote(line) {
+            let prev_content = out
+                .last()
+                .is_some_and(|p| is_quote(p) && !is_empty_quote(p));
+            let next_content = lines[i + 1..]
+                .iter()
+                .take_while(|n| is_quote(n))
+                .any(|n| !is_empty_quote(n));
+            if !(prev_content && next_content) {
+                continue;
+            }
+        }
+        out.push(line);
+    }
+    out.join("\n")
 }
 
 /// Make the converted markdown inert outside code (fenced blocks and inline code spans):
@@ -162,6 +238,65 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("{: keep } [a](b)"), "code is untouched: {md}");
+    }
+
+    /// post-format.md 7.3: the WordPress/Blogger/TechCrunch forms of a sized image (corpus
+    /// posts showed them as escaped `&lt;img ...>` text after `jekyll build`).
+    #[test]
+    fn sized_images_are_markdown_images() {
+        for html in [
+            r#"<p><img src="https://e.org/a.png" alt="A chart" width="640" height="480"></p>"#,
+            r#"<p><img class="alignnone size-full" src="https://e.org/a.png" alt="A chart" width="640"></p>"#,
+            r#"<div><img align="left" src="https://e.org/a.png" alt="A chart" style="border:0"></div>"#,
+            r#"<a href="https://e.org/big.png"><img src="https://e.org/a.png" alt="A chart" height="1"></a>"#,
+        ] {
+            let safe = crate::normalize::sanitize(html, Some("https://e.org/post"));
+            let md = html_to_markdown(&safe);
+            assert!(
+                md.contains("![A chart](https://e.org/a.png)"),
+                "{html}\n{md}"
+            );
+            assert!(!md.contains("<img") && !md.contains("&lt;img"), "{md}");
+        }
+        let md = html_to_markdown(
+            r#"<p><img src="https://e.org/a.png" alt="x" title="T" width="9"></p>"#,
+        );
+        assert_eq!(md, r#"![x](https://e.org/a.png "T")"#);
+        // Text that was literally `<img ...>` in the source stays visible text.
+        let md = html_to_markdown("<p>write &lt;img src=x width=1&gt; in HTML</p>");
+        assert!(md.contains("\\<img src=x width=1"), "{md}");
+    }
+
+    /// The linter's flaws on html2md's output (corpus: TechCrunch share buttons and glued
+    /// links, podcast contributor tables, quotes), fixed.
+    #[test]
+    fn converter_flaws_are_fixed() {
+        let md = html_to_markdown(
+            r#"<p>Via the<a href="https://e.org/b"> blog post</a>, and <a href="https://e.org/s"> </a><a href="https://e.org/t"></a>end.</p>"#,
+        );
+        assert_eq!(md, "Via the [blog post](https://e.org/b), and end.");
+        let md = html_to_markdown(
+            r#"<table><tr><td><img src="https://e.org/a.jpg" alt="avatar"></td><td>Tim<br>Host</td></tr></table>"#,
+        );
+        assert_eq!(md, "![avatar](https://e.org/a.jpg)\n\nTim\nHost");
+        let md = html_to_markdown(
+            "<table><tr><th>A</th></tr><tr><td><p>one</p><p>two</p></td></tr></table>",
+        );
+        assert!(md.contains("|one two|") && !md.contains("br"), "{md}");
+        let md = html_to_markdown(
+            "<p>returns:\n- allowing more\n# not a heading</p><p>The post <a href=\"https://e.org/p\">P</a> appeared first on <a href=\"https://e.org\">E</a>.</p>",
+        );
+        assert_eq!(md, "returns: - allowing more # not a heading");
+        let md = html_to_markdown(
+            "<p>Text.</p><div class=\"sharedaddy\"><h3>Share this:</h3><ul><li><a href=\"https://e.org/t\">Twitter</a></li></ul></div><p>Like this:</p><p>More.</p>",
+        );
+        assert!(
+            !md.contains("Share this") && !md.contains("Like this"),
+            "{md}"
+        );
+        assert!(md.starts_with("Text.") && md.ends_with("More."), "{md}");
+        let md = html_to_markdown("<blockquote><p>a</p><p>b</p></blockquote><p>c</p>");
+        assert_eq!(md, "> a\n>\n> b\n\nc");
     }
 
     #[test]

@@ -1,0 +1,86 @@
+//! Hosts, not feeds, are the unit of politeness and failure. All of 127.0.0.0/8 is loopback,
+//! so servers on 127.0.0.2 and 127.0.0.3 are two hosts to the fetcher.
+
+use std::time::Duration;
+
+use crate::support::{feed_toml, rss, Reply, TestServer, Workspace};
+
+/// One host with 2 hanging feeds, 1 dripping feed and 20 good ones, another host with 20 good
+/// ones, `timeout = "3s"` and two slots per host: every good feed is stored in one `fetch` and
+/// none is reported as timed out, because the timeout starts when the request is sent, not
+/// while it waits for a slot behind the hanging ones. (It used to: most of the good feeds of
+/// the first host "timed out" without ever being requested.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_sibling_does_not_time_out_its_healthy_neighbours() {
+    let busy = TestServer::start_at("127.0.0.2:0").await;
+    let calm = TestServer::start_at("127.0.0.3:0").await;
+    let body = "word ".repeat(80);
+    let mut feeds = String::new();
+    let mut good = Vec::new();
+    for (host, server) in [("busy", &busy), ("calm", &calm)] {
+        for i in 0..20 {
+            let path = format!("/{host}{i}.xml");
+            server.route(
+                &path,
+                Reply::feed(rss("F", &[(&format!("{host}-{i}"), "Post", body.as_str())])),
+            );
+            let name = format!("{host} {i}");
+            feeds.push_str(&feed_toml(&name, &server.url(&path), "blogs", ""));
+            good.push((name, server, path));
+        }
+    }
+    busy.route("/a-hang1.xml", Reply::Hang);
+    busy.route("/a-hang2.xml", Reply::Hang);
+    busy.route(
+        "/a-drip.xml",
+        Reply::Drip(
+            rss("D", &[("d", "Drip", "x")]).into_bytes(),
+            Duration::from_millis(500),
+        ),
+    );
+    // The faults come first in the file, so they take the busy host's slots before its good
+    // feeds do.
+    let mut faults = String::new();
+    for (name, path) in [
+        ("Hang 1", "/a-hang1.xml"),
+        ("Hang 2", "/a-hang2.xml"),
+        ("Drip", "/a-drip.xml"),
+    ] {
+        faults.push_str(&feed_toml(name, &busy.url(path), "blogs", ""));
+    }
+    let feeds = faults + &feeds;
+    let ws = Workspace::new(
+        "[http]\ntimeout = \"3s\"\nconnect_timeout = \"2s\"\nper_host_concurrency = 2\nconcurrency = 16\n",
+        &feeds,
+    );
+    let out = ws.run(&["fetch"]).await;
+    eprintln!("{}", out.stderr);
+    assert_eq!(
+        out.code, 3,
+        "the three faults fail, nothing else: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("feeds: 40 ok, 0 not modified, 3 failed; posts: 40 new"),
+        "{}",
+        out.stderr
+    );
+    for fault in ["Hang 1", "Hang 2", "Drip"] {
+        assert!(
+            out.stderr.contains(&format!("failed: {fault} (")),
+            "{}",
+            out.stderr
+        );
+    }
+    let timed_out = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("failed:") && l.contains("timed out"))
+        .count();
+    assert_eq!(timed_out, 3, "only the faults time out: {}", out.stderr);
+    for (name, server, path) in &good {
+        assert_eq!(server.statuses(path), vec![200], "{name} requested once");
+    }
+    assert_eq!(ws.posts().await.len(), 40);
+}
