@@ -272,3 +272,177 @@ async fn postgres_replicas_started_together_migrate_once() {
     assert_eq!(migrations as usize, files);
     assert_eq!(posts as usize, FEEDS * ITEMS);
 }
+
+/// `fetch` on SIGTERM/SIGINT: no poll starts after the signal, the polls in flight finish within
+/// `[schedule].shutdown_grace` (and are stored), the summary is printed, and the exit code is
+/// 128 + the signal (143, 130).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_stops_on_sigterm_and_sigint_with_a_summary() {
+    let server = TestServer::start().await;
+    let mut feeds = String::new();
+    for f in 0..10 {
+        let path = format!("/slow{f}.xml");
+        server.route(
+            &path,
+            Reply::Slow(
+                Duration::from_millis(1500),
+                Box::new(Reply::feed(crate::support::rss(
+                    &format!("S{f}"),
+                    &[(&format!("s{f}"), "Slow entry", "body")],
+                ))),
+            ),
+        );
+        feeds.push_str(&feed_toml(
+            &format!("Slow {f}"),
+            &server.url(&path),
+            "blogs",
+            "",
+        ));
+        let path = format!("/hang{f}.xml");
+        server.route(&path, Reply::Hang);
+    }
+    let hanging: String = (0..10)
+        .map(|f| {
+            feed_toml(
+                &format!("Hang {f}"),
+                &server.url(&format!("/hang{f}.xml")),
+                "blogs",
+                "",
+            )
+        })
+        .collect();
+
+    for (signal, code, grace, feeds) in
+        [("-TERM", 143, "10s", &feeds), ("-INT", 130, "1s", &hanging)]
+    {
+        let ws = Workspace::new(
+            &format!(
+                "[http]\nconcurrency = 2\ntimeout = \"60s\"\n[schedule]\nshutdown_grace = \"{grace}\"\n"
+            ),
+            feeds,
+        );
+        let child = feedsmith(&ws, &["fetch"]).spawn().unwrap();
+        let pid = child.id().unwrap();
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let sent = Instant::now();
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = child.wait_with_output().await.unwrap();
+        let waited = sent.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{signal}: {stderr}");
+        let summary = stderr
+            .lines()
+            .find(|l| l.starts_with("feeds: "))
+            .unwrap_or_else(|| panic!("{signal}: no summary:\n{stderr}"));
+        let ok: usize = summary["feeds: ".len()..]
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(stderr.contains("stopped by SIG"), "{stderr}");
+        // Only the polls in flight at the signal (at most 4: twice the HTTP concurrency) ever
+        // reached the server.
+        let requests = server
+            .all_requests()
+            .into_iter()
+            .filter(|(path, _)| path.starts_with(if code == 143 { "/slow" } else { "/hang" }))
+            .count();
+        assert!(requests <= 4, "{signal}: {requests} feeds requested");
+        if code == 143 {
+            // The polls in flight (at most 4: twice the HTTP concurrency) finished and were
+            // stored; the others were never started.
+            assert!((1..=4).contains(&ok), "{summary}");
+            assert_eq!(requests, ok, "every poll in flight finished: {summary}");
+            assert!(
+                stderr.contains(&format!("{} of 10 feeds not polled", 10 - ok)),
+                "{stderr}"
+            );
+            let (rows, _, _) = stored(&ws).await;
+            assert_eq!(rows.len(), ok, "every finished poll is stored");
+        } else {
+            // Hanging feeds: the grace (1 s) runs out and fetch exits anyway.
+            assert_eq!(ok, 0, "{summary}");
+            assert!(waited < Duration::from_secs(15), "{waited:?}");
+        }
+    }
+}
+
+/// SIGHUP with a changed `[server].listen`: the daemon keeps its socket and says (WARN) that the
+/// new address needs a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_with_a_changed_listen_address_warns_that_it_needs_a_restart() {
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, other) = (free_port(), free_port());
+    let server = TestServer::start().await;
+    publish_round(&server, 0);
+    let ws = Workspace::new(
+        &format!("[server]\nlisten = \"127.0.0.1:{port}\"\n"),
+        &feeds(&server),
+    );
+    let mut daemon = feedsmith(&ws, &["run"]).spawn().unwrap();
+    let pid = daemon.id().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut pipe = daemon.stderr.take().unwrap();
+    let sink = std::sync::Arc::clone(&log);
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(&ready).await.map(|r| r.status().as_u16()).ok() != Some(200) {
+        assert!(Instant::now() < deadline, "the daemon never became ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let config = std::fs::read_to_string(ws.config_path()).unwrap();
+    std::fs::write(
+        ws.config_path(),
+        config.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{other}")),
+    )
+    .unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = log.lock().unwrap().clone();
+        if let Some(line) = text.lines().find(|l| l.contains("[server].listen changed")) {
+            assert!(line.contains("WARN"), "{line}");
+            assert!(line.contains(&format!("127.0.0.1:{other}")), "{line}");
+            assert!(line.contains("restart"), "{line}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no warning after SIGHUP:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Still serving on the old address.
+    assert_eq!(
+        reqwest::get(&ready).await.map(|r| r.status().as_u16()).ok(),
+        Some(200)
+    );
+    let _ = daemon.start_kill();
+    let _ = daemon.wait().await;
+}

@@ -73,6 +73,16 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
         .iter()
         .map(|e| (entry_key(&feed, e), e))
         .collect();
+    // The entry's own date when the post has its first-seen time instead (a date too far in
+    // the future is not kept; see normalize::date::post_date).
+    let replaced_date = |p: &Post| {
+        let entry = entries.get(&p.entry_key)?;
+        entry
+            .published
+            .or(entry.updated)
+            .map(|own| chrono::SubsecRound::trunc_subsecs(own, 0))
+            .filter(|own| *own != p.date)
+    };
     let explain = |p: &Post| -> Option<Explanation> {
         let entry = entries.get(&p.entry_key)?;
         Some(explanation(&feed, entry, p, &enrich))
@@ -114,6 +124,9 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
                 if args.explain {
                     if let (Some(obj), Some(e)) = (item.as_object_mut(), explain(p)) {
                         let mut e = e.to_json(&enrich);
+                        if let Some(own) = replaced_date(p) {
+                            e["feed_date"] = json!(crate::normalize::format_date(&own));
+                        }
                         e["article_link"] = json!(link_verdict(p));
                         // The document's tolerant repairs (`truncated`): why an entry may be
                         // missing, and that the feed's publisher has something to fix.
@@ -135,6 +148,15 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
         for p in &batch.posts {
             crate::outln!("==> {} <==", post_path(p))?;
             crate::outln!("title: {}", p.title)?;
+            let date = crate::normalize::format_date(&p.date);
+            match replaced_date(p) {
+                Some(own) => crate::outln!(
+                    "date: {date} (first seen; the feed says {}, more than {} hours ahead)",
+                    crate::normalize::format_date(&own),
+                    crate::normalize::MAX_AHEAD.num_hours()
+                )?,
+                None => crate::outln!("date: {date}")?,
+            }
             if let Some(v) = link_verdict(p) {
                 crate::outln!("article link: {v}")?;
             }

@@ -15,6 +15,7 @@ use crate::{server, systemd};
 
 pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, CommandError> {
     let listen = settings.server.listen.clone();
+    let configured_listen = listen.clone();
     let grace = settings.schedule.shutdown_grace;
     let feeds = settings.feeds.iter().filter(|f| f.enabled).count();
     let app = App::build(settings).await?; // opens and migrates the database
@@ -58,6 +59,15 @@ pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, Command
             _ = hup.recv() => {
                 info!("SIGHUP: reloading the configuration");
                 daemon.reload().await;
+                // The socket is bound once; a changed address would otherwise be ignored
+                // without a word while the operator waits for it.
+                let wanted = daemon.app().settings.server.listen.clone();
+                if wanted != configured_listen {
+                    warn!(
+                        "[server].listen changed from {configured_listen} to {wanted}; the daemon \
+                         keeps listening on {local} until it is restarted"
+                    );
+                }
             }
             _ = term.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = int.recv() => { info!("SIGINT: shutting down"); break; }

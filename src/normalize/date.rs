@@ -14,6 +14,22 @@ pub fn day(d: &DateTime<Utc>) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
+/// How far past its first-seen time an entry's own date may lie. Why a day: time zones and clock
+/// skew put honest dates up to a day ahead; an entry dated 2100 or 9999 (a typo, a placeholder,
+/// a broken generator) would otherwise stay on top of `/api/posts` and `/feed.xml` for good, and
+/// Jekyll would not publish it at all (a future post).
+pub const MAX_AHEAD: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// The post's date: the entry's own, unless it is missing or more than [`MAX_AHEAD`] after
+/// `first_seen`, then `first_seen`. Whole seconds.
+pub fn post_date(own: Option<DateTime<Utc>>, first_seen: DateTime<Utc>) -> DateTime<Utc> {
+    match own {
+        Some(d) if d <= first_seen + MAX_AHEAD => d,
+        _ => first_seen,
+    }
+    .trunc_subsecs(0)
+}
+
 /// RFC 3339 (fractions dropped) or RFC 2822 including the obsolete zone names (`GMT`, `EDT`,
 /// `PDT`...), converted to UTC. A few near-misses seen in real feeds are accepted as well
 /// (a space instead of `T`, no zone: read as UTC). `None` when nothing fits.
@@ -53,6 +69,28 @@ mod tests {
 
     fn p(s: &str) -> Option<String> {
         parse_date(s).map(|d| format_date(&d))
+    }
+
+    #[test]
+    fn dates_far_in_the_future_become_the_first_seen_time() {
+        let seen = Utc.with_ymd_and_hms(2026, 12, 2, 13, 0, 0).unwrap();
+        let at = |y, m, d, h| Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap();
+        assert_eq!(post_date(Some(at(2100, 1, 1, 0)), seen), seen);
+        assert_eq!(post_date(Some(at(9999, 12, 31, 23)), seen), seen);
+        assert_eq!(post_date(None, seen), seen);
+        // Up to a day ahead (time zones, skew) is kept, a second more is not.
+        assert_eq!(
+            post_date(Some(at(2026, 12, 3, 13)), seen),
+            at(2026, 12, 3, 13)
+        );
+        assert_eq!(
+            post_date(
+                Some(at(2026, 12, 3, 13) + chrono::TimeDelta::seconds(1)),
+                seen
+            ),
+            seen
+        );
+        assert_eq!(post_date(Some(at(1999, 1, 1, 0)), seen), at(1999, 1, 1, 0));
     }
 
     #[test]

@@ -35,7 +35,7 @@ mod video;
 #[cfg(test)]
 mod golden;
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -43,7 +43,7 @@ use crate::domain::{viewing_mode, FeedConfig, ParsedEntry, ParsedFeed, Post, Ski
 use taxonomy::Tagging;
 
 pub use author::author;
-pub use date::{format_date, parse_date};
+pub use date::{format_date, parse_date, MAX_AHEAD};
 pub use frontmatter::clean_scalar;
 pub use keywords::{Enrichment, DEFAULT_MAX_TAGS};
 pub use markdown::html_to_markdown;
@@ -451,11 +451,7 @@ pub fn normalize_entry_keyed(
         None => title.clone(),
     };
 
-    let date = entry
-        .published
-        .or(entry.updated)
-        .unwrap_or(first_seen)
-        .trunc_subsecs(0);
+    let date = date::post_date(entry.published.or(entry.updated), first_seen);
     let keyword_tags = enrich
         .and_then(|e| e.tag(&feed.url, &title, &paragraphs.join(" ")))
         .map(|t| t.tags())

@@ -73,7 +73,18 @@ const REMOVED: &[char] = &[
     '#', '$', '%', '^', '+', '=', '`', '~', '\'',
 ];
 
-/// The slug of a title (post-format.md section 6), case kept, at most 200 characters.
+/// The longest slug, in bytes. Why bytes: file names are limited to 255 bytes, not characters,
+/// and the slug is the variable part of both names a post gets: its source file
+/// `<yyyy-MM-dd>-<slug>[-N].md` and the page Jekyll builds from its permalink
+/// (`<yyyy-MM-dd>-<slug>[-N].html` by default). 200 characters of CJK text are 600 bytes, so a
+/// character cap let the permalink's page name exceed the limit (`jekyll build` aborted with
+/// `ENAMETOOLONG`) while the file name was shortened separately and no longer matched it. With
+/// 200 bytes, the date (11), a clash suffix (at most 6: `-10000`) and `.html` (5) leave 33 bytes
+/// of a 255-byte name for a permalink pattern's own text. ASCII slugs are cut exactly as the
+/// original pipeline's 200-character rule did.
+pub const MAX_SLUG_BYTES: usize = 200;
+
+/// The slug of a title (post-format.md section 6), case kept, at most [`MAX_SLUG_BYTES`].
 pub fn slugify(title: &str) -> String {
     // 1. transliterate; 2. curly quotes to straight, then remove the listed punctuation.
     let s: String = transliterate(title)
@@ -106,14 +117,15 @@ pub fn slugify(title: &str) -> String {
         out.push(c);
     }
     let mut out = out.trim_matches('-').to_string();
-    // 7. at most 200 characters, trim `-` again, no trailing `.`.
-    if out.chars().count() > 200 {
-        out = out
-            .chars()
-            .take(200)
-            .collect::<String>()
-            .trim_matches('-')
-            .to_string();
+    // 7. at most 200 bytes (200 characters of ASCII), cut at a character boundary, trim `-`
+    // again, no trailing `.`.
+    if out.len() > MAX_SLUG_BYTES {
+        let mut cut = MAX_SLUG_BYTES;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out = out.trim_matches('-').to_string();
     }
     while out.ends_with('.') {
         out.pop();
@@ -160,12 +172,46 @@ mod tests {
         assert_eq!(slugify("Cafe\u{301}"), "Cafe");
     }
 
+    /// Golden cases: 100 CJK characters (300 bytes) and 200 Cyrillic words' worth of letters
+    /// (2 bytes each) are cut to at most 200 bytes at a character boundary, and the file name
+    /// and the permalink's page name of the post both fit in 255 bytes, even with a `-10000`
+    /// clash suffix.
+    #[test]
+    fn long_non_latin_titles_are_capped_in_bytes() {
+        let cjk: String = "日本語の長いタイトル".chars().cycle().take(100).collect();
+        let slug = slugify(&cjk);
+        // 66 characters of 3 bytes: 198 bytes, the last whole character under 200.
+        assert_eq!(slug.len(), 198);
+        assert_eq!(slug, cjk.chars().take(66).collect::<String>());
+
+        let cyrillic: String = "Привет".chars().cycle().take(200).collect();
+        let slug = slugify(&cyrillic);
+        assert_eq!(slug.len(), 200);
+        assert_eq!(slug, cyrillic.chars().take(100).collect::<String>());
+
+        // A cut inside a run of Cyrillic words: no trailing `-`.
+        let words = "Длинный заголовок ".repeat(20);
+        let slug = slugify(&words);
+        assert!(slug.len() <= 200 && !slug.ends_with('-'), "{slug}");
+
+        // A 4-byte character straddling the cap: cut before it.
+        let mixed = format!("{}{}", "a".repeat(198), "𝒳𝒳");
+        assert_eq!(slugify(&mixed), "a".repeat(198));
+
+        for title in [cjk.as_str(), cyrillic.as_str(), words.as_str()] {
+            let slug = slugify(title);
+            let file = format!("2026-12-02-{slug}-10000.md");
+            let page = format!("2026-12-02-{slug}-10000.html");
+            assert!(file.len() <= 255 && page.len() <= 255, "{page}");
+        }
+    }
+
     #[test]
     fn degenerate_titles() {
         assert_eq!(slugify("---"), "untitled");
         assert_eq!(slugify(""), "untitled");
         assert_eq!(slugify("Ending with a dot."), "Ending-with-a-dot");
-        assert!(slugify(&"x".repeat(500)).chars().count() <= 200);
+        assert_eq!(slugify(&"x".repeat(500)), "x".repeat(200));
         for s in [
             slugify("../../etc/passwd"),
             slugify("a/b\\c"),

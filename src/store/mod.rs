@@ -384,6 +384,45 @@ pub struct SaveReport {
     pub skipped: usize,
 }
 
+/// The stored post that holds a canonical URL, for the messages about entries that want it too.
+pub(crate) struct UrlOwner {
+    pub post_id: i64,
+    pub feed_name: String,
+    pub feed_url: String,
+}
+
+impl UrlOwner {
+    /// An entry whose link changed to this URL: it keeps its own post (`own_id`), updated, at
+    /// its old URL. Why a warning: the feed now says two entries are one article, which only its
+    /// author can settle; the message says which post to compare.
+    pub(crate) fn warn_moved(&self, post: &Post, own_id: i64) {
+        tracing::warn!(
+            "entry {:?} of feed {:?} now links to {}, which post #{} of feed {:?} ({}) already \
+             holds; post #{own_id} stays this entry's post, is updated and keeps its own URL",
+            post.entry_key,
+            post.feed_name,
+            post.canonical_url,
+            self.post_id,
+            self.feed_name,
+            self.feed_url
+        );
+    }
+
+    /// A new entry whose URL is already stored: not stored again.
+    pub(crate) fn info_duplicate(&self, post: &Post) {
+        tracing::info!(
+            "entry {:?} of feed {:?} is a duplicate of post #{} of feed {:?} ({}): {} is \
+             already stored; not stored again",
+            post.entry_key,
+            post.feed_name,
+            self.post_id,
+            self.feed_name,
+            self.feed_url,
+            post.canonical_url
+        );
+    }
+}
+
 /// A post as stored: the normalized post plus its storage identity and times.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredPost {

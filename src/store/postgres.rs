@@ -615,6 +615,27 @@ async fn save_entries_tx(
     Ok(report)
 }
 
+/// The post that holds `url`, other than post `except` (ids start at 1: 0 excludes none).
+async fn url_owner(
+    tx: &mut Tx<'_>,
+    url: &str,
+    except: i64,
+) -> Result<Option<super::UrlOwner>, StoreError> {
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT p.id, f.name, f.url FROM posts p JOIN feeds f ON f.id = p.feed_id \
+         WHERE p.canonical_url = $1 AND p.id <> $2",
+    )
+    .bind(url)
+    .bind(except)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|(post_id, feed_name, feed_url)| super::UrlOwner {
+        post_id,
+        feed_name,
+        feed_url,
+    }))
+}
+
 /// One post of a poll, checked and written on its own (see the SQLite store's `save_one`).
 async fn save_one(
     tx: &mut Tx<'_>,
@@ -630,24 +651,21 @@ async fn save_one(
                 report.unchanged += 1;
                 return Ok(());
             }
-            let clash = sqlx::query("SELECT 1 FROM posts WHERE canonical_url = $1 AND id <> $2")
-                .bind(&post.canonical_url)
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?
-                .is_some();
-            if clash {
-                report.duplicates += 1;
-                return Ok(());
+            // A link that moved onto another post's URL: still this entry (same key), so its
+            // own post is updated and keeps its URL (canonical URLs are unique).
+            let owner = url_owner(tx, &post.canonical_url, id).await?;
+            if let Some(owner) = &owner {
+                owner.warn_moved(post, id);
             }
+            let new_url = owner.is_none().then_some(&post.canonical_url);
             // Slug, date and path stay as first published (see the SQLite store).
             sqlx::query(
-                "UPDATE posts SET canonical_url = $1, title = $2, description = $3, author = $4, \
+                "UPDATE posts SET canonical_url = COALESCE($1, canonical_url), title = $2, description = $3, author = $4, \
                  viewing_mode = $5, feed_name = $6, feed_url = $7, categories = $8, tags = $9, \
                  tags_normalized = $10, excerpt = $11, content_markdown = $12, youtube_id = $13, \
                  reddit_segment = $14, content_hash = $15, updated_at = $16 WHERE id = $17",
             )
-            .bind(&post.canonical_url)
+            .bind(new_url)
             .bind(&post.title)
             .bind(&post.description)
             .bind(&post.author)
@@ -700,6 +718,11 @@ async fn save_one(
                 now,
             )
             .await?;
+            if !cross_post {
+                if let Some(owner) = url_owner(tx, &post.canonical_url, 0).await? {
+                    owner.info_duplicate(post);
+                }
+            }
             report.duplicates += 1;
             return Ok(());
         }

@@ -828,6 +828,27 @@ async fn save_entries_tx(
     Ok(report)
 }
 
+/// The post that holds `url`, other than post `except` (ids start at 1: 0 excludes none).
+async fn url_owner(
+    tx: &mut Tx<'_>,
+    url: &str,
+    except: i64,
+) -> Result<Option<super::UrlOwner>, StoreError> {
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT p.id, f.name, f.url FROM posts p JOIN feeds f ON f.id = p.feed_id \
+         WHERE p.canonical_url = ? AND p.id <> ?",
+    )
+    .bind(url)
+    .bind(except)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|(post_id, feed_name, feed_url)| super::UrlOwner {
+        post_id,
+        feed_name,
+        feed_url,
+    }))
+}
+
 /// One post of a poll, checked and written on its own: an update of a stored post, a
 /// duplicate, or an insert that resolves path conflicts. `existing`: its stored id and hash.
 #[allow(clippy::too_many_arguments)]
@@ -846,25 +867,22 @@ async fn save_one(
                 report.unchanged += 1;
                 return Ok(());
             }
-            let clash = sqlx::query("SELECT 1 FROM posts WHERE canonical_url = ? AND id <> ?")
-                .bind(&post.canonical_url)
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?
-                .is_some();
-            if clash {
-                report.duplicates += 1;
-                return Ok(());
+            // A link that moved onto another post's URL: still this entry (same key), so its
+            // own post is updated and keeps its URL (canonical URLs are unique).
+            let owner = url_owner(tx, &post.canonical_url, id).await?;
+            if let Some(owner) = &owner {
+                owner.warn_moved(post, id);
             }
+            let new_url = owner.is_none().then_some(&post.canonical_url);
             // Slug, date and path stay as first published: the post's URL on the site must not
             // move when its source edits a title or re-dates an entry.
             sqlx::query(
-                "UPDATE posts SET canonical_url = ?, title = ?, description = ?, author = ?, \
+                "UPDATE posts SET canonical_url = COALESCE(?, canonical_url), title = ?, description = ?, author = ?, \
                  viewing_mode = ?, feed_name = ?, feed_url = ?, categories = ?, tags = ?, \
                  tags_normalized = ?, excerpt = ?, content_markdown = ?, youtube_id = ?, \
                  reddit_segment = ?, content_hash = ?, updated_at = ? WHERE id = ?",
             )
-            .bind(&post.canonical_url)
+            .bind(new_url)
             .bind(&post.title)
             .bind(&post.description)
             .bind(&post.author)
@@ -919,6 +937,11 @@ async fn save_one(
                 now,
             )
             .await?;
+            if !cross_post {
+                if let Some(owner) = url_owner(tx, &post.canonical_url, 0).await? {
+                    owner.info_duplicate(post);
+                }
+            }
             report.duplicates += 1;
             return Ok(());
         }

@@ -1,0 +1,126 @@
+//! Export throughput against the bytes-only floor (issue 20): `publish::export` of N posts into
+//! an empty site, against writing the same bytes to the same paths with one `fsync` per
+//! directory at the end (no temp files, no renames, no manifest). Also the re-export of an
+//! unchanged site.
+//!
+//!     cargo bench --bench export                     # 50 000 posts in a temporary directory
+//!     EXPORT_POSTS=5000 EXPORT_DIR=/mnt/x cargo bench --bench export
+//!
+//! Each measure runs twice, into fresh directories, alternating; the best of each is printed.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use feedsmith::domain::Post;
+use feedsmith::normalize::{post_path, render_post, RenderOptions};
+use feedsmith::publish::{export, ExportOptions};
+use feedsmith::store::StoredPost;
+
+fn posts(n: usize) -> Vec<StoredPost> {
+    let collections = ["blogs", "community", "news", "videos"];
+    let body: String = (0..30)
+        .map(|i| format!("Paragraph {i} of the post, with some **markdown** and a [link](https://example.org/{i}).\n\n"))
+        .collect();
+    (0..n)
+        .map(|i| {
+            let post = Post {
+                entry_key: format!("k{i}"),
+                title: format!("Post number {i} about feeds"),
+                description: "A description of the post.".into(),
+                author: "Someone".into(),
+                canonical_url: format!("https://example.org/posts/{i}"),
+                viewing_mode: "external".into(),
+                feed_name: "Bench".into(),
+                feed_url: "https://example.org/feed.xml".into(),
+                collection: collections[i % collections.len()].into(),
+                date: Utc
+                    .with_ymd_and_hms(2025, 1 + (i % 12) as u32, 1 + (i % 28) as u32, 12, 0, 0)
+                    .unwrap(),
+                slug: format!("Post-number-{i}-about-feeds"),
+                categories: vec!["Bench".into()],
+                tags: vec!["Bench".into(), "Feeds".into()],
+                tags_normalized: vec!["bench".into(), "feeds".into()],
+                excerpt: "The excerpt.".into(),
+                content_markdown: body.clone(),
+                youtube_id: None,
+                reddit_segment: None,
+                content_hash: format!("h{i}"),
+            };
+            StoredPost {
+                id: i as i64 + 1,
+                feed_id: 1,
+                path: post_path(&post),
+                first_seen_at: Utc::now(),
+                updated_at: Utc::now(),
+                post,
+            }
+        })
+        .collect()
+}
+
+/// The floor: the same bytes at the same paths, then one fsync per directory.
+fn bytes_only(dir: &Path, files: &[(String, String)]) -> Duration {
+    let started = Instant::now();
+    let mut dirs = std::collections::BTreeSet::new();
+    for (path, bytes) in files {
+        let target = dir.join(path);
+        let parent = target.parent().unwrap().to_path_buf();
+        if dirs.insert(parent.clone()) {
+            std::fs::create_dir_all(&parent).unwrap();
+        }
+        std::fs::write(&target, bytes).unwrap();
+    }
+    for d in dirs.iter().chain(std::iter::once(&dir.to_path_buf())) {
+        std::fs::File::open(d).unwrap().sync_all().unwrap();
+    }
+    started.elapsed()
+}
+
+fn main() {
+    let n: usize = std::env::var("EXPORT_POSTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    let base = std::env::var_os("EXPORT_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let posts = posts(n);
+    let render = RenderOptions::default();
+    let started = Instant::now();
+    let files: Vec<(String, String)> = posts
+        .iter()
+        .map(|p| (p.path.clone(), render_post(&p.post, &render)))
+        .collect();
+    let rendering = started.elapsed();
+    let total: usize = files.iter().map(|(_, b)| b.len()).sum();
+    println!("{n} posts, {:.1} MiB", total as f64 / 1048576.0);
+    let (mut floor, mut cold, mut warm) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    for round in 0..2 {
+        let a = tempfile::tempdir_in(&base).unwrap();
+        floor = floor.min(bytes_only(a.path(), &files));
+        let b = tempfile::tempdir_in(&base).unwrap();
+        let started = Instant::now();
+        let report = export(b.path(), &posts, &render, ExportOptions::default()).unwrap();
+        cold = cold.min(started.elapsed());
+        assert_eq!(report.written, n, "round {round}");
+        let started = Instant::now();
+        let report = export(b.path(), &posts, &render, ExportOptions::default()).unwrap();
+        warm = warm.min(started.elapsed());
+        assert_eq!(report.unchanged, n, "round {round}");
+    }
+    println!(
+        "bytes only, one fsync per directory: {:.2} s",
+        floor.as_secs_f64()
+    );
+    println!(
+        "export (render, temp + syncfs per 4096 + rename, journal, manifest): {:.2} s = {:.2}x",
+        cold.as_secs_f64(),
+        cold.as_secs_f64() / floor.as_secs_f64()
+    );
+    println!(
+        "of which rendering the posts (in both exports, not in the floor): {:.2} s",
+        rendering.as_secs_f64()
+    );
+    println!("re-export, nothing changed: {:.2} s", warm.as_secs_f64());
+}
