@@ -234,6 +234,14 @@ pub enum StoreError {
     },
 }
 
+/// Whether the file a `sqlite://PATH` URL names exists.
+fn sqlite_file_exists(url: &str) -> bool {
+    use std::str::FromStr;
+    sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .map(|o| o.get_filename().is_file())
+        .unwrap_or(false)
+}
+
 /// SQLite's primary result code of a database error (`SQLITE_FULL` is 13, whatever its extended
 /// code), or `None` for other errors.
 fn sqlite_code(e: &sqlx::Error) -> Option<i64> {
@@ -278,6 +286,10 @@ impl StoreError {
             StoreError::Open { url: u, source } => match sqlite_code(&source) {
                 Some(26 | 11) => StoreError::Unreadable { url: u, source },
                 Some(8) => StoreError::NotWritable { url: u, source },
+                // CANTOPEN on a file that exists: the WAL mode's `-wal`/`-shm` files cannot be
+                // created beside it (a read-only file system or directory). A missing file (or
+                // directory) keeps the plain open error and its "directory exists" hint.
+                Some(14) if sqlite_file_exists(&u) => StoreError::NotWritable { url: u, source },
                 _ => StoreError::Open { url: u, source },
             },
             StoreError::Sql(source) => classify(source, StoreError::Sql),
