@@ -489,6 +489,16 @@ async fn read_commands_never_create_a_database_and_export_defaults_to_publish_di
         );
         assert!(!ws.db_path().exists(), "{args:?} created the database");
     }
+    std::fs::write(ws.dir.path().join("a-file"), "x").unwrap();
+    let file = ws.run(&["export", "--out", "a-file"]).await;
+    assert_eq!(file.code, 2, "{}", file.stderr);
+    assert!(
+        file.stderr.contains(
+            "a-file is a file; export writes a Jekyll site: pass its directory with --out DIR"
+        ),
+        "{}",
+        file.stderr
+    );
     let no_dir = ws.run(&["export"]).await;
     assert_eq!(no_dir.code, 2, "{}", no_dir.stderr);
     assert!(

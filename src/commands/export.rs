@@ -24,6 +24,12 @@ pub async fn run(settings: Settings, args: &ExportArgs) -> Result<u8, CommandErr
                 .into(),
         )),
     };
+    if out.exists() && !out.is_dir() {
+        return Err(CommandError::Usage(format!(
+            "{} is a file; export writes a Jekyll site: pass its directory with --out DIR (created if missing)",
+            out.display()
+        )));
+    }
     super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
     let posts = app
