@@ -84,3 +84,37 @@ async fn a_slow_sibling_does_not_time_out_its_healthy_neighbours() {
     }
     assert_eq!(ws.posts().await.len(), 40);
 }
+
+/// A 403 whose body is an HTML block page (Reddit's "whoa there, pardner" page) is reported as
+/// blocked, with the way out, and is not parsed: the link in it is never followed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_html_403_is_a_block_and_is_not_parsed() {
+    let server = TestServer::start_at("127.0.0.2:0").await;
+    let page = format!(
+        "<!doctype html><html><head><title>Blocked</title><link rel=\"alternate\" type=\"application/rss+xml\" href=\"{}\"></head><body>whoa there, pardner! Your request has been blocked due to a network policy.</body></html>",
+        server.url("/lure.xml")
+    );
+    server.route(
+        "/r/devops/.rss",
+        Reply::status(403, &page).with_content_type("text/html; charset=UTF-8"),
+    );
+    server.route("/lure.xml", Reply::feed(rss("Lure", &[("l", "Lure", "x")])));
+    let ws = Workspace::new(
+        "",
+        &feed_toml("Reddit", &server.url("/r/devops/.rss"), "community", ""),
+    );
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "403 Forbidden; blocked: 127.0.0.2 answered with an HTML block page, not a feed"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        server.statuses("/lure.xml").is_empty(),
+        "a link in the block page was followed"
+    );
+    assert!(ws.posts().await.is_empty());
+}

@@ -392,10 +392,12 @@ impl Fetcher {
                     .get(header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, Utc::now()));
+                let hint = blocked_hint(current.host_str().unwrap_or_default(), status, headers)
+                    .unwrap_or_else(|| status_hint(status, retry_after));
                 return Err(FetchError::Status {
                     url: redact_url(url),
                     status: status.as_u16(),
-                    hint: status_hint(status, retry_after),
+                    hint,
                     retry_after,
                 });
             }
@@ -532,6 +534,44 @@ fn status_hint(status: StatusCode, retry_after: Option<DateTime<Utc>>) -> String
     format!(" {reason}{advice}")
 }
 
+/// A 403 or 429 that is an HTML page is a block, not an answer about the feed: Reddit's
+/// "whoa there, pardner" page for anonymous clients, or a Cloudflare challenge that only a
+/// browser passes. Said as such, with what to do, instead of "refuses access". (The body is
+/// never parsed and no link in it is followed: an error status is never read as a feed.)
+fn blocked_hint(host: &str, status: StatusCode, headers: &header::HeaderMap) -> Option<String> {
+    if !matches!(status.as_u16(), 403 | 429) {
+        return None;
+    }
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().contains("html"));
+    let challenge = headers.contains_key("cf-mitigated")
+        || (headers
+            .get(header::SERVER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|s| s.eq_ignore_ascii_case("cloudflare"))
+            && html);
+    let host = host.trim_start_matches("www.");
+    let reddit = host == "reddit.com" || host.ends_with(".reddit.com");
+    let reason = status.canonical_reason().unwrap_or("");
+    if challenge {
+        Some(format!(
+            " {reason}; blocked: {host} answered with a Cloudflare challenge page, which only a browser can pass; ask the site for a feed URL outside the challenge, or use a proxy"
+        ))
+    } else if reddit && html {
+        Some(format!(
+            " {reason}; blocked: reddit.com blocks anonymous requests from this IP; use a private feed URL or a proxy"
+        ))
+    } else if html {
+        Some(format!(
+            " {reason}; blocked: {host} answered with an HTML block page, not a feed; it blocks this client (check [http].user_agent, or use a proxy)"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Turn reqwest's error into the user's terms: timeout, connection problem, or broken body.
 fn classify(url: &str, e: &reqwest::Error, timeout: Duration) -> FetchError {
     if e.is_timeout() {
@@ -578,6 +618,46 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn html_403_and_429_pages_are_blocks_named_with_the_way_out() {
+        let html = |extra: &[(&'static str, &'static str)]| {
+            let mut h = header::HeaderMap::new();
+            h.insert(
+                header::CONTENT_TYPE,
+                "text/html; charset=UTF-8".parse().unwrap(),
+            );
+            for (k, v) in extra {
+                h.insert(*k, v.parse().unwrap());
+            }
+            h
+        };
+        let reddit = blocked_hint("www.reddit.com", StatusCode::FORBIDDEN, &html(&[])).unwrap();
+        assert!(
+            reddit.contains("blocked: reddit.com blocks anonymous requests from this IP; use a private feed URL or a proxy"),
+            "{reddit}"
+        );
+        let cf = blocked_hint(
+            "example.org",
+            StatusCode::FORBIDDEN,
+            &html(&[("cf-mitigated", "challenge")]),
+        )
+        .unwrap();
+        assert!(cf.contains("Cloudflare challenge"), "{cf}");
+        let other = blocked_hint("example.org", StatusCode::TOO_MANY_REQUESTS, &html(&[])).unwrap();
+        assert!(
+            other.contains("blocked: example.org answered with an HTML block page"),
+            "{other}"
+        );
+        // Not a block: a 404 page, or a 403 that is not HTML.
+        assert!(blocked_hint("www.reddit.com", StatusCode::NOT_FOUND, &html(&[])).is_none());
+        assert!(blocked_hint(
+            "www.reddit.com",
+            StatusCode::FORBIDDEN,
+            &header::HeaderMap::new()
+        )
+        .is_none());
+    }
+
     use super::*;
 
     #[test]
