@@ -101,9 +101,20 @@ async fn every_fault_gets_its_outcome_and_every_twin_is_stored() {
         Reply::feed(valid.replace("v1", "disc1")),
     );
 
+    // A `Retry-After` pauses its whole host (tests/hosts.rs), so the rate-limit faults live on
+    // a host of their own (all of 127.0.0.0/8 is loopback); every other fault shares one host
+    // with its twin, which must still be stored.
+    let limited = TestServer::start_at("127.0.0.2:0").await;
+    let host_of = |name: &str| {
+        if matches!(name, "429" | "503-date") {
+            &limited
+        } else {
+            &server
+        }
+    };
     let mut feeds = String::new();
     for (name, reply, _) in &cases {
-        server.route(&format!("/f/{name}"), reply.clone());
+        host_of(name).route(&format!("/f/{name}"), reply.clone());
         server.route(
             &format!("/t/{name}"),
             Reply::feed(channel(&item(
@@ -114,7 +125,7 @@ async fn every_fault_gets_its_outcome_and_every_twin_is_stored() {
         );
         feeds.push_str(&feed_toml(
             &format!("fault {name}"),
-            &server.url(&format!("/f/{name}")),
+            &host_of(name).url(&format!("/f/{name}")),
             "blogs",
             "",
         ));

@@ -118,3 +118,70 @@ async fn an_html_403_is_a_block_and_is_not_parsed() {
     );
     assert!(ws.posts().await.is_empty());
 }
+
+/// A 429 with `Retry-After: 3600` on one feed of a host pauses the host: its sibling feeds are
+/// not requested in that run (each says until when), while another host is unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_pauses_every_feed_of_its_host_and_no_other() {
+    let limited = TestServer::start_at("127.0.0.2:0").await;
+    let other = TestServer::start_at("127.0.0.3:0").await;
+    let body = "word ".repeat(80);
+    limited.route(
+        "/a-limited.xml",
+        Reply::status(429, "slow down").with_header("Retry-After", "3600"),
+    );
+    let mut feeds = feed_toml("Limited", &limited.url("/a-limited.xml"), "blogs", "");
+    for i in 0..4 {
+        let path = format!("/f{i}.xml");
+        let feed = Reply::feed(rss("F", &[(&format!("l{i}"), "Post", body.as_str())]));
+        limited.route(&path, feed.clone());
+        other.route(&path, feed);
+        feeds.push_str(&feed_toml(
+            &format!("Sibling {i}"),
+            &limited.url(&path),
+            "blogs",
+            "",
+        ));
+        feeds.push_str(&feed_toml(
+            &format!("Other {i}"),
+            &other.url(&path),
+            "blogs",
+            "",
+        ));
+    }
+    let ws = Workspace::new("[http]\nper_host_concurrency = 1\n", &feeds);
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("feeds: 4 ok, 0 not modified, 5 failed"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(limited.statuses("/a-limited.xml"), vec![429]);
+    for i in 0..4 {
+        let path = format!("/f{i}.xml");
+        assert!(
+            limited.statuses(&path).is_empty(),
+            "sibling {i} was requested"
+        );
+        assert_eq!(
+            other.statuses(&path),
+            vec![200],
+            "the other host is unaffected"
+        );
+        assert!(
+            out.stderr.contains(&format!("failed: Sibling {i} (")),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(
+        out.stderr
+            .lines()
+            .filter(|l| l.starts_with("failed: Sibling") && l.contains("asked to wait until"))
+            .count(),
+        4,
+        "{}",
+        out.stderr
+    );
+}

@@ -75,6 +75,14 @@ pub enum FetchError {
         url: String,
         refusal: guard::Refusal,
     },
+    /// The host asked this process to wait (a 429/503 with `Retry-After`, or a block page) in
+    /// answer to another feed's request: nothing is sent until then.
+    #[error("{url}: not requested: {host} asked to wait until {until} (a 429/503 with Retry-After, or a block, on another of its feeds); polled again after that", until = until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))]
+    HostPaused {
+        url: String,
+        host: String,
+        until: DateTime<Utc>,
+    },
 }
 
 impl FetchError {
@@ -87,6 +95,7 @@ impl FetchError {
     pub fn retry_after(&self) -> Option<DateTime<Utc>> {
         match self {
             FetchError::Status { retry_after, .. } => *retry_after,
+            FetchError::HostPaused { until, .. } => Some(*until),
             _ => None,
         }
     }
@@ -191,7 +200,18 @@ pub struct Fetcher {
     settings: HttpSettings,
     global: Arc<Semaphore>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Hosts that asked to wait, until when. A host throttles as a host: after one feed's 429
+    /// its sibling feeds must not keep asking.
+    paused: Mutex<HashMap<String, DateTime<Utc>>>,
 }
+
+/// The longest a host's `Retry-After` pauses all of its feeds in one process (a typo or a
+/// hostile header must not silence a host for weeks; the feed's own due time still honours
+/// its `Retry-After`, capped by the scheduling policy).
+const HOST_PAUSE_CAP: chrono::Duration = chrono::Duration::hours(6);
+
+/// How long a block page (an HTML 403/429) pauses its host.
+const BLOCK_PAUSE: chrono::Duration = chrono::Duration::minutes(15);
 
 impl Fetcher {
     pub fn new(settings: &HttpSettings) -> Result<Self, reqwest::Error> {
@@ -207,6 +227,7 @@ impl Fetcher {
             settings: settings.clone(),
             global: Arc::new(Semaphore::new(settings.concurrency)),
             hosts: Mutex::new(HashMap::new()),
+            paused: Mutex::new(HashMap::new()),
         })
     }
 
@@ -235,6 +256,23 @@ impl Fetcher {
             .entry(host.to_string())
             .or_insert_with(|| Arc::new(Semaphore::new(self.settings.per_host_concurrency)))
             .clone()
+    }
+
+    /// Until when `host` asked to be left alone, if that is still in the future.
+    fn paused_until(&self, host: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let paused = self.paused.lock().ok()?;
+        paused.get(host).copied().filter(|until| *until > now)
+    }
+
+    /// Pause every request to `host` until `until` (capped at [`HOST_PAUSE_CAP`]); a later
+    /// pause only ever extends it.
+    fn pause_host(&self, host: &str, until: DateTime<Utc>, now: DateTime<Utc>) {
+        let until = until.min(now + HOST_PAUSE_CAP);
+        if let Ok(mut paused) = self.paused.lock() {
+            let entry = paused.entry(host.to_string()).or_insert(until);
+            *entry = (*entry).max(until);
+        }
+        tracing::warn!(host, until = %until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "host paused: no request to it until then");
     }
 
     /// Wait for a per-host slot, then a global one (in that order, so a busy host never holds
@@ -309,6 +347,14 @@ impl Fetcher {
             }
             if let Some(lm) = &validators.last_modified {
                 req = req.header(header::IF_MODIFIED_SINCE, lm);
+            }
+            let host = current.host_str().unwrap_or_default().to_ascii_lowercase();
+            if let Some(until) = self.paused_until(&host, Utc::now()) {
+                return Err(FetchError::HostPaused {
+                    url: redact_url(url),
+                    host,
+                    until,
+                });
             }
             tracing::debug!(
                 url = %redact_url(current.as_str()),
@@ -392,8 +438,16 @@ impl Fetcher {
                     .get(header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, Utc::now()));
-                let hint = blocked_hint(current.host_str().unwrap_or_default(), status, headers)
-                    .unwrap_or_else(|| status_hint(status, retry_after));
+                let blocked = blocked_hint(current.host_str().unwrap_or_default(), status, headers);
+                let now = Utc::now();
+                match (&blocked, retry_after) {
+                    (_, Some(until)) if matches!(status.as_u16(), 429 | 503) => {
+                        self.pause_host(&host, until, now)
+                    }
+                    (Some(_), _) => self.pause_host(&host, now + BLOCK_PAUSE, now),
+                    _ => {}
+                }
+                let hint = blocked.unwrap_or_else(|| status_hint(status, retry_after));
                 return Err(FetchError::Status {
                     url: redact_url(url),
                     status: status.as_u16(),
