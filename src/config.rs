@@ -71,6 +71,8 @@ pub struct Settings {
     pub enrich: EnrichSettings,
     pub articles: ArticleSettings,
     pub feeds: Vec<FeedConfig>,
+    /// `[[hosts]]` in effect, the built-in Reddit preset included (`config check` prints it).
+    pub hosts: Vec<crate::fetch::HostRule>,
 }
 
 /// `[enrich]`: keyword tags from a taxonomy (README "Keyword tags"). The taxonomy files are read
@@ -188,6 +190,67 @@ struct RawSettings {
     articles: RawArticles,
     #[serde(default)]
     feeds: Vec<RawFeed>,
+    #[serde(default)]
+    hosts: Vec<RawHost>,
+}
+
+/// `[[hosts]]`: politeness per host (README "Hosts, not feeds").
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawHost {
+    #[serde(rename = "match")]
+    pattern: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    interval: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    burst: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    concurrency: Option<i64>,
+}
+
+/// The `[[hosts]]` rules, checked, with the Reddit preset added unless a rule matches
+/// `reddit.com` itself.
+fn validate_hosts(raw: &[RawHost]) -> Result<Vec<crate::fetch::HostRule>, String> {
+    let mut rules = Vec::with_capacity(raw.len() + 1);
+    for (i, h) in raw.iter().enumerate() {
+        let at = format!("hosts[{i}] (match = {:?})", h.pattern);
+        let pattern = h
+            .pattern
+            .trim()
+            .trim_start_matches("*.")
+            .to_ascii_lowercase();
+        if pattern.is_empty() || pattern.contains(['/', ':', ' ']) {
+            return Err(format!(
+                "{at}: expected a host name such as \"reddit.com\" (no scheme, port or path)"
+            ));
+        }
+        let interval = match &h.interval {
+            Some(v) => parse_duration(v).ok_or_else(|| {
+                format!("{at}.interval = {v:?}: expected a duration such as \"500ms\", \"6s\" or \"1m\"")
+            })?,
+            None => Duration::ZERO,
+        };
+        let burst = match h.burst {
+            Some(b) if (1..=1000).contains(&b) => b as u32,
+            Some(b) => return Err(format!("{at}.burst = {b}: expected 1 to 1000")),
+            None => 1,
+        };
+        let concurrency = match h.concurrency {
+            Some(c) if (1..=256).contains(&c) => Some(c as usize),
+            Some(c) => return Err(format!("{at}.concurrency = {c}: expected 1 to 256")),
+            None => None,
+        };
+        rules.push(crate::fetch::HostRule {
+            pattern,
+            interval,
+            burst,
+            concurrency,
+        });
+    }
+    if !rules.iter().any(|r| r.pattern == "reddit.com") {
+        rules.push(crate::fetch::HostRule::reddit_preset());
+    }
+    Ok(rules)
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -383,6 +446,7 @@ fn defaults() -> RawSettings {
             retry_backoff: "10m".into(),
         },
         feeds: Vec::new(),
+        hosts: Vec::new(),
     }
 }
 
@@ -657,7 +721,7 @@ fn check_known_keys(known: &toml::Value, given: &toml::Value, prefix: &str) -> R
         } else {
             format!("{prefix}.{key}")
         };
-        if prefix.is_empty() && key == "feeds" {
+        if prefix.is_empty() && (key == "feeds" || key == "hosts") {
             continue;
         }
         match known.get(key) {
@@ -875,8 +939,10 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         enrich,
         articles,
         feeds,
+        hosts,
     } = raw;
     let articles = validate_articles(articles)?;
+    let hosts = validate_hosts(&hosts)?;
 
     let db_url = database.url.trim().to_string();
     if !(db_url.starts_with("sqlite:")
@@ -933,6 +999,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             .collect(),
         allow_private_networks: http.allow_private_networks,
         secret_query_keys: http.secret_query_keys.clone(),
+        hosts: hosts.clone(),
     };
     // Before anything is printed: the keys redacted in every URL shown (src/redact.rs).
     crate::redact::set_extra_secret_keys(&http.secret_query_keys);
@@ -1141,6 +1208,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         enrich,
         articles,
         feeds: feed_configs,
+        hosts,
     })
 }
 

@@ -185,3 +185,103 @@ async fn a_429_pauses_every_feed_of_its_host_and_no_other() {
         out.stderr
     );
 }
+
+/// `[[hosts]] interval = "500ms"` on a host with 8 feeds due together: the request starts the
+/// server sees are at least 500 ms apart (20 ms allowed for scheduling). Another host, with no
+/// rule, gets its 8 requests at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_interval_spaces_request_starts_and_leaves_other_hosts_alone() {
+    let paced = TestServer::start_at("127.0.0.2:0").await;
+    let free = TestServer::start_at("127.0.0.3:0").await;
+    let body = "word ".repeat(80);
+    let mut feeds = String::new();
+    for i in 0..8 {
+        let path = format!("/f{i}.xml");
+        let feed = Reply::feed(rss("F", &[(&format!("p{i}"), "Post", body.as_str())]));
+        paced.route(&path, feed.clone());
+        free.route(&path, feed);
+        feeds.push_str(&feed_toml(
+            &format!("Paced {i}"),
+            &paced.url(&path),
+            "blogs",
+            "",
+        ));
+        feeds.push_str(&feed_toml(
+            &format!("Free {i}"),
+            &free.url(&path),
+            "blogs",
+            "",
+        ));
+    }
+    let ws = Workspace::new(
+        "[http]\nper_host_concurrency = 8\n\n[[hosts]]\nmatch = \"127.0.0.2\"\ninterval = \"500ms\"\n",
+        &feeds,
+    );
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut starts: Vec<std::time::Instant> =
+        paced.all_requests().into_iter().map(|(_, t)| t).collect();
+    starts.sort();
+    assert_eq!(starts.len(), 8);
+    let gaps: Vec<u128> = starts
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]).as_millis())
+        .collect();
+    eprintln!("paced host, ms between request starts: {gaps:?}");
+    assert!(gaps.iter().all(|&g| g >= 480), "{gaps:?}");
+    let mut free_starts: Vec<std::time::Instant> =
+        free.all_requests().into_iter().map(|(_, t)| t).collect();
+    free_starts.sort();
+    assert_eq!(free_starts.len(), 8);
+    let spread = free_starts[7].duration_since(free_starts[0]).as_millis();
+    eprintln!("free host, first to last request start: {spread} ms");
+    assert!(spread < 400, "the other host is not paced: {spread} ms");
+}
+
+/// The Reddit preset (10 requests a minute: interval 6 s, burst 2, one at a time) is in effect
+/// and printed by `config check` unless a `[[hosts]]` rule for reddit.com replaces it; a bad
+/// rule names itself and the key.
+#[tokio::test]
+async fn the_reddit_preset_is_printed_and_can_be_overridden() {
+    let ws = Workspace::new("", "");
+    let out = ws.run(&["config", "check"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "[[hosts]]\nburst = 2\nconcurrency = 1\ninterval = \"6s\"\nmatch = \"reddit.com\"\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    let ws = Workspace::new(
+        "[[hosts]]\nmatch = \"reddit.com\"\ninterval = \"30s\"\n",
+        "",
+    );
+    let out = ws.run(&["config", "check"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("interval = \"30s\"\nmatch = \"reddit.com\""),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stdout.matches("match = \"reddit.com\"").count(),
+        1,
+        "{}",
+        out.stdout
+    );
+    let ws = Workspace::new(
+        "[[hosts]]\nmatch = \"example.org\"\ninterval = \"soon\"\n",
+        "",
+    );
+    let out = ws.run(&["config", "check"]).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "hosts[0] (match = \"example.org\").interval = \"soon\": expected a duration"
+        ),
+        "{}",
+        out.stderr
+    );
+}

@@ -41,6 +41,86 @@ pub struct HttpSettings {
     /// Query keys whose values are redacted wherever a URL is shown, added to the built-in
     /// list (`token`, `key`, `feed`, `user`, `secret`, `password`, `sig`, `auth`, ...).
     pub secret_query_keys: Vec<String>,
+    /// Per-host politeness (`[[hosts]]`, with the built-in Reddit preset), most specific first
+    /// is not required: [`HostRule::for_host`] picks the longest match.
+    #[serde(skip)]
+    pub hosts: Vec<HostRule>,
+}
+
+/// `[[hosts]]`: how one host (and its subdomains) is asked. Hosts throttle as hosts, so the
+/// limits are shared by every feed, article page and autodiscovery request to them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HostRule {
+    /// `reddit.com` matches `reddit.com` and `www.reddit.com`; the host name, without a port.
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// Minimum time between two request starts (a token bucket refilled at this rate).
+    #[serde(serialize_with = "crate::units::ser_duration")]
+    pub interval: Duration,
+    /// Requests that may start back to back before the interval applies.
+    pub burst: u32,
+    /// Requests at once; `None`: `[http].per_host_concurrency`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+}
+
+impl HostRule {
+    /// Reddit allows clients without OAuth about ten requests a minute and answers a burst
+    /// with 429 or a block page: at most 10 a minute, two back to back, one at a time.
+    pub fn reddit_preset() -> HostRule {
+        HostRule {
+            pattern: "reddit.com".into(),
+            interval: Duration::from_secs(6),
+            burst: 2,
+            concurrency: Some(1),
+        }
+    }
+
+    pub fn matches(&self, host: &str) -> bool {
+        let p = self.pattern.as_str();
+        host == p || host.strip_suffix(p).is_some_and(|rest| rest.ends_with('.'))
+    }
+
+    /// The most specific rule for `host` (the longest pattern that matches).
+    pub fn for_host<'a>(rules: &'a [HostRule], host: &str) -> Option<&'a HostRule> {
+        rules
+            .iter()
+            .filter(|r| r.matches(host))
+            .max_by_key(|r| r.pattern.len())
+    }
+}
+
+/// A host's request-start budget: `burst` tokens, one more every `interval`.
+struct Bucket {
+    tokens: f64,
+    last: tokio::time::Instant,
+}
+
+impl Bucket {
+    fn new(burst: u32) -> Bucket {
+        Bucket {
+            tokens: f64::from(burst.max(1)),
+            last: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Wait until a request may start, and take its token.
+    async fn take(&mut self, interval: Duration, burst: u32) {
+        if interval.is_zero() {
+            return;
+        }
+        loop {
+            let now = tokio::time::Instant::now();
+            let refill = now.duration_since(self.last).as_secs_f64() / interval.as_secs_f64();
+            self.tokens = (self.tokens + refill).min(f64::from(burst.max(1)));
+            self.last = now;
+            if self.tokens >= 1.0 {
+                self.tokens -= 1.0;
+                return;
+            }
+            tokio::time::sleep(interval.mul_f64(1.0 - self.tokens)).await;
+        }
+    }
 }
 
 /// What the client sends with `Accept`: feeds first, anything else last (autodiscovery needs HTML).
@@ -200,6 +280,8 @@ pub struct Fetcher {
     settings: HttpSettings,
     global: Arc<Semaphore>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Request-start budgets of the hosts with an interval (`[[hosts]]`).
+    buckets: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Bucket>>>>,
     /// Hosts that asked to wait, until when. A host throttles as a host: after one feed's 429
     /// its sibling feeds must not keep asking.
     paused: Mutex<HashMap<String, DateTime<Utc>>>,
@@ -227,6 +309,7 @@ impl Fetcher {
             settings: settings.clone(),
             global: Arc::new(Semaphore::new(settings.concurrency)),
             hosts: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(HashMap::new()),
             paused: Mutex::new(HashMap::new()),
         })
     }
@@ -254,8 +337,31 @@ impl Fetcher {
         };
         hosts
             .entry(host.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.settings.per_host_concurrency)))
+            .or_insert_with(|| {
+                let n = HostRule::for_host(&self.settings.hosts, host)
+                    .and_then(|r| r.concurrency)
+                    .unwrap_or(self.settings.per_host_concurrency);
+                Arc::new(Semaphore::new(n.max(1)))
+            })
             .clone()
+    }
+
+    /// Wait for the host's interval (`[[hosts]] interval`/`burst`), if it has one.
+    async fn pace(&self, host: &str) {
+        let Some(rule) = HostRule::for_host(&self.settings.hosts, host) else {
+            return;
+        };
+        let bucket = {
+            let mut buckets = match self.buckets.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            buckets
+                .entry(host.to_string())
+                .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Bucket::new(rule.burst))))
+                .clone()
+        };
+        bucket.lock().await.take(rule.interval, rule.burst).await;
     }
 
     /// Until when `host` asked to be left alone, if that is still in the future.
@@ -283,6 +389,8 @@ impl Fetcher {
     ) -> (Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>) {
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let host_permit = self.host_semaphore(&host).acquire_owned().await.ok();
+        // Paced after the slot is taken, so the interval separates request starts.
+        self.pace(&host).await;
         let global_permit = self.global.clone().acquire_owned().await.ok();
         (host_permit, global_permit)
     }
