@@ -913,6 +913,7 @@ mod tests {
             allow_hosts: allow,
             allow_private_networks: false,
             secret_query_keys: Vec::new(),
+            hosts: Vec::new(),
         };
         let fetcher = Fetcher::new(&settings(Vec::new())).unwrap();
         let err = fetcher
