@@ -199,6 +199,16 @@ fn sqlite_code(e: &sqlx::Error) -> Option<i64> {
     }
 }
 
+/// Whether the file of a `sqlite://PATH[?...]` URL exists.
+fn sqlite_file_exists(url: &str) -> bool {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = path.split('?').next().unwrap_or(path);
+    !path.is_empty() && std::path::Path::new(path).is_file()
+}
+
 impl StoreError {
     /// The same error, told apart by cause and named by the database URL, for the errors an
     /// operator fixes outside feedsmith: a read-only or full file system, a file that is not a
@@ -234,6 +244,9 @@ impl StoreError {
             StoreError::Open { url: u, source } => match sqlite_code(&source) {
                 Some(26 | 11) => StoreError::Unreadable { url: u, source },
                 Some(8) => StoreError::NotWritable { url: u, source },
+                // An existing file that cannot be opened for writing (a read-only file system:
+                // its -shm file cannot be created); a missing directory keeps the open error.
+                Some(14) if sqlite_file_exists(&u) => StoreError::NotWritable { url: u, source },
                 _ => StoreError::Open { url: u, source },
             },
             StoreError::Sql(source) => classify(source, StoreError::Sql),

@@ -58,15 +58,25 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        let pool_options = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
             // A connection to a local file does not go stale: pinging it before every use (the
             // pool's default) costs a round trip to its worker thread per statement.
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await
-            .map_err(open_err)?;
+            .test_before_acquire(false);
+        // Two processes opening a fresh file together: the first connection of each switches it
+        // to WAL mode, which needs an exclusive lock that SQLite does not wait for (no busy
+        // handler). The loser gets `database is locked` at once; retry within the busy timeout.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let pool = loop {
+            match pool_options.clone().connect_with(options.clone()).await {
+                Ok(p) => break p,
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(open_err(e)),
+            }
+        };
         let (checkpoints, wanted) = mpsc::channel(1);
         let closing = CancellationToken::new();
         let checkpointer = tokio::spawn(checkpointer(options.clone(), wanted, closing.clone()));
@@ -189,6 +199,17 @@ super::row_mappers!(SqliteRow);
 super::post_inserts!(sqlx::Sqlite);
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+
+/// `SQLITE_BUSY` in any of its extended forms.
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i64>().ok())
+            .is_some_and(|c| c & 0xff == 5),
+        _ => false,
+    }
+}
 
 /// A write transaction that takes SQLite's write lock when it begins. Why: a deferred `BEGIN`
 /// that reads and then writes asks for the lock only at its first write, and if another process
