@@ -43,6 +43,8 @@ pub struct SqliteStore {
     /// The [`checkpointer`] task, stopped by `closing` and awaited by `close`.
     checkpointer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     closing: CancellationToken,
+    /// The database URL, for read errors that name the file ([`StoreError::at`]).
+    url: String,
 }
 
 impl SqliteStore {
@@ -102,6 +104,7 @@ impl SqliteStore {
             queue,
             checkpointer: Mutex::new(Some(checkpointer)),
             closing,
+            url: url.to_string(),
         })
     }
 
@@ -457,7 +460,8 @@ impl Store for SqliteStore {
             "SELECT {FEED_COLUMNS} FROM feeds f ORDER BY f.name, f.url"
         ))
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| StoreError::from(e).at(&self.url))?;
         rows.iter()
             .map(|r| feed_from_row(r).map_err(StoreError::from))
             .collect()
@@ -647,7 +651,9 @@ impl Store for SqliteStore {
         .bind(filter.before.map(|(d, _)| d))
         .bind(filter.before.map(|(_, id)| id))
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        // A damaged file: SQLite's message, the path and the way to recover.
+        .map_err(|e| StoreError::from(e).at(&self.url))?;
         rows.iter().map(post_from_row).collect()
     }
 
