@@ -14,7 +14,8 @@ Configuration: --config, else $FEEDSMITH_CONFIG, else ./config/feedsmith.toml, e
 
 Exit codes: 0 success, 1 fatal runtime error (database, I/O), 2 usage or configuration error,
 3 `fetch` finished but some feeds failed (everything else was stored), 4 `fetch` finished and
-every feed failed.
+every feed failed, 130 / 143 `fetch` stopped by SIGINT / SIGTERM (the polls in flight finished
+within [schedule].shutdown_grace and were stored).
 
 Logs and progress go to stderr; machine output (--json, `posts show`) goes to stdout.
 Logging: feedsmith's own events at INFO and its libraries' at WARN; -v adds feedsmith's DEBUG

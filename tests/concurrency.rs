@@ -137,7 +137,7 @@ async fn assert_round_stored(ws: &Workspace, round: usize) {
 async fn two_processes_on_a_fresh_file_both_migrate_or_wait() {
     let server = TestServer::start().await;
     publish_round(&server, 0);
-    for attempt in 0..5 {
+    for attempt in 0..10 {
         let ws = Workspace::new("", &feeds(&server));
         for (code, stderr) in fetches_together(&ws, 2).await {
             assert_eq!(

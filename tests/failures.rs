@@ -313,3 +313,35 @@ async fn a_file_that_is_not_a_database_gets_sqlites_message_and_the_path() {
     );
     assert!(!out.stderr.contains("writable"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_database_names_the_file_and_how_to_recover() {
+    let server = TestServer::start().await;
+    server.route("/a.xml", Reply::feed(big_feed(0, 60, 2)));
+    let ws = Workspace::new("", &feed_toml("A", &server.url("/a.xml"), "blogs", ""));
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Overwrite three pages in the middle of the file (the posts' pages, by then).
+    let db = ws.db_path();
+    let len = std::fs::metadata(&db).unwrap().len();
+    let pages = len / 4096;
+    assert!(pages > 10, "{pages} pages");
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+        f.seek(SeekFrom::Start(pages / 2 * 4096)).unwrap();
+        f.write_all(&vec![0xABu8; 3 * 4096]).unwrap();
+    }
+    let out = ws.run(&["posts", "list"]).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("malformed"),
+        "SQLite's own words: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&db.display().to_string()) && out.stderr.contains(".recover"),
+        "{}",
+        out.stderr
+    );
+}

@@ -251,6 +251,7 @@ fn sqlite_code(e: &sqlx::Error) -> Option<i64> {
     }
 }
 
+
 impl StoreError {
     /// The same error, told apart by cause and named by the database URL, for the errors an
     /// operator fixes outside feedsmith: a read-only or full file system, a file that is not a
@@ -286,9 +287,8 @@ impl StoreError {
             StoreError::Open { url: u, source } => match sqlite_code(&source) {
                 Some(26 | 11) => StoreError::Unreadable { url: u, source },
                 Some(8) => StoreError::NotWritable { url: u, source },
-                // CANTOPEN on a file that exists: the WAL mode's `-wal`/`-shm` files cannot be
-                // created beside it (a read-only file system or directory). A missing file (or
-                // directory) keeps the plain open error and its "directory exists" hint.
+                // An existing file that cannot be opened for writing (a read-only file system:
+                // its -shm file cannot be created); a missing directory keeps the open error.
                 Some(14) if sqlite_file_exists(&u) => StoreError::NotWritable { url: u, source },
                 _ => StoreError::Open { url: u, source },
             },

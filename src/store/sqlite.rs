@@ -43,6 +43,8 @@ pub struct SqliteStore {
     /// The [`checkpointer`] task, stopped by `closing` and awaited by `close`.
     checkpointer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     closing: CancellationToken,
+    /// The database URL, for read errors that name the file ([`StoreError::at`]).
+    url: String,
 }
 
 impl SqliteStore {
@@ -58,15 +60,25 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        let pool_options = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
             // A connection to a local file does not go stale: pinging it before every use (the
             // pool's default) costs a round trip to its worker thread per statement.
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await
-            .map_err(open_err)?;
+            .test_before_acquire(false);
+        // Two processes opening a fresh file together: the first connection of each switches it
+        // to WAL mode, which needs an exclusive lock that SQLite does not wait for (no busy
+        // handler). The loser gets `database is locked` at once; retry within the busy timeout.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let pool = loop {
+            match pool_options.clone().connect_with(options.clone()).await {
+                Ok(p) => break p,
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(open_err(e)),
+            }
+        };
         let (checkpoints, wanted) = mpsc::channel(1);
         let closing = CancellationToken::new();
         let checkpointer = tokio::spawn(checkpointer(options.clone(), wanted, closing.clone()));
@@ -92,6 +104,7 @@ impl SqliteStore {
             queue,
             checkpointer: Mutex::new(Some(checkpointer)),
             closing,
+            url: url.to_string(),
         })
     }
 
@@ -189,6 +202,17 @@ super::row_mappers!(SqliteRow);
 super::post_inserts!(sqlx::Sqlite);
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+
+/// `SQLITE_BUSY` in any of its extended forms.
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i64>().ok())
+            .is_some_and(|c| c & 0xff == 5),
+        _ => false,
+    }
+}
 
 /// A write transaction that takes SQLite's write lock when it begins. Why: a deferred `BEGIN`
 /// that reads and then writes asks for the lock only at its first write, and if another process
@@ -436,7 +460,8 @@ impl Store for SqliteStore {
             "SELECT {FEED_COLUMNS} FROM feeds f ORDER BY f.name, f.url"
         ))
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| StoreError::from(e).at(&self.url))?;
         rows.iter()
             .map(|r| feed_from_row(r).map_err(StoreError::from))
             .collect()
@@ -626,7 +651,9 @@ impl Store for SqliteStore {
         .bind(filter.before.map(|(d, _)| d))
         .bind(filter.before.map(|(_, id)| id))
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        // A damaged file: SQLite's message, the path and the way to recover.
+        .map_err(|e| StoreError::from(e).at(&self.url))?;
         rows.iter().map(post_from_row).collect()
     }
 
