@@ -251,7 +251,6 @@ fn sqlite_code(e: &sqlx::Error) -> Option<i64> {
     }
 }
 
-
 impl StoreError {
     /// The same error, told apart by cause and named by the database URL, for the errors an
     /// operator fixes outside feedsmith: a read-only or full file system, a file that is not a
