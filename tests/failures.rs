@@ -334,6 +334,21 @@ async fn a_damaged_database_names_the_file_and_how_to_recover() {
     }
     let out = ws.run(&["posts", "list"]).await;
     assert_eq!(out.code, 1, "{}", out.stderr);
+    // What can still be read is listed (row by row around the damaged pages), and the error
+    // says how much could not be.
+    let listed = out.stdout.lines().count();
+    eprintln!("damaged file: {listed} of 60 posts listed\n{}", out.stderr);
+    assert!(
+        listed > 0 && listed < 60,
+        "{listed} posts listed: {}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("the {listed} posts above could be read")),
+        "{}",
+        out.stderr
+    );
     assert!(
         out.stderr.contains("malformed"),
         "SQLite's own words: {}",

@@ -22,7 +22,17 @@ pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, Comman
         limit: args.limit,
         before: None,
     };
-    let posts = app.store.list_posts(&filter).await?;
+    // A damaged file: show what can still be read, then fail with SQLite's words, the path and
+    // the way to recover (exit 1), rather than show nothing.
+    let (posts, damaged) = match app.store.list_posts(&filter).await {
+        Ok(posts) => (posts, None),
+        Err(e) if e.is_damaged() => {
+            let message = e.to_string();
+            let (posts, lost) = app.store.salvage_posts(&filter, e).await?;
+            (posts, Some((message, lost)))
+        }
+        Err(e) => return Err(e.into()),
+    };
     if args.json {
         let items: Vec<serde_json::Value> = posts
             .iter()
@@ -36,6 +46,12 @@ pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, Comman
             crate::outln!("{:>6}  {}  {}", p.id, format_date(&p.post.date), p.path)?;
         }
         eprintln!("{} posts", posts.len());
+    }
+    if let Some((message, lost)) = damaged {
+        return Err(CommandError::Runtime(format!(
+            "{message}\n  (the database is damaged: the {} posts above could be read, {lost} could not)",
+            posts.len()
+        )));
     }
     Ok(exit::OK)
 }

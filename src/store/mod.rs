@@ -252,6 +252,17 @@ fn sqlite_code(e: &sqlx::Error) -> Option<i64> {
 }
 
 impl StoreError {
+    /// A damaged file (SQLite's CORRUPT or NOTADB): read commands try [`Store::salvage_posts`].
+    pub fn is_damaged(&self) -> bool {
+        matches!(self, StoreError::Unreadable { .. })
+            || match self {
+                StoreError::Sql(e) | StoreError::Open { source: e, .. } => {
+                    matches!(sqlite_code(e), Some(11 | 26))
+                }
+                _ => false,
+            }
+    }
+
     /// The same error, told apart by cause and named by the database URL, for the errors an
     /// operator fixes outside feedsmith: a read-only or full file system, a file that is not a
     /// database, a database migrated by a newer feedsmith. Why: sqlx's own words ("previously
@@ -556,6 +567,18 @@ pub trait Store: Send + Sync {
     /// By numeric id, canonical URL, or stored path (`_<collection>/<date>-<slug>.md`, as
     /// `posts list` prints it).
     async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError>;
+    /// The posts that can still be read from a damaged database, one row at a time, newest
+    /// first, and how many rows could not be read. For read commands on a file with damaged
+    /// pages: what is intact is shown instead of nothing. The default (PostgreSQL) has no such
+    /// mode and returns the error.
+    async fn salvage_posts(
+        &self,
+        filter: &PostFilter,
+        error: StoreError,
+    ) -> Result<(Vec<StoredPost>, usize), StoreError> {
+        let _ = filter;
+        Err(error)
+    }
     /// Fail now, before any feed is downloaded, when the database cannot be written (a
     /// read-only file or file system): `fetch` used to download everything first.
     async fn check_writable(&self) -> Result<(), StoreError> {

@@ -657,6 +657,64 @@ impl Store for SqliteStore {
         rows.iter().map(post_from_row).collect()
     }
 
+    async fn salvage_posts(
+        &self,
+        filter: &PostFilter,
+        error: StoreError,
+    ) -> Result<(Vec<StoredPost>, usize), StoreError> {
+        // The largest id, through the b-tree's rightmost path (sqlite_sequence is not used by
+        // this table); if even that fails there is nothing to salvage.
+        let Ok(max) = sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM posts")
+            .fetch_one(&self.pool)
+            .await
+        else {
+            return Err(error);
+        };
+        let feed_ok = |name: &Option<String>, url: &Option<String>| match &filter.feed {
+            None => true,
+            Some(f) => name.as_deref() == Some(f.as_str()) || url.as_deref() == Some(f.as_str()),
+        };
+        let (mut posts, mut lost) = (Vec::new(), 0usize);
+        for id in 1..=max.unwrap_or(0) {
+            let row = sqlx::query(
+                "SELECT p.*, (SELECT name FROM feeds WHERE id = p.feed_id) AS salvage_feed_name, \
+                 (SELECT url FROM feeds WHERE id = p.feed_id) AS salvage_feed_url \
+                 FROM posts p WHERE p.id = ?",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await;
+            let row = match row {
+                Ok(Some(row)) => row,
+                Ok(None) => continue, // a deleted id
+                Err(_) => {
+                    lost += 1;
+                    continue;
+                }
+            };
+            let Ok(post) = post_from_row(&row) else {
+                lost += 1;
+                continue;
+            };
+            let name: Option<String> = row.try_get("salvage_feed_name").ok().flatten();
+            let url: Option<String> = row.try_get("salvage_feed_url").ok().flatten();
+            let keep = feed_ok(&name, &url)
+                && filter
+                    .collection
+                    .as_ref()
+                    .is_none_or(|c| &post.post.collection == c)
+                && filter.since.is_none_or(|s| post.post.date >= s);
+            if keep {
+                posts.push(post);
+            }
+        }
+        posts.sort_by(|a, b| b.post.date.cmp(&a.post.date).then(b.id.cmp(&a.id)));
+        if let Some(limit) = filter.limit.and_then(|l| usize::try_from(l).ok()) {
+            posts.truncate(limit);
+        }
+        Ok((posts, lost))
+    }
+
     async fn claim_due(
         &self,
         urls: &[String],
