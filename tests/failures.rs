@@ -354,6 +354,22 @@ async fn a_damaged_database_names_the_file_and_how_to_recover() {
         "SQLite's own words: {}",
         out.stderr
     );
+    // `export` writes the posts that can be read, and prunes nothing on that partial set.
+    let site = ws.dir.path().join("site");
+    std::fs::create_dir_all(site.join("_blogs")).unwrap();
+    let export = ws
+        .run(&["export", "--out", site.to_str().unwrap(), "--prune"])
+        .await;
+    assert_eq!(export.code, 1, "{}", export.stderr);
+    let written = std::fs::read_dir(site.join("_blogs")).unwrap().count();
+    assert_eq!(written, listed, "{}", export.stderr);
+    assert!(
+        export.stderr.contains(
+            "the posts that could be read were exported, 3 could not be; nothing was pruned"
+        ),
+        "{}",
+        export.stderr
+    );
     assert!(
         out.stderr.contains(&db.display().to_string()) && out.stderr.contains(".recover"),
         "{}",

@@ -32,17 +32,25 @@ pub async fn run(settings: Settings, args: &ExportArgs) -> Result<u8, CommandErr
     }
     super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
-    let posts = app
-        .store
-        .list_posts(&PostFilter {
-            since,
-            collection: args.collection.clone(),
-            ..PostFilter::default()
-        })
-        .await?;
+    let filter = PostFilter {
+        since,
+        collection: args.collection.clone(),
+        ..PostFilter::default()
+    };
+    // A damaged file: export what can still be read, never prune on that partial set (it would
+    // delete the files of the posts that could not be read), then fail with the error (exit 1).
+    let (posts, damaged) = match app.store.list_posts(&filter).await {
+        Ok(posts) => (posts, None),
+        Err(e) if e.is_damaged() => {
+            let message = e.to_string();
+            let (posts, lost) = app.store.salvage_posts(&filter, e).await?;
+            (posts, Some((message, lost)))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let options = ExportOptions {
         force: args.force,
-        prune: args.prune,
+        prune: args.prune && damaged.is_none(),
     };
     let render = app.render.clone();
     let report =
@@ -51,5 +59,11 @@ pub async fn run(settings: Settings, args: &ExportArgs) -> Result<u8, CommandErr
             .map_err(|e| CommandError::Runtime(e.to_string()))?
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
     eprintln!("{report}");
+    if let Some((message, lost)) = damaged {
+        return Err(CommandError::Runtime(format!(
+            "{message}\n  (the database is damaged: the posts that could be read were exported, {lost} could not be{})",
+            if args.prune { "; nothing was pruned" } else { "" }
+        )));
+    }
     Ok(exit::OK)
 }
