@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::support::{feed_toml, Reply, TestServer, Workspace};
+use crate::support::{feed_toml, jekyll, jekyll_build, jekyll_site, Reply, TestServer, Workspace};
 
 /// Enough text for any collection's `min_content_chars`.
 fn long(topic: &str) -> String {
@@ -317,15 +317,9 @@ fn text_tags(md: &str, tag: &str) -> usize {
 /// passes the linter.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jekyll_build_of_the_corpus_shows_no_escaped_markup() {
-    let jekyll = std::path::Path::new("/usr/bin/jekyll");
-    if !jekyll.exists() {
-        assert!(
-            std::env::var_os("FEEDSMITH_REQUIRE_JEKYLL").is_none(),
-            "jekyll is required in CI but not installed"
-        );
-        eprintln!("skipping: jekyll is not installed (Debian package `jekyll`)");
+    let Some(jekyll) = jekyll() else {
         return;
-    }
+    };
     let Some(shared) = crate::support::shared_dir() else {
         return;
     };
@@ -348,34 +342,15 @@ async fn jekyll_build_of_the_corpus_shows_no_escaped_markup() {
     let out = ws.run(&["fetch"]).await;
     assert!(out.code == 0, "{}", out.stderr);
     let site = ws.dir.path().join("site");
-    std::fs::create_dir_all(site.join("_layouts")).unwrap();
-    std::fs::write(
-        site.join("_config.yml"),
+    jekyll_site(
+        &site,
         "title: corpus\ncollections:\n  blogs:\n    output: true\n",
-    )
-    .unwrap();
-    std::fs::write(
-        site.join("_layouts/post.html"),
         "<html><body>{{ content }}</body></html>\n",
-    )
-    .unwrap();
+    );
     let out = ws.run(&["export", "--out", site.to_str().unwrap()]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let dest = ws.dir.path().join("_site");
-    let build = std::process::Command::new(jekyll)
-        .args(["build", "--safe", "--source"])
-        .arg(&site)
-        .arg("--destination")
-        .arg(&dest)
-        .env("JEKYLL_ENV", "production")
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "jekyll build failed:\n{}\n{}",
-        String::from_utf8_lossy(&build.stdout),
-        String::from_utf8_lossy(&build.stderr)
-    );
+    jekyll_build(jekyll, &site, &dest);
     let posts = ws.posts().await;
     assert!(posts.len() > 1500, "{} posts", posts.len());
     let mut problems = Vec::new();

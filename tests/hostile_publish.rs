@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{feed_toml, Reply, TestServer, Workspace};
+use crate::support::{feed_toml, jekyll, jekyll_build, jekyll_site, Reply, TestServer, Workspace};
 
 /// The site's secret: in `_config.yml`, so `{{ site.secret_api_key }}` would print it.
 const SITE_SECRET: &str = "SITESECRET-0d15ea5e";
@@ -98,19 +98,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn jekyll() -> Option<&'static Path> {
-    let jekyll = Path::new("/usr/bin/jekyll");
-    if jekyll.exists() {
-        return Some(jekyll);
-    }
-    assert!(
-        std::env::var_os("FEEDSMITH_REQUIRE_JEKYLL").is_none(),
-        "jekyll is required in CI but not installed"
-    );
-    eprintln!("skipping: jekyll is not installed (Debian package `jekyll`)");
-    None
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_feeds_build_into_a_site_without_their_payloads() {
     let Some(jekyll) = jekyll() else {
@@ -138,40 +125,21 @@ async fn hostile_feeds_build_into_a_site_without_their_payloads() {
     assert!(posts.len() >= LIQUID.len() * 2, "{} posts", posts.len());
 
     let site = ws.dir.path().join("site");
-    std::fs::create_dir_all(site.join("_layouts")).unwrap();
-    std::fs::write(
-        site.join("_config.yml"),
-        format!("title: hostile test\nsecret_api_key: {SITE_SECRET}\ncollections:\n  blogs:\n    output: true\n  videos:\n    output: true\n"),
-    )
-    .unwrap();
     // A layout that prints every front-matter field a theme typically uses.
-    std::fs::write(
-        site.join("_layouts/post.html"),
+    jekyll_site(
+        &site,
+        &format!("title: hostile test\nsecret_api_key: {SITE_SECRET}\ncollections:\n  blogs:\n    output: true\n  videos:\n    output: true\n"),
         "<html><head><link rel=\"canonical\" href=\"{{ page.canonical_url }}\"><title>{{ page.title }}</title>\
          <meta name=\"description\" content=\"{{ page.description }}\"></head><body>\
          <h1>{{ page.title }}</h1><p>{{ page.author }}</p><p>{{ page.feed_name }} {{ page.feed_url }}</p>\
          <p>{{ page.tags | join: \", \" }} {{ page.categories | join: \", \" }}</p>\
          {{ content }}<footer>{{ page.excerpt }}</footer></body></html>\n",
-    )
-    .unwrap();
+    );
     let out = ws.run(&["export", "--out", site.to_str().unwrap()]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
 
     let dest = ws.dir.path().join("_site");
-    let build = std::process::Command::new(jekyll)
-        .args(["build", "--safe", "--source"])
-        .arg(&site)
-        .arg("--destination")
-        .arg(&dest)
-        .env("JEKYLL_ENV", "production")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&build.stdout);
-    let stderr = String::from_utf8_lossy(&build.stderr);
-    assert!(
-        build.status.success(),
-        "jekyll build failed:\n{stdout}\n{stderr}"
-    );
+    let (stdout, stderr) = jekyll_build(jekyll, &site, &dest);
     assert!(
         !stdout.contains("Liquid") && !stderr.contains("Liquid"),
         "Liquid complained:\n{stdout}\n{stderr}"

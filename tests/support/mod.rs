@@ -473,3 +473,45 @@ pub fn rss(title: &str, items: &[(&str, &str, &str)]) -> String {
     s.push_str("</channel></rss>\n");
     s
 }
+
+/// The real `jekyll` (Debian's package), or `None` after saying that the caller skips. With
+/// `FEEDSMITH_REQUIRE_JEKYLL` set (`.ci/run`) a missing `jekyll` is a failure instead.
+pub fn jekyll() -> Option<&'static Path> {
+    let jekyll = Path::new("/usr/bin/jekyll");
+    if jekyll.exists() {
+        return Some(jekyll);
+    }
+    assert!(
+        std::env::var_os("FEEDSMITH_REQUIRE_JEKYLL").is_none(),
+        "jekyll is required in CI but not installed"
+    );
+    eprintln!("skipping: jekyll is not installed (Debian package `jekyll`)");
+    None
+}
+
+/// A minimal Jekyll site in `site`: `config` as `_config.yml` and `layout` as the `post` layout.
+pub fn jekyll_site(site: &Path, config: &str, layout: &str) {
+    std::fs::create_dir_all(site.join("_layouts")).unwrap();
+    std::fs::write(site.join("_config.yml"), config).unwrap();
+    std::fs::write(site.join("_layouts/post.html"), layout).unwrap();
+}
+
+/// `jekyll build --safe` of `site` into `dest`, as production; the test fails when the build
+/// does. Returns the build's stdout and stderr.
+pub fn jekyll_build(jekyll: &Path, site: &Path, dest: &Path) -> (String, String) {
+    let build = std::process::Command::new(jekyll)
+        .args(["build", "--safe", "--source"])
+        .arg(site)
+        .arg("--destination")
+        .arg(dest)
+        .env("JEKYLL_ENV", "production")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&build.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&build.stderr).into_owned();
+    assert!(
+        build.status.success(),
+        "jekyll build failed:\n{stdout}\n{stderr}"
+    );
+    (stdout, stderr)
+}
