@@ -39,15 +39,7 @@ pub async fn run(settings: Settings, args: &ExportArgs) -> Result<u8, CommandErr
     };
     // A damaged file: export what can still be read, never prune on that partial set (it would
     // delete the files of the posts that could not be read), then fail with the error (exit 1).
-    let (posts, damaged) = match app.store.list_posts(&filter).await {
-        Ok(posts) => (posts, None),
-        Err(e) if e.is_damaged() => {
-            let message = e.to_string();
-            let (posts, lost) = app.store.salvage_posts(&filter, e).await?;
-            (posts, Some((message, lost)))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let (posts, damaged) = super::posts_or_salvage(app.store.as_ref(), &filter).await?;
     let options = ExportOptions {
         force: args.force,
         prune: args.prune && damaged.is_none(),

@@ -85,15 +85,9 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
 /// does not exist yet is an error, not a new empty file. Opening would create it and answer
 /// "0 posts", which hides a wrong directory or `--database-url`.
 pub fn require_existing_database(settings: &Settings) -> Result<(), CommandError> {
-    use std::str::FromStr;
-    let url = settings.database.url.as_str();
-    if !url.starts_with("sqlite:") {
+    let Some(path) = crate::store::sqlite_path(&settings.database.url) else {
         return Ok(());
-    }
-    let Ok(options) = sqlx::sqlite::SqliteConnectOptions::from_str(url) else {
-        return Ok(()); // opening reports the bad URL with its own message
     };
-    let path = options.get_filename();
     let name = path.to_string_lossy();
     if name.is_empty() || name == ":memory:" || path.exists() {
         return Ok(());
@@ -102,6 +96,24 @@ pub fn require_existing_database(settings: &Settings) -> Result<(), CommandError
         "no database at {}; run `feedsmith fetch` first, or point --database-url / [database].url at the existing one",
         path.display()
     )))
+}
+
+/// The stored posts of `filter`, for the read commands. On a damaged file (SQLite's CORRUPT or
+/// NOTADB) they are what can still be read, with the error's message and how many rows were
+/// lost, so the command can show them first and fail after.
+pub async fn posts_or_salvage(
+    store: &dyn crate::store::Store,
+    filter: &crate::store::PostFilter,
+) -> Result<(Vec<crate::store::StoredPost>, Option<(String, usize)>), CommandError> {
+    match store.list_posts(filter).await {
+        Ok(posts) => Ok((posts, None)),
+        Err(e) if e.is_damaged() => {
+            let message = e.to_string();
+            let (posts, lost) = store.salvage_posts(filter, e).await?;
+            Ok((posts, Some((message, lost))))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Settings from the located file, the environment and `--database-url`.

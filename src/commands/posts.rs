@@ -24,15 +24,7 @@ pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, Comman
     };
     // A damaged file: show what can still be read, then fail with SQLite's words, the path and
     // the way to recover (exit 1), rather than show nothing.
-    let (posts, damaged) = match app.store.list_posts(&filter).await {
-        Ok(posts) => (posts, None),
-        Err(e) if e.is_damaged() => {
-            let message = e.to_string();
-            let (posts, lost) = app.store.salvage_posts(&filter, e).await?;
-            (posts, Some((message, lost)))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let (posts, damaged) = super::posts_or_salvage(app.store.as_ref(), &filter).await?;
     if args.json {
         let items: Vec<serde_json::Value> = posts
             .iter()

@@ -234,12 +234,21 @@ pub enum StoreError {
     },
 }
 
+/// The file a `sqlite:` URL names, as SQLite will open it; `None` for another scheme or a URL
+/// that does not parse (opening reports that with its own message).
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    use std::str::FromStr;
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .ok()
+        .map(|o| o.get_filename().to_path_buf())
+}
+
 /// Whether the file a `sqlite://PATH` URL names exists.
 fn sqlite_file_exists(url: &str) -> bool {
-    use std::str::FromStr;
-    sqlx::sqlite::SqliteConnectOptions::from_str(url)
-        .map(|o| o.get_filename().is_file())
-        .unwrap_or(false)
+    sqlite_path(url).is_some_and(|p| p.is_file())
 }
 
 /// SQLite's primary result code of a database error (`SQLITE_FULL` is 13, whatever its extended
