@@ -71,8 +71,6 @@ pub struct Settings {
     pub enrich: EnrichSettings,
     pub articles: ArticleSettings,
     pub feeds: Vec<FeedConfig>,
-    /// `[[hosts]]` in effect, the built-in Reddit preset included (`config check` prints it).
-    pub hosts: Vec<crate::fetch::HostRule>,
 }
 
 /// `[enrich]`: keyword tags from a taxonomy (README "Keyword tags"). The taxonomy files are read
@@ -999,7 +997,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             .collect(),
         allow_private_networks: http.allow_private_networks,
         secret_query_keys: http.secret_query_keys.clone(),
-        hosts: hosts.clone(),
+        hosts,
     };
     // Before anything is printed: the keys redacted in every URL shown (src/redact.rs).
     crate::redact::set_extra_secret_keys(&http.secret_query_keys);
@@ -1208,7 +1206,6 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         enrich,
         articles,
         feeds: feed_configs,
-        hosts,
     })
 }
 
@@ -1377,6 +1374,13 @@ impl Settings {
     pub fn to_toml(&self) -> String {
         let rendered = toml::Value::try_from(self).and_then(|mut tree| {
             self.show_feed_taxonomies(&mut tree);
+            // `[[hosts]]` in effect, the built-in Reddit preset included, as the file writes
+            // them: top-level tables, though the fetcher keeps them in `[http]`'s settings.
+            if let (Some(table), Ok(hosts)) =
+                (tree.as_table_mut(), toml::Value::try_from(&self.http.hosts))
+            {
+                table.insert("hosts".into(), hosts);
+            }
             toml::to_string_pretty(&tree)
         });
         let mut out = rendered.unwrap_or_else(|e| format!("# cannot render: {e}\n"));
