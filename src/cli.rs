@@ -91,6 +91,10 @@ pub enum Command {
     /// List or show stored posts.
     #[command(subcommand)]
     Posts(PostsCommand),
+    /// The hosts the feeds live on: limits, pauses (429, Retry-After, block pages), deferred
+    /// and failing feeds.
+    #[command(subcommand)]
+    Hosts(HostsCommand),
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -143,6 +147,18 @@ pub struct ExportArgs {
     /// Delete files feedsmith wrote earlier for posts that are no longer stored.
     #[arg(long)]
     pub prune: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HostsCommand {
+    /// Each host: its [[hosts]] rule (interval, burst, concurrency), its feeds and how many
+    /// were deferred or failed, and its pause (until when, why) as stored in the database, so
+    /// every process and replica sees the same.
+    List {
+        /// One JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

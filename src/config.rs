@@ -204,6 +204,31 @@ struct RawHost {
     burst: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     concurrency: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    headers: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    proxy: Option<String>,
+}
+
+/// A proxy URL as reqwest takes it: `http://` or `https://`, with a host (this build of reqwest
+/// has no SOCKS support). Credentials in it are redacted wherever it is shown.
+fn check_proxy(key: &str, value: &str) -> Result<String, String> {
+    let v = value.trim();
+    let url = url::Url::parse(v).map_err(|e| {
+        format!(
+            "{key} = {:?}: not a URL ({e}); expected e.g. \"http://proxy.internal:3128\"",
+            crate::redact::redact_url(v)
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "{key} = {:?}: expected an http:// or https:// proxy URL with a host, e.g. \"http://proxy.internal:3128\"",
+            crate::redact::redact_url(v)
+        ));
+    }
+    Ok(v.to_string())
 }
 
 /// The `[[hosts]]` rules, checked, with the Reddit preset added unless a rule matches
@@ -238,11 +263,37 @@ fn validate_hosts(raw: &[RawHost]) -> Result<Vec<crate::fetch::HostRule>, String
             Some(c) => return Err(format!("{at}.concurrency = {c}: expected 1 to 256")),
             None => None,
         };
+        if let Some(ua) = &h.user_agent {
+            if ua.trim().is_empty() || reqwest::header::HeaderValue::from_str(ua).is_err() {
+                return Err(format!(
+                    "{at}.user_agent = {ua:?}: expected a non-empty agent of printable ASCII, such as \"feedsmith/0.1 (+https://example.org/contact)\""
+                ));
+            }
+        }
+        for (name, value) in &h.headers {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(format!(
+                    "{at}.headers: {name:?} is not a valid HTTP header name (letters, digits and '-')"
+                ));
+            }
+            if reqwest::header::HeaderValue::from_str(value).is_err() {
+                return Err(format!(
+                    "{at}.headers.{name}: the value contains characters not allowed in an HTTP header"
+                ));
+            }
+        }
+        let proxy = match &h.proxy {
+            Some(p) => Some(check_proxy(&format!("{at}.proxy"), p)?),
+            None => None,
+        };
         rules.push(crate::fetch::HostRule {
             pattern,
             interval,
             burst,
             concurrency,
+            user_agent: h.user_agent.clone(),
+            headers: h.headers.clone(),
+            proxy,
         });
     }
     if !rules.iter().any(|r| r.pattern == "reddit.com") {
@@ -281,6 +332,7 @@ const OPTIONAL_KEYS: &[(&str, &str)] = &[
     ("enrich", "api_key_env"),
     ("server", "public_url"),
     ("server", "token_env"),
+    ("http", "proxy"),
 ];
 
 fn is_optional_key(section: &str, key: &str) -> bool {
@@ -307,6 +359,9 @@ struct RawHttp {
     allow_hosts: Vec<String>,
     allow_private_networks: bool,
     secret_query_keys: Vec<String>,
+    max_host_wait: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    proxy: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -402,6 +457,8 @@ fn defaults() -> RawSettings {
             allow_hosts: Vec::new(),
             allow_private_networks: false,
             secret_query_keys: Vec::new(),
+            max_host_wait: "2m".into(),
+            proxy: None,
         },
         schedule: RawSchedule {
             default: "0 */30 * * * *".into(),
@@ -998,6 +1055,11 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         allow_private_networks: http.allow_private_networks,
         secret_query_keys: http.secret_query_keys.clone(),
         hosts,
+        max_host_wait: duration_setting("http", "max_host_wait", &http.max_host_wait)?,
+        proxy: match http.proxy.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(p) => Some(check_proxy("[http].proxy", p)?),
+        },
     };
     // Before anything is printed: the keys redacted in every URL shown (src/redact.rs).
     crate::redact::set_extra_secret_keys(&http.secret_query_keys);

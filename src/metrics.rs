@@ -30,6 +30,7 @@ const BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.
 pub struct Metrics {
     polls_ok: AtomicU64,
     polls_not_modified: AtomicU64,
+    polls_deferred: AtomicU64,
     polls_failed: AtomicU64,
     posts_new: AtomicU64,
     posts_updated: AtomicU64,
@@ -56,6 +57,7 @@ impl Metrics {
             Outcome::Ok => &self.polls_ok,
             Outcome::NotModified => &self.polls_not_modified,
             Outcome::Failed => &self.polls_failed,
+            Outcome::Deferred => &self.polls_deferred,
         }
         .fetch_add(1, Ordering::Relaxed);
         self.posts_new
@@ -145,6 +147,7 @@ impl Metrics {
             ("ok", &self.polls_ok),
             ("not_modified", &self.polls_not_modified),
             ("failed", &self.polls_failed),
+            ("deferred", &self.polls_deferred),
         ] {
             let _ = writeln!(
                 s,

@@ -336,6 +336,12 @@ fn log_report(r: &FeedReport) {
             ms = r.elapsed.as_millis() as u64,
             "poll failed"
         ),
+        Outcome::Deferred => info!(
+            outcome = r.outcome.as_str(),
+            reason = r.error.as_deref().unwrap_or(""),
+            ms = r.elapsed.as_millis() as u64,
+            "poll deferred"
+        ),
         _ => info!(
             outcome = r.outcome.as_str(),
             status = r.http_status,
@@ -379,6 +385,13 @@ async fn refresh_inner(
     // host, an autodiscovered link elsewhere) goes through the network guard.
     let trust = Trust::origin_of(&feed.url);
     match app.fetcher.fetch(&url, &validators, &trust).await {
+        Err(e) if e.is_deferred() => {
+            // The host's queue or pause, not the feed: no failure, no backoff, and the next
+            // tick (or the pause's end) polls it again.
+            poll.outcome = Outcome::Deferred;
+            poll.retry_after = e.retry_after();
+            poll.error = Some(e.to_string());
+        }
         Err(e) => {
             poll.http_status = e.http_status();
             poll.retry_after = e.retry_after();
@@ -491,7 +504,12 @@ async fn refresh_inner(
             .saturating_add(1),
         _ => 0,
     };
-    poll.next_due_at = Some(next_due(now, &facts, app.settings.schedule.max_backoff));
+    poll.next_due_at = match poll.outcome {
+        // Due again at once (the next tick, the next `fetch`), or when the host's pause ends;
+        // the stored due time before this poll is not pushed back.
+        Outcome::Deferred => poll.retry_after.or(Some(now)),
+        _ => Some(next_due(now, &facts, app.settings.schedule.max_backoff)),
+    };
 
     let saved = app
         .store

@@ -188,3 +188,75 @@ async fn a_killed_replicas_feed_is_taken_over_after_its_lease() {
     }
     assert_eq!(post_count(&db.url).await, (1, 1));
 }
+
+/// Hosts, not replicas, set the pace: two `run` replicas on one PostgreSQL database, twenty
+/// feeds of one host at `[[hosts]] interval = "1s"` (burst 1), all due every two seconds. The
+/// host's pace is reserved through the `hosts` table, so the server sees at most one request
+/// start per second in total, not one per replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_a_hosts_interval() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let server = TestServer::start_at("127.0.0.5:0").await;
+    let mut feeds = String::new();
+    for i in 0..20 {
+        let path = format!("/f{i}.xml");
+        server.route(
+            &path,
+            Reply::feed(rss(
+                "F",
+                &[(&format!("h{i}"), &format!("Entry {i}"), "body")],
+            )),
+        );
+        feeds.push_str(&feed_toml(
+            &format!("Feed {i}"),
+            &server.url(&path),
+            "blogs",
+            "",
+        ));
+    }
+    feeds.push_str("[[hosts]]\nmatch = \"127.0.0.5\"\ninterval = \"1s\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let cfg = write_config(dir.path(), &db.url, free_port(), "*/2 * * * * *", &feeds);
+        replicas.push(start_replica(&cfg));
+    }
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    for r in &mut replicas {
+        r.start_kill().unwrap();
+        let _ = r.wait().await;
+    }
+    let mut starts: Vec<Instant> = server.all_requests().into_iter().map(|(_, t)| t).collect();
+    starts.sort();
+    let gaps: Vec<u128> = starts
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]).as_millis())
+        .collect();
+    let span = starts
+        .last()
+        .zip(starts.first())
+        .map_or(0, |(l, f)| l.duration_since(*f).as_millis());
+    eprintln!(
+        "two replicas, one host at 1/s: {} requests over {span} ms; ms between starts: {gaps:?}",
+        starts.len()
+    );
+    assert!(starts.len() >= 10, "the replicas polled: {gaps:?}");
+    // Each start is reserved 1 s after the previous one; what the server sees may shift by the
+    // time a request takes to be sent on a loaded machine (100 ms allowed per gap), and the
+    // whole run must hold one interval per request.
+    assert!(gaps.iter().all(|&g| g >= 900), "{gaps:?}");
+    assert!(
+        span as usize >= (starts.len() - 1) * 980,
+        "{} requests in {span} ms: {gaps:?}",
+        starts.len()
+    );
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let reserved: i64 = sqlx::query_scalar("SELECT requests FROM hosts WHERE host = '127.0.0.5'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert!(reserved as usize >= starts.len(), "{reserved} reservations");
+}

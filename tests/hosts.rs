@@ -153,8 +153,9 @@ async fn a_429_pauses_every_feed_of_its_host_and_no_other() {
     let out = ws.run(&["fetch"]).await;
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(
-        out.stderr.contains("feeds: 4 ok, 0 not modified, 5 failed"),
-        "{}",
+        out.stderr
+            .contains("feeds: 4 ok, 0 not modified, 1 failed, 4 deferred"),
+        "the siblings are deferred, not failed: {}",
         out.stderr
     );
     assert_eq!(limited.statuses("/a-limited.xml"), vec![429]);
@@ -169,21 +170,267 @@ async fn a_429_pauses_every_feed_of_its_host_and_no_other() {
             vec![200],
             "the other host is unaffected"
         );
-        assert!(
-            out.stderr.contains(&format!("failed: Sibling {i} (")),
-            "{}",
-            out.stderr
+    }
+    let deferred: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("deferred: Sibling") && l.contains("asked to wait until"))
+        .collect();
+    eprintln!("{}", deferred.join("\n"));
+    assert_eq!(deferred.len(), 4, "{}", out.stderr);
+
+    // Deferred is not a failure: no failure counted, no backoff, due again when the pause ends.
+    let list = ws.run(&["feeds", "list", "--json"]).await;
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let feeds: Vec<serde_json::Value> = serde_json::from_str(&list.stdout).unwrap();
+    let paused_until = feeds[0]["host_paused_until"].as_str().map(str::to_string);
+    assert!(paused_until.is_some(), "{}", list.stdout);
+    for f in feeds
+        .iter()
+        .filter(|f| f["name"].as_str().unwrap().starts_with("Sibling"))
+    {
+        assert_eq!(f["last_outcome"], "deferred", "{f}");
+        assert_eq!(f["consecutive_failures"], 0, "{f}");
+        assert_eq!(f["host"], "127.0.0.2", "{f}");
+        assert_eq!(
+            f["host_paused_until"].as_str().map(str::to_string),
+            paused_until,
+            "{f}"
         );
     }
+    for f in feeds
+        .iter()
+        .filter(|f| f["name"].as_str().unwrap().starts_with("Other"))
+    {
+        assert!(f["host_paused_until"].is_null(), "{f}");
+    }
+
+    // The pause is stored: a second `fetch` right after sends nothing to that host, not even
+    // the feed that got the 429, and `hosts list` shows the pause and why.
+    let again = ws.run(&["fetch"]).await;
+    eprintln!(
+        "second fetch: {}",
+        again.stderr.lines().last().unwrap_or("")
+    );
     assert_eq!(
-        out.stderr
-            .lines()
-            .filter(|l| l.starts_with("failed: Sibling") && l.contains("asked to wait until"))
-            .count(),
-        4,
+        limited.statuses("/a-limited.xml"),
+        vec![429],
+        "{}",
+        again.stderr
+    );
+    for i in 0..4 {
+        assert!(
+            limited.statuses(&format!("/f{i}.xml")).is_empty(),
+            "{}",
+            again.stderr
+        );
+    }
+    let hosts = ws.run(&["hosts", "list", "--json"]).await;
+    assert_eq!(hosts.code, 0, "{}", hosts.stderr);
+    let hosts: Vec<serde_json::Value> = serde_json::from_str(&hosts.stdout).unwrap();
+    let h = hosts
+        .iter()
+        .find(|h| h["host"] == "127.0.0.2")
+        .expect("the paused host is listed");
+    assert_eq!(h["pause_status"], 429, "{h}");
+    assert_eq!(h["pause_reason"], "Retry-After", "{h}");
+    assert_eq!(h["feeds"], 5, "{h}");
+    // The second run deferred the feed that got the 429 too: it is not requested either.
+    assert_eq!(h["deferred"], 5, "{h}");
+    assert!(h["last_throttled_at"].is_string(), "{h}");
+    let o = hosts.iter().find(|h| h["host"] == "127.0.0.3").unwrap();
+    assert!(o["paused_until"].is_null(), "{o}");
+    let text = ws.run(&["hosts", "list"]).await;
+    assert!(
+        text.stdout.lines().any(|l| l.starts_with("127.0.0.2")
+            && l.contains("PAUSED until")
+            && l.contains("5 deferred")),
+        "{}",
+        text.stdout
+    );
+}
+
+/// `[http] max_host_wait`: a feed that cannot get a slot at its host in time is deferred, not
+/// failed (no failure counted, no backoff), and the next run polls it. Here one slot at the
+/// host is held by a hanging feed for the 3 s timeout and the siblings may wait 1 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_without_a_host_slot_in_time_is_deferred_then_polled_next_run() {
+    let busy = TestServer::start_at("127.0.0.2:0").await;
+    let calm = TestServer::start_at("127.0.0.3:0").await;
+    let body = "word ".repeat(80);
+    busy.route("/a-hang.xml", Reply::Hang);
+    let mut feeds = feed_toml("Hang", &busy.url("/a-hang.xml"), "blogs", "");
+    for i in 0..3 {
+        let path = format!("/f{i}.xml");
+        let entry =
+            |who: &str| Reply::feed(rss("F", &[(&format!("{who}{i}"), "Post", body.as_str())]));
+        busy.route(&path, entry("busy"));
+        calm.route(&path, entry("calm"));
+        feeds.push_str(&feed_toml(
+            &format!("Busy {i}"),
+            &busy.url(&path),
+            "blogs",
+            "",
+        ));
+        feeds.push_str(&feed_toml(
+            &format!("Calm {i}"),
+            &calm.url(&path),
+            "blogs",
+            "",
+        ));
+    }
+    let ws = Workspace::new(
+        "[http]\ntimeout = \"3s\"\nconnect_timeout = \"2s\"\nper_host_concurrency = 1\nmax_host_wait = \"1s\"\n",
+        &feeds,
+    );
+    let out = ws.run(&["fetch"]).await;
+    eprintln!("{}", out.stderr);
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("feeds: "))
+        .unwrap_or("");
+    assert!(
+        line.starts_with("feeds: 3 ok, 0 not modified, 1 failed, 3 deferred"),
         "{}",
         out.stderr
     );
+    assert_eq!(out.code, 3, "only the hanging feed failed: {}", out.stderr);
+    assert_eq!(
+        out.stderr
+            .lines()
+            .filter(|l| l.starts_with("deferred: Busy")
+                && l.contains("no request slot at 127.0.0.2 within 1s"))
+            .count(),
+        3,
+        "{}",
+        out.stderr
+    );
+    for i in 0..3 {
+        assert!(busy.statuses(&format!("/f{i}.xml")).is_empty());
+        assert_eq!(calm.statuses(&format!("/f{i}.xml")), vec![200]);
+    }
+    let list = ws.run(&["feeds", "list", "--json"]).await;
+    let feeds: Vec<serde_json::Value> = serde_json::from_str(&list.stdout).unwrap();
+    for f in feeds
+        .iter()
+        .filter(|f| f["name"].as_str().unwrap().starts_with("Busy"))
+    {
+        assert_eq!(f["last_outcome"], "deferred", "{f}");
+        assert_eq!(f["consecutive_failures"], 0, "{f}");
+        assert_eq!(f["due_now"], true, "no backoff: {f}");
+    }
+    let metrics_like = ws.run(&["hosts", "list", "--json"]).await;
+    let hosts: Vec<serde_json::Value> = serde_json::from_str(&metrics_like.stdout).unwrap();
+    let h = hosts.iter().find(|h| h["host"] == "127.0.0.2").unwrap();
+    assert_eq!(h["deferred"], 3, "{h}");
+    assert_eq!(h["failing"], 1, "{h}");
+
+    // The hanging feed is in backoff; the deferred ones are polled by the next run.
+    busy.route(
+        "/a-hang.xml",
+        Reply::feed(rss("H", &[("h", "Hang", body.as_str())])),
+    );
+    let next = ws.run(&["fetch"]).await;
+    for i in 0..3 {
+        assert_eq!(
+            busy.statuses(&format!("/f{i}.xml")),
+            vec![200],
+            "{}",
+            next.stderr
+        );
+    }
+    // The three deferred feeds and the one that hung, now answering.
+    assert!(next.stderr.contains("posts: 4 new"), "{}", next.stderr);
+}
+
+/// Per-host `user_agent` and `headers` are sent to that host only, and a bad header or proxy
+/// names its rule and key (exit 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_rule_sends_its_own_user_agent_and_headers() {
+    let special = TestServer::start_at("127.0.0.2:0").await;
+    let plain = TestServer::start_at("127.0.0.3:0").await;
+    let feed = Reply::feed(rss("F", &[("x", "Post", "body")]));
+    special.route("/f.xml", feed.clone());
+    plain.route("/f.xml", feed);
+    let feeds = feed_toml("Special", &special.url("/f.xml"), "blogs", "")
+        + &feed_toml("Plain", &plain.url("/f.xml"), "blogs", "");
+    let ws = Workspace::new(
+        "[[hosts]]\nmatch = \"127.0.0.2\"\nuser_agent = \"feedsmith-test (+mailto:ops@example.org)\"\nheaders = { \"X-Api-Key\" = \"k-123\" }\n",
+        &feeds,
+    );
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let s = &special.requests("/f.xml")[0];
+    assert_eq!(
+        s.headers["user-agent"],
+        "feedsmith-test (+mailto:ops@example.org)"
+    );
+    assert_eq!(s.headers["x-api-key"], "k-123");
+    let p = &plain.requests("/f.xml")[0];
+    assert!(
+        p.headers["user-agent"].starts_with("feedsmith/"),
+        "{:?}",
+        p.headers
+    );
+    assert!(!p.headers.contains_key("x-api-key"));
+
+    for (extra, message) in [
+        (
+            "[[hosts]]\nmatch = \"example.org\"\nheaders = { \"Bad Header\" = \"v\" }\n",
+            "hosts[0] (match = \"example.org\").headers: \"Bad Header\" is not a valid HTTP header name",
+        ),
+        (
+            "[[hosts]]\nmatch = \"example.org\"\nproxy = \"ftp://proxy:21\"\n",
+            "hosts[0] (match = \"example.org\").proxy = \"ftp://proxy:21\": expected an http:// or https:// proxy URL",
+        ),
+        (
+            "[http]\nproxy = \"not a url\"\n",
+            "[http].proxy = \"not a url\": not a URL",
+        ),
+    ] {
+        let ws = Workspace::new(extra, "");
+        let out = ws.run(&["config", "check"]).await;
+        assert_eq!(out.code, 2, "{extra}: {}", out.stderr);
+        assert!(out.stderr.contains(message), "{extra}: {}", out.stderr);
+    }
+}
+
+/// `[http] proxy`: feed requests go through the proxy (here a test server that answers as the
+/// proxy would, recording the absolute-form request line), and credentials in the proxy URL
+/// are redacted in `config check`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_proxy_carries_the_feed_requests() {
+    let proxy = TestServer::start_at("127.0.0.4:0").await;
+    // A plain-HTTP request through a proxy is sent in absolute form: the proxy sees the whole
+    // URL as the path.
+    let target = "http://feeds.invalid/f.xml";
+    proxy.route(
+        target,
+        Reply::feed(rss("F", &[("p", "Through the proxy", "body")])),
+    );
+    let ws = Workspace::new(
+        &format!("[http]\nproxy = \"http://user:s3cret@{}\"\n", proxy.addr),
+        &feed_toml("Proxied", target, "blogs", ""),
+    );
+    let out = ws.run(&["fetch"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        proxy.statuses(target),
+        vec![200],
+        "{:?}",
+        proxy.all_requests()
+    );
+    let r = &proxy.requests(target)[0];
+    assert!(
+        r.headers.contains_key("proxy-authorization"),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(ws.posts().await.len(), 1);
+    let check = ws.run(&["config", "check"]).await;
+    assert!(!check.stdout.contains("s3cret"), "{}", check.stdout);
+    assert!(check.stdout.contains("proxy = "), "{}", check.stdout);
 }
 
 /// `[[hosts]] interval = "500ms"` on a host with 8 feeds due together: the request starts the

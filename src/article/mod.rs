@@ -229,11 +229,17 @@ impl ArticleService {
         http: &HttpSettings,
         store: Arc<dyn Store>,
         retry_in_process: bool,
+        hosts_of: Option<&Fetcher>,
     ) -> Result<ArticleService, reqwest::Error> {
         let http = http_settings(settings, http);
+        // Article pages queue at a host with its feeds (one host scheduler for every request).
+        let fetcher = match hosts_of {
+            Some(feeds) => Fetcher::sharing_hosts(&http, feeds)?,
+            None => Fetcher::new(&http)?,
+        };
         Ok(ArticleService {
             settings: settings.clone(),
-            fetcher: Fetcher::new(&http)?,
+            fetcher,
             store,
             permits: Semaphore::new(settings.concurrency.max(1)),
             hosts: Mutex::new(HashMap::new()),

@@ -20,10 +20,12 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
     super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
     let records = app.store.list_feeds().await?;
+    let paused = crate::app::host_pauses(&app).await;
     let now = chrono::Utc::now();
     let mut items = Vec::with_capacity(feeds.len());
     for f in &feeds {
         let r = records.iter().find(|r| r.url == f.url);
+        let host = crate::app::feed_host(r.map_or(f.url.as_str(), |r| r.effective_url()));
         items.push(json!({
             "name": f.name,
             "url": redact_url(&f.url),
@@ -39,6 +41,8 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
             "posts": r.map(|r| r.post_count).unwrap_or(0),
             "next_due_at": r.and_then(|r| r.next_due_at),
             "due_now": f.enabled && r.is_none_or(|r| policy::is_due(r.next_due_at, r.gone, now)),
+            "host": host,
+            "host_paused_until": host.as_ref().and_then(|h| paused.get(h)),
         }));
     }
     if as_json {
@@ -49,10 +53,18 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
         for (f, item) in feeds.iter().zip(&items) {
             let outcome = item["last_outcome"].as_str().unwrap_or("never polled");
             let polled = item["last_polled_at"].as_str().unwrap_or("-");
-            let error = item["last_error"]
+            let mut error = item["last_error"]
                 .as_str()
                 .map(|e| format!("  error: {e}"))
                 .unwrap_or_default();
+            if let Some(until) = item["host_paused_until"].as_str() {
+                error.push_str(&format!(
+                    "  host {} paused until {until}",
+                    item["host"].as_str().unwrap_or("?")
+                ));
+            } else if let Some(due) = item["next_due_at"].as_str() {
+                error.push_str(&format!("  next due {due}"));
+            }
             crate::outln!(
                 "{:<30} {:>6} posts  {:<12} {}  {}{}",
                 f.name,

@@ -95,7 +95,7 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     let mut summary = Summary::of(&reports, started.elapsed());
     if !args.json {
         // Only the failures are printed below; the rest need not outlive the summary.
-        reports.retain(|r| r.outcome == Outcome::Failed);
+        reports.retain(|r| matches!(r.outcome, Outcome::Failed | Outcome::Deferred));
     }
     let articles = app.articles.stats();
     summary.articles = (articles.fetched, articles.failed);
@@ -109,21 +109,29 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     let json_logs = telemetry::is_json();
     let mut failures: Vec<&FeedReport> = reports
         .iter()
-        .filter(|r| r.outcome == Outcome::Failed)
+        .filter(|r| matches!(r.outcome, Outcome::Failed | Outcome::Deferred))
         .collect();
-    failures.sort_by(|a, b| a.name.cmp(&b.name));
-    if !failures.is_empty() && !json_logs {
-        eprintln!("{} failed:", failures.len());
+    // Failures first, then the deferred (not failures: the next run polls them), by name.
+    failures.sort_by(|a, b| {
+        (a.outcome == Outcome::Deferred, &a.name).cmp(&(b.outcome == Outcome::Deferred, &b.name))
+    });
+    if summary.failed > 0 && !json_logs {
+        eprintln!("{} failed:", summary.failed);
     }
     for r in &failures {
         let error = r.error.as_deref().unwrap_or("unknown error");
         // Fetch errors start with the URL already printed in the parentheses.
         let shown = crate::redact::redact_url(&r.url);
         let error = error.strip_prefix(&format!("{shown}: ")).unwrap_or(error);
-        if json_logs {
-            tracing::warn!(feed = %r.name, url = %shown, error, "failed");
+        let what = if r.outcome == Outcome::Deferred {
+            "deferred"
         } else {
-            eprintln!("failed: {} ({shown}): {error}", r.name);
+            "failed"
+        };
+        if json_logs {
+            tracing::warn!(feed = %r.name, url = %shown, error, "{what}");
+        } else {
+            eprintln!("{what}: {} ({shown}): {error}", r.name);
         }
     }
     if json_logs {
@@ -131,6 +139,7 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
             ok = summary.ok,
             not_modified = summary.not_modified,
             failed = summary.failed,
+            deferred = summary.deferred,
             posts_new = summary.new,
             posts_updated = summary.updated,
             articles_fetched = summary.articles.0,
@@ -315,6 +324,8 @@ pub struct Summary {
     pub ok: usize,
     pub not_modified: usize,
     pub failed: usize,
+    /// Polls deferred by their host's queue or pause (`[http] max_host_wait`): not failures.
+    pub deferred: usize,
     pub new: usize,
     pub updated: usize,
     /// Entries not stored because their URL is (a Reddit cross-post, another feed's post).
@@ -335,6 +346,7 @@ impl Summary {
                 Outcome::Ok => s.ok += 1,
                 Outcome::NotModified => s.not_modified += 1,
                 Outcome::Failed => s.failed += 1,
+                Outcome::Deferred => s.deferred += 1,
             }
             s.new += r.saved.new;
             s.updated += r.saved.updated;
@@ -348,9 +360,14 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "feeds: {} ok, {} not modified, {} failed; posts: {} new, {} updated",
-            self.ok, self.not_modified, self.failed, self.new, self.updated,
+            "feeds: {} ok, {} not modified, {} failed",
+            self.ok, self.not_modified, self.failed,
         )?;
+        if self.deferred > 0 {
+            // Not failures: their host was busy past [http] max_host_wait, or paused.
+            write!(f, ", {} deferred", self.deferred)?;
+        }
+        write!(f, "; posts: {} new, {} updated", self.new, self.updated)?;
         if self.duplicates > 0 {
             let s = if self.duplicates == 1 { "" } else { "s" };
             write!(f, ", {} duplicate{s}", self.duplicates)?;

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::{Cli, Command, ConfigCommand, FeedsCommand, PostsCommand};
+use crate::cli::{Cli, Command, ConfigCommand, FeedsCommand, HostsCommand, PostsCommand};
 use crate::config::{self, Settings};
 use crate::error::{exit, CommandError};
 
@@ -13,6 +13,7 @@ pub mod feeds;
 pub mod fetch;
 pub mod generate;
 pub mod healthcheck;
+pub mod hosts;
 pub mod inspect;
 pub mod migrate;
 pub mod out;
@@ -74,6 +75,7 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
             .await
         }
         Command::Feeds(FeedsCommand::Remove { feed }) => feeds::remove(settings()?, feed),
+        Command::Hosts(HostsCommand::List { json }) => hosts::list(settings()?, *json).await,
         Command::Healthcheck(args) => healthcheck::run(settings()?, args).await,
         Command::Migrate => migrate::run(settings()?).await,
         Command::Completions { shell } => generate::completions(*shell),

@@ -7,9 +7,12 @@
 //! every hop through the network guard ([`guard`]): a redirect is a URL chosen by the server.
 
 pub mod guard;
+pub mod hosts;
+
+pub use hosts::{HostLedger, HostRule, HostSnapshot, RequestOutcome};
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -45,81 +48,27 @@ pub struct HttpSettings {
     /// is not required: [`HostRule::for_host`] picks the longest match.
     #[serde(skip)]
     pub hosts: Vec<HostRule>,
-}
-
-/// `[[hosts]]`: how one host (and its subdomains) is asked. Hosts throttle as hosts, so the
-/// limits are shared by every feed, article page and autodiscovery request to them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct HostRule {
-    /// `reddit.com` matches `reddit.com` and `www.reddit.com`; the host name, without a port.
-    #[serde(rename = "match")]
-    pub pattern: String,
-    /// Minimum time between two request starts (a token bucket refilled at this rate).
+    /// How long a request may wait for its host's slot and pace before the poll is *deferred*
+    /// (retried at the next tick, no backoff): the queue is bounded apart from the request.
     #[serde(serialize_with = "crate::units::ser_duration")]
-    pub interval: Duration,
-    /// Requests that may start back to back before the interval applies.
-    pub burst: u32,
-    /// Requests at once; `None`: `[http].per_host_concurrency`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub concurrency: Option<usize>,
+    pub max_host_wait: Duration,
+    /// The proxy for every request the operator trusts (feed URLs and their origins), unless a
+    /// `[[hosts]]` rule names its own. `None`: the environment's (`HTTPS_PROXY`, ...).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_redacted"
+    )]
+    pub proxy: Option<String>,
 }
 
-impl HostRule {
-    /// Reddit allows clients without OAuth about ten requests a minute and answers a burst
-    /// with 429 or a block page: at most 10 a minute, two back to back, one at a time.
-    pub fn reddit_preset() -> HostRule {
-        HostRule {
-            pattern: "reddit.com".into(),
-            interval: Duration::from_secs(6),
-            burst: 2,
-            concurrency: Some(1),
-        }
-    }
-
-    pub fn matches(&self, host: &str) -> bool {
-        let p = self.pattern.as_str();
-        host == p || host.strip_suffix(p).is_some_and(|rest| rest.ends_with('.'))
-    }
-
-    /// The most specific rule for `host` (the longest pattern that matches).
-    pub fn for_host<'a>(rules: &'a [HostRule], host: &str) -> Option<&'a HostRule> {
-        rules
-            .iter()
-            .filter(|r| r.matches(host))
-            .max_by_key(|r| r.pattern.len())
-    }
-}
-
-/// A host's request-start budget: `burst` tokens, one more every `interval`.
-struct Bucket {
-    tokens: f64,
-    last: tokio::time::Instant,
-}
-
-impl Bucket {
-    fn new(burst: u32) -> Bucket {
-        Bucket {
-            tokens: f64::from(burst.max(1)),
-            last: tokio::time::Instant::now(),
-        }
-    }
-
-    /// Wait until a request may start, and take its token.
-    async fn take(&mut self, interval: Duration, burst: u32) {
-        if interval.is_zero() {
-            return;
-        }
-        loop {
-            let now = tokio::time::Instant::now();
-            let refill = now.duration_since(self.last).as_secs_f64() / interval.as_secs_f64();
-            self.tokens = (self.tokens + refill).min(f64::from(burst.max(1)));
-            self.last = now;
-            if self.tokens >= 1.0 {
-                self.tokens -= 1.0;
-                return;
-            }
-            tokio::time::sleep(interval.mul_f64(1.0 - self.tokens)).await;
-        }
+/// A proxy URL as `config check` shows it: credentials redacted.
+pub(crate) fn ser_opt_redacted<S: serde::Serializer>(
+    v: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(url) => s.serialize_str(&redact_url(url)),
+        None => s.serialize_none(),
     }
 }
 
@@ -163,6 +112,14 @@ pub enum FetchError {
         host: String,
         until: DateTime<Utc>,
     },
+    /// No slot at the host within `[http] max_host_wait` (its other requests, its interval):
+    /// not a failure of the feed, which is polled at the next tick with no backoff.
+    #[error("{url}: no request slot at {host} within {waited} ([http] max_host_wait; the host's other requests and its [[hosts]] interval come first); polled again at the next tick", waited = crate::units::format_duration(*waited))]
+    Deferred {
+        url: String,
+        host: String,
+        waited: Duration,
+    },
 }
 
 impl FetchError {
@@ -186,6 +143,14 @@ impl FetchError {
     /// not change that until the configuration does).
     pub fn is_refused(&self) -> bool {
         matches!(self, FetchError::Refused { .. })
+    }
+    /// True when nothing was asked of the host because of the host itself (its queue, its
+    /// pause): the poll is deferred, not failed, and earns no backoff.
+    pub fn is_deferred(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Deferred { .. } | FetchError::HostPaused { .. }
+        )
     }
 }
 
@@ -270,8 +235,9 @@ pub struct Validators {
 }
 
 pub struct Fetcher {
-    /// For destinations the operator trusts: the system resolver, proxies from the environment.
-    client: reqwest::Client,
+    /// For destinations the operator trusts: the system resolver, the configured proxy (or the
+    /// environment's). One per proxy in use: `[http] proxy` and each `[[hosts]] proxy`.
+    clients: HashMap<Option<String>, reqwest::Client>,
     /// For every other destination: resolves through [`guard::GuardedResolver`] and connects to
     /// the vetted addresses only; no proxy (a proxy would resolve the name itself, past the
     /// guard).
@@ -279,12 +245,9 @@ pub struct Fetcher {
     guard: guard::Guard,
     settings: HttpSettings,
     global: Arc<Semaphore>,
-    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
-    /// Request-start budgets of the hosts with an interval (`[[hosts]]`).
-    buckets: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Bucket>>>>,
-    /// Hosts that asked to wait, until when. A host throttles as a host: after one feed's 429
-    /// its sibling feeds must not keep asking.
-    paused: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Every host's slots, pace, pause and counts ([`hosts`]); shared with the article
+    /// fetcher ([`Fetcher::sharing_hosts`]), so feeds and pages queue at one host together.
+    book: Arc<hosts::HostBook>,
 }
 
 /// The longest a host's `Retry-After` pauses all of its feeds in one process (a typo or a
@@ -297,21 +260,89 @@ const BLOCK_PAUSE: chrono::Duration = chrono::Duration::minutes(15);
 
 impl Fetcher {
     pub fn new(settings: &HttpSettings) -> Result<Self, reqwest::Error> {
-        let client = Self::builder(settings).build()?;
+        let book = Arc::new(hosts::HostBook::new(
+            &settings.hosts,
+            settings.per_host_concurrency,
+        ));
+        Self::with_book(settings, book)
+    }
+
+    /// A fetcher with its own limits (`settings`: the article step's body cap and concurrency)
+    /// that shares `other`'s hosts: their slots, pace, pauses and counts.
+    pub fn sharing_hosts(settings: &HttpSettings, other: &Fetcher) -> Result<Self, reqwest::Error> {
+        Self::with_book(settings, other.book.clone())
+    }
+
+    fn with_book(
+        settings: &HttpSettings,
+        book: Arc<hosts::HostBook>,
+    ) -> Result<Self, reqwest::Error> {
+        let mut clients = HashMap::new();
+        let proxies = std::iter::once(settings.proxy.clone()).chain(
+            settings
+                .hosts
+                .iter()
+                .filter_map(|h| h.proxy.clone())
+                .map(Some),
+        );
+        for proxy in proxies {
+            if clients.contains_key(&proxy) {
+                continue;
+            }
+            let mut builder = Self::builder(settings);
+            if let Some(p) = &proxy {
+                builder = builder.proxy(reqwest::Proxy::all(p)?);
+            }
+            clients.insert(proxy, builder.build()?);
+        }
         let guarded = Self::builder(settings)
             .dns_resolver(guard::resolver())
             .no_proxy()
             .build()?;
         Ok(Fetcher {
-            client,
+            clients,
             guarded,
             guard: guard::Guard::new(&settings.allow_hosts, settings.allow_private_networks),
             settings: settings.clone(),
             global: Arc::new(Semaphore::new(settings.concurrency)),
-            hosts: Mutex::new(HashMap::new()),
-            buckets: Mutex::new(HashMap::new()),
-            paused: Mutex::new(HashMap::new()),
+            book,
         })
+    }
+
+    /// Share the hosts' pace and pauses through `ledger` (the store): across processes on
+    /// SQLite, across replicas on PostgreSQL. Set once, by `app`.
+    pub fn share_hosts(&self, ledger: Arc<dyn HostLedger>) {
+        self.book.share(ledger);
+    }
+
+    /// Read the stored host pauses now (before the first request, so no poll waits for that
+    /// read; later they are read again every few seconds by whichever request finds them old).
+    pub async fn load_host_pauses(&self) {
+        self.book.refresh_pauses(Utc::now()).await;
+    }
+
+    /// Every host this process has talked to, for `hosts list` and `/api/hosts`.
+    pub fn hosts(&self) -> Vec<HostSnapshot> {
+        self.book.snapshot()
+    }
+
+    /// The host metrics (`feedsmith_host_requests_total`, `feedsmith_host_paused`,
+    /// `feedsmith_deferred_total`) in the Prometheus text format.
+    pub fn render_metrics(&self) -> String {
+        self.book.render_metrics()
+    }
+
+    /// The client for a trusted request to `host`: its `[[hosts]]` proxy, else `[http] proxy`.
+    fn trusted_client(&self, host: &str) -> &reqwest::Client {
+        let proxy = self
+            .book
+            .rule(host)
+            .and_then(|r| r.proxy.clone())
+            .or_else(|| self.settings.proxy.clone());
+        match self.clients.get(&proxy) {
+            Some(c) => c,
+            None => self.clients.values().next().unwrap_or(&self.guarded),
+        }
     }
 
     fn builder(settings: &HttpSettings) -> reqwest::ClientBuilder {
@@ -330,69 +361,41 @@ impl Fetcher {
             .brotli(true)
     }
 
-    fn host_semaphore(&self, host: &str) -> Arc<Semaphore> {
-        let mut hosts = match self.hosts.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        hosts
-            .entry(host.to_string())
-            .or_insert_with(|| {
-                let n = HostRule::for_host(&self.settings.hosts, host)
-                    .and_then(|r| r.concurrency)
-                    .unwrap_or(self.settings.per_host_concurrency);
-                Arc::new(Semaphore::new(n.max(1)))
-            })
-            .clone()
-    }
-
-    /// Wait for the host's interval (`[[hosts]] interval`/`burst`), if it has one.
-    async fn pace(&self, host: &str) {
-        let Some(rule) = HostRule::for_host(&self.settings.hosts, host) else {
-            return;
-        };
-        let bucket = {
-            let mut buckets = match self.buckets.lock() {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            buckets
-                .entry(host.to_string())
-                .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Bucket::new(rule.burst))))
-                .clone()
-        };
-        bucket.lock().await.take(rule.interval, rule.burst).await;
-    }
-
     /// Until when `host` asked to be left alone, if that is still in the future.
-    fn paused_until(&self, host: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let paused = self.paused.lock().ok()?;
-        paused.get(host).copied().filter(|until| *until > now)
+    async fn paused_until(&self, host: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.book.paused_until(host, now).await
     }
 
     /// Pause every request to `host` until `until` (capped at [`HOST_PAUSE_CAP`]); a later
-    /// pause only ever extends it.
-    fn pause_host(&self, host: &str, until: DateTime<Utc>, now: DateTime<Utc>) {
+    /// pause only ever extends it. Stored too, so other processes and replicas hold it.
+    async fn pause_host(
+        &self,
+        host: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        status: u16,
+        reason: &str,
+    ) {
         let until = until.min(now + HOST_PAUSE_CAP);
-        if let Ok(mut paused) = self.paused.lock() {
-            let entry = paused.entry(host.to_string()).or_insert(until);
-            *entry = (*entry).max(until);
-        }
         tracing::warn!(host, until = %until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "host paused: no request to it until then");
+        self.book.pause(host, until, status, reason).await;
     }
 
-    /// Wait for a per-host slot, then a global one (in that order, so a busy host never holds
-    /// global slots that other hosts could use).
+    /// Wait for a per-host slot, then the host's pace, then a global slot (in that order, so a
+    /// busy host never holds global slots that other hosts could use). `Err(until)`: the host
+    /// is paused (learned from the store while pacing).
     async fn permits(
         &self,
         url: &Url,
-    ) -> (Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>) {
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let host_permit = self.host_semaphore(&host).acquire_owned().await.ok();
+    ) -> Result<(Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>), DateTime<Utc>> {
+        let host = host_key(url);
+        let host_permit = self.book.slots(&host).acquire_owned().await.ok();
         // Paced after the slot is taken, so the interval separates request starts.
-        self.pace(&host).await;
+        if let Some(until) = self.book.pace(&host).await {
+            return Err(until);
+        }
         let global_permit = self.global.clone().acquire_owned().await.ok();
-        (host_permit, global_permit)
+        Ok((host_permit, global_permit))
     }
 
     /// GET `url` (conditionally when validators are given), following up to `max_redirects`
@@ -410,8 +413,40 @@ impl Fetcher {
         // on one host behind two hanging ones all "timed out", most of them never requested.
         // (Redirect hops take their slots inside the timeout; they are rare and mostly on the
         // same, already busy host.)
+        // The wait for those slots is bounded by `[http] max_host_wait` instead: past it the
+        // poll is deferred (no request, no failure, no backoff). A paused host is not waited for.
         let first = match Url::parse(url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(self.permits(&u).await),
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                let host = host_key(&u);
+                if let Some(until) = self.paused_until(&host, Utc::now()).await {
+                    self.book.count_deferred(&host);
+                    return Err(FetchError::HostPaused {
+                        url: redact_url(url),
+                        host,
+                        until,
+                    });
+                }
+                let wait = self.settings.max_host_wait;
+                match tokio::time::timeout(wait, self.permits(&u)).await {
+                    Ok(Ok(permits)) => Some(permits),
+                    Ok(Err(until)) => {
+                        self.book.count_deferred(&host);
+                        return Err(FetchError::HostPaused {
+                            url: redact_url(url),
+                            host,
+                            until,
+                        });
+                    }
+                    Err(_) => {
+                        self.book.count_deferred(&host);
+                        return Err(FetchError::Deferred {
+                            url: redact_url(url),
+                            host,
+                            waited: wait,
+                        });
+                    }
+                }
+            }
             _ => None,
         };
         match tokio::time::timeout(total, self.fetch_inner(url, validators, trust, first)).await {
@@ -434,8 +469,9 @@ impl Fetcher {
         let mut all_permanent = true;
         let mut hops = 0usize;
         loop {
+            let host = host_key(&current);
             let client = match self.guard.route(&current, trust.origin.as_ref()) {
-                Ok(guard::Route::Trusted) => &self.client,
+                Ok(guard::Route::Trusted) => self.trusted_client(&host),
                 Ok(guard::Route::Guarded) => &self.guarded,
                 Err(refusal) => {
                     guard::count(refusal.kind);
@@ -447,17 +483,33 @@ impl Fetcher {
             };
             let (_host_permit, _global_permit) = match first_permits.take() {
                 Some(permits) => permits,
-                None => self.permits(&current).await,
+                None => match self.permits(&current).await {
+                    Ok(permits) => permits,
+                    Err(until) => {
+                        return Err(FetchError::HostPaused {
+                            url: redact_url(url),
+                            host,
+                            until,
+                        })
+                    }
+                },
             };
             let mut req = client.get(current.clone());
+            if let Some(rule) = self.book.rule(&host) {
+                if let Some(ua) = &rule.user_agent {
+                    req = req.header(header::USER_AGENT, ua);
+                }
+                for (k, v) in &rule.headers {
+                    req = req.header(k.as_str(), v.as_str());
+                }
+            }
             if let Some(etag) = &validators.etag {
                 req = req.header(header::IF_NONE_MATCH, etag);
             }
             if let Some(lm) = &validators.last_modified {
                 req = req.header(header::IF_MODIFIED_SINCE, lm);
             }
-            let host = current.host_str().unwrap_or_default().to_ascii_lowercase();
-            if let Some(until) = self.paused_until(&host, Utc::now()) {
+            if let Some(until) = self.paused_until(&host, Utc::now()).await {
                 return Err(FetchError::HostPaused {
                     url: redact_url(url),
                     host,
@@ -471,17 +523,30 @@ impl Fetcher {
                 "request"
             );
             let sent = std::time::Instant::now();
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| match guard::find_refusal(&e) {
-                    Some(refusal) => FetchError::Refused {
-                        url: redact_url(current.as_str()),
-                        refusal,
-                    },
-                    None => classify(url, &e, self.settings.timeout),
-                })?;
+            let resp = match req.send().await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    if let Some(refusal) = guard::find_refusal(&e) {
+                        return Err(FetchError::Refused {
+                            url: redact_url(current.as_str()),
+                            refusal,
+                        });
+                    }
+                    let err = classify(url, &e, self.settings.timeout);
+                    self.book.count(&host, RequestOutcome::Failed);
+                    if matches!(err, FetchError::Connect { .. }) {
+                        // A host that cannot be reached is paused as a host (capped, jittered)
+                        // after a few failures in a row, instead of every feed finding out.
+                        if let Some(until) = self.book.connect_failed(&host, Utc::now()) {
+                            self.pause_host(&host, until, Utc::now(), 0, "connect failures")
+                                .await;
+                        }
+                    }
+                    return Err(err);
+                }
+            };
             let status = resp.status();
+            self.book.answered(&host);
             tracing::debug!(
                 url = %redact_url(current.as_str()),
                 status = status.as_u16(),
@@ -492,6 +557,7 @@ impl Fetcher {
             );
 
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                self.book.count(&host, RequestOutcome::Ok);
                 let location = resp
                     .headers()
                     .get(header::LOCATION)
@@ -533,6 +599,9 @@ impl Fetcher {
             let last_modified = header_string(headers, header::LAST_MODIFIED);
             let cache = cache_hints(headers);
 
+            if status.is_success() || status == StatusCode::NOT_MODIFIED {
+                self.book.count(&host, RequestOutcome::Ok);
+            }
             if status == StatusCode::NOT_MODIFIED {
                 return Ok(FetchResponse::NotModified {
                     etag,
@@ -548,12 +617,22 @@ impl Fetcher {
                     .and_then(|v| parse_retry_after(v, Utc::now()));
                 let blocked = blocked_hint(current.host_str().unwrap_or_default(), status, headers);
                 let now = Utc::now();
+                let code = status.as_u16();
                 match (&blocked, retry_after) {
-                    (_, Some(until)) if matches!(status.as_u16(), 429 | 503) => {
-                        self.pause_host(&host, until, now)
+                    (None, Some(until)) if matches!(code, 429 | 503) => {
+                        self.book.count(&host, RequestOutcome::Throttled);
+                        self.pause_host(&host, until, now, code, "Retry-After")
+                            .await
                     }
-                    (Some(_), _) => self.pause_host(&host, now + BLOCK_PAUSE, now),
-                    _ => {}
+                    (Some(_), _) => {
+                        self.book.count(&host, RequestOutcome::Blocked);
+                        let until = retry_after
+                            .unwrap_or(now + BLOCK_PAUSE)
+                            .max(now + BLOCK_PAUSE);
+                        self.pause_host(&host, until, now, code, "blocked").await
+                    }
+                    _ if code == 429 => self.book.count(&host, RequestOutcome::Throttled),
+                    _ => self.book.count(&host, RequestOutcome::Error),
                 }
                 let hint = blocked.unwrap_or_else(|| status_hint(status, retry_after));
                 return Err(FetchError::Status {
@@ -623,6 +702,11 @@ async fn read_limited(
             }
         }
     }
+}
+
+/// The host a request is paced and paused by: the host name, lowercase, without the port.
+pub fn host_key(url: &Url) -> String {
+    url.host_str().unwrap_or_default().to_ascii_lowercase()
 }
 
 fn parse_http_url(url: &str) -> Result<Url, FetchError> {
@@ -914,6 +998,8 @@ mod tests {
             allow_private_networks: false,
             secret_query_keys: Vec::new(),
             hosts: Vec::new(),
+            max_host_wait: Duration::from_secs(60),
+            proxy: None,
         };
         let fetcher = Fetcher::new(&settings(Vec::new())).unwrap();
         let err = fetcher

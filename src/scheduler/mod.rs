@@ -311,6 +311,8 @@ impl Daemon {
             warn!("[database].url changed; a restart is needed to switch databases, the current one stays in use");
         }
         let fetcher = Fetcher::new(&settings.http).map_err(|e| e.to_string())?;
+        crate::app::share_hosts(&fetcher, &old.store);
+        fetcher.load_host_pauses().await;
         let n = settings.feeds.iter().filter(|f| f.enabled).count();
         // The model client carries over when its settings did not change (budget and pause too).
         let model = crate::enrich::ModelClient::reuse_or_build(

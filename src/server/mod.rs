@@ -48,6 +48,7 @@ use crate::scheduler::Daemon;
 pub fn router(daemon: Arc<Daemon>) -> Router {
     let protected = Router::new()
         .route("/api/feeds", get(api_feeds))
+        .route("/api/hosts", get(api_hosts))
         .route("/api/posts", get(api::posts))
         .route("/api/posts/{id}", get(api::post))
         .route("/feed.xml", get(api::atom_feed))
@@ -162,9 +163,24 @@ async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
         .into_response()
 }
 
+/// Each host: its rule, its feeds' states, its pause (stored, so every replica's), and this
+/// process's requests in flight and by outcome.
+async fn api_hosts(State(d): State<Arc<Daemon>>) -> Response {
+    let app = d.app();
+    match crate::app::hosts_view(&app).await {
+        Ok(hosts) => Json(hosts).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
 /// Each configured feed's status: last poll, outcome, error, next due time.
 async fn api_feeds(State(d): State<Arc<Daemon>>) -> Response {
     let app = d.app();
+    let paused = crate::app::host_pauses(&app).await;
     let records = match app.store.list_feeds().await {
         Ok(r) => r,
         Err(e) => {
@@ -182,6 +198,7 @@ async fn api_feeds(State(d): State<Arc<Daemon>>) -> Response {
         .iter()
         .map(|f| {
             let r = records.iter().find(|r| r.url == f.url);
+            let host = crate::app::feed_host(r.map_or(f.url.as_str(), |r| r.effective_url()));
             // A poll that could not be stored at all is not on the row yet.
             let unstored = app.metrics.unstored_failure(&f.url);
             json!({
@@ -204,6 +221,8 @@ async fn api_feeds(State(d): State<Arc<Daemon>>) -> Response {
                 "next_due_at": r.and_then(|r| r.next_due_at),
                 "due_now": r.map(|r| f.enabled && policy::is_due(r.next_due_at, r.gone, now)).unwrap_or(f.enabled),
                 "posts": r.map(|r| r.post_count).unwrap_or(0),
+                "host": host,
+                "host_paused_until": host.as_ref().and_then(|h| paused.get(h)),
             })
         })
         .collect();

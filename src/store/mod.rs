@@ -59,6 +59,7 @@ impl Serialize for DatabaseSettings {
     }
 }
 
+pub mod hosts;
 pub mod postgres;
 pub mod sqlite;
 
@@ -324,6 +325,9 @@ pub enum Outcome {
     Ok,
     NotModified,
     Failed,
+    /// Not requested because of the host (no slot within `[http] max_host_wait`, or the host
+    /// paused): polled again at the next tick; the failure count and backoff stay as they were.
+    Deferred,
 }
 
 impl Outcome {
@@ -332,7 +336,13 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::NotModified => "not_modified",
             Outcome::Failed => "failed",
+            Outcome::Deferred => "deferred",
         }
+    }
+
+    /// The feed answered (200 or 304).
+    pub fn is_success(self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::NotModified)
     }
 }
 
@@ -593,6 +603,31 @@ pub trait Store: Send + Sync {
     async fn check_writable(&self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Reserve the next request start at `host` paced at `interval`/`burst`, atomically across
+    /// processes ([`hosts`]). Returns when it may start and the stored pause, if one is in
+    /// force (then nothing is reserved).
+    async fn reserve_host(
+        &self,
+        host: &str,
+        interval: std::time::Duration,
+        burst: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), StoreError>;
+    /// Pause every request to `host` until `until` (extends a stored pause, never shortens it).
+    async fn pause_host(
+        &self,
+        host: &str,
+        until: DateTime<Utc>,
+        status: u16,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+    /// The stored pauses still in force at `now`.
+    async fn host_pauses(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError>;
+    /// Every stored host, by name (`hosts list`, `/api/hosts`).
+    async fn list_hosts(&self) -> Result<Vec<hosts::HostRecord>, StoreError>;
     /// True when the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
     /// Close every connection once the writes in progress are done, at the end of `fetch` and

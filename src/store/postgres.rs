@@ -546,6 +546,98 @@ impl Store for PgStore {
         row.as_ref().map(post_from_row).transpose()
     }
 
+    async fn reserve_host(
+        &self,
+        host: &str,
+        interval: Duration,
+        burst: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), StoreError> {
+        // The row lock makes the read-compute-write one step across replicas.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO hosts (host, updated_at) VALUES ($1, $2) ON CONFLICT (host) DO NOTHING",
+        )
+        .bind(host)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let (tat, paused): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
+            "SELECT next_request_at, paused_until FROM hosts WHERE host = $1 FOR UPDATE",
+        )
+        .bind(host)
+        .fetch_one(&mut *tx)
+        .await?;
+        let r = super::hosts::reserve(tat, paused, now, interval, burst);
+        if r.paused_until.is_none() {
+            sqlx::query(
+                "UPDATE hosts SET next_request_at = $2, requests = requests + 1, updated_at = $3 \
+                 WHERE host = $1",
+            )
+            .bind(host)
+            .bind(r.next_request_at)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok((r.start, r.paused_until))
+    }
+
+    async fn pause_host(
+        &self,
+        host: &str,
+        until: DateTime<Utc>,
+        status: u16,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let throttled = super::hosts::is_throttle(status).then_some(now);
+        // GREATEST: a pause only ever extends a stored one still in force.
+        sqlx::query(
+            "INSERT INTO hosts (host, paused_until, pause_status, pause_reason, last_throttled_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (host) DO UPDATE SET \
+             paused_until = CASE WHEN hosts.paused_until > $6 THEN GREATEST(hosts.paused_until, $2) ELSE $2 END, \
+             pause_status = $3, pause_reason = $4, \
+             last_throttled_at = COALESCE($5, hosts.last_throttled_at), updated_at = $6",
+        )
+        .bind(host)
+        .bind(until)
+        .bind(i64::from(status))
+        .bind(reason)
+        .bind(throttled)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn host_pauses(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let rows: Vec<(String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT host, paused_until FROM hosts WHERE paused_until > $1")
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows)
+    }
+
+    async fn list_hosts(&self) -> Result<Vec<super::hosts::HostRecord>, StoreError> {
+        super::hosts::host_row!(sqlx::postgres::PgRow);
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM hosts ORDER BY host",
+            super::hosts::HOST_COLUMNS
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| host_from_row(r).map_err(StoreError::from))
+            .collect()
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -747,13 +839,15 @@ async fn update_feed_state(
         Outcome::NotModified => {
             "etag = COALESCE($1, etag), last_modified = COALESCE($2, last_modified)"
         }
-        Outcome::Failed => "etag = COALESCE(etag, $1), last_modified = COALESCE(last_modified, $2)",
+        Outcome::Failed | Outcome::Deferred => {
+            "etag = COALESCE(etag, $1), last_modified = COALESCE(last_modified, $2)"
+        }
     };
     let sql = format!(
         "UPDATE feeds SET {validators}, last_polled_at = $3, \
          last_success_at = CASE WHEN $4 THEN $3 ELSE last_success_at END, \
          last_status = $5, last_outcome = $6, last_error = $7, \
-         consecutive_failures = CASE WHEN $4 THEN 0 ELSE consecutive_failures + 1 END, \
+         consecutive_failures = CASE WHEN $4 THEN 0 WHEN $14 THEN consecutive_failures ELSE consecutive_failures + 1 END, \
          retry_after = $8, gone = $9, fetch_url = COALESCE($10, fetch_url), \
          ttl_minutes = COALESCE($11, ttl_minutes), next_due_at = $12, lease_owner = NULL, lease_until = NULL, \
          updated_at = now() WHERE id = $13"
@@ -762,7 +856,7 @@ async fn update_feed_state(
         .bind(&poll.etag)
         .bind(&poll.last_modified)
         .bind(poll.polled_at)
-        .bind(poll.outcome != Outcome::Failed)
+        .bind(poll.outcome.is_success())
         .bind(poll.http_status.map(i64::from))
         .bind(poll.outcome.as_str())
         .bind(&poll.error)
@@ -772,6 +866,7 @@ async fn update_feed_state(
         .bind(poll.ttl_minutes.map(i64::from))
         .bind(poll.next_due_at)
         .bind(feed_id)
+        .bind(poll.outcome == Outcome::Deferred)
         .execute(&mut **tx)
         .await?;
     Ok(())

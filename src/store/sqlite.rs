@@ -809,6 +809,100 @@ impl Store for SqliteStore {
         writer.check(result)
     }
 
+    async fn reserve_host(
+        &self,
+        host: &str,
+        interval: Duration,
+        burst: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), StoreError> {
+        let mut writer = self.writer.lock().await;
+        let mut tx = begin_immediate(writer.conn().await?).await?;
+        let row: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
+            sqlx::query_as("SELECT next_request_at, paused_until FROM hosts WHERE host = ?1")
+                .bind(host)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (tat, paused) = row.unwrap_or((None, None));
+        let r = super::hosts::reserve(tat, paused, now, interval, burst);
+        if r.paused_until.is_none() {
+            sqlx::query(
+                "INSERT INTO hosts (host, next_request_at, requests, updated_at) VALUES (?1, ?2, 1, ?3) \
+                 ON CONFLICT (host) DO UPDATE SET next_request_at = ?2, \
+                 requests = hosts.requests + 1, updated_at = ?3",
+            )
+            .bind(host)
+            .bind(r.next_request_at)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok((r.start, r.paused_until))
+    }
+
+    async fn pause_host(
+        &self,
+        host: &str,
+        until: DateTime<Utc>,
+        status: u16,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let mut writer = self.writer.lock().await;
+        let mut tx = begin_immediate(writer.conn().await?).await?;
+        let stored: Option<Option<DateTime<Utc>>> =
+            sqlx::query_scalar("SELECT paused_until FROM hosts WHERE host = ?1")
+                .bind(host)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let until = super::hosts::extended(stored.flatten().filter(|u| *u > now), until);
+        let throttled = super::hosts::is_throttle(status).then_some(now);
+        sqlx::query(
+            "INSERT INTO hosts (host, paused_until, pause_status, pause_reason, last_throttled_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (host) DO UPDATE SET paused_until = ?2, pause_status = ?3, pause_reason = ?4, \
+             last_throttled_at = COALESCE(?5, hosts.last_throttled_at), updated_at = ?6",
+        )
+        .bind(host)
+        .bind(until)
+        .bind(i64::from(status))
+        .bind(reason)
+        .bind(throttled)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn host_pauses(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let rows: Vec<(String, Option<DateTime<Utc>>)> =
+            sqlx::query_as("SELECT host, paused_until FROM hosts WHERE paused_until IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(h, u)| u.filter(|u| *u > now).map(|u| (h, u)))
+            .collect())
+    }
+
+    async fn list_hosts(&self) -> Result<Vec<super::hosts::HostRecord>, StoreError> {
+        super::hosts::host_row!(sqlx::sqlite::SqliteRow);
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM hosts ORDER BY host",
+            super::hosts::HOST_COLUMNS
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| host_from_row(r).map_err(StoreError::from))
+            .collect()
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -1429,9 +1523,10 @@ async fn update_feed_states(
            WHEN 'not_modified' THEN COALESCE(p.last_modified, feeds.last_modified) \
            ELSE COALESCE(feeds.last_modified, p.last_modified) END, \
          last_polled_at = p.polled_at, \
-         last_success_at = CASE WHEN p.outcome <> 'failed' THEN p.polled_at ELSE feeds.last_success_at END, \
+         last_success_at = CASE WHEN p.outcome IN ('ok', 'not_modified') THEN p.polled_at ELSE feeds.last_success_at END, \
          last_status = p.status, last_outcome = p.outcome, last_error = p.error, \
-         consecutive_failures = CASE WHEN p.outcome <> 'failed' THEN 0 ELSE feeds.consecutive_failures + 1 END, \
+         consecutive_failures = CASE WHEN p.outcome IN ('ok', 'not_modified') THEN 0 \
+           WHEN p.outcome = 'deferred' THEN feeds.consecutive_failures ELSE feeds.consecutive_failures + 1 END, \
          retry_after = p.retry_after, gone = p.gone, fetch_url = COALESCE(p.fetch_url, feeds.fetch_url), \
          ttl_minutes = COALESCE(p.ttl_minutes, feeds.ttl_minutes), next_due_at = p.next_due_at, \
          lease_owner = NULL, lease_until = NULL, updated_at = ?2 \
@@ -1458,14 +1553,17 @@ async fn update_feed_state(
         Outcome::NotModified => {
             "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)"
         }
-        Outcome::Failed => "etag = COALESCE(etag, ?), last_modified = COALESCE(last_modified, ?)",
+        Outcome::Failed | Outcome::Deferred => {
+            "etag = COALESCE(etag, ?), last_modified = COALESCE(last_modified, ?)"
+        }
     };
-    let success = poll.outcome != Outcome::Failed;
+    let success = poll.outcome.is_success();
+    let deferred = poll.outcome == Outcome::Deferred;
     let sql = format!(
         "UPDATE feeds SET {validators}, last_polled_at = ?, \
          last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END, \
          last_status = ?, last_outcome = ?, last_error = ?, \
-         consecutive_failures = CASE WHEN ? THEN 0 ELSE consecutive_failures + 1 END, \
+         consecutive_failures = CASE WHEN ? THEN 0 WHEN ? THEN consecutive_failures ELSE consecutive_failures + 1 END, \
          retry_after = ?, gone = ?, fetch_url = COALESCE(?, fetch_url), \
          ttl_minutes = COALESCE(?, ttl_minutes), next_due_at = ?, lease_owner = NULL, lease_until = NULL, \
          updated_at = ? WHERE id = ?"
@@ -1480,6 +1578,7 @@ async fn update_feed_state(
         .bind(poll.outcome.as_str())
         .bind(&poll.error)
         .bind(success)
+        .bind(deferred)
         .bind(poll.retry_after)
         .bind(poll.gone)
         .bind(&poll.fetch_url)
