@@ -128,6 +128,16 @@ pub struct FetchArgs {
     /// Print each feed's report as one JSON array on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Wait at most this long for linked pages (full content) after the polls, e.g. `3s`,
+    /// `2m`; `0` does not wait. What is left stays queued for the next run. Default:
+    /// [articles].fetch_deadline (30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
+    pub articles_wait: Option<std::time::Duration>,
+}
+
+fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(s)
+        .ok_or_else(|| format!("{s:?} is not a duration; expected e.g. \"3s\", \"2m\" or \"0\""))
 }
 
 #[derive(Debug, Args)]

@@ -406,6 +406,7 @@ struct RawArticles {
     max_body: String,
     max_attempts: i64,
     retry_backoff: String,
+    fetch_deadline: String,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -499,6 +500,7 @@ fn defaults() -> RawSettings {
             max_body: "5MiB".into(),
             max_attempts: 5,
             retry_backoff: "10m".into(),
+            fetch_deadline: "30s".into(),
         },
         feeds: Vec::new(),
         hosts: Vec::new(),
@@ -916,6 +918,7 @@ fn validate_articles(a: RawArticles) -> Result<ArticleSettings, String> {
         max_body,
         max_attempts: positive("max_attempts", a.max_attempts, 100)? as u32,
         retry_backoff: duration("retry_backoff", &a.retry_backoff)?,
+        fetch_deadline: duration("fetch_deadline", &a.fetch_deadline)?,
     })
 }
 

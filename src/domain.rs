@@ -92,8 +92,10 @@ impl FeedConfig {
     }
 }
 
-/// What the parser extracted from one feed document, independent of its format.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What the parser extracted from one feed document, independent of its format. Serializable
+/// so a queued article job can keep its entry and feed in the store (`article_jobs`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ParsedFeed {
     /// `rss2`, `rss1`, `atom` or `json`: for logs and `inspect`.
     pub format: String,
@@ -117,7 +119,8 @@ pub struct ParsedFeed {
 
 /// One entry as found in the document. Strings are as the source gave them (HTML still HTML,
 /// entities in titles possibly still escaped for Reddit); `normalize` applies the post rules.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ParsedEntry {
     /// The guid / Atom id / JSON id, if the document has one. Never a parser-generated id.
     pub id: Option<String>,

@@ -23,7 +23,7 @@ use crate::parse;
 use crate::policy::{next_due, PollFacts};
 use crate::redact::RedactedUrl;
 use crate::store::{FeedRecord, Outcome, PollRecord, SaveReport, StoreError};
-pub use articles::{extractor_for, substitute};
+pub use articles::{extractor_for, resume as resume_articles, substitute};
 
 /// What one refresh did, for summaries, logs and (later) metrics.
 #[derive(Debug, Clone, Serialize)]
@@ -527,7 +527,7 @@ async fn refresh_inner(
         report.saved.skipped += withdrawn.skipped;
     }
     if let Some((meta, plan)) = article_doc {
-        articles::submit(app, feed, record.id, &meta, plan);
+        articles::submit(app, feed, record.id, &meta, plan).await;
     }
     report.outcome = poll.outcome;
     report.http_status = poll.http_status;

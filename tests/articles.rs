@@ -618,3 +618,146 @@ async fn a_post_updated_with_its_article_goes_through_the_model_step_too() {
     let body = &contents(&ws).await[&server.url("/m.html")];
     assert!(body.contains("Rewritten by the model."), "{body}");
 }
+
+/// The article queue lives in the store. `fetch --articles-wait 3s` with 50 pages at one page a
+/// second returns after about 3 s of waiting, says how many are still queued, and the next
+/// `fetch` continues the queue although the feed answers 304 (nothing new is queued by the
+/// poll). A `run` killed with SIGKILL leaves the queue in the store, and the next run finishes
+/// it: every held-back post is published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_article_queue_survives_runs_and_kills() {
+    let server = TestServer::start_at("127.0.0.2:0").await;
+    let items: Vec<(String, String)> = (0..50)
+        .map(|i| (format!("/post/{i}"), format!("Queued post {i}")))
+        .collect();
+    for (path, title) in &items {
+        server.route(path, html(page(title, &article_text(title))));
+    }
+    let refs: Vec<(&str, &str)> = items
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    server.route("/feed.xml", Reply::feed(teaser_feed(&server, &refs)));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ws = Workspace::new(
+        &format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[articles]\nfull_content = \"when_short\"\nper_host_interval = \"1s\"\n"),
+        &feed_toml("Teasers", &server.url("/feed.xml"), "blogs", ""),
+    );
+    let pages = || {
+        server
+            .all_requests()
+            .iter()
+            .filter(|(p, _)| p.starts_with("/post/"))
+            .count()
+    };
+    // "articles: N fetched, N failed, N queued" of a summary line.
+    let articles = |summary: &str| -> (usize, usize) {
+        let tail = summary.split("articles: ").nth(1).unwrap_or("");
+        let n: Vec<usize> = tail
+            .split(", ")
+            .filter_map(|part| part.split(' ').next()?.parse().ok())
+            .collect();
+        (
+            n.first().copied().unwrap_or(usize::MAX),
+            n.get(2).copied().unwrap_or(usize::MAX),
+        )
+    };
+
+    let started = std::time::Instant::now();
+    let first = ws.run(&["fetch", "--articles-wait", "3s"]).await;
+    let took = started.elapsed();
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let summary = first.stderr.lines().last().unwrap_or("").to_string();
+    eprintln!("first fetch ({took:?}): {summary}");
+    let (fetched1, queued1) = articles(&summary);
+    assert!(
+        (2..=5).contains(&fetched1),
+        "about 3 pages at one a second in 3 s: {summary}"
+    );
+    assert!(took < Duration::from_secs(15), "{took:?}: {summary}");
+    assert_eq!(queued1, 50 - fetched1, "{summary}");
+
+    let second = ws.run(&["fetch", "--articles-wait", "3s"]).await;
+    let summary2 = second.stderr.lines().last().unwrap_or("").to_string();
+    eprintln!("second fetch: {summary2}");
+    assert!(
+        summary2.starts_with("feeds: 0 ok, 1 not modified"),
+        "{summary2}"
+    );
+    assert_eq!(server.statuses("/feed.xml"), vec![200, 304]);
+    let (fetched2, queued2) = articles(&summary2);
+    assert!(fetched2 >= 2, "the queue continued: {summary2}");
+    assert_eq!(queued2, queued1 - fetched2, "{summary2}");
+    // A page is fetched again only when a run was stopped while it was in flight.
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for (p, _) in server.all_requests() {
+        if p.starts_with("/post/") {
+            *count.entry(p).or_default() += 1;
+        }
+    }
+    assert!(count.values().all(|&n| n <= 2), "{count:?}");
+    assert!(
+        count.values().filter(|&&n| n == 2).count() <= 1,
+        "{count:?}"
+    );
+
+    // `run`, killed with SIGKILL mid-queue: the queue is still in the store.
+    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .arg("run")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let before_run = pages();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while pages() < before_run + 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    daemon.start_kill().unwrap(); // SIGKILL
+    let _ = daemon.wait().await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", ws.db_path().display()))
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM article_jobs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    eprintln!(
+        "after SIGKILL of run: {} pages fetched by it, {left} jobs left",
+        pages() - before_run
+    );
+    assert!(pages() > before_run, "the daemon continued the queue");
+    assert!(
+        left > 0 && (left as usize) < queued2,
+        "the queue is still there, less what the daemon applied: {left} of {queued2}"
+    );
+
+    // The rest, quickly: the interval is a setting, the queue is what carries over.
+    let config = std::fs::read_to_string(ws.config_path()).unwrap();
+    std::fs::write(
+        ws.config_path(),
+        config.replace("per_host_interval = \"1s\"", "per_host_interval = \"10ms\""),
+    )
+    .unwrap();
+    let last = ws.run(&["fetch", "--articles-wait", "2m"]).await;
+    let summary3 = last.stderr.lines().last().unwrap_or("").to_string();
+    eprintln!("last fetch: {summary3}");
+    assert_eq!(articles(&summary3).1, 0, "{summary3}");
+    let contents = contents(&ws).await;
+    assert_eq!(contents.len(), 50);
+    for (url, body) in &contents {
+        assert!(
+            body.contains("Section 9 on Queued post"),
+            "{url} has its article: {body}"
+        );
+    }
+}

@@ -392,7 +392,10 @@ async fn permanent_redirects_move_the_feed_and_gone_feeds_are_marked() {
         Reply::feed(rss("Moved", &[("m1", "Moved post", "Body.")])),
     );
     server.route("/gone.xml", Reply::status(410, "gone"));
-    server.route(
+    // A 503 with Retry-After pauses its whole host (tests/hosts.rs), so the busy feed lives on
+    // a host of its own.
+    let busy = TestServer::start_at("127.0.0.2:0").await;
+    busy.route(
         "/busy.xml",
         Reply::status(503, "busy").with_header("Retry-After", "120"),
     );
@@ -400,7 +403,7 @@ async fn permanent_redirects_move_the_feed_and_gone_feeds_are_marked() {
         "{}{}{}",
         feed_toml("Moved", &server.url("/old.xml"), "blogs", ""),
         feed_toml("Gone", &server.url("/gone.xml"), "blogs", ""),
-        feed_toml("Busy", &server.url("/busy.xml"), "blogs", "")
+        feed_toml("Busy", &busy.url("/busy.xml"), "blogs", "")
     );
     let ws = Workspace::new("", &feeds);
     let first = ws.run(&["fetch"]).await;

@@ -61,6 +61,10 @@ pub struct ArticleSettings {
     /// First retry delay; doubled after each failure.
     #[serde(serialize_with = "crate::units::ser_duration")]
     pub retry_backoff: Duration,
+    /// How long a one-shot `fetch` waits for queued pages after the polls (`0`: not at all);
+    /// what is left stays queued in the store for the next run.
+    #[serde(serialize_with = "crate::units::ser_duration")]
+    pub fetch_deadline: Duration,
 }
 
 impl Default for ArticleSettings {
@@ -72,6 +76,7 @@ impl Default for ArticleSettings {
             max_body: 5 * 1024 * 1024,
             max_attempts: 5,
             retry_backoff: Duration::from_secs(600),
+            fetch_deadline: Duration::from_secs(30),
         }
     }
 }
@@ -296,6 +301,28 @@ impl ArticleService {
         self.tracker.reopen();
     }
 
+    /// Wait for the queued jobs at most `deadline` (`[articles] fetch_deadline`, `fetch
+    /// --articles-wait`); then the rest are stopped, and stay in the stored queue for the next
+    /// run. True when every job finished in time.
+    pub async fn drain_for(&self, deadline: Duration) -> bool {
+        self.tracker.close();
+        let done = tokio::time::timeout(deadline, self.tracker.wait())
+            .await
+            .is_ok();
+        if !done {
+            self.cancel.cancel();
+            self.tracker.wait().await;
+        }
+        self.tracker.reopen();
+        done
+    }
+
+    async fn dequeue(&self, url: &str) {
+        if let Err(e) = self.store.dequeue_article(url).await {
+            warn!(url = %RedactedUrl::new(url), "cannot take the article job off the stored queue (it is tried again later): {e}");
+        }
+    }
+
     /// Stop: running fetches are abandoned (their entries are picked up again by a later poll).
     pub async fn shutdown(&self) {
         self.cancel.cancel();
@@ -363,12 +390,18 @@ impl ArticleService {
                     } = job;
                     let outcome = finish(&record);
                     self.apply(feed_id, &feed_name, &url, outcome).await;
+                    self.dequeue(&url).await;
                     return;
                 }
                 _ => {}
             }
-            // Failed: retry in this process only when allowed and attempts remain.
+            // Failed: retry in this process only when allowed and attempts remain. A job given
+            // up leaves the stored queue; one that may still succeed stays in it for a later
+            // run (one-shot `fetch`) or a later attempt here (the daemon).
             let give_up = refused || record.failures >= i64::from(self.settings.max_attempts);
+            if give_up {
+                self.dequeue(&job.url).await;
+            }
             let Some(at) = record
                 .next_attempt_at
                 .filter(|_| self.retry_in_process.load(Ordering::Relaxed) && !give_up)

@@ -39,6 +39,10 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
         .sync_feeds(&selected)
         .await
         .map_err(|e| e.at(&db_url))?;
+    // Pages queued by an earlier run (full content) continue beside the polls.
+    if let Err(e) = crate::pipeline::resume_articles(&app, &selected).await {
+        tracing::warn!("cannot read the article queue: {e}");
+    }
     let started = Instant::now();
     let total = selected.len();
     let grace = app.settings.schedule.shutdown_grace;
@@ -77,13 +81,27 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
         }
     }
     let results = std::mem::take(&mut *done.lock().unwrap_or_else(|p| p.into_inner()));
-    // Linked pages queued by the polls (full content): the run ends when they are applied (not
-    // after a signal: the grace is used up, and the next run queues them again).
+    // Linked pages queued by the polls (full content): the run waits for them at most
+    // `[articles] fetch_deadline` (`--articles-wait`), not after a signal (the grace is used
+    // up); what is left stays in the stored queue for the next run.
     let pending = app.articles.pending();
-    if pending > 0 && stop.signal().is_none() {
+    let wait = match stop.signal() {
+        Some(_) => Duration::ZERO,
+        None => args
+            .articles_wait
+            .unwrap_or(app.settings.articles.fetch_deadline),
+    };
+    if pending > 0 {
         bar.set_message(format!("{pending} article pages"));
-        app.articles.drain().await;
+        app.articles.drain_for(wait).await;
     }
+    let queued = match app.store.queued_articles().await {
+        Ok(q) => q.len(),
+        Err(e) => {
+            tracing::warn!("cannot count the article queue: {e}");
+            0
+        }
+    };
     bar.finish_and_clear();
     telemetry::clear_progress_bar();
     app.store.close().await;
@@ -99,6 +117,7 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     }
     let articles = app.articles.stats();
     summary.articles = (articles.fetched, articles.failed);
+    summary.articles_queued = queued;
     summary.new += articles.posts_new as usize;
     summary.updated += articles.posts_updated as usize;
     if args.json {
@@ -144,6 +163,7 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
             posts_updated = summary.updated,
             articles_fetched = summary.articles.0,
             articles_failed = summary.articles.1,
+            articles_queued = summary.articles_queued,
             elapsed_ms = summary.elapsed_ms as u64,
             "{summary}"
         );
@@ -333,6 +353,8 @@ pub struct Summary {
     pub elapsed_ms: u128,
     /// Article pages fetched and failed (full content).
     pub articles: (u64, u64),
+    /// Article pages still in the stored queue at the end (the next run continues them).
+    pub articles_queued: usize,
 }
 
 impl Summary {
@@ -373,11 +395,11 @@ impl std::fmt::Display for Summary {
             write!(f, ", {} duplicate{s}", self.duplicates)?;
         }
         write!(f, "; {:.1}s", self.elapsed_ms as f64 / 1000.0)?;
-        if self.articles != (0, 0) {
+        if self.articles != (0, 0) || self.articles_queued > 0 {
             write!(
                 f,
-                "; articles: {} fetched, {} failed",
-                self.articles.0, self.articles.1
+                "; articles: {} fetched, {} failed, {} queued",
+                self.articles.0, self.articles.1, self.articles_queued
             )?;
         }
         Ok(())

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::article::{self, own_len, ArticleJob, Extractor, FullContent};
 use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, SkippedEntry};
 use crate::normalize;
-use crate::store::{ArticleRecord, StoreError};
+use crate::store::{ArticleRecord, QueuedArticle, StoreError};
 
 use super::{build_batch, newest};
 
@@ -149,74 +149,186 @@ pub(super) async fn plan(
     Ok(plan)
 }
 
-/// Queue the plan's pages. Each job re-normalizes its entry once the page is in the cache.
-pub(super) fn submit(app: &App, feed: &FeedConfig, feed_id: i64, parsed: &ParsedFeed, plan: Plan) {
+/// Queue the plan's pages, in the store first (so a restart or the next `fetch` continues the
+/// queue: [`resume`]), then in this process. Each job re-normalizes its entry once the page is
+/// in the cache.
+pub(super) async fn submit(
+    app: &App,
+    feed: &FeedConfig,
+    feed_id: i64,
+    parsed: &ParsedFeed,
+    plan: Plan,
+) {
     if plan.to_fetch.is_empty() {
         return;
     }
     let meta = Arc::new(meta_of(parsed));
+    let meta_json = serde_json::to_string(&*meta).unwrap_or_default();
+    let now = now_secs();
+    let rows: Vec<QueuedArticle> = plan
+        .to_fetch
+        .iter()
+        .filter_map(|(entry, link, _)| {
+            Some(QueuedArticle {
+                url: link.clone(),
+                feed_url: feed.url.clone(),
+                entry: serde_json::to_string(entry).ok()?,
+                meta: meta_json.clone(),
+                queued_at: now,
+            })
+        })
+        .collect();
+    if let Err(e) = app.store.queue_articles(&rows).await {
+        // The jobs still run in this process; only a restart would lose them.
+        tracing::warn!(feed = %feed.name, "article jobs not stored (they run, but a restart forgets them): {e}");
+    }
     for (entry, link, extractor) in plan.to_fetch {
-        let feed_name = feed.name.clone();
-        let feed_url = feed.url.clone();
-        let feed = feed.clone();
-        let feed_for_model = feed.clone();
-        let meta = Arc::clone(&meta);
-        let enrich = app.settings.enrich.enrichment.clone();
-        let finish = move |record: &ArticleRecord| -> article::Outcome {
-            let normalize_one = |e: ParsedEntry| {
-                let doc = ParsedFeed {
-                    entries: vec![e],
-                    ..meta_of(&meta)
-                };
-                build_batch(&feed, &doc, &HashMap::new(), now_secs(), Some(&enrich))
-            };
-            if record.status == "removed" {
-                let batch = normalize_one(entry);
-                let reason = record
-                    .error
-                    .clone()
-                    .unwrap_or_else(|| "removed on Reddit".to_string());
-                let skipped = batch
-                    .posts
-                    .iter()
-                    .map(|p| (p.entry_key.clone(), p.content_hash.clone()))
-                    .chain(
-                        batch
-                            .skipped
-                            .iter()
-                            .map(|s| (s.entry_key.clone(), s.content_hash.clone())),
-                    )
-                    .map(|(entry_key, content_hash)| SkippedEntry {
-                        entry_key,
-                        content_hash,
-                        reason: reason.clone(),
-                    })
-                    .collect();
-                return article::Outcome {
-                    posts: Vec::new(),
-                    skipped,
-                    withdraw: true,
-                    feed: None,
-                };
-            }
-            let mut entry = entry;
-            substitute(&mut entry, record);
-            let batch = normalize_one(entry);
-            article::Outcome {
-                posts: batch.posts,
-                skipped: batch.skipped,
-                withdraw: false,
-                feed: Some(feed_for_model),
-            }
-        };
-        app.articles.submit(ArticleJob {
+        app.articles.submit(job(
+            app,
+            feed,
             feed_id,
-            feed_name,
-            url: link,
-            trust: crate::fetch::Trust::origin_of(&feed_url),
+            Arc::clone(&meta),
+            entry,
+            link,
             extractor,
-            finish: Box::new(finish),
-        });
+        ));
+    }
+}
+
+/// Continue the stored article queue for `feeds`: every job whose page is not backing off is
+/// submitted again (`fetch` at start; the daemon on every tick). Jobs of feeds no longer
+/// configured, and pages given up, leave the queue. Returns how many were submitted.
+pub async fn resume(app: &App, feeds: &[FeedConfig]) -> Result<usize, StoreError> {
+    let queued = app.store.queued_articles().await?;
+    if queued.is_empty() {
+        return Ok(0);
+    }
+    let records = app.store.list_feeds().await?;
+    let urls: Vec<String> = queued.iter().map(|q| q.url.clone()).collect();
+    let cache = app.store.get_articles(&urls).await?;
+    let max_attempts = i64::from(app.settings.articles.max_attempts);
+    let now = now_secs();
+    let mut submitted = 0;
+    for q in queued {
+        if app.articles.is_queued(&q.url) {
+            continue;
+        }
+        if !app.settings.feeds.iter().any(|f| f.url == q.feed_url) {
+            app.store.dequeue_article(&q.url).await?;
+            continue;
+        }
+        let feed = feeds.iter().find(|f| f.url == q.feed_url && f.enabled);
+        let record = records.iter().find(|r| r.url == q.feed_url);
+        let (Some(feed), Some(record)) = (feed, record) else {
+            continue; // not this run's feed (`fetch --feed`), or disabled: stays queued
+        };
+        if mode(app, feed) == FullContent::Never {
+            app.store.dequeue_article(&q.url).await?;
+            continue;
+        }
+        match cache.get(&q.url) {
+            Some(r) if r.status == "failed" && r.failures >= max_attempts => {
+                app.store.dequeue_article(&q.url).await?;
+                continue;
+            }
+            Some(r) if r.status == "failed" && r.next_attempt_at.is_some_and(|at| at > now) => {
+                continue; // backing off: stays queued for a later run
+            }
+            _ => {}
+        }
+        let (Ok(entry), Ok(meta)) = (
+            serde_json::from_str::<ParsedEntry>(&q.entry),
+            serde_json::from_str::<ParsedFeed>(&q.meta),
+        ) else {
+            tracing::warn!(url = %crate::redact::RedactedUrl::new(&q.url), "a queued article job could not be read; dropped");
+            app.store.dequeue_article(&q.url).await?;
+            continue;
+        };
+        let extractor = extractor_for(feed, &q.url);
+        app.articles.submit(job(
+            app,
+            feed,
+            record.id,
+            Arc::new(meta),
+            entry,
+            q.url,
+            extractor,
+        ));
+        submitted += 1;
+    }
+    Ok(submitted)
+}
+
+/// One article job: the page, and how its arrival becomes posts (the entry normalized again
+/// with the page's content, or withdrawn when Reddit reports it removed).
+fn job(
+    app: &App,
+    feed: &FeedConfig,
+    feed_id: i64,
+    meta: Arc<ParsedFeed>,
+    entry: ParsedEntry,
+    link: String,
+    extractor: Extractor,
+) -> ArticleJob {
+    let feed_name = feed.name.clone();
+    let feed_url = feed.url.clone();
+    let feed = feed.clone();
+    let feed_for_model = feed.clone();
+    let enrich = app.settings.enrich.enrichment.clone();
+    let finish = move |record: &ArticleRecord| -> article::Outcome {
+        let normalize_one = |e: ParsedEntry| {
+            let doc = ParsedFeed {
+                entries: vec![e],
+                ..meta_of(&meta)
+            };
+            build_batch(&feed, &doc, &HashMap::new(), now_secs(), Some(&enrich))
+        };
+        if record.status == "removed" {
+            let batch = normalize_one(entry);
+            let reason = record
+                .error
+                .clone()
+                .unwrap_or_else(|| "removed on Reddit".to_string());
+            let skipped = batch
+                .posts
+                .iter()
+                .map(|p| (p.entry_key.clone(), p.content_hash.clone()))
+                .chain(
+                    batch
+                        .skipped
+                        .iter()
+                        .map(|s| (s.entry_key.clone(), s.content_hash.clone())),
+                )
+                .map(|(entry_key, content_hash)| SkippedEntry {
+                    entry_key,
+                    content_hash,
+                    reason: reason.clone(),
+                })
+                .collect();
+            return article::Outcome {
+                posts: Vec::new(),
+                skipped,
+                withdraw: true,
+                feed: None,
+            };
+        }
+        let mut entry = entry;
+        substitute(&mut entry, record);
+        let batch = normalize_one(entry);
+        article::Outcome {
+            posts: batch.posts,
+            skipped: batch.skipped,
+            withdraw: false,
+            feed: Some(feed_for_model),
+        }
+    };
+    ArticleJob {
+        feed_id,
+        feed_name,
+        url: link,
+        trust: crate::fetch::Trust::origin_of(&feed_url),
+        extractor,
+        finish: Box::new(finish),
     }
 }
 

@@ -92,6 +92,21 @@ impl Daemon {
         });
         daemon.install().await?;
         daemon.sched.lock().await.start().await?;
+        // The stored article queue continues at once, not at the first cron tick: a restart
+        // (a deploy, a crash) must not leave pages waiting for half an hour.
+        let app = daemon.app();
+        let feeds: Vec<FeedConfig> = app
+            .settings
+            .feeds
+            .iter()
+            .filter(|f| f.enabled)
+            .cloned()
+            .collect();
+        match crate::pipeline::resume_articles(&app, &feeds).await {
+            Ok(0) => {}
+            Ok(n) => info!(jobs = n, "article queue resumed"),
+            Err(e) => warn!("cannot read the article queue: {e}"),
+        }
         Ok(daemon)
     }
 
@@ -189,6 +204,13 @@ impl Daemon {
                 return;
             }
         };
+        // The stored article queue: pages queued before a restart, or by a one-shot `fetch`,
+        // whose feeds answer 304 and so queue nothing new.
+        match crate::pipeline::resume_articles(&app, &feeds).await {
+            Ok(0) => {}
+            Ok(n) => info!(jobs = n, "article queue resumed"),
+            Err(e) => warn!("cannot read the article queue: {e}"),
+        }
         let now = Utc::now();
         // The cron occurrence this tick belongs to: a feed polled since then was polled in this
         // cycle (by this replica or another) and is not claimed again.

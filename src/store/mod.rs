@@ -425,6 +425,18 @@ pub struct SaveReport {
     pub skipped: usize,
 }
 
+/// A queued article job as stored: the page, its feed, and the entry and feed fields (JSON of
+/// [`crate::domain::ParsedEntry`] and [`crate::domain::ParsedFeed`]) it is normalized from
+/// when the page arrives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedArticle {
+    pub url: String,
+    pub feed_url: String,
+    pub entry: String,
+    pub meta: String,
+    pub queued_at: DateTime<Utc>,
+}
+
 /// The stored post that holds a canonical URL, for the messages about entries that want it too.
 pub(crate) struct UrlOwner {
     pub post_id: i64,
@@ -550,6 +562,13 @@ pub trait Store: Send + Sync {
     ) -> Result<HashMap<String, ArticleRecord>, StoreError>;
     /// Insert or replace the cached article of `record.url`.
     async fn put_article(&self, record: &ArticleRecord) -> Result<(), StoreError>;
+    /// Keep article jobs in the queue (`article_jobs`): a later job for the same page replaces
+    /// the entry it carries.
+    async fn queue_articles(&self, jobs: &[QueuedArticle]) -> Result<(), StoreError>;
+    /// Every queued article job, oldest first.
+    async fn queued_articles(&self) -> Result<Vec<QueuedArticle>, StoreError>;
+    /// Take a job off the queue (its page was applied, or given up).
+    async fn dequeue_article(&self, url: &str) -> Result<(), StoreError>;
     /// Cached language-model results (the validated JSON answers) for `model`, by content hash
     /// (`[enrich] endpoint`, src/enrich/llm.rs): `content_hash -> result`.
     async fn get_enrichments(

@@ -560,6 +560,58 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    async fn queue_articles(&self, jobs: &[super::QueuedArticle]) -> Result<(), StoreError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let mut writer = self.writer.lock().await;
+        let mut tx = begin_immediate(writer.conn().await?).await?;
+        for j in jobs {
+            sqlx::query(
+                "INSERT INTO article_jobs (url, feed_url, entry, meta, queued_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (url) DO UPDATE SET feed_url = ?2, entry = ?3, meta = ?4",
+            )
+            .bind(&j.url)
+            .bind(&j.feed_url)
+            .bind(&j.entry)
+            .bind(&j.meta)
+            .bind(j.queued_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn queued_articles(&self) -> Result<Vec<super::QueuedArticle>, StoreError> {
+        let rows: Vec<(String, String, String, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT url, feed_url, entry, meta, queued_at FROM article_jobs ORDER BY queued_at, url",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(url, feed_url, entry, meta, queued_at)| super::QueuedArticle {
+                    url,
+                    feed_url,
+                    entry,
+                    meta,
+                    queued_at,
+                },
+            )
+            .collect())
+    }
+
+    async fn dequeue_article(&self, url: &str) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock().await;
+        sqlx::query("DELETE FROM article_jobs WHERE url = ?1")
+            .bind(url)
+            .execute(writer.conn().await?)
+            .await?;
+        Ok(())
+    }
+
     async fn put_article(&self, r: &ArticleRecord) -> Result<(), StoreError> {
         let mut writer = self.writer.lock().await;
         let result = sqlx::query(
