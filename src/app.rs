@@ -52,6 +52,9 @@ impl App {
             &settings.http.user_agent,
         )?;
         articles.set_model(model.clone(), settings.enrich.max_tags);
+        if let Some(m) = &model {
+            m.set_hosts(fetcher.gate());
+        }
         Ok(App {
             settings,
             store,

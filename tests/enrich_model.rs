@@ -318,6 +318,17 @@ async fn a_429_pauses_the_model_and_the_posts_are_retried_on_a_later_poll() {
         assert!(p.hash.ends_with("+model-pending"), "{p:?}");
         assert_eq!(p.tags, ["Blogs", "DevOps"]);
     }
+    // The endpoint is a host like any other: its 429 is in the host book, stored.
+    let hosts =
+        s.ws.run_with_env(&["hosts", "list", "--json"], &[(KEY_VAR, KEY)])
+            .await;
+    let hosts: Vec<serde_json::Value> = serde_json::from_str(&hosts.stdout).unwrap();
+    assert!(
+        hosts
+            .iter()
+            .any(|h| h["host"] == "127.0.0.1" && h["last_throttled_at"].is_string()),
+        "{hosts:?}"
+    );
 
     // Later: the model answers and the document is served again (new ETag): both posts are
     // enriched and the marks are gone; the poll after that asks nothing.

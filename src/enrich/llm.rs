@@ -140,6 +140,9 @@ pub struct ModelClient {
     http: reqwest::Client,
     permits: Semaphore,
     counters: Mutex<Counters>,
+    /// The feed fetcher's host book ([`crate::fetch::HostGate`]): the endpoint is a host like
+    /// any other, so its slots, pace (`[[hosts]]`) and pauses are shared.
+    hosts: Mutex<Option<crate::fetch::HostGate>>,
 }
 
 impl std::fmt::Debug for ModelClient {
@@ -167,6 +170,7 @@ impl ModelClient {
                 budget_warned: false,
                 paused_until: None,
             }),
+            hosts: Mutex::new(None),
         })
     }
 
@@ -186,6 +190,13 @@ impl ModelClient {
 
     pub fn settings(&self) -> &ModelSettings {
         &self.settings
+    }
+
+    /// Send the requests through this host book (set by `app`, again after a reload).
+    pub fn set_hosts(&self, gate: crate::fetch::HostGate) {
+        if let Ok(mut hosts) = self.hosts.lock() {
+            *hosts = Some(gate);
+        }
     }
 
     /// Take one request from today's budget, unless paused or used up.
@@ -260,7 +271,31 @@ impl ModelClient {
                 ModelError::Transport(without_url(&e))
             }
         };
-        let mut resp = req.send().await.map_err(transport)?;
+        let gate = self.hosts.lock().ok().and_then(|g| g.clone());
+        let pass = match &gate {
+            // `model_concurrency` is this endpoint's concurrency; the host's pace and pauses
+            // (a `[[hosts]]` rule, a 429 with Retry-After) still apply.
+            Some(gate) => Some(gate.enter(&url, false).await.map_err(|e| match e {
+                crate::fetch::FetchError::HostPaused { until, .. } => ModelError::Paused(until),
+                other => ModelError::Transport(other.to_string()),
+            })?),
+            None => None,
+        };
+        let sent = req.send().await;
+        if let (Some(gate), Some(pass)) = (&gate, &pass) {
+            let (status, retry_after) = match &sent {
+                Ok(r) => (
+                    Some(r.status().as_u16()),
+                    r.headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| crate::fetch::parse_retry_after(v, Utc::now())),
+                ),
+                Err(_) => (None, None),
+            };
+            gate.answered(pass, status, retry_after).await;
+        }
+        let mut resp = sent.map_err(transport)?;
         let status = resp.status().as_u16();
         if status == 429 || status == 503 {
             let now = Utc::now();

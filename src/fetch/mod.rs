@@ -321,6 +321,15 @@ impl Fetcher {
         self.book.refresh_pauses(Utc::now()).await;
     }
 
+    /// The host book for a client of its own (the model endpoint's POSTs): its requests take
+    /// the same host slots, pace and pauses as everything else.
+    pub fn gate(&self) -> HostGate {
+        HostGate {
+            book: Arc::clone(&self.book),
+            max_wait: self.settings.max_host_wait,
+        }
+    }
+
     /// Every host this process has talked to, for `hosts list` and `/api/hosts`.
     pub fn hosts(&self) -> Vec<HostSnapshot> {
         self.book.snapshot()
@@ -699,6 +708,89 @@ async fn read_limited(
                     url: redact_url(url),
                     detail: redact_text(&error_chain(&e)),
                 })
+            }
+        }
+    }
+}
+
+/// A way into the host book for requests the [`Fetcher`] does not send itself (the language
+/// model's POSTs): one host scheduler for every request the program makes.
+#[derive(Clone)]
+pub struct HostGate {
+    book: Arc<hosts::HostBook>,
+    max_wait: Duration,
+}
+
+/// A request's place at its host: the slot is given back when this is dropped.
+pub struct HostPass {
+    _slot: Option<OwnedSemaphorePermit>,
+    host: String,
+}
+
+impl HostGate {
+    /// Wait for `url`'s host: its pause (an error at once), its slot (when `slot`; a client
+    /// with its own concurrency setting, like the model's, passes `false`) and its pace, at
+    /// most `[http] max_host_wait` (then [`FetchError::Deferred`]).
+    pub async fn enter(&self, url: &str, slot: bool) -> Result<HostPass, FetchError> {
+        let parsed = parse_http_url(url)?;
+        let host = host_key(&parsed);
+        let paused = |until| FetchError::HostPaused {
+            url: redact_url(url),
+            host: host.clone(),
+            until,
+        };
+        if let Some(until) = self.book.paused_until(&host, Utc::now()).await {
+            return Err(paused(until));
+        }
+        let wait = async {
+            let slot = match slot {
+                true => self.book.slots(&host).acquire_owned().await.ok(),
+                false => None,
+            };
+            match self.book.pace(&host).await {
+                Some(until) => Err(until),
+                None => Ok(slot),
+            }
+        };
+        match tokio::time::timeout(self.max_wait, wait).await {
+            Ok(Ok(slot)) => Ok(HostPass {
+                _slot: slot,
+                host: host.clone(),
+            }),
+            Ok(Err(until)) => Err(paused(until)),
+            Err(_) => Err(FetchError::Deferred {
+                url: redact_url(url),
+                host: host.clone(),
+                waited: self.max_wait,
+            }),
+        }
+    }
+
+    /// What the host answered (`None`: no answer): counted, and a 429/503 with `Retry-After`
+    /// pauses the host for everyone.
+    pub async fn answered(
+        &self,
+        pass: &HostPass,
+        status: Option<u16>,
+        retry_after: Option<DateTime<Utc>>,
+    ) {
+        let host = &pass.host;
+        match status {
+            None => self.book.count(host, RequestOutcome::Failed),
+            Some(code) => {
+                self.book.answered(host);
+                match (code, retry_after) {
+                    (429 | 503, Some(until)) => {
+                        self.book.count(host, RequestOutcome::Throttled);
+                        let now = Utc::now();
+                        self.book
+                            .pause(host, until.min(now + HOST_PAUSE_CAP), code, "Retry-After")
+                            .await;
+                    }
+                    (429, None) => self.book.count(host, RequestOutcome::Throttled),
+                    (200..=399, _) => self.book.count(host, RequestOutcome::Ok),
+                    _ => self.book.count(host, RequestOutcome::Error),
+                }
             }
         }
     }

@@ -345,6 +345,9 @@ impl Daemon {
         .map_err(|e| e.to_string())?;
         old.articles
             .set_model(model.clone(), settings.enrich.max_tags);
+        if let Some(m) = &model {
+            m.set_hosts(fetcher.gate());
+        }
         let app = App {
             render: render_options(&settings),
             model,
