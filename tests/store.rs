@@ -389,7 +389,7 @@ async fn concurrent_claims_never_claim_twice(backend: &str) {
 fn article(url: &str, status: &str, failures: i64) -> ArticleRecord {
     ArticleRecord {
         url: url.into(),
-        status: status.into(),
+        status: feedsmith::store::ArticleStatus::parse(status).unwrap(),
         extractor: "readability".into(),
         content_html: (status == "ok").then(|| format!("<p>article at {url}</p>")),
         etag: Some("\"a1\"".into()),
@@ -430,7 +430,7 @@ async fn articles_are_cached_by_url_and_replaced_in_place(backend: &str) {
         .unwrap();
     let got = store.get_articles(&urls[..1]).await.unwrap();
     assert_eq!(got.len(), 1);
-    assert_eq!(got["https://e.org/a"].status, "ok");
+    assert_eq!(got["https://e.org/a"].status.as_str(), "ok");
     assert_eq!(got["https://e.org/a"].failures, 0);
     assert!(store.get_articles(&[]).await.unwrap().is_empty());
 }

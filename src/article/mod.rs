@@ -35,7 +35,7 @@ use crate::enrich::ModelClient;
 use crate::fetch::HttpSettings;
 use crate::fetch::{FetchError, FetchResponse, Fetcher, Trust, Validators};
 use crate::redact::RedactedUrl;
-use crate::store::{ArticleRecord, Store};
+use crate::store::{ArticleRecord, ArticleStatus, Store};
 
 /// Per feed `full_content` (plain data, so it lives in [`crate::domain`] with the feed's
 /// configuration).
@@ -379,8 +379,8 @@ impl ArticleService {
                 warn!(url = %RedactedUrl::new(&job.url), "cannot store the article: {e}");
                 return;
             }
-            match record.status.as_str() {
-                "ok" | "removed" => {
+            match record.status {
+                ArticleStatus::Ok | ArticleStatus::Removed => {
                     let ArticleJob {
                         feed_id,
                         feed_name,
@@ -498,10 +498,10 @@ impl ArticleService {
         let extractor_key = job.extractor.key();
         let failures = previous
             .as_ref()
-            .filter(|p| p.status == "failed")
+            .filter(|p| p.status == ArticleStatus::Failed)
             .map_or(0, |p| p.failures);
         let validators = match &previous {
-            Some(p) if p.status != "failed" && p.extractor == extractor_key => Validators {
+            Some(p) if p.status != ArticleStatus::Failed && p.extractor == extractor_key => Validators {
                 etag: p.etag.clone(),
                 last_modified: p.last_modified.clone(),
             },
@@ -515,7 +515,7 @@ impl ArticleService {
         let now = Utc::now().trunc_subsecs(0);
         let mut record = ArticleRecord {
             url: job.url.clone(),
-            status: "failed".into(),
+            status: ArticleStatus::Failed,
             extractor: extractor_key,
             content_html: None,
             etag: None,
@@ -576,12 +576,12 @@ impl ArticleService {
                 .unwrap_or_else(|e| Err(format!("extraction failed: {e}")));
                 match extracted {
                     Ok(Extracted::Content(html)) => {
-                        record.status = "ok".into();
+                        record.status = ArticleStatus::Ok;
                         record.content_html = Some(html);
                         record.failures = 0;
                     }
                     Ok(Extracted::Removed(reason)) => {
-                        record.status = "removed".into();
+                        record.status = ArticleStatus::Removed;
                         record.error = Some(reason);
                         record.failures = 0;
                     }
@@ -594,10 +594,10 @@ impl ArticleService {
             }
         }
         let mut stats = lock(&self.stats);
-        match record.status.as_str() {
-            "ok" => stats.fetched += 1,
-            "removed" => stats.removed += 1,
-            _ => {
+        match record.status {
+            ArticleStatus::Ok => stats.fetched += 1,
+            ArticleStatus::Removed => stats.removed += 1,
+            ArticleStatus::Failed => {
                 stats.failed += 1;
                 stats.refused += u64::from(guard_refused);
                 warn!(

@@ -454,7 +454,7 @@ async fn with_full_content(
             Ok(Extracted::Content(html)) => {
                 let record = crate::store::ArticleRecord {
                     url: link.clone(),
-                    status: "ok".into(),
+                    status: crate::store::ArticleStatus::Ok,
                     extractor: extractor.key(),
                     content_html: Some(html),
                     etag: None,

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::article::{self, own_len, ArticleJob, Extractor, FullContent};
 use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, SkippedEntry};
 use crate::normalize;
-use crate::store::{ArticleRecord, QueuedArticle, StoreError};
+use crate::store::{ArticleRecord, ArticleStatus, QueuedArticle, StoreError};
 
 use super::{build_batch, newest};
 
@@ -71,7 +71,7 @@ pub fn substitute(entry: &mut ParsedEntry, record: &ArticleRecord) -> bool {
     let Some(html) = record
         .content_html
         .as_deref()
-        .filter(|_| record.status == "ok")
+        .filter(|_| record.status == ArticleStatus::Ok)
     else {
         return false;
     };
@@ -119,10 +119,10 @@ pub(super) async fn plan(
         let extractor = extractor_for(feed, &link);
         let entry = &mut parsed.entries[i];
         match cache.get(&link).filter(|r| r.extractor == extractor.key()) {
-            Some(r) if r.status == "ok" => {
+            Some(r) if r.status == ArticleStatus::Ok => {
                 substitute(entry, r);
             }
-            Some(r) if r.status == "removed" => {
+            Some(r) if r.status == ArticleStatus::Removed => {
                 let reason = r
                     .error
                     .clone()
@@ -227,11 +227,11 @@ pub async fn resume(app: &App, feeds: &[FeedConfig]) -> Result<usize, StoreError
             continue;
         }
         match cache.get(&q.url) {
-            Some(r) if r.status == "failed" && r.failures >= max_attempts => {
+            Some(r) if r.status == ArticleStatus::Failed && r.failures >= max_attempts => {
                 app.store.dequeue_article(&q.url).await?;
                 continue;
             }
-            Some(r) if r.status == "failed" && r.next_attempt_at.is_some_and(|at| at > now) => {
+            Some(r) if r.status == ArticleStatus::Failed && r.next_attempt_at.is_some_and(|at| at > now) => {
                 continue; // backing off: stays queued for a later run
             }
             _ => {}
@@ -283,7 +283,7 @@ fn job(
             };
             build_batch(&feed, &doc, &HashMap::new(), now_secs(), Some(&enrich))
         };
-        if record.status == "removed" {
+        if record.status == ArticleStatus::Removed {
             let batch = normalize_one(entry);
             let reason = record
                 .error

@@ -99,7 +99,12 @@ macro_rules! row_mappers {
         pub(crate) fn article_from_row(row: &$row) -> Result<ArticleRecord, sqlx::Error> {
             Ok(ArticleRecord {
                 url: row.try_get("url")?,
-                status: row.try_get("status")?,
+                status: {
+                    let text: String = row.try_get("status")?;
+                    crate::store::ArticleStatus::parse(&text).ok_or_else(|| {
+                        sqlx::Error::Decode(format!("articles.status = {text:?}: expected ok, failed or removed").into())
+                    })?
+                },
                 extractor: row.try_get("extractor")?,
                 content_html: row.try_get("content_html")?,
                 etag: row.try_get("etag")?,
@@ -487,12 +492,49 @@ pub struct StoredPost {
     pub post: Post,
 }
 
+/// What became of a linked page, as stored in `articles.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArticleStatus {
+    /// Fetched and extracted: `content_html` holds the article.
+    Ok,
+    /// The last attempt failed (`error`, `failures`, `next_attempt_at` say how and when next).
+    Failed,
+    /// Reddit reports the post removed or deleted: it is not published.
+    Removed,
+}
+
+impl ArticleStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArticleStatus::Ok => "ok",
+            ArticleStatus::Failed => "failed",
+            ArticleStatus::Removed => "removed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ArticleStatus> {
+        // (The inverse of `as_str`; `Display` prints the same word.)
+        match s {
+            "ok" => Some(ArticleStatus::Ok),
+            "failed" => Some(ArticleStatus::Failed),
+            "removed" => Some(ArticleStatus::Removed),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ArticleStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A linked page fetched for its full content, cached by URL so it is fetched once.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ArticleRecord {
     pub url: String,
-    /// `ok`, `failed` or `removed` (Reddit reports the post removed or deleted).
-    pub status: String,
+    pub status: ArticleStatus,
     /// What produced the content (`readability`, `css:<selector>`, `reddit-json`): a feed whose
     /// extractor changed does not reuse the cached result.
     pub extractor: String,

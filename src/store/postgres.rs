@@ -442,7 +442,7 @@ impl Store for PgStore {
              next_attempt_at = EXCLUDED.next_attempt_at",
         )
         .bind(&r.url)
-        .bind(&r.status)
+        .bind(r.status.as_str())
         .bind(&r.extractor)
         .bind(&r.content_html)
         .bind(&r.etag)

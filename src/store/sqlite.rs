@@ -626,7 +626,7 @@ impl Store for SqliteStore {
              next_attempt_at = excluded.next_attempt_at",
         )
         .bind(&r.url)
-        .bind(&r.status)
+        .bind(r.status.as_str())
         .bind(&r.extractor)
         .bind(&r.content_html)
         .bind(&r.etag)
