@@ -501,10 +501,12 @@ impl ArticleService {
             .filter(|p| p.status == ArticleStatus::Failed)
             .map_or(0, |p| p.failures);
         let validators = match &previous {
-            Some(p) if p.status != ArticleStatus::Failed && p.extractor == extractor_key => Validators {
-                etag: p.etag.clone(),
-                last_modified: p.last_modified.clone(),
-            },
+            Some(p) if p.status != ArticleStatus::Failed && p.extractor == extractor_key => {
+                Validators {
+                    etag: p.etag.clone(),
+                    last_modified: p.last_modified.clone(),
+                }
+            }
             _ => Validators::default(),
         };
         let fetch_url = job.extractor.fetch_url(&job.url);

@@ -231,7 +231,10 @@ pub async fn resume(app: &App, feeds: &[FeedConfig]) -> Result<usize, StoreError
                 app.store.dequeue_article(&q.url).await?;
                 continue;
             }
-            Some(r) if r.status == ArticleStatus::Failed && r.next_attempt_at.is_some_and(|at| at > now) => {
+            Some(r)
+                if r.status == ArticleStatus::Failed
+                    && r.next_attempt_at.is_some_and(|at| at > now) =>
+            {
                 continue; // backing off: stays queued for a later run
             }
             _ => {}
