@@ -24,6 +24,7 @@ use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 pub mod formats;
+pub mod git;
 
 use sha2::{Digest, Sha256};
 use tracing::warn;
@@ -75,6 +76,9 @@ pub struct ExportReport {
     pub unchanged: usize,
     pub skipped: usize,
     pub pruned: usize,
+    /// The relative paths pruned, for the git commit (they are gone from the manifest).
+    #[serde(skip)]
+    pub removed: Vec<String>,
 }
 
 impl std::fmt::Display for ExportReport {
@@ -551,6 +555,7 @@ pub fn export(
                     report.pruned += 1;
                     manifest.remove(&relative);
                     writer.record(&relative, None)?;
+                    report.removed.push(relative);
                 }
                 Ok(_) => {
                     warn!(path = %target.display(), "edited since feedsmith wrote it; not pruned (use --force)");
