@@ -595,3 +595,80 @@ async fn the_publish_lease_has_one_holder_at_a_time() {
         );
     }
 }
+
+/// Continuous publishing in the daemon: the posts a tick's polls create are committed and
+/// pushed (once per tick, not per feed); a post that changes later makes one more commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_commits_what_continuous_publishing_writes() {
+    let base = tempfile::tempdir().unwrap();
+    let repos = repos(base.path());
+    let feeds = Feeds::start().await;
+    feeds.serve(
+        &[("r1", "Ownership explained", BODY)],
+        &[("d1", "Kubernetes at home", BODY)],
+    );
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listen.local_addr().unwrap().port();
+    drop(listen);
+    let extra = format!(
+        "[schedule]\ndefault = \"*/1 * * * * *\"\nmax_jitter = \"0s\"\nshutdown_grace = \"2s\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n{}",
+        git_config(&repos.site)
+    );
+    let ws = Workspace::new(&extra, &feeds.toml());
+    let log = ws.dir.path().join("run.log");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .arg("run")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let origin = repos.origin.clone();
+    let wait_commits = |n: usize, what: &'static str| {
+        let (origin, log) = (origin.clone(), log.clone());
+        async move {
+            for _ in 0..300 {
+                if git(&origin, &["rev-list", "--count", "main"]).trim() == n.to_string() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!(
+                "{what}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+    };
+    wait_commits(2, "the first commit is pushed").await;
+    assert_eq!(
+        subject(&repos.origin, "main"),
+        "feedsmith: 2 new (Reddit DevOps, Rust Blog)"
+    );
+    feeds.serve(
+        &[(
+            "r1",
+            "Ownership explained",
+            "A correction to the post, long enough to publish it again in any collection.",
+        )],
+        &[("d1", "Kubernetes at home", BODY)],
+    );
+    wait_commits(3, "the update is pushed").await;
+    assert_eq!(
+        subject(&repos.origin, "main"),
+        "feedsmith: 1 updated (Rust Blog)"
+    );
+    let pid = child.id().unwrap();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(git(&repos.site, &["status", "--porcelain"]), "");
+    print_log("the daemon's commits", &repos.origin);
+}
