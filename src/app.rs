@@ -21,6 +21,8 @@ pub struct App {
     /// The optional language-model step (`[enrich] endpoint`), with its own HTTP client, budget
     /// and concurrency; `None` when off.
     pub model: Option<Arc<crate::enrich::ModelClient>>,
+    /// Exports waiting for their git commit (`[publish] git = true`, src/publish/git.rs).
+    pub git: Arc<crate::publish::git::GitQueue>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +65,7 @@ impl App {
             metrics: Arc::new(Metrics::default()),
             articles,
             model,
+            git: crate::publish::git::GitQueue::new(),
         })
     }
 }

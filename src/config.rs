@@ -157,6 +157,8 @@ pub struct PublishSettings {
     pub video_embed: VideoEmbed,
     /// Continuous publishing target (a Jekyll site's source directory).
     pub dir: Option<PathBuf>,
+    /// `git = true`: commit (and push) what each export into `dir` changed (src/publish/git.rs).
+    pub git: Option<crate::publish::git::GitSettings>,
 }
 
 // Where the settings types of the stages (article, enrich) name them: in a leaf module, so a
@@ -326,6 +328,7 @@ struct RawEnrich {
 /// are checked against: `(section, key)`.
 const OPTIONAL_KEYS: &[(&str, &str)] = &[
     ("publish", "dir"),
+    ("publish", "git_push"),
     ("enrich", "taxonomy"),
     ("enrich", "endpoint"),
     ("enrich", "model"),
@@ -394,6 +397,38 @@ struct RawPublish {
     video_embed: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dir: Option<String>,
+    #[serde(default)]
+    git: bool,
+    #[serde(default = "default_git_author")]
+    git_author: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    git_push: Option<String>,
+}
+
+fn default_git_author() -> String {
+    crate::publish::git::DEFAULT_AUTHOR.to_string()
+}
+
+/// `[publish] git`, `git_author`, `git_push`: the settings of src/publish/git.rs, and `dir` inside
+/// a git work tree when `git = true`.
+fn validate_git(
+    git: bool,
+    author: &str,
+    push: Option<&str>,
+    dir: Option<&Path>,
+) -> Result<Option<crate::publish::git::GitSettings>, String> {
+    let settings = crate::publish::git::GitSettings::new(author, push)?;
+    if !git {
+        if settings.push.is_some() {
+            return Err("[publish].git_push is set but git = false: set [publish].git = true to commit and push, or remove git_push".into());
+        }
+        return Ok(None);
+    }
+    let Some(dir) = dir else {
+        return Err("[publish].git = true needs [publish].dir: the directory inside the site's git work tree that feedsmith exports to".into());
+    };
+    crate::publish::git::check_work_tree(dir)?;
+    Ok(Some(settings))
 }
 
 /// `[articles]`: the full-content step (src/article).
@@ -480,6 +515,9 @@ fn defaults() -> RawSettings {
             permalink: "/{collection}/{date}-{slug}.html".into(),
             video_embed: "liquid".into(),
             dir: None,
+            git: false,
+            git_author: default_git_author(),
+            git_push: None,
         },
         enrich: RawEnrich {
             keyword_tags: true,
@@ -1107,13 +1145,21 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             ))
         }
     };
+    let dir = publish
+        .dir
+        .filter(|d| !d.trim().is_empty())
+        .map(PathBuf::from);
+    let git = validate_git(
+        publish.git,
+        &publish.git_author,
+        publish.git_push.as_deref(),
+        dir.as_deref(),
+    )?;
     let publish = PublishSettings {
         permalink: publish.permalink,
         video_embed,
-        dir: publish
-            .dir
-            .filter(|d| !d.trim().is_empty())
-            .map(PathBuf::from),
+        dir,
+        git,
     };
 
     if !(1..=100).contains(&enrich.max_tags) {

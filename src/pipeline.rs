@@ -168,12 +168,16 @@ async fn publish_changed(app: &App, dir: &std::path::Path, canonical_urls: &[Str
     })
     .await;
     match result {
-        Ok(Ok(report)) => info!(
-            written = report.written,
-            unchanged = report.unchanged,
-            skipped = report.skipped,
-            "published"
-        ),
+        Ok(Ok(report)) => {
+            info!(
+                written = report.written,
+                unchanged = report.unchanged,
+                skipped = report.skipped,
+                "published"
+            );
+            // `[publish] git`: the committer (run) or the end of fetch commits these files.
+            app.git.mark(&report);
+        }
         Ok(Err(e)) => warn!("publishing failed: {e}"),
         Err(e) => warn!("publishing task failed: {e}"),
     }

@@ -20,6 +20,7 @@ mod faults;
 mod fetch;
 mod fetch_limits;
 mod fidelity;
+mod git_publish;
 mod hostile_publish;
 mod hosts;
 mod odd_data;

@@ -45,12 +45,27 @@ pub async fn run(settings: Settings, args: &ExportArgs) -> Result<u8, CommandErr
         prune: args.prune && damaged.is_none(),
     };
     let render = app.render.clone();
+    // `[publish] git` commits exports into [publish].dir, the directory it was checked for.
+    let into_site = app
+        .settings
+        .publish
+        .dir
+        .as_deref()
+        .is_some_and(|d| same_dir(d, &out));
     let report =
         tokio::task::spawn_blocking(move || publish::export(&out, &posts, &render, options))
             .await
             .map_err(|e| CommandError::Runtime(e.to_string()))?
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
     eprintln!("{report}");
+    if into_site {
+        app.git.mark(&report);
+        if git_commit(&app).await {
+            return Err(CommandError::Runtime(
+                "the files were exported, but committing them into git failed (see above)".into(),
+            ));
+        }
+    }
     if let Some((message, lost)) = damaged {
         return Err(CommandError::Runtime(format!(
             "{message}\n  (the database is damaged: the posts that could be read were exported, {lost} could not be{})",
@@ -58,4 +73,35 @@ pub async fn run(settings: Settings, args: &ExportArgs) -> Result<u8, CommandErr
         )));
     }
     Ok(exit::OK)
+}
+
+/// Whether two paths name the same directory (either may not exist yet).
+fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// `[publish] git = true`: commit (and push) what the exports into `[publish].dir` wrote, under
+/// the `publish` lease. True when it failed (logged here), for the exit code.
+pub(crate) async fn git_commit(app: &App) -> bool {
+    let (Some(git), Some(dir)) = (&app.settings.publish.git, &app.settings.publish.dir) else {
+        return false;
+    };
+    match publish::git::commit_step(app.store.as_ref(), dir, git, &app.git).await {
+        Ok(Some(report)) if report.commit.is_some() => {
+            eprintln!(
+                "git: {}{}",
+                report.subject,
+                if report.pushed { " (pushed)" } else { "" }
+            );
+            false
+        }
+        Ok(_) => false,
+        Err(e) => {
+            tracing::error!("git publishing failed: {e}");
+            true
+        }
+    }
 }

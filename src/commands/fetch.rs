@@ -104,6 +104,8 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     };
     bar.finish_and_clear();
     telemetry::clear_progress_bar();
+    // `[publish] git`: one commit for the whole run (before the store closes: the lease).
+    let git_failed = super::export::git_commit(&app).await;
     app.store.close().await;
 
     let mut reports = Vec::with_capacity(results.len());
@@ -177,6 +179,10 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
             total.saturating_sub(polled)
         );
         return Ok(code);
+    }
+    if git_failed {
+        // The posts are stored and exported; the commit or push is what failed (logged above).
+        return Ok(exit::FATAL);
     }
     Ok(exit_code(&summary))
 }

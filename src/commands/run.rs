@@ -53,6 +53,9 @@ pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, Command
     info!(listen = %local, feeds, "feedsmith is running");
     systemd::notify("READY=1");
     let watchdog = spawn_watchdog(daemon.clone());
+    // `[publish] git = true`: commits what continuous publishing exports (src/publish/git.rs).
+    let stop_git = CancellationToken::new();
+    let committer = spawn_git_committer(&daemon, stop_git.clone());
 
     loop {
         tokio::select! {
@@ -75,6 +78,10 @@ pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, Command
     }
     systemd::notify("STOPPING=1");
     daemon.shutdown(grace).await;
+    stop_git.cancel();
+    if let Some(c) = committer {
+        let _ = c.await;
+    }
     stop_server.cancel();
     if let Some(w) = watchdog {
         w.abort();
@@ -116,6 +123,26 @@ fn spawn_watchdog(daemon: Arc<Daemon>) -> Option<tokio::task::JoinHandle<()>> {
             }
         }
     }))
+}
+
+/// The git committer task, when `[publish] git = true` (its settings are read at start; a
+/// change needs a restart).
+fn spawn_git_committer(
+    daemon: &Arc<Daemon>,
+    stop: CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let app = daemon.app();
+    let (git, dir) = (
+        app.settings.publish.git.clone()?,
+        app.settings.publish.dir.clone()?,
+    );
+    Some(tokio::spawn(crate::publish::git::run_committer(
+        app.store.clone(),
+        dir,
+        git,
+        app.git.clone(),
+        stop,
+    )))
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 pub mod formats;
+pub mod git;
 
 use sha2::{Digest, Sha256};
 use tracing::warn;
@@ -75,6 +76,9 @@ pub struct ExportReport {
     pub unchanged: usize,
     pub skipped: usize,
     pub pruned: usize,
+    /// The relative paths pruned, for the git commit (they are gone from the manifest).
+    #[serde(skip)]
+    pub removed: Vec<String>,
 }
 
 impl std::fmt::Display for ExportReport {
@@ -339,7 +343,7 @@ impl<'a> Writer<'a> {
         let short: String = file_name.chars().take(40).collect();
         self.seq += 1;
         let tmp = parent.join(format!(".{short}.{}.{}.tmp", self.pid, self.seq));
-        if let Err(e) = std::fs::write(&tmp, bytes) {
+        if let Err(e) = write_new(&tmp, bytes) {
             let _ = std::fs::remove_file(&tmp);
             return Err(io(e));
         }
@@ -435,6 +439,26 @@ fn sync_file_system(dir: &Path, pending: &[Pending]) -> Result<(), PublishError>
     Ok(())
 }
 
+/// Write a new temporary file and start its writeback at once (`sync_file_range` with
+/// `SYNC_FILE_RANGE_WRITE`, which does not wait): the disk works on this batch while the next
+/// posts are rendered and written, so the batch's `syncfs` finds most of the data already
+/// written instead of all of it. Durability still comes from that `syncfs` (or `fsync`); the
+/// hint only moves the disk's work earlier.
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: sync_file_range on a descriptor owned here; no memory is passed. A failure
+        // (a file system without it) only loses the head start.
+        unsafe {
+            libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    Ok(())
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
     let io = |source| PublishError::Io {
         path: path.to_path_buf(),
@@ -455,6 +479,48 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(io)
+}
+
+/// Posts prepared ahead of the writer (each holds one rendered file).
+const PREPARE_AHEAD: usize = 64;
+
+/// A post rendered and hashed, with what is at its path now.
+struct Prepared {
+    relative: String,
+    /// `None`: the path would leave the export directory.
+    target: Option<PathBuf>,
+    content: String,
+    new_hash: String,
+    /// The current file's bytes; `None` when there is none.
+    existing: std::io::Result<Option<Vec<u8>>>,
+}
+
+fn prepare(dir: &Path, post: &StoredPost, render: &RenderOptions) -> Prepared {
+    let relative = export_relative_path(post);
+    let Some(safe) = contained_path(&relative) else {
+        return Prepared {
+            relative,
+            target: None,
+            content: String::new(),
+            new_hash: String::new(),
+            existing: Ok(None),
+        };
+    };
+    let target = dir.join(&safe);
+    let content = render_post(&post.post, render);
+    let new_hash = sha256(content.as_bytes());
+    let existing = match std::fs::read(&target) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    };
+    Prepared {
+        relative,
+        target: Some(target),
+        content,
+        new_hash,
+        existing,
+    }
 }
 
 /// Write `posts` into `dir`. See the module doc for the rules.
@@ -479,53 +545,70 @@ pub fn export(
     let mut report = ExportReport::default();
     let mut current: HashSet<String> = HashSet::with_capacity(posts.len());
 
-    for post in posts {
-        let relative = export_relative_path(post);
-        let Some(safe) = contained_path(&relative) else {
-            warn!(path = %relative, "post path would leave the export directory; skipped");
-            report.skipped += 1;
-            continue;
-        };
-        current.insert(relative.clone());
-        let target = dir.join(&safe);
-        let content = render_post(&post.post, render);
-        let new_hash = sha256(content.as_bytes());
-        match std::fs::read(&target) {
-            Ok(existing) => {
-                // Bytes equal to what feedsmith writes are feedsmith's, with or without a
-                // manifest entry: a lost manifest can always be rebuilt.
-                if existing == content.as_bytes() {
-                    if manifest.get(&relative) != Some(&new_hash) {
-                        writer.record(&relative, Some(&new_hash))?;
-                        manifest.insert(relative, new_hash);
+    // Rendering, hashing and reading the current file run on a second thread, ahead of this
+    // one, which decides and writes: a 50 000-post export spent a fifth of its time rendering
+    // while the disk waited.
+    let (ahead, prepared) = std::sync::mpsc::sync_channel::<Prepared>(PREPARE_AHEAD);
+    std::thread::scope(|scope| -> Result<(), PublishError> {
+        scope.spawn(move || {
+            for post in posts {
+                if ahead.send(prepare(dir, post, render)).is_err() {
+                    break; // the writer stopped on an error
+                }
+            }
+        });
+        for p in prepared {
+            let Prepared {
+                relative,
+                target,
+                content,
+                new_hash,
+                existing,
+            } = p;
+            let Some(target) = target else {
+                warn!(path = %relative, "post path would leave the export directory; skipped");
+                report.skipped += 1;
+                continue;
+            };
+            current.insert(relative.clone());
+            match existing {
+                Ok(Some(existing)) => {
+                    // Bytes equal to what feedsmith writes are feedsmith's, with or without a
+                    // manifest entry: a lost manifest can always be rebuilt.
+                    if existing == content.as_bytes() {
+                        if manifest.get(&relative) != Some(&new_hash) {
+                            writer.record(&relative, Some(&new_hash))?;
+                            manifest.insert(relative, new_hash);
+                        }
+                        report.unchanged += 1;
+                        continue;
                     }
-                    report.unchanged += 1;
-                    continue;
+                    let ours_untouched = manifest.get(&relative) == Some(&sha256(&existing));
+                    if !ours_untouched && !options.force {
+                        let why = if manifest.contains_key(&relative) {
+                            "was edited since feedsmith wrote it"
+                        } else {
+                            "was not written by feedsmith"
+                        };
+                        warn!(path = %target.display(), "{why}; skipped (use --force to overwrite)");
+                        report.skipped += 1;
+                        continue;
+                    }
                 }
-                let ours_untouched = manifest.get(&relative) == Some(&sha256(&existing));
-                if !ours_untouched && !options.force {
-                    let why = if manifest.contains_key(&relative) {
-                        "was edited since feedsmith wrote it"
-                    } else {
-                        "was not written by feedsmith"
-                    };
-                    warn!(path = %target.display(), "{why}; skipped (use --force to overwrite)");
-                    report.skipped += 1;
-                    continue;
+                Ok(None) => {}
+                Err(source) => {
+                    return Err(PublishError::Io {
+                        path: target,
+                        source,
+                    })
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(PublishError::Io {
-                    path: target,
-                    source,
-                })
-            }
+            manifest.insert(relative.clone(), new_hash.clone());
+            writer.write(target, relative, content.as_bytes(), new_hash)?;
+            report.written += 1;
         }
-        manifest.insert(relative.clone(), new_hash.clone());
-        writer.write(target, relative, content.as_bytes(), new_hash)?;
-        report.written += 1;
-    }
+        Ok(())
+    })?;
     writer.flush()?;
 
     if options.prune {
@@ -551,6 +634,7 @@ pub fn export(
                     report.pruned += 1;
                     manifest.remove(&relative);
                     writer.record(&relative, None)?;
+                    report.removed.push(relative);
                 }
                 Ok(_) => {
                     warn!(path = %target.display(), "edited since feedsmith wrote it; not pruned (use --force)");

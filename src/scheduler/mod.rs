@@ -358,6 +358,7 @@ impl Daemon {
             // In-flight article jobs stay with the running service ([articles] limits apply at
             // the next start).
             articles: old.articles.clone(),
+            git: old.git.clone(),
         };
         match self.app.write() {
             Ok(mut g) => *g = Arc::new(app),

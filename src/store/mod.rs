@@ -689,6 +689,17 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError>;
     /// Every stored host, by name (`hosts list`, `/api/hosts`).
     async fn list_hosts(&self) -> Result<Vec<hosts::HostRecord>, StoreError>;
+    /// Take or extend the named lease for `owner` for `ttl` on the database's clock: true when
+    /// `owner` holds it afterwards (it was free, expired, or already `owner`'s). For work one
+    /// replica at a time may do, such as committing into the site's git repository (`publish`).
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError>;
+    /// Give the named lease up if `owner` holds it (a one-shot `fetch` at its end).
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError>;
     /// True when the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
     /// Close every connection once the writes in progress are done, at the end of `fetch` and

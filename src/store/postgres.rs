@@ -688,6 +688,38 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        // One statement on the database clock: taken when free or expired, extended when ours;
+        // concurrent callers serialize on the row, so exactly one of them gets it.
+        let held: Option<String> = sqlx::query_scalar(
+            "INSERT INTO leases (name, owner, until_at) \
+             VALUES ($1, $2, now() + make_interval(secs => $3)) \
+             ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, until_at = EXCLUDED.until_at \
+             WHERE leases.owner = EXCLUDED.owner OR leases.until_at < now() \
+             RETURNING owner",
+        )
+        .bind(name)
+        .bind(owner)
+        .bind(ttl.as_secs_f64().max(1.0))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(held.as_deref() == Some(owner))
+    }
+
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND owner = $2")
+            .bind(name)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

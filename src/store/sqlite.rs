@@ -955,6 +955,42 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let mut writer = self.writer.lock().await;
+        // One statement: taken when free or expired, extended when ours, else nothing returned.
+        let held = sqlx::query_scalar::<_, String>(
+            "INSERT INTO leases (name, owner, until_at) \
+             VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER) + ?3) \
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until_at = excluded.until_at \
+             WHERE leases.owner = excluded.owner \
+             OR leases.until_at < CAST(strftime('%s', 'now') AS INTEGER) \
+             RETURNING owner",
+        )
+        .bind(name)
+        .bind(owner)
+        .bind(ttl.as_secs().max(1) as i64)
+        .fetch_optional(writer.conn().await?)
+        .await;
+        writer
+            .check(held.map_err(StoreError::from))
+            .map(|o| o.as_deref() == Some(owner))
+    }
+
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock().await;
+        let done = sqlx::query("DELETE FROM leases WHERE name = ? AND owner = ?")
+            .bind(name)
+            .bind(owner)
+            .execute(writer.conn().await?)
+            .await;
+        writer.check(done.map(drop).map_err(StoreError::from))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
