@@ -318,6 +318,7 @@ async fn record_store_failure(app: &App, record: &FeedRecord, feed_url: &str, e:
     let error = format!("cannot store the poll: {e}");
     let mut failed = PollRecord::new(Utc::now().trunc_subsecs(0), Outcome::Failed);
     failed.error = Some(error.clone());
+    failed.health = app.settings.health.rules();
     let recorded = app
         .store
         .save_poll(record.id, &failed, &[], &[])
@@ -369,6 +370,7 @@ async fn refresh_inner(
     };
 
     let mut poll = PollRecord::new(now, Outcome::Failed);
+    poll.health = app.settings.health.rules();
     let mut posts = Vec::new();
     let mut skipped = Vec::new();
     // Removed Reddit posts (from the article cache) and the article plan of this document.
@@ -384,6 +386,7 @@ async fn refresh_inner(
             poll.retry_after = e.retry_after();
             facts.retry_after = e.retry_after();
             poll.gone = e.is_gone();
+            poll.blocked = e.is_blocked();
             poll.error = Some(e.to_string());
         }
         Ok(FetchResponse::NotModified {

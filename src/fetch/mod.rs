@@ -187,6 +187,16 @@ impl FetchError {
     pub fn is_refused(&self) -> bool {
         matches!(self, FetchError::Refused { .. })
     }
+    /// True when the host blocks this client: a block page (an HTML 403/429, named `blocked:` in
+    /// the hint), or a request not sent because the host is paused after one (feed health
+    /// `blocked`, src/store/outbox.rs).
+    pub fn is_blocked(&self) -> bool {
+        match self {
+            FetchError::HostPaused { .. } => true,
+            FetchError::Status { hint, .. } => hint.contains("; blocked: "),
+            _ => false,
+        }
+    }
 }
 
 /// Whose say-so a fetch runs on: the origin (scheme, host, port) of the configured feed it is
