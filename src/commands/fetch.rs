@@ -39,6 +39,15 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
         .sync_feeds(&selected)
         .await
         .map_err(|e| e.at(&db_url))?;
+    // Webhooks get the events of this run's polls: their cursors exist before the first poll.
+    let deliveries =
+        crate::events::deliver::Worker::new(Arc::clone(&app.store), &app.settings.http.user_agent)
+            .map_err(|e| CommandError::Runtime(format!("cannot build the webhook client: {e}")))?;
+    let delivery_config = super::webhooks::worker_config(&app.settings);
+    deliveries
+        .register(&delivery_config)
+        .await
+        .map_err(|e| e.at(&db_url))?;
     let started = Instant::now();
     let total = selected.len();
     let grace = app.settings.schedule.shutdown_grace;
@@ -83,6 +92,33 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     if pending > 0 && stop.signal().is_none() {
         bar.set_message(format!("{pending} article pages"));
         app.articles.drain().await;
+    }
+    // The webhooks' deliveries, within [events] deliver_deadline (what is left waits for the
+    // next fetch or for `run`: it is in the database).
+    if !delivery_config.webhooks.is_empty() && stop.signal().is_none() {
+        bar.set_message("webhook deliveries");
+        match deliveries
+            .drain(
+                &delivery_config,
+                delivery_config.events.deliver_deadline,
+                &stop.token,
+            )
+            .await
+        {
+            Ok((report, 0)) => tracing::debug!(
+                delivered = report.delivered,
+                retried = report.retried,
+                dead = report.dead,
+                "webhooks: every delivery done"
+            ),
+            Ok((report, pending)) => tracing::warn!(
+                delivered = report.delivered,
+                dead = report.dead,
+                pending,
+                "webhooks: deliveries still pending at [events] deliver_deadline; the next fetch or `run` sends them"
+            ),
+            Err(e) => tracing::error!("webhooks: delivery failed: {e}"),
+        }
     }
     bar.finish_and_clear();
     telemetry::clear_progress_bar();
