@@ -315,7 +315,7 @@ impl Outbox for PgStore {
         for name in names {
             sqlx::query(
                 "INSERT INTO webhook_cursors (webhook, last_event_id) \
-                 SELECT $1, COALESCE(MAX(id), 0) FROM events ON CONFLICT (webhook) DO NOTHING",
+                 SELECT $1, COALESCE(MAX(id), 0) FROM events WHERE true ON CONFLICT (webhook) DO NOTHING",
             )
             .bind(name)
             .execute(&mut *tx)

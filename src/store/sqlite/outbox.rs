@@ -299,7 +299,7 @@ impl Outbox for SqliteStore {
         for name in names {
             sqlx::query(
                 "INSERT INTO webhook_cursors (webhook, last_event_id) \
-                 SELECT ?, COALESCE(MAX(id), 0) FROM events ON CONFLICT (webhook) DO NOTHING",
+                 SELECT ?, COALESCE(MAX(id), 0) FROM events WHERE true ON CONFLICT (webhook) DO NOTHING",
             )
             .bind(name)
             .execute(&mut *tx)
