@@ -14,6 +14,7 @@ mod crash;
 mod daemon;
 mod enrich;
 mod enrich_model;
+mod events;
 mod export_safety;
 mod failures;
 mod faults;
