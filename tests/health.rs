@@ -156,3 +156,41 @@ async fn gone_on_410_once_and_listed_as_unhealthy() {
     assert_eq!(feeds[0]["health"], "gone");
     assert_eq!(feeds[0]["name"], "Old");
 }
+
+/// The same rule on PostgreSQL, through `fetch`: five failures, one `feed.failing`; a success,
+/// one `feed.recovered`, after the post it stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_and_recovered_on_postgres() {
+    let Some(db) = crate::support::db::PgDatabase::create().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    server.route("/feed.xml", Reply::status(503, "down"));
+    let ws = Workspace::new(
+        "",
+        &feed_toml("Flaky", &server.url("/feed.xml"), "news", ""),
+    );
+    let args = ["--database-url", db.url.as_str(), "fetch"];
+    for _ in 0..6 {
+        assert_eq!(ws.run(&args).await.code, 4);
+    }
+    server.route(
+        "/feed.xml",
+        Reply::feed(rss(
+            "Flaky",
+            &[("a", "Back", "It works again, with enough words.")],
+        )),
+    );
+    assert_eq!(ws.run(&args).await.code, 0);
+    assert_eq!(ws.run(&args).await.code, 0);
+    let out = ws
+        .run(&["--database-url", db.url.as_str(), "events", "--json"])
+        .await;
+    let list: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    let types: Vec<&str> = list.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        vec!["feed.failing", "post.created", "feed.recovered"]
+    );
+    assert_eq!(list[0]["data"]["consecutive_failures"], 5);
+}
