@@ -188,6 +188,16 @@ async fn events_page_by_id_in_the_api_and_the_cli() {
         .await;
     let feeds: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(feeds[0]["health"], "stale");
+    let deliveries = client
+        .get(format!("{base}/api/deliveries?status=dead"))
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(deliveries, r#"{"items":[]}"#);
     let bad = client
         .get(format!("{base}/api/events?limit=0"))
         .bearer_auth("t0ken")

@@ -34,17 +34,21 @@ pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, Command
     let mut int =
         signal(SignalKind::interrupt()).map_err(|e| CommandError::Runtime(e.to_string()))?;
 
+    // Webhooks get the events of the first polls too: their cursors exist before the scheduler
+    // starts.
+    let worker =
+        crate::events::deliver::Worker::new(app.store.clone(), &app.settings.http.user_agent)
+            .map_err(|e| CommandError::Runtime(format!("cannot build the webhook client: {e}")))?;
+    worker
+        .register(&super::webhooks::worker_config(&app.settings))
+        .await
+        .map_err(|e| CommandError::Runtime(e.to_string()))?;
     let daemon = Daemon::start(app, source)
         .await
         .map_err(|e| CommandError::Runtime(e.to_string()))?;
     // The webhook deliveries and the outbox chores (retention, stale feeds), until shutdown.
     let stop_events = CancellationToken::new();
     let deliveries = {
-        let worker = crate::events::deliver::Worker::new(
-            daemon.app().store.clone(),
-            &daemon.app().settings.http.user_agent,
-        )
-        .map_err(|e| CommandError::Runtime(format!("cannot build the webhook client: {e}")))?;
         let d = daemon.clone();
         let stop = stop_events.clone();
         tokio::spawn(async move {

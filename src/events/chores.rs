@@ -18,19 +18,6 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How often the stale check runs.
 const STALE_EVERY: Duration = Duration::from_secs(86_400);
 
-/// One round of both chores.
-pub async fn once(
-    store: &dyn Store,
-    events: &EventsSettings,
-    health: &HealthSettings,
-) -> Result<(u64, usize), StoreError> {
-    let now = Utc::now();
-    let keep = chrono::Duration::from_std(events.keep).unwrap_or(chrono::Duration::days(30));
-    let pruned = store.outbox().prune_events(now - keep).await?;
-    let stale = stale_check(store, health).await?;
-    Ok((pruned, stale))
-}
-
 async fn stale_check(store: &dyn Store, health: &HealthSettings) -> Result<usize, StoreError> {
     let now = Utc::now();
     let age = chrono::Duration::from_std(health.stale_after).unwrap_or(chrono::Duration::days(365));

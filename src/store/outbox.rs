@@ -381,8 +381,8 @@ pub trait Outbox: Send + Sync {
     ) -> Result<Vec<DeliveryRecord>, StoreError>;
     /// Counts per webhook and status.
     async fn delivery_counts(&self) -> Result<Vec<DeliveryCounts>, StoreError>;
-    /// The earliest `next_attempt_at` of a pending delivery of these webhooks (`None`: nothing
-    /// pending), and whether any events wait for fan-out.
+    /// When the earliest pending delivery of these webhooks may be sent (its `next_attempt_at`,
+    /// or the end of its lease); `None`: nothing pending.
     async fn next_pending(&self, webhooks: &[String]) -> Result<Option<DateTime<Utc>>, StoreError>;
 }
 
