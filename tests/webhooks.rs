@@ -170,6 +170,7 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `run` in the workspace; its log goes to `run.log` there.
 fn spawn_run(ws: &Workspace, db_url: Option<&str>) -> tokio::process::Child {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"));
     cmd.arg("--config").arg(ws.config_path());
@@ -181,7 +182,7 @@ fn spawn_run(ws: &Workspace, db_url: Option<&str>) -> tokio::process::Child {
         .env("HOOK_SECRET", SECRET)
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(ws.dir.path().join("run.log")).unwrap())
         .kill_on_drop(true)
         .spawn()
         .unwrap()
@@ -293,4 +294,20 @@ async fn two_replicas_on_postgres_never_send_one_delivery_at_once() {
     );
     let accepted = check_deliveries(&receiver);
     assert_eq!(accepted.len(), 24);
+    // Both replicas sent deliveries (from their logs): the leases, not one idle replica, kept
+    // them apart.
+    let sent = |ws: &Workspace| {
+        std::fs::read_to_string(ws.dir.path().join("run.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("webhook delivered"))
+            .count()
+    };
+    let (by_a, by_b) = (sent(&ws1), sent(&ws2));
+    println!("delivered by replica 1: {by_a}, by replica 2: {by_b}");
+    assert_eq!(by_a + by_b, 24);
+    assert!(
+        by_a > 0 && by_b > 0,
+        "both replicas deliver: {by_a} and {by_b}"
+    );
 }
