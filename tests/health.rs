@@ -194,3 +194,39 @@ async fn failing_and_recovered_on_postgres() {
     );
     assert_eq!(list[0]["data"]["consecutive_failures"], 5);
 }
+
+/// A block page (an HTML 403) makes the feed `blocked`, once; the next success recovers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_page_is_blocked_once_then_recovered() {
+    let server = TestServer::start().await;
+    server.route(
+        "/feed.xml",
+        Reply::status(403, "<html><body>Access denied</body></html>")
+            .with_content_type("text/html"),
+    );
+    let ws = Workspace::new(
+        "",
+        &feed_toml("Walled", &server.url("/feed.xml"), "news", ""),
+    );
+    assert_eq!(ws.run(&["fetch"]).await.code, 4);
+    let out = ws.run(&["feeds", "list", "--unhealthy", "--json"]).await;
+    let feeds: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(feeds[0]["health"], "blocked", "{}", out.stdout);
+    server.route(
+        "/feed.xml",
+        Reply::feed(rss(
+            "Walled",
+            &[("a", "Open", "Open again, with enough words.")],
+        )),
+    );
+    // The host stays paused for a while after a block page in that process; a new process
+    // polls it again.
+    assert_eq!(ws.run(&["fetch"]).await.code, 0);
+    let out = ws.run(&["events", "--json"]).await;
+    let list: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        kinds(&list),
+        vec!["feed.blocked", "feed.recovered"],
+        "{list:?}"
+    );
+}

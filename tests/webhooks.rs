@@ -224,6 +224,8 @@ async fn undelivered_events_survive_sigkill_of_run() {
     })
     .await;
     daemon.kill().await.unwrap(); // SIGKILL
+    receiver.print_log("before the SIGKILL");
+    receiver.mark("run killed with SIGKILL; the receiver accepts from now on; run started again");
     let before: HashSet<String> = receiver
         .attempts()
         .into_iter()
@@ -240,7 +242,7 @@ async fn undelivered_events_survive_sigkill_of_run() {
     )
     .await;
     daemon.kill().await.unwrap();
-    receiver.print_log("SIGKILL of run with undelivered events, then restart");
+    receiver.print_log("SIGKILL of run with undelivered events, then restart (all attempts)");
     let accepted = check_deliveries(&receiver);
     assert_eq!(accepted.len(), 4);
     let after: HashSet<String> = receiver

@@ -92,6 +92,11 @@ impl Receiver {
         format!("http://{}/hook", self.addr)
     }
 
+    /// A line in the printed log at this moment (a kill, a restart).
+    pub fn mark(&self, what: &str) {
+        println!("+{:>6}ms ---- {what}", self.started.elapsed().as_millis());
+    }
+
     /// What to answer once the script is used up (instead of 200).
     pub fn then(&self, step: Option<Step>) {
         self.state.lock().unwrap().then = step;
