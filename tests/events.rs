@@ -207,3 +207,137 @@ async fn events_page_by_id_in_the_api_and_the_cli() {
     assert_eq!(bad.status(), 400);
     daemon.kill().await.unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// The outbox at the store, on both backends: events share the change's transaction, withdrawn
+// posts carry their content, retention keeps what is still to be delivered.
+
+mod outbox_store {
+    use chrono::{TimeZone, Utc};
+    use feedsmith::domain::{FeedConfig, Post, SkippedEntry};
+    use feedsmith::store::outbox::{EventKind, WebhookFilter};
+    use feedsmith::store::{Outcome, PollRecord};
+
+    use crate::support::db::{self, TestStore};
+
+    fn post(key: &str, title: &str, hash: &str) -> Post {
+        Post {
+            entry_key: key.into(),
+            title: title.into(),
+            description: "d".into(),
+            author: "a".into(),
+            canonical_url: format!("https://e.org/{key}"),
+            viewing_mode: "external".into(),
+            feed_name: "F".into(),
+            feed_url: "https://example.org/feed".into(),
+            collection: "blogs".into(),
+            date: Utc.with_ymd_and_hms(2025, 8, 3, 22, 48, 15).unwrap(),
+            slug: title.replace(' ', "-"),
+            categories: vec![],
+            tags: vec![],
+            tags_normalized: vec![],
+            excerpt: "e".into(),
+            content_markdown: format!("content {hash}"),
+            youtube_id: None,
+            reddit_segment: None,
+            content_hash: hash.into(),
+        }
+    }
+
+    fn kinds(t: &[feedsmith::store::outbox::EventRecord]) -> Vec<&str> {
+        t.iter().map(|e| e.kind.as_str()).collect()
+    }
+
+    async fn outbox_contract(t: TestStore) {
+        let store = &t.store;
+        let feed = store
+            .sync_feeds(&[FeedConfig::new("F", "https://example.org/feed", "blogs")])
+            .await
+            .unwrap()[0]
+            .id;
+        let ok = PollRecord::new(Utc::now(), Outcome::Ok);
+        store
+            .save_poll(
+                feed,
+                &ok,
+                &[post("k1", "One", "h1"), post("k2", "Two", "h2")],
+                &[],
+            )
+            .await
+            .unwrap();
+        store
+            .save_poll(feed, &ok, &[post("k1", "One", "h1b")], &[])
+            .await
+            .unwrap();
+        // A poll that fails half-way (the insert of `boom` raises) writes no event either.
+        t.fail_inserts_titled_boom().await;
+        assert!(store
+            .save_poll(
+                feed,
+                &ok,
+                &[post("k3", "Three", "h3"), post("k4", "boom", "h4")],
+                &[]
+            )
+            .await
+            .is_err());
+        let outbox = store.outbox();
+        let events = outbox.list_events(0, 100).await.unwrap();
+        assert_eq!(
+            kinds(&events),
+            vec!["post.created", "post.created", "post.updated"]
+        );
+        assert_eq!(events[2].post_id, events[0].post_id);
+        assert_eq!(events[0].data["title"], "One");
+        assert_eq!(events[0].feed_name.as_deref(), Some("F"));
+
+        // Withdrawn: the event carries the post, which is gone.
+        let removed = SkippedEntry {
+            entry_key: "k2".into(),
+            content_hash: "h2".into(),
+            reason: "removed".into(),
+        };
+        store
+            .save_entries(feed, &[], &[removed], true)
+            .await
+            .unwrap();
+        let events = outbox.list_events(3, 100).await.unwrap();
+        assert_eq!(kinds(&events), vec!["post.withdrawn"]);
+        assert_eq!(events[0].data["post"]["post"]["title"], "Two");
+
+        // A webhook registered now starts after these events; a new one reaches it.
+        let hook = WebhookFilter {
+            name: "w".into(),
+            events: vec![EventKind::PostCreated],
+            feeds: vec![],
+            collections: vec![],
+        };
+        outbox.register_webhooks(&["w".into()]).await.unwrap();
+        assert_eq!(outbox.fan_out(&hook, Utc::now()).await.unwrap(), 0);
+        store
+            .save_poll(feed, &ok, &[post("k5", "Five", "h5")], &[])
+            .await
+            .unwrap();
+        assert_eq!(outbox.fan_out(&hook, Utc::now()).await.unwrap(), 1);
+        assert_eq!(outbox.fan_out(&hook, Utc::now()).await.unwrap(), 0);
+
+        // Retention: everything is old by then, except the event still to be delivered.
+        let later = Utc::now() + chrono::Duration::seconds(5);
+        assert_eq!(outbox.prune_events(later).await.unwrap(), 4);
+        let left = outbox.list_events(0, 100).await.unwrap();
+        assert_eq!(kinds(&left), vec!["post.created"]);
+        assert_eq!(left[0].data["title"], "Five");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_outbox_contract() {
+        outbox_contract(db::sqlite().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_outbox_contract() {
+        let Some(t) = db::postgres().await else {
+            return;
+        };
+        outbox_contract(t).await;
+    }
+}
