@@ -203,9 +203,10 @@ async fn undelivered_events_survive_sigkill_of_run() {
     // Everything fails until the daemon is killed.
     let receiver = Receiver::start(vec![]).await;
     receiver.then(Some(Step::Status(500)));
+    let port = free_port();
     let extra = format!(
         "[schedule]\ndefault = \"*/1 * * * * *\"\nmax_jitter = \"0s\"\n[server]\nlisten = \"127.0.0.1:{}\"\n{}",
-        free_port(),
+        port,
         webhook_toml(&receiver.url(), "").replace("retry_initial = \"100ms\"", "retry_initial = \"1s\"")
     );
     let ws = Workspace::new(
@@ -241,6 +242,23 @@ async fn undelivered_events_survive_sigkill_of_run() {
         || receiver.accepted().len() >= 4,
     )
     .await;
+    // The metrics say so too (from the database: the deliveries of both processes).
+    let metrics_url = format!("http://127.0.0.1:{port}/metrics");
+    let want = "feedsmith_webhook_deliveries{webhook=\"site\",status=\"delivered\"} 4";
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = reqwest::get(&metrics_url)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(want) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(metrics.contains(want), "{metrics}");
     daemon.kill().await.unwrap();
     receiver.print_log("SIGKILL of run with undelivered events, then restart (all attempts)");
     let accepted = check_deliveries(&receiver);

@@ -1,6 +1,7 @@
 //! The daemon's outbox chores: retention (`[events] keep`) and the daily stale-feed check
-//! (`[health] stale_after`), and the `feedsmith_feed_health{state}` gauge, read from the store
-//! at scrape time (so every replica reports the cluster's one truth).
+//! (`[health] stale_after`), and the `feedsmith_feed_health{state}` and
+//! `feedsmith_webhook_deliveries{webhook,status}` gauges, read from the store at scrape time (so
+//! every replica reports the cluster's one truth).
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -88,6 +89,30 @@ pub async fn render_metrics(store: &dyn Store, feed_ids: &[i64]) -> String {
             state.as_str(),
             counts.get(&state).copied().unwrap_or(0)
         );
+    }
+    if let Ok(deliveries) = store.outbox().delivery_counts().await {
+        if !deliveries.is_empty() {
+            let _ = writeln!(
+                s,
+                "# HELP feedsmith_webhook_deliveries Webhook deliveries by status (dead: after max_attempts)."
+            );
+            let _ = writeln!(s, "# TYPE feedsmith_webhook_deliveries gauge");
+        }
+        for d in deliveries {
+            let name = crate::redact::redact_url(&d.webhook)
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"");
+            for (status, n) in [
+                ("pending", d.pending),
+                ("delivered", d.delivered),
+                ("dead", d.dead),
+            ] {
+                let _ = writeln!(
+                    s,
+                    "feedsmith_webhook_deliveries{{webhook=\"{name}\",status=\"{status}\"}} {n}"
+                );
+            }
+        }
     }
     s
 }
