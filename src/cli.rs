@@ -105,6 +105,24 @@ pub enum Command {
     Healthcheck(HealthcheckArgs),
     /// Apply database migrations and exit (`fetch` and `run` also migrate on start).
     Migrate,
+    /// The configured webhooks and their deliveries (docs/events.md).
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+    /// The stored events (the outbox), oldest first: post.created, post.updated,
+    /// post.withdrawn, feed.failing, feed.recovered, feed.blocked, feed.gone, feed.stale.
+    ///
+    /// Page with --after (the id of the last event seen), like /api/events?after=ID.
+    Events {
+        /// Only events with an id above this.
+        #[arg(long, value_name = "ID", default_value_t = 0)]
+        after: i64,
+        /// At most this many.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        limit: i64,
+        /// One JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script on stdout.
     ///
     /// bash: `feedsmith completions bash > /etc/bash_completion.d/feedsmith`;
@@ -118,6 +136,19 @@ pub enum Command {
     /// Print the manual page (roff) on stdout: `feedsmith man | man -l -`, or install it with
     /// `feedsmith man > /usr/local/share/man/man1/feedsmith.1`.
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Each webhook with its deliveries pending, delivered and dead (after max_attempts).
+    List {
+        /// The dead-lettered deliveries themselves: event, attempts, last error.
+        #[arg(long)]
+        dead: bool,
+        /// One JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -173,11 +204,15 @@ pub enum HostsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum FeedsCommand {
-    /// Each configured feed's status: last poll, outcome, error, posts, next due time.
+    /// Each configured feed's status: last poll, outcome, error, posts, next due time, health
+    /// (ok, failing, blocked, gone, stale).
     List {
         /// One JSON array on stdout.
         #[arg(long)]
         json: bool,
+        /// Only the feeds whose health is not ok (failing, blocked, gone or stale).
+        #[arg(long)]
+        unhealthy: bool,
     },
     /// Print `[[feeds]]` TOML tables for the outlines of an OPML file (or append them to the
     /// configuration file with --write). The configuration file stays the source of truth.

@@ -71,6 +71,10 @@ pub struct Settings {
     pub enrich: EnrichSettings,
     pub articles: ArticleSettings,
     pub feeds: Vec<FeedConfig>,
+    /// `[events]`, `[health]` and `[[webhooks]]` (src/events, docs/events.md).
+    pub events: EventsSettings,
+    pub health: HealthSettings,
+    pub webhooks: Vec<WebhookSettings>,
 }
 
 /// `[enrich]`: keyword tags from a taxonomy (README "Keyword tags"). The taxonomy files are read
@@ -96,6 +100,7 @@ pub struct EnrichSettings {
 }
 
 // Each stage owns its settings type; the configuration reads the file into them.
+pub use crate::events::{EventsSettings, HealthSettings, WebhookSettings};
 pub use crate::fetch::HttpSettings;
 pub use crate::store::DatabaseSettings;
 
@@ -192,6 +197,58 @@ struct RawSettings {
     feeds: Vec<RawFeed>,
     #[serde(default)]
     hosts: Vec<RawHost>,
+    events: RawEvents,
+    health: RawHealth,
+    #[serde(default)]
+    webhooks: Vec<RawWebhook>,
+}
+
+/// `[events]`: outbox retention and delivery timing (src/events).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvents {
+    keep: String,
+    deliver_deadline: String,
+    retry_initial: String,
+    retry_max: String,
+    poll_interval: String,
+}
+
+/// `[health]`: when a feed is failing or stale.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    failing_after: i64,
+    failing_for: String,
+    stale_after: String,
+}
+
+/// `[[webhooks]]`: one receiver of events.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    #[serde(default)]
+    name: Option<String>,
+    url: String,
+    events: Vec<String>,
+    #[serde(default)]
+    feeds: Vec<String>,
+    #[serde(default)]
+    collections: Vec<String>,
+    #[serde(default)]
+    secret_env: Option<String>,
+    #[serde(default = "default_webhook_timeout")]
+    timeout: String,
+    #[serde(default = "default_webhook_attempts")]
+    max_attempts: i64,
+}
+
+fn default_webhook_timeout() -> String {
+    "10s".into()
+}
+
+fn default_webhook_attempts() -> i64 {
+    12
 }
 
 /// `[[hosts]]`: politeness per host (README "Hosts, not feeds").
@@ -542,6 +599,19 @@ fn defaults() -> RawSettings {
         },
         feeds: Vec::new(),
         hosts: Vec::new(),
+        events: RawEvents {
+            keep: "30d".into(),
+            deliver_deadline: "30s".into(),
+            retry_initial: "10s".into(),
+            retry_max: "1h".into(),
+            poll_interval: "1s".into(),
+        },
+        health: RawHealth {
+            failing_after: 5,
+            failing_for: "24h".into(),
+            stale_after: "365d".into(),
+        },
+        webhooks: Vec::new(),
     }
 }
 
@@ -816,7 +886,7 @@ fn check_known_keys(known: &toml::Value, given: &toml::Value, prefix: &str) -> R
         } else {
             format!("{prefix}.{key}")
         };
-        if prefix.is_empty() && (key == "feeds" || key == "hosts") {
+        if prefix.is_empty() && (key == "feeds" || key == "hosts" || key == "webhooks") {
             continue;
         }
         match known.get(key) {
@@ -1036,7 +1106,11 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         articles,
         feeds,
         hosts,
+        events,
+        health,
+        webhooks,
     } = raw;
+    let (events, health, webhooks) = validate_events(events, health, webhooks, &feeds)?;
     let articles = validate_articles(articles)?;
     let hosts = validate_hosts(&hosts)?;
 
@@ -1317,7 +1391,135 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         enrich,
         articles,
         feeds: feed_configs,
+        events,
+        health,
+        webhooks,
     })
+}
+
+/// `[events]`, `[health]` and `[[webhooks]]`. A webhook's URL must be http(s), its events known,
+/// its secret variable set (a webhook that signs nothing would be trusted by a receiver that
+/// checks nothing).
+fn validate_events(
+    events: RawEvents,
+    health: RawHealth,
+    webhooks: Vec<RawWebhook>,
+    feeds: &[RawFeed],
+) -> Result<(EventsSettings, HealthSettings, Vec<WebhookSettings>), String> {
+    let positive = |section: &str, key: &str, v: &str| -> Result<Duration, String> {
+        let d = duration_setting(section, key, v)?;
+        if d.is_zero() {
+            return Err(format!(
+                "[{section}].{key} = {v:?}: expected more than 0s, e.g. \"10s\""
+            ));
+        }
+        Ok(d)
+    };
+    let events = EventsSettings {
+        keep: positive("events", "keep", &events.keep)?,
+        deliver_deadline: duration_setting("events", "deliver_deadline", &events.deliver_deadline)?,
+        retry_initial: positive("events", "retry_initial", &events.retry_initial)?,
+        retry_max: positive("events", "retry_max", &events.retry_max)?,
+        poll_interval: positive("events", "poll_interval", &events.poll_interval)?,
+    };
+    if !(1..=1_000_000).contains(&health.failing_after) {
+        return Err(format!(
+            "[health].failing_after = {}: expected a number of consecutive failed polls from 1 to 1000000 (default 5)",
+            health.failing_after
+        ));
+    }
+    let health = HealthSettings {
+        failing_after: health.failing_after as u32,
+        failing_for: positive("health", "failing_for", &health.failing_for)?,
+        stale_after: positive("health", "stale_after", &health.stale_after)?,
+    };
+    let mut out: Vec<WebhookSettings> = Vec::with_capacity(webhooks.len());
+    for (i, w) in webhooks.into_iter().enumerate() {
+        let at = format!("[[webhooks]] #{}", i + 1);
+        let url = w.url.trim().to_string();
+        match url::Url::parse(&url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => {
+                return Err(format!(
+                    "{at}: url = {:?}: expected an absolute http:// or https:// URL of the receiver, e.g. \"https://hooks.example.org/feedsmith\"",
+                    crate::redact::redact_url(&url)
+                ))
+            }
+        }
+        let name = w
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| url.clone());
+        if out.iter().any(|o| o.name == name) {
+            return Err(format!(
+                "{at}: a webhook named {:?} is configured twice; give each [[webhooks]] table its own name (or URL)",
+                crate::redact::redact_url(&name)
+            ));
+        }
+        if w.events.is_empty() {
+            return Err(format!(
+                "{at}: events = []: name the events it takes, from: {}",
+                crate::events::event_names()
+            ));
+        }
+        let mut kinds = Vec::with_capacity(w.events.len());
+        for e in &w.events {
+            match crate::store::outbox::EventKind::parse(e.trim()) {
+                Some(k) if !kinds.contains(&k) => kinds.push(k),
+                Some(_) => {}
+                None => {
+                    return Err(format!(
+                        "{at}: events: unknown event type {e:?}; expected one of: {}",
+                        crate::events::event_names()
+                    ))
+                }
+            }
+        }
+        for f in &w.feeds {
+            if !feeds
+                .iter()
+                .any(|c| c.name.trim() == f.trim() || c.url.trim() == f.trim())
+            {
+                return Err(format!(
+                    "{at}: feeds: {f:?} is not the name or URL of a configured [[feeds]] table"
+                ));
+            }
+        }
+        let secret = match w.secret_env.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(var) => match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Some(crate::events::WebhookSecret(v)),
+                _ => {
+                    return Err(format!(
+                        "{at}: secret_env = {var:?}: the environment variable {var} is not set or empty; export the signing key in it (the receiver verifies X-Feedsmith-Signature with the same key), or remove secret_env to send unsigned"
+                    ))
+                }
+            },
+        };
+        let timeout =
+            positive("webhooks", "timeout", &w.timeout).map_err(|e| format!("{at}: {e}"))?;
+        if !(1..=1000).contains(&w.max_attempts) {
+            return Err(format!(
+                "{at}: max_attempts = {}: expected 1 to 1000",
+                w.max_attempts
+            ));
+        }
+        out.push(WebhookSettings {
+            name,
+            url,
+            events: kinds,
+            feeds: w.feeds.iter().map(|f| f.trim().to_string()).collect(),
+            collections: w.collections.iter().map(|c| c.trim().to_string()).collect(),
+            secret_env: w.secret_env.filter(|v| !v.trim().is_empty()),
+            secret,
+            timeout,
+            max_attempts: w.max_attempts as u32,
+        });
+    }
+    Ok((events, health, out))
 }
 
 /// Taxonomy files read and compiled during one load, each once however many feeds use it.

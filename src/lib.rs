@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod enrich;
 pub mod error;
+pub mod events;
 pub mod fetch;
 pub mod metrics;
 pub mod normalize;

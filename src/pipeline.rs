@@ -322,6 +322,7 @@ async fn record_store_failure(app: &App, record: &FeedRecord, feed_url: &str, e:
     let error = format!("cannot store the poll: {e}");
     let mut failed = PollRecord::new(Utc::now().trunc_subsecs(0), Outcome::Failed);
     failed.error = Some(error.clone());
+    failed.health = app.settings.health.rules();
     let recorded = app
         .store
         .save_poll(record.id, &failed, &[], &[])
@@ -379,6 +380,7 @@ async fn refresh_inner(
     };
 
     let mut poll = PollRecord::new(now, Outcome::Failed);
+    poll.health = app.settings.health.rules();
     let mut posts = Vec::new();
     let mut skipped = Vec::new();
     // Removed Reddit posts (from the article cache) and the article plan of this document.
@@ -401,6 +403,7 @@ async fn refresh_inner(
             poll.retry_after = e.retry_after();
             facts.retry_after = e.retry_after();
             poll.gone = e.is_gone();
+            poll.blocked = e.is_blocked();
             poll.error = Some(e.to_string());
         }
         Ok(FetchResponse::NotModified {

@@ -14,19 +14,30 @@ use crate::error::{exit, CommandError};
 use crate::policy;
 use crate::publish::formats::xml_escape;
 use crate::redact::{redact_text, redact_url};
+use crate::store::outbox::HealthState;
 
-pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError> {
+pub async fn list(settings: Settings, as_json: bool, unhealthy: bool) -> Result<u8, CommandError> {
     let feeds = settings.feeds.clone();
     super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
     let records = app.store.list_feeds().await?;
     let paused = crate::app::host_pauses(&app).await;
+    let health = app.store.outbox().feed_health().await?;
     let now = chrono::Utc::now();
     let mut items = Vec::with_capacity(feeds.len());
+    let mut shown = Vec::with_capacity(feeds.len());
     for f in &feeds {
         let r = records.iter().find(|r| r.url == f.url);
         let host = crate::app::feed_host(r.map_or(f.url.as_str(), |r| r.effective_url()));
+        let h = r.and_then(|r| health.iter().find(|h| h.feed_id == r.id));
+        let state = h.map(|h| h.state).unwrap_or(HealthState::Ok);
+        if unhealthy && state == HealthState::Ok {
+            continue;
+        }
+        shown.push(f);
         items.push(json!({
+            "health": state,
+            "health_since": h.filter(|h| h.state != HealthState::Ok).map(|h| h.changed_at),
             "name": f.name,
             "url": redact_url(&f.url),
             "collection": f.collection,
@@ -50,7 +61,7 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
         crate::outln!("{text}")?;
     } else {
-        for (f, item) in feeds.iter().zip(&items) {
+        for (f, item) in shown.iter().zip(&items) {
             let outcome = item["last_outcome"].as_str().unwrap_or("never polled");
             let polled = item["last_polled_at"].as_str().unwrap_or("-");
             let mut error = item["last_error"]
@@ -66,16 +77,17 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
                 error.push_str(&format!("  next due {due}"));
             }
             crate::outln!(
-                "{:<30} {:>6} posts  {:<12} {}  {}{}",
+                "{:<30} {:>6} posts  {:<8} {:<12} {}  {}{}",
                 f.name,
                 item["posts"],
+                item["health"].as_str().unwrap_or("ok"),
                 outcome,
                 polled,
                 redact_url(&f.url),
                 error
             )?;
         }
-        eprintln!("{} feeds", feeds.len());
+        eprintln!("{} feeds", shown.len());
     }
     Ok(exit::OK)
 }

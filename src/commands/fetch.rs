@@ -43,6 +43,15 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     if let Err(e) = crate::pipeline::resume_articles(&app, &selected).await {
         tracing::warn!("cannot read the article queue: {e}");
     }
+    // Webhooks get the events of this run's polls: their cursors exist before the first poll.
+    let deliveries =
+        crate::events::deliver::Worker::new(Arc::clone(&app.store), &app.settings.http.user_agent)
+            .map_err(|e| CommandError::Runtime(format!("cannot build the webhook client: {e}")))?;
+    let delivery_config = super::webhooks::worker_config(&app.settings);
+    deliveries
+        .register(&delivery_config)
+        .await
+        .map_err(|e| e.at(&db_url))?;
     let started = Instant::now();
     let total = selected.len();
     let grace = app.settings.schedule.shutdown_grace;
@@ -102,6 +111,33 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
             0
         }
     };
+    // The webhooks' deliveries, within [events] deliver_deadline (what is left waits for the
+    // next fetch or for `run`: it is in the database).
+    if !delivery_config.webhooks.is_empty() && stop.signal().is_none() {
+        bar.set_message("webhook deliveries");
+        match deliveries
+            .drain(
+                &delivery_config,
+                delivery_config.events.deliver_deadline,
+                &stop.token,
+            )
+            .await
+        {
+            Ok((report, 0)) => tracing::debug!(
+                delivered = report.delivered,
+                retried = report.retried,
+                dead = report.dead,
+                "webhooks: every delivery done"
+            ),
+            Ok((report, pending)) => tracing::warn!(
+                delivered = report.delivered,
+                dead = report.dead,
+                pending,
+                "webhooks: deliveries still pending at [events] deliver_deadline; the next fetch or `run` sends them"
+            ),
+            Err(e) => tracing::error!("webhooks: delivery failed: {e}"),
+        }
+    }
     bar.finish_and_clear();
     telemetry::clear_progress_bar();
     // `[publish] git`: one commit for the whole run (before the store closes: the lease).

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::{Cli, Command, ConfigCommand, FeedsCommand, HostsCommand, PostsCommand};
+use crate::cli::{
+    Cli, Command, ConfigCommand, FeedsCommand, HostsCommand, PostsCommand, WebhooksCommand,
+};
 use crate::config::{self, Settings};
 use crate::error::{exit, CommandError};
 
@@ -19,6 +21,7 @@ pub mod migrate;
 pub mod out;
 pub mod posts;
 pub mod run;
+pub mod webhooks;
 
 /// Run the command line's command; returns the process exit code.
 pub async fn dispatch(cli: Cli) -> u8 {
@@ -48,7 +51,9 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
         Command::Posts(PostsCommand::Show { id }) => posts::show(settings()?, id).await,
         Command::Config(ConfigCommand::Check) => config_check::run(settings()?),
         Command::Export(args) => export::run(settings()?, args).await,
-        Command::Feeds(FeedsCommand::List { json }) => feeds::list(settings()?, *json).await,
+        Command::Feeds(FeedsCommand::List { json, unhealthy }) => {
+            feeds::list(settings()?, *json, *unhealthy).await
+        }
         Command::Feeds(FeedsCommand::Import {
             file,
             write,
@@ -78,6 +83,12 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
         Command::Hosts(HostsCommand::List { json }) => hosts::list(settings()?, *json).await,
         Command::Healthcheck(args) => healthcheck::run(settings()?, args).await,
         Command::Migrate => migrate::run(settings()?).await,
+        Command::Webhooks(WebhooksCommand::List { dead, json }) => {
+            webhooks::list(settings()?, *dead, *json).await
+        }
+        Command::Events { after, limit, json } => {
+            webhooks::events(settings()?, *after, *limit, *json).await
+        }
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
     }

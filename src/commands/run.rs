@@ -34,9 +34,41 @@ pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, Command
     let mut int =
         signal(SignalKind::interrupt()).map_err(|e| CommandError::Runtime(e.to_string()))?;
 
+    // Webhooks get the events of the first polls too: their cursors exist before the scheduler
+    // starts.
+    let worker =
+        crate::events::deliver::Worker::new(app.store.clone(), &app.settings.http.user_agent)
+            .map_err(|e| CommandError::Runtime(format!("cannot build the webhook client: {e}")))?;
+    worker
+        .register(&super::webhooks::worker_config(&app.settings))
+        .await
+        .map_err(|e| CommandError::Runtime(e.to_string()))?;
     let daemon = Daemon::start(app, source)
         .await
         .map_err(|e| CommandError::Runtime(e.to_string()))?;
+    // The webhook deliveries and the outbox chores (retention, stale feeds), until shutdown.
+    let stop_events = CancellationToken::new();
+    let deliveries = {
+        let d = daemon.clone();
+        let stop = stop_events.clone();
+        tokio::spawn(async move {
+            worker
+                .run(|| super::webhooks::worker_config(&d.app().settings), stop)
+                .await
+        })
+    };
+    let chores = {
+        let d = daemon.clone();
+        let store = daemon.app().store.clone();
+        tokio::spawn(crate::events::chores::run(
+            store,
+            move || {
+                let app = d.app();
+                (app.settings.events.clone(), app.settings.health.clone())
+            },
+            stop_events.clone(),
+        ))
+    };
     let stop_server = CancellationToken::new();
     let router = server::router(daemon.clone());
     let overflow = server::overflow_router(daemon.clone());
@@ -82,6 +114,14 @@ pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, Command
     if let Some(c) = committer {
         let _ = c.await;
     }
+    // An attempt in flight ends with its own timeout; an unrecorded one is sent again later
+    // (at least once).
+    stop_events.cancel();
+    let _ = tokio::time::timeout(grace, async {
+        let _ = deliveries.await;
+        let _ = chores.await;
+    })
+    .await;
     stop_server.cancel();
     if let Some(w) = watchdog {
         w.abort();

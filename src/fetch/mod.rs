@@ -152,6 +152,15 @@ impl FetchError {
             FetchError::Deferred { .. } | FetchError::HostPaused { .. }
         )
     }
+    /// True when the host blocks this client: a block page (an HTML 403/429, named `blocked:` in
+    /// the hint), for feed health `blocked` (src/store/outbox.rs). The sibling feeds it pauses
+    /// are deferred ([`FetchError::is_deferred`]) and keep their health.
+    pub fn is_blocked(&self) -> bool {
+        match self {
+            FetchError::Status { hint, .. } => hint.contains("; blocked: "),
+            _ => false,
+        }
+    }
 }
 
 /// Whose say-so a fetch runs on: the origin (scheme, host, port) of the configured feed it is

@@ -18,6 +18,7 @@ use serde_json::json;
 
 mod api;
 pub mod conn;
+mod events;
 
 /// A `since` value (`--since`, `/api/posts?since=`) that is neither a day nor an RFC 3339 time.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,8 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/api/hosts", get(api_hosts))
         .route("/api/posts", get(api::posts))
         .route("/api/posts/{id}", get(api::post))
+        .route("/api/events", get(events::events))
+        .route("/api/deliveries", get(events::deliveries))
         .route("/feed.xml", get(api::atom_feed))
         .route_layer(middleware::from_fn_with_state(
             daemon.clone(),
@@ -148,6 +151,18 @@ async fn readyz(State(d): State<Arc<Daemon>>) -> Response {
 }
 
 async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
+    let health = {
+        let app = d.app();
+        let ids: Vec<i64> = match app.store.list_feeds().await {
+            Ok(records) => records
+                .iter()
+                .filter(|r| app.settings.feeds.iter().any(|f| f.url == r.url))
+                .map(|r| r.id)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        crate::events::chores::render_metrics(&*app.store, &ids).await
+    };
     (
         [(
             header::CONTENT_TYPE,
@@ -158,6 +173,7 @@ async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
             app.metrics.render()
                 + &app.articles.render_metrics()
                 + &crate::fetch::guard::render_metrics()
+                + &health
         },
     )
         .into_response()
@@ -191,6 +207,7 @@ async fn api_feeds(State(d): State<Arc<Daemon>>) -> Response {
                 .into_response()
         }
     };
+    let health = app.store.outbox().feed_health().await.unwrap_or_default();
     let now = chrono::Utc::now();
     let items: Vec<serde_json::Value> = app
         .settings
@@ -201,7 +218,10 @@ async fn api_feeds(State(d): State<Arc<Daemon>>) -> Response {
             let host = crate::app::feed_host(r.map_or(f.url.as_str(), |r| r.effective_url()));
             // A poll that could not be stored at all is not on the row yet.
             let unstored = app.metrics.unstored_failure(&f.url);
+            let h = r.and_then(|r| health.iter().find(|h| h.feed_id == r.id));
             json!({
+                "health": h.map(|h| h.state).unwrap_or(crate::store::outbox::HealthState::Ok),
+                "health_since": h.filter(|h| h.state != crate::store::outbox::HealthState::Ok).map(|h| h.changed_at),
                 "name": f.name,
                 // Redacted (credentials, tokens: src/redact.rs), and so is the stored error,
                 // which may predate redaction.

@@ -60,6 +60,7 @@ impl Serialize for DatabaseSettings {
 }
 
 pub mod hosts;
+pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
 
@@ -399,6 +400,10 @@ pub struct PollRecord {
     pub ttl_minutes: Option<u32>,
     /// When the scheduler may poll again (`None`: at the next tick).
     pub next_due_at: Option<DateTime<Utc>>,
+    /// The host blocked this client (a block page, or paused after one): `feed.blocked`.
+    pub blocked: bool,
+    /// `[health]`: when failures make the feed `failing` (decided in the poll's transaction).
+    pub health: outbox::HealthRules,
 }
 
 impl PollRecord {
@@ -415,6 +420,8 @@ impl PollRecord {
             fetch_url: None,
             ttl_minutes: None,
             next_due_at: None,
+            blocked: false,
+            health: outbox::HealthRules::default(),
         }
     }
 }
@@ -702,6 +709,8 @@ pub trait Store: Send + Sync {
     async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError>;
     /// True when the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The outbox: events and webhook deliveries (src/store/outbox.rs).
+    fn outbox(&self) -> &dyn outbox::Outbox;
     /// Close every connection once the writes in progress are done, at the end of `fetch` and
     /// of `run`. For SQLite this leaves the whole database in its file: the last connection to
     /// close checkpoints the WAL and removes it. Later calls would reopen or fail; none are made.

@@ -23,6 +23,9 @@ use super::{
 };
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 use crate::normalize::{post_path, post_path_with_slug};
+use crate::store::outbox::EventKind;
+
+mod outbox;
 
 pub struct PgStore {
     pool: PgPool,
@@ -208,6 +211,7 @@ async fn insert_run(
             .bind(&keys)
             .execute(&mut **tx)
             .await?;
+        outbox::post_events(tx, EventKind::PostCreated, feed_id, &keys).await?;
         Ok(true)
     } else {
         sqlx::query("ROLLBACK TO SAVEPOINT insert_run")
@@ -348,6 +352,7 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         if withdraw {
             for s in skipped {
+                outbox::post_withdrawn(&mut tx, feed_id, &s.entry_key).await?;
                 sqlx::query("DELETE FROM posts WHERE feed_id = $1 AND entry_key = $2")
                     .bind(feed_id)
                     .bind(&s.entry_key)
@@ -720,6 +725,10 @@ impl Store for PgStore {
         Ok(())
     }
 
+    fn outbox(&self) -> &dyn super::outbox::Outbox {
+        self
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -858,6 +867,7 @@ async fn save_one(
             .bind(id)
             .execute(&mut **tx)
             .await?;
+            outbox::post_events(tx, EventKind::PostUpdated, feed_id, &[&post.entry_key]).await?;
             report.updated += 1;
             return Ok(());
         }
@@ -905,6 +915,7 @@ async fn save_one(
             .bind(&post.entry_key)
             .execute(&mut **tx)
             .await?;
+        outbox::post_events(tx, EventKind::PostCreated, feed_id, &[&post.entry_key]).await?;
         report.new += 1;
     }
     Ok(())
@@ -951,5 +962,6 @@ async fn update_feed_state(
         .bind(poll.outcome == Outcome::Deferred)
         .execute(&mut **tx)
         .await?;
+    outbox::after_poll(tx, feed_id, poll).await?;
     Ok(())
 }

@@ -33,6 +33,7 @@ use super::{
 };
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 use crate::normalize::{post_path, post_path_with_slug};
+use crate::store::outbox::EventKind;
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -184,7 +185,13 @@ impl SqliteStore {
             // The writer is gone (its runtime shut down while this store lives on, as in a test
             // that shares a store between runtimes): nothing was queued, write it directly.
             let mut writer = self.writer.lock().await;
-            let result = update_feed_state(writer.conn().await?, feed_id, poll).await;
+            let result = async {
+                let mut tx = begin_immediate(writer.conn().await?).await?;
+                update_feed_state(&mut tx, feed_id, poll).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            .await;
             return writer.check(result);
         }
         match committed.await {
@@ -197,6 +204,8 @@ impl SqliteStore {
         &self.pool
     }
 }
+
+mod outbox;
 
 super::row_mappers!(SqliteRow);
 super::post_inserts!(sqlx::Sqlite);
@@ -526,6 +535,7 @@ impl Store for SqliteStore {
         let mut tx = begin_immediate(writer.conn().await?).await?;
         if withdraw {
             for s in skipped {
+                outbox::post_withdrawn(&mut tx, feed_id, &s.entry_key).await?;
                 sqlx::query("DELETE FROM posts WHERE feed_id = ? AND entry_key = ?")
                     .bind(feed_id)
                     .bind(&s.entry_key)
@@ -991,6 +1001,10 @@ impl Store for SqliteStore {
         writer.check(done.map(drop).map_err(StoreError::from))
     }
 
+    fn outbox(&self) -> &dyn super::outbox::Outbox {
+        self
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -1055,6 +1069,8 @@ async fn save_entries_tx(
         if run_len >= 2 {
             let run: Vec<&Post> = posts[i..i + run_len].iter().collect();
             if insert_run(tx, feed_id, &run, now).await? {
+                let keys: Vec<&str> = run.iter().map(|p| p.entry_key.as_str()).collect();
+                outbox::post_events(tx, EventKind::PostCreated, feed_id, &keys).await?;
                 for post in &run {
                     if skipped_keys.contains(post.entry_key.as_str()) {
                         sqlx::query(
@@ -1168,6 +1184,7 @@ async fn save_one(
             .bind(id)
             .execute(&mut **tx)
             .await?;
+            outbox::post_events(tx, EventKind::PostUpdated, feed_id, &[&post.entry_key]).await?;
             report.updated += 1;
             return Ok(());
         }
@@ -1219,6 +1236,7 @@ async fn save_one(
                 .execute(&mut **tx)
                 .await?;
         }
+        outbox::post_events(tx, EventKind::PostCreated, feed_id, &[&post.entry_key]).await?;
         report.new += 1;
     }
     Ok(())
@@ -1443,7 +1461,14 @@ async fn write_jobs(writer: &mut Writer, jobs: &mut Vec<WriteJob>) {
 /// Feed-row-only polls (distinct feeds) with one statement.
 async fn write_states(writer: &mut Writer, group: Vec<StateWrite>) {
     let polls: Vec<(i64, &PollRecord)> = group.iter().map(|j| (j.feed_id, &j.poll)).collect();
-    let written = async { update_feed_states(writer.conn().await?, &polls).await }.await;
+    // One transaction: the rows and the health events they cause.
+    let written = async {
+        let mut tx = begin_immediate(writer.conn().await?).await?;
+        update_feed_states(&mut tx, &polls).await?;
+        tx.commit().await?;
+        Ok::<(), StoreError>(())
+    }
+    .await;
     match written {
         Ok(()) => {
             for job in group {
@@ -1459,9 +1484,13 @@ async fn write_states(writer: &mut Writer, group: Vec<StateWrite>) {
             );
             writer.conn = None;
             for job in group {
-                let result =
-                    async { update_feed_state(writer.conn().await?, job.feed_id, &job.poll).await }
-                        .await;
+                let result = async {
+                    let mut tx = begin_immediate(writer.conn().await?).await?;
+                    update_feed_state(&mut tx, job.feed_id, &job.poll).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+                .await;
                 let result = writer.check(result);
                 let _ = job.done.send(result);
             }
@@ -1625,6 +1654,9 @@ async fn update_feed_states(
     .bind(Utc::now())
     .execute(&mut *conn)
     .await?;
+    for (id, p) in polls {
+        outbox::after_poll(conn, *id, p).await?;
+    }
     Ok(())
 }
 
@@ -1676,6 +1708,7 @@ async fn update_feed_state(
         .bind(feed_id)
         .execute(&mut *conn)
         .await?;
+    outbox::after_poll(conn, feed_id, poll).await?;
     Ok(())
 }
 

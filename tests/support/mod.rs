@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 pub mod db;
+pub mod receiver;
 
 /// What a route answers.
 #[derive(Clone, Debug)]
