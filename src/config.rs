@@ -190,6 +190,9 @@ struct RawSettings {
     feeds: Vec<RawFeed>,
     #[serde(default)]
     hosts: Vec<RawHost>,
+    /// `[[rules]]`: compiled by src/rules, which names the rule and key of a mistake.
+    #[serde(default)]
+    rules: Vec<toml::Value>,
 }
 
 /// `[[hosts]]`: politeness per host (README "Hosts, not feeds").
@@ -379,6 +382,12 @@ struct RawFeed {
     content_selector: Option<String>,
     #[serde(default)]
     public_url: Option<String>,
+    /// `[[feeds.rules]]` (or `rules = [{ ... }]`), before the global ones.
+    #[serde(default)]
+    rules: Vec<toml::Value>,
+    /// Publish only the entries a `keep` rule matched.
+    #[serde(default)]
+    keep_only: bool,
 }
 
 fn yes() -> bool {
@@ -445,6 +454,7 @@ fn defaults() -> RawSettings {
         },
         feeds: Vec::new(),
         hosts: Vec::new(),
+        rules: Vec::new(),
     }
 }
 
@@ -719,7 +729,7 @@ fn check_known_keys(known: &toml::Value, given: &toml::Value, prefix: &str) -> R
         } else {
             format!("{prefix}.{key}")
         };
-        if prefix.is_empty() && (key == "feeds" || key == "hosts") {
+        if prefix.is_empty() && (key == "feeds" || key == "hosts" || key == "rules") {
             continue;
         }
         match known.get(key) {
@@ -938,8 +948,15 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         articles,
         feeds,
         hosts,
+        rules,
     } = raw;
     let articles = validate_articles(articles)?;
+    let global_rules = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| crate::rules::compile_rule(r, &format!("rules[{i}]")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
     let hosts = validate_hosts(&hosts)?;
 
     let db_url = database.url.trim().to_string();
@@ -1151,6 +1168,14 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
                 None => Ok(None),
             }
         };
+        let mut feed_rules = f
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(j, r)| crate::rules::compile_rule(r, &format!("feeds[{i}].rules[{j}]")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        feed_rules.extend(global_rules.iter().cloned());
         feed_configs.push(FeedConfig {
             name: f.name.trim().to_string(),
             url,
@@ -1164,6 +1189,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             full_content,
             content_selector,
             public_url,
+            rules: crate::rules::FeedRules::new(feed_rules, f.keep_only),
         });
     }
 

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::{Cli, Command, ConfigCommand, FeedsCommand, PostsCommand};
+use crate::cli::{Cli, Command, ConfigCommand, FeedsCommand, PostsCommand, RulesCommand};
 use crate::config::{self, Settings};
 use crate::error::{exit, CommandError};
 
@@ -17,6 +17,8 @@ pub mod inspect;
 pub mod migrate;
 pub mod out;
 pub mod posts;
+pub mod reprocess;
+pub mod rules;
 pub mod run;
 
 /// Run the command line's command; returns the process exit code.
@@ -76,6 +78,8 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
         Command::Feeds(FeedsCommand::Remove { feed }) => feeds::remove(settings()?, feed),
         Command::Healthcheck(args) => healthcheck::run(settings()?, args).await,
         Command::Migrate => migrate::run(settings()?).await,
+        Command::Reprocess(args) => reprocess::run(settings()?, args).await,
+        Command::Rules(RulesCommand::Test(args)) => rules::test(settings()?, args).await,
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
     }

@@ -59,8 +59,11 @@ impl Serialize for DatabaseSettings {
     }
 }
 
+pub mod entries;
 pub mod postgres;
 pub mod sqlite;
+
+pub use entries::StoredEntry;
 
 /// Row -> record mapping, identical for both backends except for the row type; generated per
 /// backend by `row_mappers!(RowType)` (sqlx's generic `Row` bounds would be longer than this).
@@ -593,6 +596,17 @@ pub trait Store: Send + Sync {
     async fn check_writable(&self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Store the parsed form of entries of a feed (`entries`, for `reprocess`): inserted, or
+    /// replaced keeping the first `first_seen_at`.
+    async fn save_parsed_entries(
+        &self,
+        feed_id: i64,
+        entries: &[StoredEntry],
+    ) -> Result<(), StoreError>;
+    /// Every stored parsed entry of a feed.
+    async fn parsed_entries(&self, feed_id: i64) -> Result<Vec<StoredEntry>, StoreError>;
+    /// Every remembered skipped entry of a feed, with its reason.
+    async fn skipped_entries(&self, feed_id: i64) -> Result<Vec<SkippedEntry>, StoreError>;
     /// True when the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
     /// Close every connection once the writes in progress are done, at the end of `fetch` and
