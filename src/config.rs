@@ -71,6 +71,10 @@ pub struct Settings {
     pub enrich: EnrichSettings,
     pub articles: ArticleSettings,
     pub feeds: Vec<FeedConfig>,
+    /// The global `[[rules]]` (each feed's `rules` has them after its own): for `inspect` of a
+    /// feed that is not configured.
+    #[serde(skip)]
+    pub global_rules: crate::rules::FeedRules,
 }
 
 /// `[enrich]`: keyword tags from a taxonomy (README "Keyword tags"). The taxonomy files are read
@@ -1232,6 +1236,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         enrich,
         articles,
         feeds: feed_configs,
+        global_rules: crate::rules::FeedRules::new(global_rules, false),
     })
 }
 

@@ -89,6 +89,9 @@ pub struct Batch {
     /// Entries each rule matched, and those each `drop` rule dropped (src/rules).
     pub rule_matches: std::collections::BTreeMap<String, usize>,
     pub rule_drops: std::collections::BTreeMap<String, usize>,
+    /// The rules that matched each entry (by entry key; entries no rule matched are absent),
+    /// for `inspect --explain`.
+    pub rule_trace: HashMap<String, Vec<crate::rules::Applied>>,
 }
 
 /// Turn a parsed document into posts. `known` maps stored entry keys to content hashes; entries
@@ -131,6 +134,9 @@ pub fn build_batch(
         }
         let keyed = keyed.map(|(n, applied)| {
             count_rules(&mut batch, &n, &applied);
+            if !applied.is_empty() {
+                batch.rule_trace.insert(key.clone(), applied);
+            }
             n
         });
         match keyed {

@@ -49,6 +49,9 @@ pub struct Totals {
     /// Published before and now, in another collection (another path).
     pub moved: usize,
     pub unchanged: usize,
+    /// Posts whose file stays as it is but whose entry hash changed (a new taxonomy that gives
+    /// them no other tag): the hash is stored, nothing is exported.
+    pub rehashed: usize,
     /// Skipped before and now, for another reason or with another hash (no file changes).
     pub reskipped: usize,
     /// Posts and skipped entries stored without their parsed entry (before this version):
@@ -86,12 +89,26 @@ pub struct FeedPlan {
     pub withdraw: Vec<SkippedEntry>,
     /// Skipped entries whose hash or reason changed.
     pub reskip: Vec<SkippedEntry>,
+    /// Posts whose only change is their hash.
+    pub rehash: Vec<Post>,
 }
 
 impl FeedPlan {
     fn is_empty(&self) -> bool {
-        self.posts.is_empty() && self.withdraw.is_empty() && self.reskip.is_empty()
+        self.posts.is_empty()
+            && self.withdraw.is_empty()
+            && self.reskip.is_empty()
+            && self.rehash.is_empty()
     }
+}
+
+/// Whether the stored post and the new one are the same file: equal but for the hash and the
+/// slug (the store may have suffixed it, and keeps it).
+fn same_post(stored: &Post, new: &Post) -> bool {
+    let mut n = new.clone();
+    n.content_hash.clone_from(&stored.content_hash);
+    n.slug.clone_from(&stored.slug);
+    n == *stored
 }
 
 /// The whole dry run.
@@ -260,6 +277,7 @@ pub async fn plan(app: &App, scope: &Scope, bar: &ProgressBar) -> Result<Plan, C
             moves: Vec::new(),
             withdraw: Vec::new(),
             reskip: Vec::new(),
+            rehash: Vec::new(),
         };
         for ((key, first_seen), entry) in keyed.into_iter().zip(entries) {
             bar.inc(1);
@@ -335,6 +353,9 @@ pub async fn plan(app: &App, scope: &Scope, bar: &ProgressBar) -> Result<Plan, C
                 (Normalized::Post(p), Some(s), _) => {
                     if s.post.content_hash == p.content_hash {
                         totals.unchanged += 1;
+                    } else if same_post(&s.post, &p) {
+                        totals.rehashed += 1;
+                        fp.rehash.push(*p);
                     } else if s.post.collection != p.collection {
                         totals.moved += 1;
                         example(&mut examples, "moved", &p.title);
@@ -477,9 +498,14 @@ pub async fn apply(app: &App, plan: Plan, prune: bool) -> Result<Applied, Comman
                 )
                 .await;
             }
-            app.store
+            let saved = app
+                .store
                 .save_entries(id, &fp.posts, &fp.reskip, false)
-                .await
+                .await?;
+            if !fp.rehash.is_empty() {
+                app.store.save_entries(id, &fp.rehash, &[], false).await?;
+            }
+            Ok::<_, crate::store::StoreError>(saved)
         }
         .await;
         // Released (expired now) whatever happened; a lost lease is nothing to undo.
@@ -563,6 +589,12 @@ pub fn summary_line(t: &Totals) -> String {
         "{} entries: {} new, {} changed, {} withdrawn, {} moved, {} unchanged",
         t.entries, t.new, t.changed, t.withdrawn, t.moved, t.unchanged
     );
+    if t.rehashed > 0 {
+        s.push_str(&format!(
+            " ({} of them with a new entry hash only: stored, files unchanged)",
+            t.rehashed
+        ));
+    }
     if t.without_entry > 0 {
         s.push_str(&format!(
             "; {} stored before entries were kept (left as they are)",
