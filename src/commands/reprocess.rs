@@ -181,8 +181,146 @@ fn example(examples: &mut BTreeMap<String, Vec<String>>, kind: &str, title: &str
     }
 }
 
+/// One feed's stored state and its entries normalized again.
+struct Loaded {
+    feed: FeedConfig,
+    record: FeedRecord,
+    posts: HashMap<String, StoredPost>,
+    skipped: HashMap<String, SkippedEntry>,
+    /// `(entry key, result, rules applied)` in stored order.
+    results: Vec<(String, Normalized, Vec<crate::rules::Applied>)>,
+    without_entry: usize,
+    unreadable: usize,
+}
+
+/// Read one feed's posts, skipped entries and parsed entries, apply the cached articles, and
+/// normalize the entries in scope on the blocking pool (the CPU work: several feeds at once).
+async fn load_feed(
+    app: &App,
+    feed: FeedConfig,
+    record: FeedRecord,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> Result<Loaded, CommandError> {
+    let stored_entries = app.store.parsed_entries(record.id).await?;
+    let posts: HashMap<String, StoredPost> = app
+        .store
+        .list_posts(&PostFilter {
+            feed: Some(feed.url.clone()),
+            ..PostFilter::default()
+        })
+        .await?
+        .into_iter()
+        .filter(|p| p.feed_id == record.id)
+        .map(|p| (p.post.entry_key.clone(), p))
+        .collect();
+    let skipped: HashMap<String, SkippedEntry> = app
+        .store
+        .skipped_entries(record.id)
+        .await?
+        .into_iter()
+        .map(|s| (s.entry_key.clone(), s))
+        .collect();
+    let with_entry: std::collections::HashSet<&str> = stored_entries
+        .iter()
+        .map(|e| e.entry_key.as_str())
+        .collect();
+    let without_entry = posts
+        .keys()
+        .chain(skipped.keys())
+        .filter(|k| !with_entry.contains(k.as_str()))
+        .count();
+    let mut unreadable = 0;
+
+    // Decode, keep the scope's, then apply the cached articles as a poll would.
+    let mut keyed = Vec::with_capacity(stored_entries.len());
+    let mut doc = ParsedFeed::default();
+    for row in stored_entries {
+        let decoded = match crate::store::entries::decode(&row.data) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(feed = %feed.name, entry = %row.entry_key, "{e}; left as it is");
+                unreadable += 1;
+                continue;
+            }
+        };
+        let date = decoded
+            .entry
+            .published
+            .or(decoded.entry.updated)
+            .unwrap_or(row.first_seen_at);
+        if scope.since.is_some_and(|since| date < since) {
+            continue;
+        }
+        if !posts.contains_key(&row.entry_key) && !skipped.contains_key(&row.entry_key) {
+            // Parsed but stored as neither (a crash between the two writes): a poll will see
+            // it again.
+            continue;
+        }
+        doc.author = decoded.meta.author;
+        doc.link = decoded.meta.link;
+        keyed.push((row.entry_key, row.first_seen_at));
+        doc.entries.push(decoded.entry);
+    }
+    let removed = if keyed.is_empty() {
+        HashMap::new()
+    } else {
+        crate::pipeline::apply_cached_articles(app, &feed, &mut doc, now).await?
+    };
+    let enrich = app.settings.enrich.enrichment.clone();
+    let feed_for_work = feed.clone();
+    let results = tokio::task::spawn_blocking(move || {
+        let feed = feed_for_work;
+        let entries = std::mem::take(&mut doc.entries);
+        keyed
+            .into_iter()
+            .zip(entries)
+            .map(|((key, first_seen), entry)| {
+                let hash = normalize::entry_hash_with(&feed, &doc, &entry, Some(&enrich));
+                let skipped = |reason: String| {
+                    Normalized::Skipped(SkippedEntry {
+                        entry_key: key.clone(),
+                        content_hash: hash.clone(),
+                        reason,
+                    })
+                };
+                let (result, applied) = match normalize::normalize_entry_explained(
+                    &feed,
+                    &doc,
+                    &entry,
+                    first_seen,
+                    Some(&enrich),
+                    key.clone(),
+                    hash.clone(),
+                ) {
+                    Ok(r) => r,
+                    Err(e) => (skipped(e.to_string()), Vec::new()),
+                };
+                let result = match removed.get(&key) {
+                    Some(reason) => skipped(reason.clone()),
+                    None => result,
+                };
+                (key, result, applied)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| CommandError::Runtime(format!("normalization failed: {e}")))?;
+    Ok(Loaded {
+        feed,
+        record,
+        posts,
+        skipped,
+        results,
+        without_entry,
+        unreadable,
+    })
+}
+
 /// The dry run: what reprocessing `scope` would change. Writes nothing.
 pub async fn plan(app: &App, scope: &Scope, bar: &ProgressBar) -> Result<Plan, CommandError> {
+    use futures_util::StreamExt;
+
     let feeds = scoped_feeds(app, scope).await?;
     let names = rule_names(&feeds);
     let mut stats: Vec<RuleStat> = names
@@ -200,117 +338,42 @@ pub async fn plan(app: &App, scope: &Scope, bar: &ProgressBar) -> Result<Plan, C
     let mut totals = Totals::default();
     let mut examples = BTreeMap::new();
     let mut plans = Vec::new();
-    let enrich = app.settings.enrich.enrichment.clone();
     let now = Utc::now().trunc_subsecs(0);
-    for (feed, record) in feeds {
-        let stored_entries = app.store.parsed_entries(record.id).await?;
-        let posts: HashMap<String, StoredPost> = app
-            .store
-            .list_posts(&PostFilter {
-                feed: Some(feed.url.clone()),
-                ..PostFilter::default()
-            })
-            .await?
+    // A few feeds at once: one normalizes while the next is read.
+    let parallel = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8);
+    let mut loaded = futures_util::stream::iter(
+        feeds
             .into_iter()
-            .filter(|p| p.feed_id == record.id)
-            .map(|p| (p.post.entry_key.clone(), p))
-            .collect();
-        let skipped: HashMap<String, SkippedEntry> = app
-            .store
-            .skipped_entries(record.id)
-            .await?
-            .into_iter()
-            .map(|s| (s.entry_key.clone(), s))
-            .collect();
-        let with_entry: std::collections::HashSet<&str> = stored_entries
-            .iter()
-            .map(|e| e.entry_key.as_str())
-            .collect();
-        totals.without_entry += posts
-            .keys()
-            .chain(skipped.keys())
-            .filter(|k| !with_entry.contains(k.as_str()))
-            .count();
-
-        // Decode, keep the scope's, then apply the cached articles as a poll would.
-        let mut meta = ParsedFeed::default();
-        let mut keyed = Vec::with_capacity(stored_entries.len());
-        let mut doc = ParsedFeed::default();
-        for row in &stored_entries {
-            let decoded = match crate::store::entries::decode(&row.data) {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::warn!(feed = %feed.name, entry = %row.entry_key, "{e}; left as it is");
-                    totals.unreadable += 1;
-                    continue;
-                }
-            };
-            let date = decoded
-                .entry
-                .published
-                .or(decoded.entry.updated)
-                .unwrap_or(row.first_seen_at);
-            if scope.since.is_some_and(|since| date < since) {
-                continue;
-            }
-            if !posts.contains_key(&row.entry_key) && !skipped.contains_key(&row.entry_key) {
-                // Parsed but never stored as either (a crash between the two writes): a poll
-                // will see it again.
-                continue;
-            }
-            meta = decoded.meta;
-            keyed.push((row.entry_key.clone(), row.first_seen_at));
-            doc.entries.push(decoded.entry);
-        }
-        if keyed.is_empty() {
-            continue;
-        }
-        doc.author = meta.author.clone();
-        doc.link = meta.link.clone();
-        let removed = crate::pipeline::apply_cached_articles(app, &feed, &mut doc, now).await?;
-        let entries = std::mem::take(&mut doc.entries);
-
+            .map(|(feed, record)| load_feed(app, feed, record, scope, now)),
+    )
+    .buffered(parallel);
+    while let Some(l) = loaded.next().await {
+        let Loaded {
+            feed,
+            record,
+            posts,
+            skipped,
+            results,
+            without_entry,
+            unreadable,
+        } = l?;
+        totals.without_entry += without_entry;
+        totals.unreadable += unreadable;
         let mut fp = FeedPlan {
-            feed: feed.clone(),
-            record: record.clone(),
+            feed,
+            record,
             posts: Vec::new(),
             moves: Vec::new(),
             withdraw: Vec::new(),
             reskip: Vec::new(),
             rehash: Vec::new(),
         };
-        for ((key, first_seen), entry) in keyed.into_iter().zip(entries) {
+        for (key, result, applied) in results {
             bar.inc(1);
             totals.entries += 1;
-            let hash = normalize::entry_hash_with(&feed, &doc, &entry, Some(&enrich));
-            let (result, applied) = match normalize::normalize_entry_explained(
-                &feed,
-                &doc,
-                &entry,
-                first_seen,
-                Some(&enrich),
-                key.clone(),
-                hash.clone(),
-            ) {
-                Ok(r) => r,
-                Err(e) => (
-                    Normalized::Skipped(SkippedEntry {
-                        entry_key: key.clone(),
-                        content_hash: hash.clone(),
-                        reason: e.to_string(),
-                    }),
-                    Vec::new(),
-                ),
-            };
-            let result = match removed.get(&key) {
-                Some(reason) => Normalized::Skipped(SkippedEntry {
-                    entry_key: key.clone(),
-                    content_hash: hash.clone(),
-                    reason: reason.clone(),
-                }),
-                None => result,
-            };
-            let title = entry.title.clone().unwrap_or_default();
             let stored_post = posts.get(&key);
             // The per-rule counts.
             for a in &applied {
@@ -386,7 +449,6 @@ pub async fn plan(app: &App, scope: &Scope, bar: &ProgressBar) -> Result<Plan, C
                 }
                 (Normalized::Skipped(n), None, _) => {
                     totals.reskipped += 1;
-                    let _ = &title;
                     fp.reskip.push(n);
                 }
             }
