@@ -311,7 +311,8 @@ async fn bad_rules_are_configuration_errors_naming_rule_and_key() {
 /// The README's rule examples are valid configuration (each block loads on its own).
 #[tokio::test]
 async fn the_readme_rule_examples_load() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let start = readme.find("### Rules").expect("a Rules section");
     let section = &readme[start..];
     let end = section.find("\n## ").unwrap_or(section.len());
@@ -320,7 +321,11 @@ async fn the_readme_rule_examples_load() {
         .skip(1)
         .map(|b| b.split("```").next().unwrap())
         .collect();
-    assert_eq!(blocks.len(), 3, "the README's Rules section has three TOML examples");
+    assert_eq!(
+        blocks.len(),
+        3,
+        "the README's Rules section has three TOML examples"
+    );
     for b in &blocks {
         let ws = Workspace::new(b, "");
         let out = ws.run(&["config", "check"]).await;

@@ -117,3 +117,123 @@ pub fn normalize_entry_explained(
     }
     Ok((Normalized::Post(post), decision.applied))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{compile_rule, FeedRules};
+
+    fn feed_with(rules: &[&str], keep_only: bool) -> FeedConfig {
+        let mut feed = FeedConfig::new("Blog", "https://example.org/feed", "blogs");
+        let compiled = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                compile_rule(&toml::from_str(r).unwrap(), &format!("rules[{i}]")).unwrap()
+            })
+            .collect();
+        feed.rules = FeedRules::new(compiled, keep_only);
+        feed
+    }
+
+    fn entry(title: &str, words: usize) -> ParsedEntry {
+        ParsedEntry {
+            id: Some("e1".into()),
+            link: Some("https://example.org/e1".into()),
+            title: Some(title.into()),
+            categories: vec!["Copilot".into()],
+            content_html: Some(format!("<p>{}</p>", "word ".repeat(words))),
+            ..ParsedEntry::default()
+        }
+    }
+
+    fn run(feed: &FeedConfig, e: &ParsedEntry) -> (Normalized, Vec<Applied>) {
+        let parsed = ParsedFeed::default();
+        let key = super::super::entry_key(feed, e);
+        let hash = super::super::entry_hash(feed, &parsed, e);
+        normalize_entry_explained(feed, &parsed, e, Utc::now(), None, key, hash).unwrap()
+    }
+
+    #[test]
+    fn route_gives_the_collections_path_and_viewing_mode() {
+        let feed = feed_with(
+            &["when = { categories = \"(?i)^copilot$\" }\naction = \"route\"\ncollection = \"videos\""],
+            false,
+        );
+        let (n, applied) = run(&feed, &entry("Copilot news", 50));
+        let Normalized::Post(p) = n else {
+            panic!("{n:?}")
+        };
+        assert_eq!(p.collection, "videos");
+        assert_eq!(p.viewing_mode, "internal");
+        assert!(super::super::post_path(&p).starts_with("_videos/"));
+        assert_eq!(applied.len(), 1);
+    }
+
+    #[test]
+    fn tag_and_category_reach_the_front_matter() {
+        let feed = feed_with(
+            &[
+                "when = { title = \"news\" }\naction = \"tag\"\ntags = [\"Release Notes\"]",
+                "when = { title = \"news\" }\naction = \"category\"\ncategory = \"News\"",
+            ],
+            false,
+        );
+        let (n, _) = run(&feed, &entry("Copilot news", 50));
+        let Normalized::Post(p) = n else {
+            panic!("{n:?}")
+        };
+        assert!(p.tags.iter().any(|t| t == "Release Notes"), "{:?}", p.tags);
+        assert_eq!(p.categories, ["News"]);
+    }
+
+    #[test]
+    fn min_chars_overrides_the_feeds_minimum() {
+        let mut feed = feed_with(
+            &["when = { title = \"short\" }\naction = \"min_chars\"\nmin_chars = 10"],
+            false,
+        );
+        feed.min_content_chars = Some(1000);
+        let (n, _) = run(&feed, &entry("short one", 5));
+        assert!(matches!(n, Normalized::Post(_)), "{n:?}");
+        let (n, _) = run(&feed, &entry("other one", 5));
+        let Normalized::Skipped(s) = n else {
+            panic!("{n:?}")
+        };
+        assert!(s.reason.contains("below the 1000 required"), "{}", s.reason);
+    }
+
+    #[test]
+    fn drop_and_keep_only_skip_with_the_reason() {
+        let feed = feed_with(
+            &["name = \"no news\"\nwhen = { title = \"news\" }\naction = \"drop\""],
+            false,
+        );
+        let (n, _) = run(&feed, &entry("Copilot news", 50));
+        let Normalized::Skipped(s) = n else {
+            panic!("{n:?}")
+        };
+        assert_eq!(s.reason, "rule \"no news\"");
+        let feed = feed_with(&["when = { title = \"keepme\" }\naction = \"keep\""], true);
+        let (n, _) = run(&feed, &entry("Copilot news", 50));
+        let Normalized::Skipped(s) = n else {
+            panic!("{n:?}")
+        };
+        assert_eq!(s.reason, crate::rules::KEEP_ONLY_REASON);
+        let (n, _) = run(&feed, &entry("keepme", 50));
+        assert!(matches!(n, Normalized::Post(_)));
+    }
+
+    #[test]
+    fn rules_are_in_the_hash_only_when_there_are_some() {
+        let parsed = ParsedFeed::default();
+        let e = entry("Copilot news", 50);
+        let plain = FeedConfig::new("Blog", "https://example.org/feed", "blogs");
+        let a = feed_with(&["when = { title = \"a\" }\naction = \"drop\""], false);
+        let b = feed_with(&["when = { title = \"b\" }\naction = \"drop\""], false);
+        let h = |f: &FeedConfig| super::super::entry_hash(f, &parsed, &e);
+        assert_ne!(h(&a), h(&b));
+        assert_ne!(h(&a), h(&plain));
+        assert_eq!(h(&feed_with(&[], false)), h(&plain));
+    }
+}
