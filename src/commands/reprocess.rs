@@ -653,7 +653,7 @@ pub fn summary_line(t: &Totals) -> String {
     );
     if t.rehashed > 0 {
         s.push_str(&format!(
-            " ({} of them with a new entry hash only: stored, files unchanged)",
+            ", {} with a new entry hash only (stored; their files unchanged)",
             t.rehashed
         ));
     }
