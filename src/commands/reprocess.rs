@@ -187,8 +187,9 @@ struct Loaded {
     record: FeedRecord,
     posts: HashMap<String, StoredPost>,
     skipped: HashMap<String, SkippedEntry>,
-    /// `(entry key, result, rules applied)` in stored order.
-    results: Vec<(String, Normalized, Vec<crate::rules::Applied>)>,
+    /// `(entry key, result and rules applied)` in stored order; `None` when the entry's hash is
+    /// the stored one (not normalized again unless every entry is wanted).
+    results: Vec<(String, Option<(Normalized, Vec<crate::rules::Applied>)>)>,
     without_entry: usize,
     unreadable: usize,
 }
@@ -201,6 +202,7 @@ async fn load_feed(
     record: FeedRecord,
     scope: &Scope,
     now: DateTime<Utc>,
+    every_entry: bool,
 ) -> Result<Loaded, CommandError> {
     let stored_entries = app.store.parsed_entries(record.id).await?;
     let posts: HashMap<String, StoredPost> = app
@@ -269,6 +271,21 @@ async fn load_feed(
     };
     let enrich = app.settings.enrich.enrichment.clone();
     let feed_for_work = feed.clone();
+    // Same hash, same result: like a poll, reprocess leaves such entries alone without
+    // normalizing them (`rules test` normalizes them all, to count every rule's matches).
+    let stored_hashes: HashMap<String, String> = if every_entry {
+        HashMap::new()
+    } else {
+        posts
+            .iter()
+            .map(|(k, p)| (k.clone(), p.post.content_hash.clone()))
+            .chain(
+                skipped
+                    .iter()
+                    .map(|(k, s)| (k.clone(), s.content_hash.clone())),
+            )
+            .collect()
+    };
     let results = tokio::task::spawn_blocking(move || {
         let feed = feed_for_work;
         let entries = std::mem::take(&mut doc.entries);
@@ -277,6 +294,9 @@ async fn load_feed(
             .zip(entries)
             .map(|((key, first_seen), entry)| {
                 let hash = normalize::entry_hash_with(&feed, &doc, &entry, Some(&enrich));
+                if !removed.contains_key(&key) && stored_hashes.get(&key) == Some(&hash) {
+                    return (key, None);
+                }
                 let skipped = |reason: String| {
                     Normalized::Skipped(SkippedEntry {
                         entry_key: key.clone(),
@@ -300,7 +320,7 @@ async fn load_feed(
                     Some(reason) => skipped(reason.clone()),
                     None => result,
                 };
-                (key, result, applied)
+                (key, Some((result, applied)))
             })
             .collect::<Vec<_>>()
     })
@@ -318,7 +338,12 @@ async fn load_feed(
 }
 
 /// The dry run: what reprocessing `scope` would change. Writes nothing.
-pub async fn plan(app: &App, scope: &Scope, bar: &ProgressBar) -> Result<Plan, CommandError> {
+pub async fn plan(
+    app: &App,
+    scope: &Scope,
+    bar: &ProgressBar,
+    every_entry: bool,
+) -> Result<Plan, CommandError> {
     use futures_util::StreamExt;
 
     let feeds = scoped_feeds(app, scope).await?;
@@ -347,7 +372,7 @@ pub async fn plan(app: &App, scope: &Scope, bar: &ProgressBar) -> Result<Plan, C
     let mut loaded = futures_util::stream::iter(
         feeds
             .into_iter()
-            .map(|(feed, record)| load_feed(app, feed, record, scope, now)),
+            .map(|(feed, record)| load_feed(app, feed, record, scope, now, every_entry)),
     )
     .buffered(parallel);
     while let Some(l) = loaded.next().await {
@@ -371,9 +396,13 @@ pub async fn plan(app: &App, scope: &Scope, bar: &ProgressBar) -> Result<Plan, C
             reskip: Vec::new(),
             rehash: Vec::new(),
         };
-        for (key, result, applied) in results {
+        for (key, result) in results {
             bar.inc(1);
             totals.entries += 1;
+            let Some((result, applied)) = result else {
+                totals.unchanged += 1;
+                continue;
+            };
             let stored_post = posts.get(&key);
             // The per-rule counts.
             for a in &applied {
@@ -669,18 +698,20 @@ pub fn summary_line(t: &Totals) -> String {
     s
 }
 
-/// A plan built with a progress bar on a terminal: shared by `reprocess` and `rules test`.
+/// A plan built with a progress bar on a terminal: shared by `reprocess` and `rules test`
+/// (`every_entry`: normalize the entries whose hash is unchanged too, for the per-rule counts).
 pub async fn plan_with_progress(
     app: &App,
     scope: &Scope,
     quiet: bool,
+    every_entry: bool,
 ) -> Result<Plan, CommandError> {
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {
         progress_bar(entry_count(app, scope).await?, quiet)
     };
-    let plan = plan(app, scope, &bar).await;
+    let plan = plan(app, scope, &bar, every_entry).await;
     bar.finish_and_clear();
     crate::telemetry::clear_progress_bar();
     plan
@@ -696,7 +727,7 @@ pub async fn run(settings: Settings, args: &ReprocessArgs) -> Result<u8, Command
     super::require_existing_database(&settings)?;
     let started = Instant::now();
     let app = App::build(settings).await?;
-    let plan = plan_with_progress(&app, &scope, args.json).await?;
+    let plan = plan_with_progress(&app, &scope, args.json, false).await?;
     if args.dry_run {
         let totals = plan.totals;
         if args.json {

@@ -22,7 +22,7 @@ pub async fn test(settings: Settings, args: &RulesTestArgs) -> Result<u8, Comman
     let scope = scope_of(&args.feed, &args.since)?;
     super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
-    let plan = plan_with_progress(&app, &scope, args.json).await?;
+    let plan = plan_with_progress(&app, &scope, args.json, true).await?;
     app.store.close().await;
     if args.json {
         let report = Report {
