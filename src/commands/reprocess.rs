@@ -181,6 +181,9 @@ fn example(examples: &mut BTreeMap<String, Vec<String>>, kind: &str, title: &str
     }
 }
 
+/// An entry normalized again, with the rules that matched it.
+type Outcome = (Normalized, Vec<crate::rules::Applied>);
+
 /// One feed's stored state and its entries normalized again.
 struct Loaded {
     feed: FeedConfig,
@@ -189,7 +192,7 @@ struct Loaded {
     skipped: HashMap<String, SkippedEntry>,
     /// `(entry key, result and rules applied)` in stored order; `None` when the entry's hash is
     /// the stored one (not normalized again unless every entry is wanted).
-    results: Vec<(String, Option<(Normalized, Vec<crate::rules::Applied>)>)>,
+    results: Vec<(String, Option<Outcome>)>,
     without_entry: usize,
     unreadable: usize,
 }
