@@ -123,6 +123,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Normalize the stored entries again with the current configuration (rules, taxonomy,
+    /// max_tags, collections, normalization code), posts and skipped entries alike.
+    ///
+    /// Posts are updated in place (their paths kept unless a rule routes them to another
+    /// collection), posts now dropped are withdrawn with the reason, entries skipped before and
+    /// allowed now are published. With [publish].dir set the changes are exported. A second run
+    /// with nothing changed writes nothing. In a cluster it takes each feed's lease, so it never
+    /// races a poll.
+    Reprocess(ReprocessArgs),
+    /// Entry rules ([[rules]], [[feeds.rules]]): try them on what is stored.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Print a shell completion script on stdout.
     ///
     /// bash: `feedsmith completions bash > /etc/bash_completion.d/feedsmith`;
@@ -169,6 +181,49 @@ pub struct FetchArgs {
 fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
     crate::config::parse_duration(s)
         .ok_or_else(|| format!("{s:?} is not a duration; expected e.g. \"3s\", \"2m\" or \"0\""))
+}
+
+#[derive(Debug, Args)]
+pub struct ReprocessArgs {
+    /// Only this feed (its configured name or URL).
+    #[arg(long, value_name = "NAME_OR_URL")]
+    pub feed: Option<String>,
+    /// Only entries dated on or after this date (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Print what would change (new / changed / withdrawn / moved) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When exporting to [publish].dir, delete the files of withdrawn posts and the old files
+    /// of moved ones (export --prune over every stored post).
+    #[arg(long)]
+    pub prune: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// A dry run of the current rules over everything stored, posts and skipped entries alike:
+    /// per rule, its matches and how many posts would be published, dropped, retagged or
+    /// moved, then up to 20 example titles per change. Writes nothing; `reprocess` would do
+    /// exactly this.
+    Test(RulesTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesTestArgs {
+    /// Only this feed (its configured name or URL).
+    #[arg(long, value_name = "NAME_OR_URL")]
+    pub feed: Option<String>,
+    /// Only entries dated on or after this date (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// `{"rules": [{"name", "matches", "published", "dropped", "retagged", "moved"}],
+    /// "examples": {...}, "summary": {...}}` on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -75,6 +75,10 @@ pub struct Settings {
     pub events: EventsSettings,
     pub health: HealthSettings,
     pub webhooks: Vec<WebhookSettings>,
+    /// The global `[[rules]]` (each feed's `rules` has them after its own): for `inspect` of a
+    /// feed that is not configured.
+    #[serde(skip)]
+    pub global_rules: crate::rules::FeedRules,
 }
 
 /// `[enrich]`: keyword tags from a taxonomy (README "Keyword tags"). The taxonomy files are read
@@ -201,6 +205,9 @@ struct RawSettings {
     health: RawHealth,
     #[serde(default)]
     webhooks: Vec<RawWebhook>,
+    /// `[[rules]]`: compiled by src/rules, which names the rule and key of a mistake.
+    #[serde(default)]
+    rules: Vec<toml::Value>,
 }
 
 /// `[events]`: outbox retention and delivery timing (src/events).
@@ -527,6 +534,12 @@ struct RawFeed {
     content_selector: Option<String>,
     #[serde(default)]
     public_url: Option<String>,
+    /// `[[feeds.rules]]` (or `rules = [{ ... }]`), before the global ones.
+    #[serde(default)]
+    rules: Vec<toml::Value>,
+    /// Publish only the entries a `keep` rule matched.
+    #[serde(default)]
+    keep_only: bool,
 }
 
 fn yes() -> bool {
@@ -612,6 +625,7 @@ fn defaults() -> RawSettings {
             stale_after: "365d".into(),
         },
         webhooks: Vec::new(),
+        rules: Vec::new(),
     }
 }
 
@@ -886,7 +900,9 @@ fn check_known_keys(known: &toml::Value, given: &toml::Value, prefix: &str) -> R
         } else {
             format!("{prefix}.{key}")
         };
-        if prefix.is_empty() && (key == "feeds" || key == "hosts" || key == "webhooks") {
+        if prefix.is_empty()
+            && (key == "feeds" || key == "hosts" || key == "webhooks" || key == "rules")
+        {
             continue;
         }
         match known.get(key) {
@@ -1109,9 +1125,16 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         events,
         health,
         webhooks,
+        rules,
     } = raw;
     let (events, health, webhooks) = validate_events(events, health, webhooks, &feeds)?;
     let articles = validate_articles(articles)?;
+    let global_rules = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| crate::rules::compile_rule(r, &format!("rules[{i}]")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
     let hosts = validate_hosts(&hosts)?;
 
     let db_url = database.url.trim().to_string();
@@ -1336,6 +1359,14 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
                 None => Ok(None),
             }
         };
+        let mut feed_rules = f
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(j, r)| crate::rules::compile_rule(r, &format!("feeds[{i}].rules[{j}]")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        feed_rules.extend(global_rules.iter().cloned());
         feed_configs.push(FeedConfig {
             name: f.name.trim().to_string(),
             url,
@@ -1349,6 +1380,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
             full_content,
             content_selector,
             public_url,
+            rules: crate::rules::FeedRules::new(feed_rules, f.keep_only),
         });
     }
 
@@ -1394,6 +1426,7 @@ fn validate(raw: RawSettings, source: Source) -> Result<Settings, String> {
         events,
         health,
         webhooks,
+        global_rules: crate::rules::FeedRules::new(global_rules, false),
     })
 }
 

@@ -56,6 +56,11 @@ pub struct FeedConfig {
     /// feed whose URL carries a token (docs/security.md).
     #[serde(default)]
     pub public_url: Option<String>,
+    /// The entry rules for this feed, compiled: its `[[feeds.rules]]` first, then the global
+    /// `[[rules]]`, and its `keep_only` (src/rules). Not serialized: a changed rule re-tags
+    /// posts through the entry hash, it does not make the feed "changed" (`config_hash`).
+    #[serde(skip)]
+    pub rules: crate::rules::FeedRules,
 }
 
 impl FeedConfig {
@@ -78,6 +83,7 @@ impl FeedConfig {
             full_content: None,
             content_selector: None,
             public_url: None,
+            rules: crate::rules::FeedRules::default(),
         }
     }
 

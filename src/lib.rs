@@ -21,6 +21,7 @@ pub mod policy;
 pub mod publish;
 pub mod redact;
 pub mod refused;
+pub mod rules;
 pub mod scheduler;
 pub mod server;
 pub mod store;

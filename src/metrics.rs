@@ -49,6 +49,8 @@ pub struct Metrics {
     /// read-only file): feed URL -> error. Their rows still show the poll before, so
     /// `/api/feeds` and `feeds_failing` take the failure from here.
     unstored: Mutex<HashMap<String, String>>,
+    /// Entries each rule matched (`[[rules]]`, src/rules), by rule name.
+    rule_matches: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl Metrics {
@@ -118,6 +120,18 @@ impl Metrics {
         self.duration_count.fetch_add(1, Ordering::Relaxed);
         self.duration_sum_micros
             .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Entries matched by each rule in one batch (rule name -> count).
+    pub fn record_rule_matches<'a>(
+        &self,
+        matches: impl IntoIterator<Item = (&'a String, &'a usize)>,
+    ) {
+        if let Ok(mut m) = self.rule_matches.lock() {
+            for (rule, n) in matches {
+                *m.entry(rule.clone()).or_default() += *n as u64;
+            }
+        }
     }
 
     pub fn set_feeds_failing(&self, n: i64) {
@@ -229,6 +243,16 @@ impl Metrics {
         ];
         for (name, help, v) in gauges {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+        if let Ok(m) = self.rule_matches.lock() {
+            let _ = writeln!(s, "# HELP feedsmith_rule_matches_total Entries each rule matched (of [[rules]] and [[feeds.rules]]).\n# TYPE feedsmith_rule_matches_total counter");
+            for (rule, n) in m.iter() {
+                let label = rule
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n");
+                let _ = writeln!(s, "feedsmith_rule_matches_total{{rule=\"{label}\"}} {n}");
+            }
         }
         s
     }

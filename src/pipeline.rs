@@ -47,6 +47,9 @@ pub struct FeedReport {
     /// Posts created or updated by this poll (canonical URLs), for continuous publishing.
     #[serde(skip)]
     pub changed: Vec<String>,
+    /// Entries dropped by each rule in this poll (`keep_only` for the keep-list's).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub rule_drops: std::collections::BTreeMap<String, usize>,
 }
 
 impl FeedReport {
@@ -63,6 +66,7 @@ impl FeedReport {
             refused: 0,
             elapsed: Duration::ZERO,
             changed: Vec::new(),
+            rule_drops: Default::default(),
         }
     }
 }
@@ -80,6 +84,14 @@ pub struct Batch {
     pub unchanged: usize,
     /// Entries that could not be turned into posts (no URL ...), with the reason.
     pub warnings: Vec<String>,
+    /// The parsed form of the entries of `posts` and `skipped`, for `reprocess`.
+    pub entries: Vec<crate::store::StoredEntry>,
+    /// Entries each rule matched, and those each `drop` rule dropped (src/rules).
+    pub rule_matches: std::collections::BTreeMap<String, usize>,
+    pub rule_drops: std::collections::BTreeMap<String, usize>,
+    /// The rules that matched each entry (by entry key; entries no rule matched are absent),
+    /// for `inspect --explain`.
+    pub rule_trace: HashMap<String, Vec<crate::rules::Applied>>,
 }
 
 /// Turn a parsed document into posts. `known` maps stored entry keys to content hashes; entries
@@ -104,7 +116,7 @@ pub fn build_batch(
             batch.unchanged += 1;
             continue;
         }
-        let keyed = normalize::normalize_entry_keyed(
+        let keyed = normalize::normalize_entry_explained(
             feed,
             parsed,
             entry,
@@ -113,6 +125,20 @@ pub fn build_batch(
             key.clone(),
             hash.clone(),
         );
+        if keyed.is_ok() {
+            batch.entries.push(crate::store::StoredEntry {
+                entry_key: key.clone(),
+                first_seen_at: now,
+                data: crate::store::entries::encode(parsed, entry),
+            });
+        }
+        let keyed = keyed.map(|(n, applied)| {
+            count_rules(&mut batch, &n, &applied);
+            if !applied.is_empty() {
+                batch.rule_trace.insert(key.clone(), applied);
+            }
+            n
+        });
         match keyed {
             Ok(Normalized::Post(post)) => batch.posts.push(*post),
             Ok(Normalized::Skipped(skipped)) => batch.skipped.push(skipped),
@@ -127,6 +153,41 @@ pub fn build_batch(
         }
     }
     batch
+}
+
+/// Add one entry's rule matches (and its drop, if a rule dropped it) to the batch's counts.
+fn count_rules(batch: &mut Batch, n: &Normalized, applied: &[crate::rules::Applied]) {
+    for a in applied {
+        *batch.rule_matches.entry(a.rule.clone()).or_default() += 1;
+    }
+    if let Normalized::Skipped(s) = n {
+        match applied.last() {
+            Some(last) if last.action == "drop" => {
+                *batch.rule_drops.entry(last.rule.clone()).or_default() += 1;
+            }
+            _ if s.reason == crate::rules::KEEP_ONLY_REASON => {
+                *batch.rule_drops.entry("keep_only".into()).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// For `reprocess`: the cached articles (full content) put in place of stored entries' content
+/// exactly as a poll does before normalizing (so an entry whose page arrived after its poll gets
+/// the same post), with every entry considered (`max_items` limits what a poll reads, not what is
+/// stored). Returns the entries Reddit reports removed, with the reason. Nothing is queued.
+pub async fn apply_cached_articles(
+    app: &App,
+    feed: &FeedConfig,
+    parsed: &mut ParsedFeed,
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, String>, StoreError> {
+    let all = FeedConfig {
+        max_items: None,
+        ..feed.clone()
+    };
+    Ok(articles::plan(app, &all, parsed, now).await?.removed)
 }
 
 /// The newest `max` entries (by date; undated entries keep document order after dated ones).
@@ -359,6 +420,7 @@ fn log_report(r: &FeedReport) {
             refused = r.refused,
             bytes = r.bytes,
             ms = r.elapsed.as_millis() as u64,
+            dropped_by_rules = %crate::rules::drops_summary(&r.rule_drops),
             "polled"
         ),
     }
@@ -386,6 +448,8 @@ async fn refresh_inner(
     // Removed Reddit posts (from the article cache) and the article plan of this document.
     let mut removed: Vec<SkippedEntry> = Vec::new();
     let mut article_doc: Option<(ParsedFeed, articles::Plan)> = None;
+    // The parsed form of the entries normalized this poll (for `reprocess`).
+    let mut parsed_entries: Vec<crate::store::StoredEntry> = Vec::new();
 
     // The configured URL's origin is the operator's choice; anything else (a redirect to another
     // host, an autodiscovered link elsewhere) goes through the network guard.
@@ -461,6 +525,9 @@ async fn refresh_inner(
                             }
                             report.entries = entries;
                             report.saved.unchanged = batch.unchanged;
+                            report.rule_drops = batch.rule_drops;
+                            app.metrics.record_rule_matches(&batch.rule_matches);
+                            parsed_entries = batch.entries;
                             posts = batch.posts;
                             skipped = batch.skipped;
                             if let Some((_, plan)) = &article_doc {
@@ -526,6 +593,15 @@ async fn refresh_inner(
         unchanged: report.saved.unchanged + saved.unchanged,
         ..saved
     };
+    // After the poll: a failure here loses only what `reprocess` could redo for these entries.
+    if let Err(e) = app
+        .store
+        .save_parsed_entries(record.id, &parsed_entries)
+        .await
+    {
+        warn!("cannot store the parsed entries (reprocess will skip them): {e}");
+    }
+    drop(parsed_entries);
     if !removed.is_empty() {
         let withdrawn = app
             .store

@@ -29,6 +29,8 @@ mod odd_data;
 mod properties;
 mod publish;
 mod readme;
+mod reprocess;
+mod rules;
 mod secret_leak;
 mod server_hardening;
 mod ssrf;

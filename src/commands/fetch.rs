@@ -397,6 +397,8 @@ pub struct Summary {
     pub articles: (u64, u64),
     /// Article pages still in the stored queue at the end (the next run continues them).
     pub articles_queued: usize,
+    /// Entries dropped by each rule (`keep_only` for the keep-list).
+    pub rule_drops: std::collections::BTreeMap<String, usize>,
 }
 
 impl Summary {
@@ -415,6 +417,9 @@ impl Summary {
             s.new += r.saved.new;
             s.updated += r.saved.updated;
             s.duplicates += r.saved.duplicates;
+            for (rule, n) in &r.rule_drops {
+                *s.rule_drops.entry(rule.clone()).or_default() += n;
+            }
         }
         s
     }
@@ -435,6 +440,14 @@ impl std::fmt::Display for Summary {
         if self.duplicates > 0 {
             let s = if self.duplicates == 1 { "" } else { "s" };
             write!(f, ", {} duplicate{s}", self.duplicates)?;
+        }
+        if !self.rule_drops.is_empty() {
+            let n: usize = self.rule_drops.values().sum();
+            write!(
+                f,
+                ", {n} dropped by rules ({})",
+                crate::rules::drops_summary(&self.rule_drops)
+            )?;
         }
         write!(f, "; {:.1}s", self.elapsed_ms as f64 / 1000.0)?;
         if self.articles != (0, 0) || self.articles_queued > 0 {

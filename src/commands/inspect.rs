@@ -131,6 +131,7 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
                         // The document's tolerant repairs (`truncated`): why an entry may be
                         // missing, and that the feed's publisher has something to fix.
                         e["repaired"] = json!(parsed.repairs);
+                        e["rules"] = json!(batch.rule_trace.get(&p.entry_key));
                         obj.insert("explain".into(), e);
                     }
                 }
@@ -164,6 +165,19 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
                 Some(e) => crate::out!("{}", e.to_text(&enrich))?,
                 None => crate::outln!("tags: {:?}", p.tags)?,
             }
+            crate::outln!(
+                "rules: {}",
+                matched_rules_text(batch.rule_trace.get(&p.entry_key))
+            )?;
+            crate::outln!()?;
+        }
+        for s in &batch.skipped {
+            crate::outln!("==> skipped: {} <==", s.entry_key)?;
+            crate::outln!("reason: {}", s.reason)?;
+            crate::outln!(
+                "rules: {}",
+                matched_rules_text(batch.rule_trace.get(&s.entry_key))
+            )?;
             crate::outln!()?;
         }
     } else {
@@ -185,6 +199,18 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
         batch.skipped.len()
     );
     Ok(exit::OK)
+}
+
+/// The rules that matched an entry and what each did (`inspect --explain`), in order.
+fn matched_rules_text(applied: Option<&Vec<crate::rules::Applied>>) -> String {
+    match applied {
+        None => "none matched".to_string(),
+        Some(list) => list
+            .iter()
+            .map(|a| format!("{:?} -> {}", a.rule, a.action))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
 
 /// Parse, following an HTML page's advertised feed link for URLs.
@@ -257,7 +283,9 @@ fn feed_for(
                 .clone()
                 .filter(|t| !t.trim().is_empty())
                 .unwrap_or_else(|| source.to_string());
-            FeedConfig::new(name, url, "blogs")
+            let mut feed = FeedConfig::new(name, url, "blogs");
+            feed.rules = settings.global_rules.clone();
+            feed
         });
     if let Some(n) = &args.name {
         feed.name = n.clone();

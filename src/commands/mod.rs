@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::cli::{
-    Cli, Command, ConfigCommand, FeedsCommand, HostsCommand, PostsCommand, WebhooksCommand,
+    Cli, Command, ConfigCommand, FeedsCommand, HostsCommand, PostsCommand, RulesCommand,
+    WebhooksCommand,
 };
 use crate::config::{self, Settings};
 use crate::error::{exit, CommandError};
@@ -20,6 +21,8 @@ pub mod inspect;
 pub mod migrate;
 pub mod out;
 pub mod posts;
+pub mod reprocess;
+pub mod rules;
 pub mod run;
 pub mod webhooks;
 
@@ -89,6 +92,8 @@ async fn run(cli: Cli) -> Result<u8, CommandError> {
         Command::Events { after, limit, json } => {
             webhooks::events(settings()?, *after, *limit, *json).await
         }
+        Command::Reprocess(args) => reprocess::run(settings()?, args).await,
+        Command::Rules(RulesCommand::Test(args)) => rules::test(settings()?, args).await,
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
     }

@@ -25,6 +25,7 @@ pub mod lint;
 mod markdown;
 mod reddit;
 mod render;
+mod ruled;
 mod sanitize;
 mod slug;
 mod tags;
@@ -49,6 +50,7 @@ pub use keywords::{Enrichment, DEFAULT_MAX_TAGS};
 pub use markdown::html_to_markdown;
 pub use reddit::{is_reddit, reddit_segment};
 pub use render::{render_post, safe_link};
+pub use ruled::normalize_entry_explained;
 pub use sanitize::sanitize;
 pub use slug::slugify;
 pub use tags::{build_tags, build_tags_with, normalize_tag};
@@ -248,6 +250,11 @@ pub fn entry_hash_with(
             .map(|e| e.fingerprint(&feed.url))
             .unwrap_or_else(|| "keyword-tags off".to_string()),
     );
+    // The entry rules, like the taxonomy; only when the feed has some, so the hashes of feeds
+    // without rules stay as they were.
+    if !feed.rules.is_empty() {
+        field(feed.rules.fingerprint());
+    }
     hex::encode(h.finalize())
 }
 
@@ -398,6 +405,24 @@ pub fn normalize_entry_keyed(
     key: String,
     hash: String,
 ) -> Result<Normalized, NormalizeError> {
+    normalize_entry_explained(feed, parsed, entry, first_seen, enrich, key, hash).map(|(n, _)| n)
+}
+
+/// The rule-free normalization of [`normalize_entry_keyed`], with the entry's plain text (the
+/// paragraphs joined by spaces, what `min_content_chars` counts) for the rules. `min` replaces
+/// the feed's effective `min_content_chars` (the rules' `min_chars`, or 0 to always get the
+/// post the rules look at).
+#[allow(clippy::too_many_arguments)]
+fn normalize_unruled(
+    feed: &FeedConfig,
+    parsed: &ParsedFeed,
+    entry: &ParsedEntry,
+    first_seen: DateTime<Utc>,
+    enrich: Option<&Enrichment>,
+    key: String,
+    hash: String,
+    min: Option<usize>,
+) -> Result<(Normalized, String), NormalizeError> {
     let raw_title = entry.title.as_deref().unwrap_or_default();
     let Prepared {
         canonical_url,
@@ -411,17 +436,13 @@ pub fn normalize_entry_keyed(
         + paragraphs.len().saturating_sub(1);
 
     // 7.4: too short for the collection -> not published, but remembered.
-    let min = feed.effective_min_content_chars();
+    let min = min.unwrap_or_else(|| feed.effective_min_content_chars());
     if plain_len < min {
         tracing::debug!(entry = %key, plain_len, min, "entry below min_content_chars; skipped");
-        return Ok(Normalized::Skipped(SkippedEntry {
-            entry_key: key,
-            content_hash: hash,
-            reason: format!(
-                "content has {plain_len} characters of text, below the {min} required in {}",
-                feed.collection
-            ),
-        }));
+        return Ok((
+            Normalized::Skipped(too_short(key, hash, plain_len, min, &feed.collection)),
+            String::new(),
+        ));
     }
 
     let mut content_markdown = markdown::html_to_markdown(&safe_html);
@@ -474,7 +495,8 @@ pub fn normalize_entry_keyed(
         None
     };
 
-    Ok(Normalized::Post(Box::new(Post {
+    let plain_text = paragraphs.join(" ");
+    let post = Normalized::Post(Box::new(Post {
         entry_key: key,
         // The slug is made from the decoded title before tag stripping, as the slug cases do
         // (`<script>alert(1)</script> and ...` -> `scriptalert1script-and-...`).
@@ -504,5 +526,23 @@ pub fn normalize_entry_keyed(
         content_markdown,
         youtube_id: youtube,
         content_hash: hash,
-    })))
+    }));
+    Ok((post, plain_text))
+}
+
+/// 7.4: an entry too short for its collection (or for a rule's `min_chars`).
+fn too_short(
+    key: String,
+    hash: String,
+    plain_len: usize,
+    min: usize,
+    collection: &str,
+) -> SkippedEntry {
+    SkippedEntry {
+        entry_key: key,
+        content_hash: hash,
+        reason: format!(
+            "content has {plain_len} characters of text, below the {min} required in {collection}"
+        ),
+    }
 }

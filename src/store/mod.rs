@@ -59,10 +59,13 @@ impl Serialize for DatabaseSettings {
     }
 }
 
+pub mod entries;
 pub mod hosts;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
+
+pub use entries::StoredEntry;
 
 /// Row -> record mapping, identical for both backends except for the row type; generated per
 /// backend by `row_mappers!(RowType)` (sqlx's generic `Row` bounds would be longer than this).
@@ -707,6 +710,17 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Give the named lease up if `owner` holds it (a one-shot `fetch` at its end).
     async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError>;
+    /// Store the parsed form of entries of a feed (`entries`, for `reprocess`): inserted, or
+    /// replaced keeping the first `first_seen_at`.
+    async fn save_parsed_entries(
+        &self,
+        feed_id: i64,
+        entries: &[StoredEntry],
+    ) -> Result<(), StoreError>;
+    /// Every stored parsed entry of a feed.
+    async fn parsed_entries(&self, feed_id: i64) -> Result<Vec<StoredEntry>, StoreError>;
+    /// Every remembered skipped entry of a feed, with its reason.
+    async fn skipped_entries(&self, feed_id: i64) -> Result<Vec<SkippedEntry>, StoreError>;
     /// True when the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
     /// The outbox: events and webhook deliveries (src/store/outbox.rs).

@@ -1005,6 +1005,69 @@ impl Store for SqliteStore {
         self
     }
 
+    async fn save_parsed_entries(
+        &self,
+        feed_id: i64,
+        entries: &[super::StoredEntry],
+    ) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut writer = self.writer.lock().await;
+        let mut tx = begin_immediate(writer.conn().await?).await?;
+        for e in entries {
+            sqlx::query(
+                "INSERT INTO entries (feed_id, entry_key, first_seen_at, data) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (feed_id, entry_key) DO UPDATE SET data = excluded.data \
+                 WHERE entries.data <> excluded.data",
+            )
+            .bind(feed_id)
+            .bind(&e.entry_key)
+            .bind(e.first_seen_at)
+            .bind(&e.data)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn parsed_entries(&self, feed_id: i64) -> Result<Vec<super::StoredEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT entry_key, first_seen_at, data FROM entries WHERE feed_id = ? ORDER BY entry_key",
+        )
+        .bind(feed_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(super::StoredEntry {
+                    entry_key: r.try_get("entry_key")?,
+                    first_seen_at: r.try_get("first_seen_at")?,
+                    data: r.try_get("data")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn skipped_entries(&self, feed_id: i64) -> Result<Vec<SkippedEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT entry_key, content_hash, reason FROM skipped_entries WHERE feed_id = ?",
+        )
+        .bind(feed_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SkippedEntry {
+                    entry_key: r.try_get("entry_key")?,
+                    content_hash: r.try_get("content_hash")?,
+                    reason: r.try_get("reason")?,
+                })
+            })
+            .collect()
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
