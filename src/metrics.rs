@@ -274,6 +274,26 @@ mod tests {
     }
 
     #[test]
+    fn counts_rule_matches_by_rule() {
+        let m = Metrics::default();
+        let batch = std::collections::BTreeMap::from([
+            ("no job posts".to_string(), 2usize),
+            ("say \"hi\"".to_string(), 1),
+        ]);
+        m.record_rule_matches(&batch);
+        m.record_rule_matches(&batch);
+        let text = m.render();
+        assert!(
+            text.contains("feedsmith_rule_matches_total{rule=\"no job posts\"} 4"),
+            "{text}"
+        );
+        assert!(
+            text.contains("feedsmith_rule_matches_total{rule=\"say \\\"hi\\\"\"} 2"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn renders_counters_and_histogram() {
         let m = Metrics::default();
         m.record_poll(&PollSample {
