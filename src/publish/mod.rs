@@ -3,7 +3,8 @@
 //!
 //! - Atomic: a temp file in the same directory, made durable, then `rename`d, so Jekyll (or a
 //!   person) never reads half a file, even after a crash. Files go in batches: one `syncfs` per
-//!   batch instead of one `fsync` per file.
+//!   batch instead of one `fsync` per file, each file's writeback started as soon as it is
+//!   written, while a second thread renders the next posts.
 //! - Shared-safe: an advisory lock (`flock` on `DIR/.feedsmith-export.lock`) is held by every
 //!   export, `feedsmith export` and continuous publishing alike, in any process.
 //! - Crash-safe: each file's manifest entry is appended to `DIR/.feedsmith-export.journal` as
