@@ -543,3 +543,86 @@ async fn the_reddit_preset_is_printed_and_can_be_overridden() {
         out.stderr
     );
 }
+
+/// The daemon's view of its hosts: `/api/hosts` shows the pause a 429 set, with the requests by
+/// outcome, and `/metrics` has `feedsmith_host_requests_total{host,outcome}` and
+/// `feedsmith_host_paused{host}`; the other host is unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_shows_its_hosts_in_the_api_and_the_metrics() {
+    let limited = TestServer::start_at("127.0.0.2:0").await;
+    let fine = TestServer::start_at("127.0.0.3:0").await;
+    limited.route(
+        "/f.xml",
+        Reply::status(429, "slow down").with_header("Retry-After", "3600"),
+    );
+    fine.route("/f.xml", Reply::feed(rss("F", &[("ok", "Post", "body")])));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ws = Workspace::new(
+        &format!("[schedule]\ndefault = \"* * * * * *\"\nmax_jitter = \"0s\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n"),
+        &(feed_toml("Limited", &limited.url("/f.xml"), "blogs", "")
+            + &feed_toml("Fine", &fine.url("/f.xml"), "blogs", "")),
+    );
+    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .arg("run")
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut hosts = serde_json::Value::Null;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let Ok(resp) = reqwest::get(format!("{base}/api/hosts")).await else {
+            continue;
+        };
+        hosts = serde_json::from_str(&resp.text().await.unwrap()).unwrap_or_default();
+        let throttled = hosts
+            .as_array()
+            .and_then(|a| a.iter().find(|h| h["host"] == "127.0.0.2"))
+            .is_some_and(|h| h["requests"]["throttled"] == 1);
+        if throttled && !fine.statuses("/f.xml").is_empty() {
+            break;
+        }
+    }
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    daemon.start_kill().unwrap();
+    let _ = daemon.wait().await;
+    let list = hosts.as_array().expect("/api/hosts is a JSON array");
+    let l = list.iter().find(|h| h["host"] == "127.0.0.2").unwrap();
+    assert_eq!(l["requests"]["throttled"], 1, "{l}");
+    assert!(l["paused_until"].is_string(), "{l}");
+    assert_eq!(l["pause_status"], 429, "{l}");
+    let f = list.iter().find(|h| h["host"] == "127.0.0.3").unwrap();
+    assert!(f["paused_until"].is_null(), "{f}");
+    assert!(f["requests"]["ok"].as_u64() >= Some(1), "{f}");
+    assert!(
+        metrics
+            .contains("feedsmith_host_requests_total{host=\"127.0.0.2\",outcome=\"throttled\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("feedsmith_host_paused{host=\"127.0.0.2\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("feedsmith_host_paused{host=\"127.0.0.3\"} 0"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("feedsmith_deferred_total "), "{metrics}");
+    assert_eq!(
+        limited.statuses("/f.xml"),
+        vec![429],
+        "one request, then the pause holds"
+    );
+}

@@ -171,6 +171,7 @@ async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
         {
             let app = d.app();
             app.metrics.render()
+                + &app.fetcher.render_metrics()
                 + &app.articles.render_metrics()
                 + &crate::fetch::guard::render_metrics()
                 + &health
