@@ -83,6 +83,27 @@ async fn long_non_latin_titles_and_future_dates_export_and_build() {
     let slug_bytes = cjk_post["path"].as_str().unwrap().len() - "_blogs/2025-08-03-.md".len();
     assert_eq!(slug_bytes, 198, "66 whole CJK characters");
 
+    // The feed's own date is kept: the entry as parsed is stored with the post (`entries`,
+    // for reprocess), 2100 and 9999 included.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", ws.db_path().display()))
+        .await
+        .unwrap();
+    let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT data FROM entries")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let kept: Vec<(String, String)> = rows
+        .iter()
+        .map(|d| feedsmith::store::entries::decode(d).unwrap().entry)
+        .filter_map(|e| Some((e.title?, e.published?.to_rfc3339())))
+        .collect();
+    assert!(
+        kept.contains(&("Dated 2100".into(), "2100-01-01T00:00:00+00:00".into()))
+            && kept.contains(&("Dated 9999".into(), "9999-12-31T23:59:59+00:00".into())),
+        "{kept:?}"
+    );
+
     // inspect --explain shows the feed's own date of a replaced one.
     let feed_file = ws.dir.path().join("odd.xml");
     std::fs::write(&feed_file, &doc).unwrap();
