@@ -315,10 +315,7 @@ async fn poll_all(
 
 /// The host a feed is polled from, for the progress line (the politeness unit).
 fn host_of(url: &str) -> String {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_default()
+    crate::app::feed_host(url).unwrap_or_default()
 }
 
 /// Feeds being polled now, by host: the progress line shows how many are in flight and, when

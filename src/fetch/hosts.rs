@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// `[[hosts]]`: how one host (and its subdomains) is asked. Hosts throttle as hosts, so the
 /// limits are shared by every feed, article page and autodiscovery request to them.
@@ -40,7 +40,7 @@ pub struct HostRule {
     /// `[http] proxy`.
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "super::ser_opt_redacted"
+        serialize_with = "crate::redact::ser_redacted_opt"
     )]
     pub proxy: Option<String>,
 }
@@ -151,6 +151,18 @@ impl RequestOutcome {
     }
 }
 
+/// Why a request was not let through to its host ([`HostBook::admit`]).
+pub(crate) enum TurnedAway {
+    /// The host asked to be left alone until then.
+    Paused(DateTime<Utc>),
+    /// No slot (and pace) within the wait allowed.
+    Deferred(Duration),
+}
+
+/// The slots a request holds while it runs: its host's (if it takes one) and the global one
+/// (if the caller has such a limit).
+pub(crate) type Slots = (Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>);
+
 /// One host's state as `hosts list` and `/api/hosts` show it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HostSnapshot {
@@ -257,6 +269,42 @@ impl HostBook {
         })
     }
 
+    /// Let a request through to `host`, or say why not: a pause turns it away at once; else it
+    /// waits for the host's slot (when `slot`), its pace, then the `global` slot (when given),
+    /// all within `max_wait` (in that order, so a busy host never holds global slots that other
+    /// hosts could use). One admission for the fetcher's first hop and for clients of
+    /// their own ([`super::HostGate`]).
+    pub(crate) async fn admit(
+        &self,
+        host: &str,
+        slot: bool,
+        global: Option<&Arc<Semaphore>>,
+        max_wait: Duration,
+    ) -> Result<Slots, TurnedAway> {
+        if let Some(until) = self.paused_until(host, Utc::now()).await {
+            return Err(TurnedAway::Paused(until));
+        }
+        let wait = async {
+            let host_slot = match slot {
+                true => self.slots(host).acquire_owned().await.ok(),
+                false => None,
+            };
+            // Paced after the slot is taken, so the interval separates request starts.
+            if let Some(until) = self.pace(host).await {
+                return Err(TurnedAway::Paused(until));
+            }
+            let global_slot = match global {
+                Some(g) => Arc::clone(g).acquire_owned().await.ok(),
+                None => None,
+            };
+            Ok((host_slot, global_slot))
+        };
+        match tokio::time::timeout(max_wait, wait).await {
+            Ok(admitted) => admitted,
+            Err(_) => Err(TurnedAway::Deferred(max_wait)),
+        }
+    }
+
     /// Wait until a request to `host` may start under its interval (a no-op without one).
     /// Returns a pause the store knows of, when there is one.
     pub(crate) async fn pace(&self, host: &str) -> Option<DateTime<Utc>> {
@@ -269,25 +317,24 @@ impl HostBook {
         // Held while waiting: requests to one host start in the order they asked.
         let mut pace = pace.lock().await;
         let now = Utc::now();
-        let (start, paused) = match self.ledger.get() {
+        let shared = match self.ledger.get() {
             Some(ledger) => match ledger.reserve(host, interval, burst, now).await {
-                Ok(reserved) => reserved,
+                Ok(reserved) => Some(reserved),
                 Err(e) => {
                     tracing::debug!(
                         host,
                         "host pace not shared (store: {e}); paced in this process"
                     );
-                    let (start, tat) = gcra(pace.tat, now, interval, burst);
-                    pace.tat = Some(tat);
-                    (start, None)
+                    None
                 }
             },
-            None => {
-                let (start, tat) = gcra(pace.tat, now, interval, burst);
-                pace.tat = Some(tat);
-                (start, None)
-            }
+            None => None,
         };
+        let (start, paused) = shared.unwrap_or_else(|| {
+            let (start, tat) = gcra(pace.tat, now, interval, burst);
+            pace.tat = Some(tat);
+            (start, None)
+        });
         if let Some(until) = paused.filter(|u| *u > now) {
             self.note_pause(host, until);
             return Some(until);

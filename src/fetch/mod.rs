@@ -56,20 +56,9 @@ pub struct HttpSettings {
     /// `[[hosts]]` rule names its own. `None`: the environment's (`HTTPS_PROXY`, ...).
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "ser_opt_redacted"
+        serialize_with = "crate::redact::ser_redacted_opt"
     )]
     pub proxy: Option<String>,
-}
-
-/// A proxy URL as `config check` shows it: credentials redacted.
-pub(crate) fn ser_opt_redacted<S: serde::Serializer>(
-    v: &Option<String>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(url) => s.serialize_str(&redact_url(url)),
-        None => s.serialize_none(),
-    }
 }
 
 /// What the client sends with `Accept`: feeds first, anything else last (autodiscovery needs HTML).
@@ -399,23 +388,6 @@ impl Fetcher {
         self.book.pause(host, until, status, reason).await;
     }
 
-    /// Wait for a per-host slot, then the host's pace, then a global slot (in that order, so a
-    /// busy host never holds global slots that other hosts could use). `Err(until)`: the host
-    /// is paused (learned from the store while pacing).
-    async fn permits(
-        &self,
-        url: &Url,
-    ) -> Result<(Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>), DateTime<Utc>> {
-        let host = host_key(url);
-        let host_permit = self.book.slots(&host).acquire_owned().await.ok();
-        // Paced after the slot is taken, so the interval separates request starts.
-        if let Some(until) = self.book.pace(&host).await {
-            return Err(until);
-        }
-        let global_permit = self.global.clone().acquire_owned().await.ok();
-        Ok((host_permit, global_permit))
-    }
-
     /// GET `url` (conditionally when validators are given), following up to `max_redirects`
     /// http(s) redirects, within the total timeout and the body limit. Each hop off the trusted
     /// origin goes through the network guard: refused before anything is sent.
@@ -436,32 +408,12 @@ impl Fetcher {
         let first = match Url::parse(url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => {
                 let host = host_key(&u);
-                if let Some(until) = self.paused_until(&host, Utc::now()).await {
-                    self.book.count_deferred(&host);
-                    return Err(FetchError::HostPaused {
-                        url: redact_url(url),
-                        host,
-                        until,
-                    });
-                }
                 let wait = self.settings.max_host_wait;
-                match tokio::time::timeout(wait, self.permits(&u)).await {
-                    Ok(Ok(permits)) => Some(permits),
-                    Ok(Err(until)) => {
+                match self.book.admit(&host, true, Some(&self.global), wait).await {
+                    Ok(slots) => Some(slots),
+                    Err(why) => {
                         self.book.count_deferred(&host);
-                        return Err(FetchError::HostPaused {
-                            url: redact_url(url),
-                            host,
-                            until,
-                        });
-                    }
-                    Err(_) => {
-                        self.book.count_deferred(&host);
-                        return Err(FetchError::Deferred {
-                            url: redact_url(url),
-                            host,
-                            waited: wait,
-                        });
+                        return Err(turned_away(url, host, why));
                     }
                 }
             }
@@ -481,7 +433,7 @@ impl Fetcher {
         url: &str,
         validators: &Validators,
         trust: &Trust,
-        mut first_permits: Option<(Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>)>,
+        mut first_permits: Option<hosts::Slots>,
     ) -> Result<FetchResponse, FetchError> {
         let mut current = parse_http_url(url)?;
         let mut all_permanent = true;
@@ -501,15 +453,14 @@ impl Fetcher {
             };
             let (_host_permit, _global_permit) = match first_permits.take() {
                 Some(permits) => permits,
-                None => match self.permits(&current).await {
-                    Ok(permits) => permits,
-                    Err(until) => {
-                        return Err(FetchError::HostPaused {
-                            url: redact_url(url),
-                            host,
-                            until,
-                        })
-                    }
+                // A redirect hop waits inside the request's timeout, not `max_host_wait`.
+                None => match self
+                    .book
+                    .admit(&host, true, Some(&self.global), Duration::MAX)
+                    .await
+                {
+                    Ok(slots) => slots,
+                    Err(why) => return Err(turned_away(url, host, why)),
                 },
             };
             let mut req = client.get(current.clone());
@@ -743,35 +694,9 @@ impl HostGate {
     pub async fn enter(&self, url: &str, slot: bool) -> Result<HostPass, FetchError> {
         let parsed = parse_http_url(url)?;
         let host = host_key(&parsed);
-        let paused = |until| FetchError::HostPaused {
-            url: redact_url(url),
-            host: host.clone(),
-            until,
-        };
-        if let Some(until) = self.book.paused_until(&host, Utc::now()).await {
-            return Err(paused(until));
-        }
-        let wait = async {
-            let slot = match slot {
-                true => self.book.slots(&host).acquire_owned().await.ok(),
-                false => None,
-            };
-            match self.book.pace(&host).await {
-                Some(until) => Err(until),
-                None => Ok(slot),
-            }
-        };
-        match tokio::time::timeout(self.max_wait, wait).await {
-            Ok(Ok(slot)) => Ok(HostPass {
-                _slot: slot,
-                host: host.clone(),
-            }),
-            Ok(Err(until)) => Err(paused(until)),
-            Err(_) => Err(FetchError::Deferred {
-                url: redact_url(url),
-                host: host.clone(),
-                waited: self.max_wait,
-            }),
+        match self.book.admit(&host, slot, None, self.max_wait).await {
+            Ok((slot, _)) => Ok(HostPass { _slot: slot, host }),
+            Err(why) => Err(turned_away(url, host, why)),
         }
     }
 
@@ -802,6 +727,22 @@ impl HostGate {
                 }
             }
         }
+    }
+}
+
+/// The error for a request its host turned away ([`hosts::HostBook::admit`]).
+fn turned_away(url: &str, host: String, why: hosts::TurnedAway) -> FetchError {
+    match why {
+        hosts::TurnedAway::Paused(until) => FetchError::HostPaused {
+            url: redact_url(url),
+            host,
+            until,
+        },
+        hosts::TurnedAway::Deferred(waited) => FetchError::Deferred {
+            url: redact_url(url),
+            host,
+            waited,
+        },
     }
 }
 

@@ -71,6 +71,16 @@ pub struct Daemon {
     owner: String,
 }
 
+/// Continue the stored article queue of `feeds`, logged (a store error waits for the next
+/// try): at start and on every tick.
+async fn resume_articles(app: &App, feeds: &[FeedConfig]) {
+    match crate::pipeline::resume_articles(app, feeds).await {
+        Ok(0) => {}
+        Ok(n) => info!(jobs = n, "article queue resumed"),
+        Err(e) => warn!("cannot read the article queue: {e}"),
+    }
+}
+
 impl Daemon {
     pub async fn start(app: App, source: ConfigSource) -> Result<Arc<Daemon>, SchedulerError> {
         let sched = JobScheduler::new().await?;
@@ -102,11 +112,7 @@ impl Daemon {
             .filter(|f| f.enabled)
             .cloned()
             .collect();
-        match crate::pipeline::resume_articles(&app, &feeds).await {
-            Ok(0) => {}
-            Ok(n) => info!(jobs = n, "article queue resumed"),
-            Err(e) => warn!("cannot read the article queue: {e}"),
-        }
+        resume_articles(&app, &feeds).await;
         Ok(daemon)
     }
 
@@ -206,11 +212,7 @@ impl Daemon {
         };
         // The stored article queue: pages queued before a restart, or by a one-shot `fetch`,
         // whose feeds answer 304 and so queue nothing new.
-        match crate::pipeline::resume_articles(&app, &feeds).await {
-            Ok(0) => {}
-            Ok(n) => info!(jobs = n, "article queue resumed"),
-            Err(e) => warn!("cannot read the article queue: {e}"),
-        }
+        resume_articles(&app, &feeds).await;
         let now = Utc::now();
         // The cron occurrence this tick belongs to: a feed polled since then was polled in this
         // cycle (by this replica or another) and is not claimed again.
