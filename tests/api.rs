@@ -29,11 +29,7 @@ async fn get_json(url: &str) -> serde_json::Value {
 async fn posts_api_pagination_single_post_and_atom_feed() {
     let server = TestServer::start().await;
     server.route("/feed.xml", Reply::feed(feed_with(7, 0)));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let extra =
         format!("[schedule]\ndefault = \"0 0 0 1 1 *\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n");
     let ws = Workspace::new(

@@ -638,11 +638,7 @@ async fn the_article_queue_survives_runs_and_kills() {
         .map(|(p, t)| (p.as_str(), t.as_str()))
         .collect();
     server.route("/feed.xml", Reply::feed(teaser_feed(&server, &refs)));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let ws = Workspace::new(
         &format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[articles]\nfull_content = \"when_short\"\nper_host_interval = \"1s\"\n"),
         &feed_toml("Teasers", &server.url("/feed.xml"), "blogs", ""),

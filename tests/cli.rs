@@ -191,11 +191,7 @@ async fn environment_only_configuration_for_containers() {
 #[tokio::test]
 async fn healthcheck_fails_when_nothing_listens() {
     let ws = Workspace::new("", "");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let out = ws
         .run(&["healthcheck", "--url", &format!("http://127.0.0.1:{port}")])
         .await;
@@ -713,11 +709,7 @@ async fn feeds_import_maps_folders_rewrites_feed_urls_and_lists_duplicates() {
 #[tokio::test]
 async fn postgres_down_is_named_at_once() {
     let ws = Workspace::new("", "");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let started = std::time::Instant::now();
     let out = ws
         .run(&[

@@ -7,15 +7,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::db::PgDatabase;
+use crate::support::free_port;
 use crate::support::{feed_toml, rss, Reply, TestServer};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn write_config(
     dir: &std::path::Path,

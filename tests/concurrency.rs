@@ -173,11 +173,7 @@ async fn two_fetches_together_store_every_feed_for_ten_rounds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_beside_the_daemon_stores_every_feed_for_ten_rounds() {
     let server = TestServer::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let ws = Workspace::new(
         &format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[schedule]\nmax_jitter = \"0s\"\n"),
         &feeds(&server),
@@ -375,13 +371,7 @@ async fn fetch_stops_on_sigterm_and_sigint_with_a_summary() {
 /// new address needs a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_with_a_changed_listen_address_warns_that_it_needs_a_restart() {
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
+    let free_port = || crate::support::free_port();
     let (port, other) = (free_port(), free_port());
     let server = TestServer::start().await;
     publish_round(&server, 0);

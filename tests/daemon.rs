@@ -4,15 +4,8 @@
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
+use crate::support::free_port;
 use crate::support::{feed_toml, rss, Reply, TestServer, Workspace};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;

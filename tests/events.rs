@@ -94,11 +94,7 @@ async fn events_page_by_id_in_the_api_and_the_cli() {
         .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
         .collect();
     server.route("/feed.xml", Reply::feed(rss("Five", &refs)));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let extra = format!(
         "[schedule]\ndefault = \"0 0 0 1 1 *\"\n[server]\nlisten = \"127.0.0.1:{port}\"\ntoken_env = \"API_TOKEN\"\n"
     );

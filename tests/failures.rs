@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::free_port;
 use crate::support::{feed_toml, Reply, TestServer, Workspace};
 
 /// A tmpfs of `size` mounted at a fresh directory, unmounted on drop.
@@ -68,14 +69,6 @@ fn fill(dir: &Path) -> PathBuf {
     while f.write_all(&block).is_ok() {}
     let _ = f.flush();
     path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn get(url: &str) -> (u16, String) {

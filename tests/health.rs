@@ -42,11 +42,7 @@ where
 async fn five_failures_one_failing_event_then_recovered_in_events_and_metrics() {
     let server = TestServer::start().await;
     server.route("/feed.xml", Reply::status(500, "down"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     // Every second, backoff capped at a second: the failures come quickly.
     let extra = format!(
         "[schedule]\ndefault = \"*/1 * * * * *\"\nmax_backoff = \"1s\"\nmax_jitter = \"0s\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n[health]\nfailing_after = 5\n"

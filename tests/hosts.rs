@@ -556,11 +556,7 @@ async fn the_daemon_shows_its_hosts_in_the_api_and_the_metrics() {
         Reply::status(429, "slow down").with_header("Retry-After", "3600"),
     );
     fine.route("/f.xml", Reply::feed(rss("F", &[("ok", "Post", "body")])));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let ws = Workspace::new(
         &format!("[schedule]\ndefault = \"* * * * * *\"\nmax_jitter = \"0s\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n"),
         &(feed_toml("Limited", &limited.url("/f.xml"), "blogs", "")

@@ -90,11 +90,7 @@ async fn no_secret_in_any_output(database_url: Option<String>) {
         Reply::feed(linkless_doc()),
     );
     let tokened = format!("http://{addr}/t.xml?token={TOKEN}");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let ws = Workspace::new(
         &format!(
             // Every second, without jitter: the daemon polls both feeds while it runs.

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crate::support::db::PgDatabase;
+use crate::support::free_port;
 use crate::support::receiver::{Receiver, Step};
 use crate::support::{feed_toml, rss, Reply, TestServer, Workspace};
 
@@ -160,14 +161,6 @@ async fn dead_lettered_after_max_attempts_and_listed() {
     assert_eq!(dead[0]["status"], "dead");
     assert_eq!(dead[0]["attempts"], 3);
     assert_eq!(dead[0]["last_error"], "HTTP 500 Internal Server Error");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `run` in the workspace; its log goes to `run.log` there.

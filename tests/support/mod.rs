@@ -454,6 +454,15 @@ impl Workspace {
     }
 }
 
+/// A loopback port that was free a moment ago (for a daemon's `[server] listen`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A `[[feeds]]` table.
 pub fn feed_toml(name: &str, url: &str, collection: &str, extra: &str) -> String {
     format!(
