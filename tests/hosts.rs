@@ -581,7 +581,7 @@ async fn the_daemon_shows_its_hosts_in_the_api_and_the_metrics() {
         let throttled = hosts
             .as_array()
             .and_then(|a| a.iter().find(|h| h["host"] == "127.0.0.2"))
-            .is_some_and(|h| h["requests"]["throttled"] == 1);
+            .is_some_and(|h| h["requests"]["throttled"] == 1 && h["pause_status"] == 429);
         if throttled && !fine.statuses("/f.xml").is_empty() {
             break;
         }
