@@ -436,3 +436,86 @@ async fn sighup_with_a_changed_listen_address_warns_that_it_needs_a_restart() {
     let _ = daemon.start_kill();
     let _ = daemon.wait().await;
 }
+
+/// `fetch` claims each feed through its lease, as a daemon replica does: a feed the daemon is
+/// polling right now (a slow server holds the daemon's request for 3 s) is not requested a
+/// second time in parallel. `fetch` waits for the daemon's poll to be stored, then polls the
+/// feed itself (a conditional GET), so when it exits 0 every feed was polled after it started.
+/// A feed on another host (127.0.0.3), which the daemon is not polling, is not held up by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_beside_the_daemon_never_polls_the_same_feed_at_once() {
+    let slow = TestServer::start_at("127.0.0.2:0").await;
+    let body = crate::support::rss("Slow", &[("s1", "Slow post", "Body.")]);
+    slow.route(
+        "/slow.xml",
+        Reply::Slow(Duration::from_secs(3), Box::new(Reply::feed(body))),
+    );
+    let quick = TestServer::start_at("127.0.0.3:0").await;
+    quick.route(
+        "/quick.xml",
+        Reply::feed(crate::support::rss(
+            "Quick",
+            &[("q1", "Quick post", "Body.")],
+        )),
+    );
+    let port = crate::support::free_port();
+    let feeds = format!(
+        "{}{}",
+        feed_toml("Slow", &slow.url("/slow.xml"), "blogs", ""),
+        // Not the daemon's: its schedule never comes during the test.
+        feed_toml(
+            "Quick",
+            &quick.url("/quick.xml"),
+            "blogs",
+            "schedule = \"0 0 0 1 1 *\""
+        )
+    );
+    let ws = Workspace::new(
+        &format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[schedule]\ndefault = \"*/1 * * * * *\"\nmax_jitter = \"0s\"\n"),
+        &feeds,
+    );
+    let migrated = feedsmith(&ws, &["migrate"]).output().await.unwrap();
+    assert!(migrated.status.success());
+    let mut daemon = feedsmith(&ws, &["run"]).spawn().expect("spawn run");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while slow.times("/slow.xml").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never polled the slow feed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let fetch_started = Instant::now();
+    let fetch = ws.run(&["fetch"]).await;
+    let fetch_took = fetch_started.elapsed();
+    let _ = daemon.start_kill();
+    let _ = daemon.wait().await;
+    assert_eq!(fetch.code, 0, "{}", fetch.stderr);
+    let times = slow.times("/slow.xml");
+    assert_eq!(
+        times.len(),
+        2,
+        "the daemon's request and fetch's: {times:?}"
+    );
+    assert!(
+        times[1] - times[0] >= Duration::from_millis(2500),
+        "fetch requested the feed while the daemon's request was still open ({:?} apart)",
+        times[1] - times[0]
+    );
+    assert!(
+        fetch.stderr.contains("0 deferred") || !fetch.stderr.contains("deferred"),
+        "fetch polled the slow feed itself once the daemon's poll was stored:\n{}",
+        fetch.stderr
+    );
+    // The other host's feed was polled at once, not after the slow one.
+    let quick_at = quick.times("/quick.xml");
+    assert_eq!(quick_at.len(), 1);
+    assert!(
+        quick_at[0] < times[1],
+        "the feed on 127.0.0.3 waited for the slow feed's lease"
+    );
+    assert!(fetch_took >= Duration::from_secs(1), "{fetch_took:?}");
+    // Each feed has its one post: nothing stored twice.
+    let posts = ws.posts().await;
+    assert_eq!(posts.len(), 2, "{posts:?}");
+}

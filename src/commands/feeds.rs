@@ -428,59 +428,37 @@ async fn check_feed(settings: &Settings, url: &str) -> Result<Checked, CommandEr
     let fetcher = crate::fetch::Fetcher::new(&settings.http)
         .map_err(|e| CommandError::Runtime(e.to_string()))?;
     let trust = &crate::fetch::Trust::origin_of(url);
-    let get = |u: String| {
-        let fetcher = &fetcher;
-        async move {
-            match fetcher
-                // The operator named this URL, so its origin is trusted; an autodiscovered link
-                // elsewhere goes through the network guard, as in `inspect`.
-                .fetch(&u, &crate::fetch::Validators::default(), trust)
-                .await
-            {
-                Ok(crate::fetch::FetchResponse::Modified(doc)) => Ok(doc),
-                Ok(crate::fetch::FetchResponse::NotModified { .. }) => Err(not_a_feed(
-                    &u,
-                    "it answered 304 to an unconditional request".into(),
-                )),
-                Err(e) => Err(not_a_feed(&u, e.to_string())),
-            }
+    // The operator named this URL, so its origin is trusted; an autodiscovered link elsewhere
+    // goes through the network guard, as in `inspect` and a poll.
+    let doc = match fetcher
+        .fetch(url, &crate::fetch::Validators::default(), trust)
+        .await
+    {
+        Ok(crate::fetch::FetchResponse::Modified(doc)) => doc,
+        Ok(crate::fetch::FetchResponse::NotModified { .. }) => {
+            return Err(not_a_feed(
+                url,
+                "it answered 304 to an unconditional request".into(),
+            ))
         }
+        Err(e) => return Err(not_a_feed(url, e.to_string())),
     };
-    let doc = get(url.to_string()).await?;
-    let (doc, feed_url) = match crate::parse::parse_feed(
-        &doc.body,
-        doc.content_type.as_deref(),
-        Some(&doc.final_url),
-    ) {
-        Ok(parsed) => {
-            return Ok(Checked {
-                url: url.to_string(),
-                title: parsed.title,
-                entries: parsed.entries.len(),
-            })
-        }
-        Err(e) => {
-            let link = crate::parse::looks_like_html(&doc.body)
-                .then(|| crate::parse::discover_feed_links(&doc.body, &doc.final_url))
-                .and_then(|links| links.into_iter().next());
-            let Some(link) = link else {
-                return Err(not_a_feed(url, e.to_string()));
-            };
-            eprintln!(
-                "{} is an HTML page; its feed is {}",
-                redact_url(url),
-                redact_url(&link)
-            );
-            (get(link.clone()).await?, link)
-        }
-    };
-    let parsed =
-        crate::parse::parse_feed(&doc.body, doc.content_type.as_deref(), Some(&doc.final_url))
-            .map_err(|e| not_a_feed(&feed_url, e.to_string()))?;
+    // The poll's own document stage (src/pipeline/document.rs): the same parser and the same
+    // autodiscovery, so a URL that passes here is polled the same way.
+    let doc = crate::pipeline::document::read(&fetcher, doc, trust)
+        .await
+        .map_err(|e| not_a_feed(url, e.to_string()))?;
+    if let Some(link) = &doc.discovered {
+        eprintln!(
+            "{} is an HTML page; its feed is {}",
+            redact_url(url),
+            redact_url(link)
+        );
+    }
     Ok(Checked {
-        url: feed_url,
-        title: parsed.title,
-        entries: parsed.entries.len(),
+        url: doc.discovered.unwrap_or_else(|| url.to_string()),
+        title: doc.parsed.title,
+        entries: doc.parsed.entries.len(),
     })
 }
 

@@ -17,56 +17,65 @@ use crate::fetch::{FetchResponse, Fetcher, Trust, Validators};
 use crate::normalize::{
     build_tags, build_tags_with, entry_key, explain_tags, permalink, post_path, render_post,
 };
-use crate::parse;
 use crate::pipeline::build_batch;
+use crate::redact::RedactedUrl;
 
 pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandError> {
     let source = args.source.trim();
-    let (body, content_type, base) = if Path::new(source).is_file() {
+    // The same document stage as a poll (src/pipeline/document.rs): parsing on the blocking
+    // pool, and an HTML page followed to the feed it advertises.
+    let mut parsed = if Path::new(source).is_file() {
         let body = std::fs::read(source)
             .map_err(|e| CommandError::Runtime(format!("cannot read {source}: {e}")))?;
-        (body, None, None)
+        crate::pipeline::document::read_bytes(body)
+            .await
+            .map_err(|e| CommandError::Runtime(format!("{source}: {e}")))?
     } else if source.starts_with("http://") || source.starts_with("https://") {
         let fetcher =
             Fetcher::new(&settings.http).map_err(|e| CommandError::Runtime(e.to_string()))?;
-        match fetcher
-            .fetch(source, &Validators::default(), &Trust::origin_of(source))
-            .await
-        {
-            Ok(FetchResponse::Modified(doc)) => (doc.body, doc.content_type, Some(doc.final_url)),
+        let trust = Trust::origin_of(source);
+        let fetched = match fetcher.fetch(source, &Validators::default(), &trust).await {
+            Ok(FetchResponse::Modified(doc)) => doc,
             Ok(FetchResponse::NotModified { .. }) => {
                 return Err(CommandError::Runtime(format!(
                     "{source}: unexpected 304 Not Modified"
                 )))
             }
             Err(e) => return Err(CommandError::Runtime(e.to_string())),
+        };
+        let doc = crate::pipeline::document::read(&fetcher, fetched, &trust)
+            .await
+            .map_err(|e| CommandError::Runtime(format!("{}: {e}", RedactedUrl::new(source))))?;
+        if let Some(link) = &doc.discovered {
+            eprintln!(
+                "{} is an HTML page; following its feed link {}",
+                RedactedUrl::new(source),
+                RedactedUrl::new(link)
+            );
         }
+        doc.parsed
     } else {
         return Err(CommandError::Usage(format!(
             "{source:?} is neither an existing file nor an http(s) URL"
         )));
     };
 
-    let mut parsed = parse_document(
-        &settings,
-        &body,
-        content_type.as_deref(),
-        base.as_deref(),
-        source,
-    )
-    .await?;
     let feed = feed_for(&settings, args, source, &parsed);
     if args.full_content {
         with_full_content(&settings, &feed, &mut parsed).await?;
     }
     let enrich = settings.enrich.enrichment.clone();
-    let batch = build_batch(
-        &feed,
-        &parsed,
-        &HashMap::new(),
-        Utc::now().trunc_subsecs(0),
-        Some(&enrich),
-    );
+    // Normalization on the blocking pool, as in a poll (it is the CPU-heavy stage).
+    let (batch, parsed) = {
+        let (feed, enrich) = (feed.clone(), enrich.clone());
+        tokio::task::spawn_blocking(move || {
+            let now = Utc::now().trunc_subsecs(0);
+            let batch = build_batch(&feed, &parsed, &HashMap::new(), now, Some(&enrich));
+            (batch, parsed)
+        })
+        .await
+        .map_err(|e| CommandError::Runtime(format!("{source}: normalization failed: {e}")))?
+    };
     let render = render_options(&settings);
     let entries: HashMap<String, &ParsedEntry> = parsed
         .entries
@@ -210,47 +219,6 @@ fn matched_rules_text(applied: Option<&Vec<crate::rules::Applied>>) -> String {
             .map(|a| format!("{:?} -> {}", a.rule, a.action))
             .collect::<Vec<_>>()
             .join("; "),
-    }
-}
-
-/// Parse, following an HTML page's advertised feed link for URLs.
-async fn parse_document(
-    settings: &Settings,
-    body: &[u8],
-    content_type: Option<&str>,
-    base: Option<&str>,
-    source: &str,
-) -> Result<ParsedFeed, CommandError> {
-    match parse::parse_feed(body, content_type, base) {
-        Ok(p) => Ok(p),
-        Err(e) => {
-            let link = base
-                .filter(|_| parse::looks_like_html(body))
-                .and_then(|b| parse::discover_feed_links(body, b).into_iter().next());
-            let Some(link) = link else {
-                return Err(CommandError::Runtime(format!("{source}: {e}")));
-            };
-            eprintln!(
-                "{} is an HTML page; following its feed link {}",
-                crate::redact::RedactedUrl::new(source),
-                crate::redact::RedactedUrl::new(&link)
-            );
-            let fetcher =
-                Fetcher::new(&settings.http).map_err(|e| CommandError::Runtime(e.to_string()))?;
-            match fetcher
-                .fetch(&link, &Validators::default(), &Trust::origin_of(source))
-                .await
-            {
-                Ok(FetchResponse::Modified(doc)) => {
-                    parse::parse_feed(&doc.body, doc.content_type.as_deref(), Some(&doc.final_url))
-                        .map_err(|e| CommandError::Runtime(format!("{link}: {e}")))
-                }
-                Ok(FetchResponse::NotModified { .. }) => {
-                    Err(CommandError::Runtime(format!("{link}: unexpected 304")))
-                }
-                Err(e) => Err(CommandError::Runtime(e.to_string())),
-            }
-        }
     }
 }
 

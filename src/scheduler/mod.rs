@@ -33,7 +33,7 @@ use crate::app::{render_options, App};
 use crate::config::{self, Settings};
 use crate::domain::FeedConfig;
 use crate::fetch::Fetcher;
-use crate::pipeline::refresh;
+use crate::pipeline::refresh_leased;
 use crate::store::{FeedRecord, StoreError};
 use crate::systemd;
 
@@ -98,7 +98,7 @@ impl Daemon {
             hard_stop: CancellationToken::new(),
             heartbeat_ms: AtomicI64::new(0),
             source,
-            owner: owner_id(),
+            owner: crate::app::lease_owner().to_string(),
         });
         daemon.install().await?;
         daemon.sched.lock().await.start().await?;
@@ -276,35 +276,13 @@ impl Daemon {
             return; // still running from an earlier tick: never twice at once
         }
         app.metrics.polls_started();
-        let renew_every = (lease / 3).max(Duration::from_millis(500));
-        let poll = refresh(&app, &feed, &record);
-        tokio::pin!(poll);
-        // The lease is renewed by a future polled *beside* the poll, never inside a select arm:
-        // an arm's body suspends the poll, and a poll holding a transaction while its renewal
-        // waits for a pooled connection would starve the pool (every connection held by a
-        // suspended poll, every renewal waiting for one).
-        let renewer = async {
-            let mut renew =
-                tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
-            loop {
-                renew.tick().await;
-                let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
-                match app.store.renew_lease(record.id, &self.owner, until).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        warn!(feed = %feed.name, "lease lost while polling; another replica may poll it too")
-                    }
-                    Err(e) => warn!(feed = %feed.name, "cannot renew the lease: {e}"),
-                }
-            }
-        };
+        let poll = refresh_leased(&app, &feed, &record, &self.owner);
         tokio::select! {
-            result = &mut poll => {
+            result = poll => {
                 if let Err(e) = result {
                     error!(feed = %feed.name, url = %feed.url, "cannot store the poll: {e}");
                 }
             }
-            () = renewer => {}
             _ = self.hard_stop.cancelled() => {
                 warn!(feed = %feed.name, url = %feed.url, "poll cancelled at shutdown; nothing of it was stored");
             }
@@ -396,21 +374,6 @@ impl Daemon {
             self.tracker.wait().await;
         }
     }
-}
-
-/// A lease owner id unique to this process: `host:pid:start-nanos`.
-fn owner_id() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "feedsmith".into());
-    format!(
-        "{host}:{}:{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    )
 }
 
 /// Half of the schedule's period (the time between its next two occurrences), at most
