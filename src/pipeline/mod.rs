@@ -219,11 +219,9 @@ pub async fn claim_now(
     let now = Utc::now();
     let lease_until =
         now + chrono::Duration::from_std(app.settings.schedule.lease).unwrap_or_default();
-    // Due within a century, and "not polled since" a second from now: only the lease counts.
-    // (Not `DateTime::MAX_UTC`: SQLite compares the stored times as text, and its year has a
-    // sign.)
+    // Due, and "not polled since", within a century: only the lease counts. (Not
+    // `DateTime::MAX_UTC`: SQLite compares the stored times as text, and its year has a sign.)
     let any_time = now + chrono::Duration::days(36_500);
-    let tick_at = now.trunc_subsecs(0) + chrono::Duration::seconds(1);
     let mut mine = std::collections::HashSet::new();
     let mut urls = Vec::with_capacity(records.len());
     for (id, url, gone) in records {
@@ -236,7 +234,7 @@ pub async fn claim_now(
     if !urls.is_empty() {
         let got = app
             .store
-            .claim_due(&urls, owner, tick_at, any_time, lease_until)
+            .claim_due(&urls, owner, any_time, any_time, lease_until)
             .await?;
         mine.extend(got.into_iter().map(|r| r.id));
     }

@@ -1,5 +1,5 @@
 //! The daemon's scheduler: cron ticks decide when feedsmith *looks*, the due-time policy
-//! ([`policy`]) decides whether a feed may be polled then, and [`crate::pipeline::refresh`] does
+//! ([`policy`]) decides whether a feed may be polled then, and [`crate::pipeline::refresh_leased`] does
 //! the work, exactly as `fetch` does.
 //!
 //! Design:
