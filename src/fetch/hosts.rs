@@ -587,6 +587,43 @@ mod tests {
         assert!(m.contains("feedsmith_deferred_total 1"), "{m}");
     }
 
+    /// On tokio's paused clock (no real waiting): a request that finds its host's only slot
+    /// taken waits exactly `max_wait`, then is turned away as deferred; a request to another
+    /// host is admitted at once meanwhile, and the host's slot is free again once released.
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_host_defers_after_max_wait_and_never_delays_another_host() {
+        let book = HostBook::new(&[], 1);
+        let max_wait = Duration::from_secs(120);
+        let held = book.admit("slow.test", true, None, max_wait).await;
+        assert!(held.is_ok(), "the first request takes the slot");
+        let started = tokio::time::Instant::now();
+        let other = book.admit("quick.test", true, None, max_wait).await;
+        assert!(other.is_ok());
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "another host does not wait"
+        );
+        match book.admit("slow.test", true, None, max_wait).await {
+            Err(TurnedAway::Deferred(waited)) => assert_eq!(waited, max_wait),
+            Err(TurnedAway::Paused(until)) => panic!("not paused, only busy: {until}"),
+            Ok(_) => panic!("admitted while the host's only slot is held"),
+        }
+        assert_eq!(
+            started.elapsed(),
+            max_wait,
+            "deferred after exactly max_wait"
+        );
+        drop(held);
+        let again = tokio::time::Instant::now();
+        assert!(book.admit("slow.test", true, None, max_wait).await.is_ok());
+        assert_eq!(
+            again.elapsed(),
+            Duration::ZERO,
+            "the released slot is free at once"
+        );
+    }
+
     #[test]
     fn repeated_connect_failures_pause_the_host_with_a_capped_backoff() {
         let book = HostBook::new(&[], 2);
