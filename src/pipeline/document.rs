@@ -41,12 +41,9 @@ pub async fn read(
 ) -> Result<Document, DocumentError> {
     // Relative entry links resolve against the URL without userinfo (no credentials in posts).
     let base = crate::redact::without_userinfo(&fetched.final_url);
-    let first = parse_blocking(
-        fetched.body.clone(),
-        fetched.content_type.clone(),
-        Some(base),
-    )
-    .await;
+    // The body comes back from the parse (not copied for it): autodiscovery reads it again
+    // only when it was no feed.
+    let (first, body) = parse_returning(fetched.body, fetched.content_type, Some(base)).await;
     let err = match first {
         Ok(parsed) => {
             return Ok(Document {
@@ -58,10 +55,11 @@ pub async fn read(
         }
         Err(err) => err,
     };
-    if !parse::looks_like_html(&fetched.body) {
+    let Some(body) = body.filter(|b| parse::looks_like_html(b)) else {
         return Err(err.into());
-    }
-    let links = parse::discover_feed_links(&fetched.body, &fetched.final_url);
+    };
+    let links = parse::discover_feed_links(&body, &fetched.final_url);
+    drop(body);
     let Some(link) = links.into_iter().find(|l| *l != fetched.final_url) else {
         return Err(DocumentError::NoFeedLink {
             page: fetched.final_url,
@@ -98,6 +96,28 @@ pub async fn read(
 /// relative links. On the blocking pool, as every parse.
 pub async fn read_bytes(body: Vec<u8>) -> Result<ParsedFeed, ParseError> {
     parse_blocking(body, None, None).await
+}
+
+/// [`parse_blocking`] that hands the body back (`None` if the parser's thread died).
+async fn parse_returning(
+    body: Vec<u8>,
+    content_type: Option<String>,
+    base: Option<String>,
+) -> (Result<ParsedFeed, ParseError>, Option<Vec<u8>>) {
+    let parsed = super::cpu_work(move || {
+        let result = parse::parse_feed(&body, content_type.as_deref(), base.as_deref());
+        (result, body)
+    })
+    .await;
+    match parsed {
+        Ok((result, body)) => (result, Some(body)),
+        Err(join) => (
+            Err(ParseError::Panicked {
+                detail: join.to_string(),
+            }),
+            None,
+        ),
+    }
 }
 
 /// Parsing is CPU work (and can take tens of milliseconds on a large podcast feed): keep it off
