@@ -7,6 +7,10 @@
 //!
 //! Parsing runs on the blocking pool, as in `feedsmith fetch`. Prints one line:
 //! `feeds=N ok=N failed=N entries=N bytes=N elapsed=S feeds_per_s=N entries_per_s=N`.
+//!
+//! `--warm`: the limit of a warm poll. Every feed is first fetched once (untimed) for its
+//! validators; the timed pass then sends each one conditional GET with them, as a warm `fetch`
+//! does, and counts the 304s (`not_modified=N` on the line; a 200 is parsed as above).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,15 +32,20 @@ struct Tally {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let mut path: Option<PathBuf> = None;
+    let mut warm = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--config" | "-c" => path = args.next().map(PathBuf::from),
+            "--warm" => warm = true,
             other => {
-                return Err(format!("unknown argument {other}; usage: limit --config FILE").into())
+                return Err(format!(
+                    "unknown argument {other}; usage: limit --config FILE [--warm]"
+                )
+                .into())
             }
         }
     }
-    let path = path.ok_or("usage: limit --config FILE")?;
+    let path = path.ok_or("usage: limit --config FILE [--warm]")?;
     let settings = config::load(Some(&path), None)?;
     let urls: Vec<String> = settings
         .feeds
@@ -51,17 +60,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Warm: each feed's validators from one untimed unconditional GET.
+    let validators: Vec<Validators> = if warm {
+        runtime.block_on(
+            stream::iter(urls.iter())
+                .map(|url| {
+                    let fetcher = fetcher.clone();
+                    async move {
+                        match fetcher
+                            .fetch(url, &Validators::default(), &Trust::origin_of(url))
+                            .await
+                        {
+                            Ok(FetchResponse::Modified(doc)) => Validators {
+                                etag: doc.etag,
+                                last_modified: doc.last_modified,
+                            },
+                            _ => Validators::default(),
+                        }
+                    }
+                })
+                .buffered(in_flight)
+                .collect(),
+        )
+    } else {
+        vec![Validators::default(); urls.len()]
+    };
+    let not_modified = std::sync::atomic::AtomicUsize::new(0);
     let started = Instant::now();
     let tally = runtime.block_on(async {
-        let results: Vec<Result<(usize, u64), String>> = stream::iter(urls.iter())
-            .map(|url| {
+        let results: Vec<Result<(usize, u64), String>> = stream::iter(urls.iter().zip(&validators))
+            .map(|(url, validators)| {
                 let fetcher = fetcher.clone();
+                let not_modified = &not_modified;
                 async move {
                     let resp = fetcher
-                        .fetch(url, &Validators::default(), &Trust::origin_of(url))
+                        .fetch(url, validators, &Trust::origin_of(url))
                         .await
                         .map_err(|e| e.to_string())?;
                     let FetchResponse::Modified(doc) = resp else {
+                        if warm {
+                            not_modified.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            return Ok((0, 0));
+                        }
                         return Err(format!("{url}: 304 without validators"));
                     };
                     let bytes = doc.body.len() as u64;
@@ -99,8 +139,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t
     });
     let secs = started.elapsed().as_secs_f64();
+    let warm_part = if warm {
+        format!(
+            " not_modified={}",
+            not_modified.load(std::sync::atomic::Ordering::Relaxed)
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "feeds={} ok={} failed={} entries={} bytes={} elapsed={:.3} feeds_per_s={:.0} entries_per_s={:.0}",
+        "feeds={} ok={} failed={} entries={} bytes={}{warm_part} elapsed={:.3} feeds_per_s={:.0} entries_per_s={:.0}",
         urls.len(),
         tally.ok,
         tally.failed,
