@@ -178,9 +178,13 @@ pub struct FetchArgs {
     pub articles_wait: Option<std::time::Duration>,
 }
 
-fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
-    crate::config::parse_duration(s)
-        .ok_or_else(|| format!("{s:?} is not a duration; expected e.g. \"3s\", \"2m\" or \"0\""))
+/// `--articles-wait` that is not a duration (clap prints it after the flag's name).
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a duration; expected e.g. \"3s\", \"2m\" or \"0\"")]
+pub struct NotADuration(String);
+
+fn parse_wait(s: &str) -> Result<std::time::Duration, NotADuration> {
+    crate::units::parse_duration(s).ok_or_else(|| NotADuration(s.to_string()))
 }
 
 #[derive(Debug, Args)]

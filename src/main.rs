@@ -1,8 +1,9 @@
-//! The binary: parse the command line, run the command, map the result to an exit code.
+//! The binary: parse the command line, run the command, end with its [`Exit`].
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use feedsmith::error::Exit;
 
 fn main() -> ExitCode {
     let cli = feedsmith::cli::Cli::parse();
@@ -25,9 +26,8 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(feedsmith::error::exit::FATAL);
+            return Exit::Fatal.into();
         }
     };
-    let code = runtime.block_on(feedsmith::commands::dispatch(cli));
-    ExitCode::from(code)
+    runtime.block_on(feedsmith::commands::dispatch(cli)).into()
 }

@@ -38,57 +38,75 @@ impl Extractor {
     }
 }
 
+/// A `content_selector` the extractor cannot use (the configuration names the feed and key).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid CSS selector: {0}")]
+pub struct SelectorError(String);
+
+/// Why a page gave no usable content; the caller keeps the feed's content then. The message is
+/// stored with the article record and shown by `inspect --full-content`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    /// The readability port refused the page before scoring it.
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("no main content found: {0}")]
+    NoMainContent(String),
+    #[error("no main content found: the page has no text")]
+    NoText,
+    #[error("the selector {0:?} matched nothing on the page")]
+    NoMatch(String),
+    #[error("the selector {0:?} matched only empty elements")]
+    OnlyEmpty(String),
+}
+
 /// Whether `selector` is a CSS selector the extractor understands (checked when the
 /// configuration is loaded, so a typo is an error naming the feed, not a silent empty post).
-pub fn check_selector(selector: &str) -> Result<(), String> {
+pub fn check_selector(selector: &str) -> Result<(), SelectorError> {
     Matcher::new(selector)
         .map(|_| ())
-        .map_err(|e| format!("not a valid CSS selector: {e:?}"))
+        .map_err(|e| SelectorError(format!("{e:?}")))
 }
 
 /// Pages larger than this many elements are not scored (readability's own default guard).
 const MAX_ELEMENTS: usize = 20_000;
 
-/// The page's main content as HTML. `url` resolves relative links. An error says why nothing
-/// usable was found; the caller keeps the feed's content then.
-pub fn extract(html: &str, url: &str, extractor: &Extractor) -> Result<String, String> {
+/// The page's main content as HTML. `url` resolves relative links.
+pub fn extract(html: &str, url: &str, extractor: &Extractor) -> Result<String, ExtractError> {
     match extractor {
         Extractor::Selector(selector) => select(html, selector),
         Extractor::Readability | Extractor::RedditJson => readability(html, url),
     }
 }
 
-fn readability(html: &str, url: &str) -> Result<String, String> {
+fn readability(html: &str, url: &str) -> Result<String, ExtractError> {
     let cfg = Config {
         max_elements_to_parse: MAX_ELEMENTS,
         ..Default::default()
     };
-    let mut r = Readability::new(html, Some(url), Some(cfg)).map_err(|e| e.to_string())?;
+    let mut r = Readability::new(html, Some(url), Some(cfg))
+        .map_err(|e| ExtractError::Unreadable(e.to_string()))?;
     let article = r
         .parse()
-        .map_err(|e| format!("no main content found: {e}"))?;
+        .map_err(|e| ExtractError::NoMainContent(e.to_string()))?;
     let content = article.content.to_string();
     if super::plain_len(&content) == 0 {
-        return Err("no main content found: the page has no text".into());
+        return Err(ExtractError::NoText);
     }
     Ok(content)
 }
 
-fn select(html: &str, selector: &str) -> Result<String, String> {
+fn select(html: &str, selector: &str) -> Result<String, ExtractError> {
     let doc = Document::from(html);
     let Some(sel) = doc.try_select(selector) else {
-        return Err(format!(
-            "the selector {selector:?} matched nothing on the page"
-        ));
+        return Err(ExtractError::NoMatch(selector.to_string()));
     };
     // Scripts and styles inside the chosen element are chrome, not content (the sanitizer drops
     // them too; removing them here keeps the length comparison honest).
     sel.select("script, style, noscript").remove();
     let html: String = sel.iter().map(|n| n.html().to_string()).collect();
     if super::plain_len(&html) == 0 {
-        return Err(format!(
-            "the selector {selector:?} matched only empty elements"
-        ));
+        return Err(ExtractError::OnlyEmpty(selector.to_string()));
     }
     Ok(html)
 }
@@ -144,7 +162,11 @@ mod tests {
             &Extractor::Selector(".missing".into()),
         )
         .unwrap_err();
-        assert!(err.contains(".missing"), "{err}");
+        assert_eq!(err, ExtractError::NoMatch(".missing".into()));
+        assert_eq!(
+            err.to_string(),
+            "the selector \".missing\" matched nothing on the page"
+        );
     }
 
     #[test]

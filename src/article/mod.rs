@@ -575,7 +575,7 @@ impl ArticleService {
                     )
                 })
                 .await
-                .unwrap_or_else(|e| Err(format!("extraction failed: {e}")));
+                .unwrap_or_else(|e| Err(ArticleError::Task(e)));
                 match extracted {
                     Ok(Extracted::Content(html)) => {
                         record.status = ArticleStatus::Ok;
@@ -589,7 +589,7 @@ impl ArticleService {
                     }
                     Err(e) => {
                         // The page is there but holds nothing usable: retrying soon won't help.
-                        record.error = Some(e);
+                        record.error = Some(e.to_string());
                         record.failures = i64::from(self.settings.max_attempts);
                     }
                 }
@@ -635,6 +635,23 @@ pub enum Extracted {
     Removed(String),
 }
 
+/// Why one linked page gave no article; its message is stored with the record (`error`) and
+/// shown by `inspect --full-content`.
+#[derive(Debug, thiserror::Error)]
+pub enum ArticleError {
+    #[error("{0}: unexpected 304 Not Modified")]
+    NotModified(RedactedUrl),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Reddit(#[from] reddit::RedditError),
+    #[error(transparent)]
+    Extract(#[from] extract::ExtractError),
+    /// The blocking task that extracts panicked or was cancelled.
+    #[error("extraction failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// Fetch one linked page and extract it, without the cache or the queue (`inspect
 /// --full-content`). The fetcher's limits apply.
 pub async fn fetch_article(
@@ -642,20 +659,16 @@ pub async fn fetch_article(
     url: &str,
     extractor: &Extractor,
     trust: &Trust,
-) -> Result<Extracted, String> {
+) -> Result<Extracted, ArticleError> {
     let fetch_url = extractor.fetch_url(url);
     let doc = match fetcher
         .fetch(&fetch_url, &Validators::default(), trust)
-        .await
+        .await?
     {
-        Ok(FetchResponse::Modified(doc)) => doc,
-        Ok(FetchResponse::NotModified { .. }) => {
-            return Err(format!(
-                "{}: unexpected 304 Not Modified",
-                RedactedUrl::new(&fetch_url)
-            ))
+        FetchResponse::Modified(doc) => doc,
+        FetchResponse::NotModified { .. } => {
+            return Err(ArticleError::NotModified(RedactedUrl::new(&fetch_url)))
         }
-        Err(e) => return Err(e.to_string()),
     };
     let extractor = extractor.clone();
     let comments_url = url.to_string();
@@ -668,8 +681,7 @@ pub async fn fetch_article(
             &extractor,
         )
     })
-    .await
-    .unwrap_or_else(|e| Err(format!("extraction failed: {e}")))
+    .await?
 }
 
 fn extract_body(
@@ -678,7 +690,7 @@ fn extract_body(
     page_url: &str,
     comments_url: &str,
     extractor: &Extractor,
-) -> Result<Extracted, String> {
+) -> Result<Extracted, ArticleError> {
     if *extractor == Extractor::RedditJson {
         return match reddit::parse(body)? {
             reddit::RedditPost::Removed { reason } => Ok(Extracted::Removed(reason)),
@@ -695,7 +707,9 @@ fn extract_body(
         };
     }
     let (text, _) = crate::parse::to_utf8(body, content_type);
-    extract::extract(&text, page_url, extractor).map(Extracted::Content)
+    Ok(Extracted::Content(extract::extract(
+        &text, page_url, extractor,
+    )?))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -71,16 +71,24 @@ struct PostData {
     permalink: Option<String>,
 }
 
+/// Why a body is not a Reddit post in JSON form.
+#[derive(Debug, thiserror::Error)]
+pub enum RedditError {
+    #[error("not Reddit's JSON form of a comments page: {0}")]
+    NotJson(#[from] serde_json::Error),
+    #[error("Reddit's JSON has no post (t3) in its first listing")]
+    NoPost,
+}
+
 /// Read the post out of the JSON form (an array of two listings: the post, then its comments).
-pub fn parse(body: &[u8]) -> Result<RedditPost, String> {
-    let listings: Vec<Listing> = serde_json::from_slice(body)
-        .map_err(|e| format!("not Reddit's JSON form of a comments page: {e}"))?;
+pub fn parse(body: &[u8]) -> Result<RedditPost, RedditError> {
+    let listings: Vec<Listing> = serde_json::from_slice(body)?;
     let post = listings
         .into_iter()
         .next()
         .and_then(|l| l.data.children.into_iter().find(|c| c.kind == "t3"))
         .map(|c| c.data)
-        .ok_or("Reddit's JSON has no post (t3) in its first listing")?;
+        .ok_or(RedditError::NoPost)?;
     if let Some(category) = post.removed_by_category.filter(|c| !c.is_empty()) {
         return Ok(RedditPost::Removed {
             reason: format!("removed on Reddit ({category})"),
@@ -224,10 +232,12 @@ mod tests {
 
     #[test]
     fn other_json_is_a_clear_error() {
-        assert!(parse(b"{\"error\": 404}")
-            .unwrap_err()
-            .contains("JSON form"));
-        assert!(parse(b"[]").unwrap_err().contains("no post"));
-        assert!(parse(b"<html>").is_err());
+        let not_json = parse(b"{\"error\": 404}").unwrap_err();
+        assert!(matches!(not_json, RedditError::NotJson(_)), "{not_json}");
+        assert!(not_json.to_string().contains("JSON form"), "{not_json}");
+        let empty = parse(b"[]").unwrap_err();
+        assert!(matches!(empty, RedditError::NoPost), "{empty}");
+        assert!(empty.to_string().contains("no post"), "{empty}");
+        assert!(matches!(parse(b"<html>"), Err(RedditError::NotJson(_))));
     }
 }

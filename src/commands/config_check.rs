@@ -1,9 +1,9 @@
 //! `feedsmith config check`: load and validate, print the effective settings.
 
 use crate::config::Settings;
-use crate::error::{exit, CommandError};
+use crate::error::{CommandError, Exit};
 
-pub fn run(settings: Settings) -> Result<u8, CommandError> {
+pub fn run(settings: Settings) -> Result<Exit, CommandError> {
     // Feed URLs and the database URL without credentials or tokens (src/redact.rs).
     crate::out!("{}", crate::redact::redact_text(&settings.to_toml()))?;
     let enabled = settings.feeds.iter().filter(|f| f.enabled).count();
@@ -13,5 +13,5 @@ pub fn run(settings: Settings) -> Result<u8, CommandError> {
         settings.feeds.len(),
         enabled
     );
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }

@@ -3,11 +3,11 @@
 use crate::app::App;
 use crate::cli::ExportArgs;
 use crate::config::Settings;
-use crate::error::{exit, CommandError};
+use crate::error::{CommandError, Exit};
 use crate::publish::{self, ExportOptions};
 use crate::store::PostFilter;
 
-pub async fn run(settings: Settings, args: &ExportArgs) -> Result<u8, CommandError> {
+pub async fn run(settings: Settings, args: &ExportArgs) -> Result<Exit, CommandError> {
     let since = args.since.as_deref().map(super::parse_since).transpose()?;
     if args.prune && (since.is_some() || args.collection.is_some()) {
         return Err(CommandError::Usage(
@@ -72,7 +72,7 @@ pub async fn run(settings: Settings, args: &ExportArgs) -> Result<u8, CommandErr
             if args.prune { "; nothing was pruned" } else { "" }
         )));
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// Whether two paths name the same directory (either may not exist yet).

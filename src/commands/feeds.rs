@@ -10,13 +10,17 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::config::{self, Settings, Source};
-use crate::error::{exit, CommandError};
+use crate::error::{CommandError, Exit};
 use crate::policy;
 use crate::publish::formats::xml_escape;
 use crate::redact::{redact_text, redact_url};
 use crate::store::outbox::HealthState;
 
-pub async fn list(settings: Settings, as_json: bool, unhealthy: bool) -> Result<u8, CommandError> {
+pub async fn list(
+    settings: Settings,
+    as_json: bool,
+    unhealthy: bool,
+) -> Result<Exit, CommandError> {
     let feeds = settings.feeds.clone();
     super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
@@ -89,7 +93,7 @@ pub async fn list(settings: Settings, as_json: bool, unhealthy: bool) -> Result<
         }
         eprintln!("{} feeds", shown.len());
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// One outline of an OPML file that points at a feed.
@@ -253,7 +257,7 @@ pub fn import(
     file: &Path,
     write: bool,
     collection: &str,
-) -> Result<u8, CommandError> {
+) -> Result<Exit, CommandError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| CommandError::Usage(format!("cannot read {}: {e}", file.display())))?;
     let outlines =
@@ -282,7 +286,7 @@ pub fn import(
             file.display(),
             import.duplicates.len()
         );
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     let Source::File(path) = &settings.source else {
         return Err(CommandError::Usage(
@@ -321,7 +325,7 @@ pub fn import(
         path.display(),
         import.duplicates.len()
     );
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// OPML 2.0 of the configured feeds, grouped by collection, with redacted URLs (for sharing a
@@ -367,14 +371,14 @@ fn opml_with(settings: &Settings, secrets: bool) -> String {
     s
 }
 
-pub fn export(settings: Settings, include_secrets: bool) -> Result<u8, CommandError> {
+pub fn export(settings: Settings, include_secrets: bool) -> Result<Exit, CommandError> {
     if include_secrets {
         eprintln!("feeds export --include-secrets: the output holds the feeds' credentials and tokens; keep it private");
         crate::out!("{}", opml_with_secrets(&settings))?;
     } else {
         crate::out!("{}", opml(&settings))?;
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// The configuration file of `settings`, or a usage error for env-only setups.
@@ -469,7 +473,7 @@ pub async fn add(
     collection: &str,
     categories: &[String],
     no_check: bool,
-) -> Result<u8, CommandError> {
+) -> Result<Exit, CommandError> {
     let path = config_file(&settings)?;
     let configured = |url: &str| -> Result<(), CommandError> {
         if settings.feeds.iter().any(|f| f.url == url) {
@@ -543,7 +547,7 @@ pub async fn add(
     write_validated(&path, &doc.to_string())?;
     crate::out!("{written}")?;
     eprintln!("added {name:?} ({}) to {}", redact_url(url), path.display());
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// The last `[[feeds]]` table of `doc` as TOML text (the one `add` appended), for printing.
@@ -563,7 +567,7 @@ fn feed_table_text(doc: &toml_edit::DocumentMut) -> String {
     one.to_string()
 }
 
-pub fn remove(settings: Settings, selector: &str) -> Result<u8, CommandError> {
+pub fn remove(settings: Settings, selector: &str) -> Result<Exit, CommandError> {
     let path = config_file(&settings)?;
     let matches: Vec<&crate::domain::FeedConfig> = settings
         .feeds
@@ -610,5 +614,5 @@ pub fn remove(settings: Settings, selector: &str) -> Result<u8, CommandError> {
         redact_url(&url),
         path.display()
     );
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }

@@ -13,12 +13,12 @@ use crate::app::{lease_owner, App};
 use crate::cli::FetchArgs;
 use crate::config::Settings;
 use crate::domain::FeedConfig;
-use crate::error::{exit, CommandError};
+use crate::error::{CommandError, Exit};
 use crate::pipeline::{claim_now, leased_elsewhere, refresh_leased, FeedReport};
 use crate::store::{FeedRecord, Outcome, StoreError};
 use crate::telemetry;
 
-pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandError> {
+pub async fn run(settings: Settings, args: &FetchArgs) -> Result<Exit, CommandError> {
     let selected = settings
         .select_feeds(&args.feeds)
         .map_err(CommandError::Usage)?;
@@ -218,19 +218,19 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<u8, CommandErro
     }
     if git_failed {
         // The posts are stored and exported; the commit or push is what failed (logged above).
-        return Ok(exit::FATAL);
+        return Ok(Exit::Fatal);
     }
     Ok(exit_code(&summary))
 }
 
 /// 0 when every feed was polled, 3 when some failed, 4 when all of them did (a run that stored
 /// nothing is a different alarm from one bad feed).
-fn exit_code(summary: &Summary) -> u8 {
+fn exit_code(summary: &Summary) -> Exit {
     let polled = summary.ok + summary.not_modified;
     match (summary.failed, polled) {
-        (0, _) => exit::OK,
-        (_, 0) => exit::ALL_FEEDS_FAILED,
-        _ => exit::FEEDS_FAILED,
+        (0, _) => Exit::Ok,
+        (_, 0) => Exit::AllFeedsFailed,
+        _ => Exit::FeedsFailed,
     }
 }
 
@@ -267,10 +267,10 @@ impl Stop {
     }
 
     /// The signal that stopped the run, and the exit code it means by convention (128 + n).
-    fn signal(&self) -> Option<(&'static str, u8)> {
+    fn signal(&self) -> Option<(&'static str, Exit)> {
         match self.signal.load(Ordering::SeqCst) {
-            libc::SIGTERM => Some(("SIGTERM", 128 + libc::SIGTERM as u8)),
-            libc::SIGINT => Some(("SIGINT", 128 + libc::SIGINT as u8)),
+            libc::SIGTERM => Some(("SIGTERM", Exit::Terminated)),
+            libc::SIGINT => Some(("SIGINT", Exit::Interrupted)),
             _ => None,
         }
     }
@@ -528,11 +528,11 @@ mod tests {
             failed,
             ..Summary::default()
         };
-        assert_eq!(exit_code(&s(3, 1, 0)), exit::OK);
-        assert_eq!(exit_code(&s(0, 0, 0)), exit::OK);
-        assert_eq!(exit_code(&s(2, 0, 1)), exit::FEEDS_FAILED);
-        assert_eq!(exit_code(&s(0, 1, 1)), exit::FEEDS_FAILED);
-        assert_eq!(exit_code(&s(0, 0, 5)), exit::ALL_FEEDS_FAILED);
+        assert_eq!(exit_code(&s(3, 1, 0)), Exit::Ok);
+        assert_eq!(exit_code(&s(0, 0, 0)), Exit::Ok);
+        assert_eq!(exit_code(&s(2, 0, 1)), Exit::FeedsFailed);
+        assert_eq!(exit_code(&s(0, 1, 1)), Exit::FeedsFailed);
+        assert_eq!(exit_code(&s(0, 0, 5)), Exit::AllFeedsFailed);
     }
 
     #[test]

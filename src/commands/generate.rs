@@ -5,17 +5,17 @@
 use clap::CommandFactory;
 
 use crate::cli::Cli;
-use crate::error::{exit, CommandError};
+use crate::error::{CommandError, Exit};
 
 /// The completion script for `shell`, on stdout.
-pub fn completions(shell: clap_complete::Shell) -> Result<u8, CommandError> {
+pub fn completions(shell: clap_complete::Shell) -> Result<Exit, CommandError> {
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "feedsmith", &mut buf);
     write_stdout(&buf)
 }
 
 /// The man page (roff) of `feedsmith` and its subcommands, on stdout.
-pub fn man() -> Result<u8, CommandError> {
+pub fn man() -> Result<Exit, CommandError> {
     let mut buf = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut buf)
@@ -36,11 +36,11 @@ pub fn man() -> Result<u8, CommandError> {
     write_stdout(&buf)
 }
 
-fn write_stdout(bytes: &[u8]) -> Result<u8, CommandError> {
+fn write_stdout(bytes: &[u8]) -> Result<Exit, CommandError> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
         .and_then(|()| out.flush())
         .map_err(CommandError::from_stdout)?;
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }

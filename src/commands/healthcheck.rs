@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use crate::cli::HealthcheckArgs;
 use crate::config::Settings;
-use crate::error::{exit, CommandError};
+use crate::error::{CommandError, Exit};
 
-pub async fn run(settings: Settings, args: &HealthcheckArgs) -> Result<u8, CommandError> {
+pub async fn run(settings: Settings, args: &HealthcheckArgs) -> Result<Exit, CommandError> {
     let base = match &args.url {
         Some(u) => u.trim_end_matches('/').to_string(),
         None => {
@@ -26,17 +26,17 @@ pub async fn run(settings: Settings, args: &HealthcheckArgs) -> Result<u8, Comma
     match client.get(&url).send().await {
         Ok(resp) if resp.status().is_success() => {
             eprintln!("healthy: {url} answered {}", resp.status());
-            Ok(exit::OK)
+            Ok(Exit::Ok)
         }
         Ok(resp) => {
             let status = resp.status();
             let body = resp.text().await.unwrap_or_default();
             eprintln!("unhealthy: {url} answered {status}: {}", body.trim());
-            Ok(exit::FATAL)
+            Ok(Exit::Fatal)
         }
         Err(e) => {
             eprintln!("unhealthy: no feedsmith answering at {base} ({})", why(&e));
-            Ok(exit::FATAL)
+            Ok(Exit::Fatal)
         }
     }
 }

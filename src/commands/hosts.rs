@@ -4,9 +4,9 @@
 
 use crate::app::{hosts_view, App};
 use crate::config::Settings;
-use crate::error::{exit, CommandError};
+use crate::error::{CommandError, Exit};
 
-pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError> {
+pub async fn list(settings: Settings, as_json: bool) -> Result<Exit, CommandError> {
     super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
     let hosts = hosts_view(&app).await?;
@@ -14,7 +14,7 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
         let text = serde_json::to_string_pretty(&hosts)
             .map_err(|e| CommandError::Runtime(e.to_string()))?;
         crate::outln!("{text}")?;
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     for h in &hosts {
         let pace = if h.interval.is_zero() {
@@ -52,5 +52,5 @@ pub async fn list(settings: Settings, as_json: bool) -> Result<u8, CommandError>
         )?;
     }
     eprintln!("{} hosts", hosts.len());
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }

@@ -12,7 +12,7 @@ use crate::cli::InspectArgs;
 use crate::config::Settings;
 use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post};
 use crate::enrich::{Enrichment, Rejection, TagScore, Tagging};
-use crate::error::{exit, CommandError};
+use crate::error::{CommandError, Exit};
 use crate::fetch::{FetchResponse, Fetcher, Trust, Validators};
 use crate::normalize::{
     build_tags, build_tags_with, entry_key, explain_tags, permalink, post_path, render_post,
@@ -20,7 +20,7 @@ use crate::normalize::{
 use crate::pipeline::build_batch;
 use crate::redact::RedactedUrl;
 
-pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandError> {
+pub async fn run(settings: Settings, args: &InspectArgs) -> Result<Exit, CommandError> {
     let source = args.source.trim();
     // The same document stage as a poll (src/pipeline/document.rs): parsing on the blocking
     // pool, and an HTML page followed to the feed it advertises.
@@ -207,7 +207,7 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<u8, CommandEr
         batch.posts.len(),
         batch.skipped.len()
     );
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// The rules that matched an entry and what each did (`inspect --explain`), in order.

@@ -1,5 +1,5 @@
-//! One file per subcommand. Each returns an exit code or a [`CommandError`]; `dispatch` prints
-//! the error once, on stderr, and maps it to its exit code.
+//! One file per subcommand. Each returns an [`Exit`] or a [`CommandError`]; `dispatch` prints
+//! the error once, on stderr, and maps it to its [`Exit`].
 
 use chrono::{DateTime, Utc};
 
@@ -8,7 +8,7 @@ use crate::cli::{
     WebhooksCommand,
 };
 use crate::config::{self, Settings};
-use crate::error::{exit, CommandError};
+use crate::error::{CommandError, Exit};
 
 pub mod config_check;
 pub mod export;
@@ -26,19 +26,19 @@ pub mod rules;
 pub mod run;
 pub mod webhooks;
 
-/// Run the command line's command; returns the process exit code.
-pub async fn dispatch(cli: Cli) -> u8 {
+/// Run the command line's command; returns how the process ends.
+pub async fn dispatch(cli: Cli) -> Exit {
     match run(cli).await {
-        Ok(code) => code,
-        Err(CommandError::BrokenPipe) => exit::OK,
+        Ok(exit) => exit,
+        Err(CommandError::BrokenPipe) => Exit::Ok,
         Err(e) => {
             eprintln!("error: {}", crate::redact::redact_text(&e.to_string()));
-            e.exit_code()
+            e.exit()
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<u8, CommandError> {
+async fn run(cli: Cli) -> Result<Exit, CommandError> {
     let settings = || load_settings(&cli);
     match &cli.command {
         Command::Fetch(args) => fetch::run(settings()?, args).await,

@@ -3,12 +3,12 @@
 use crate::app::App;
 use crate::cli::PostsListArgs;
 use crate::config::Settings;
-use crate::error::{exit, CommandError};
+use crate::error::{CommandError, Exit};
 use crate::normalize::{format_date, render_post};
 use crate::publish::formats::post_json;
 use crate::store::PostFilter;
 
-pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, CommandError> {
+pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<Exit, CommandError> {
     let since = args.since.as_deref().map(super::parse_since).transpose()?;
     if args.limit.is_some_and(|l| l < 0) {
         return Err(CommandError::Usage("--limit must be 0 or more".into()));
@@ -45,16 +45,16 @@ pub async fn list(settings: Settings, args: &PostsListArgs) -> Result<u8, Comman
             posts.len()
         )));
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
-pub async fn show(settings: Settings, id: &str) -> Result<u8, CommandError> {
+pub async fn show(settings: Settings, id: &str) -> Result<Exit, CommandError> {
     super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
     match app.store.find_post(id).await? {
         Some(p) => {
             crate::out!("{}", render_post(&p.post, &app.render))?;
-            Ok(exit::OK)
+            Ok(Exit::Ok)
         }
         // Not a usage error (exit 2): the command line was fine, the post is not there (exit 1).
         None => Err(CommandError::Runtime(format!(

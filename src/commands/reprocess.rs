@@ -21,7 +21,7 @@ use crate::app::App;
 use crate::cli::ReprocessArgs;
 use crate::config::Settings;
 use crate::domain::{FeedConfig, ParsedFeed, Post, SkippedEntry};
-use crate::error::{exit, CommandError};
+use crate::error::{CommandError, Exit};
 use crate::normalize::{self, Normalized};
 use crate::outln;
 use crate::store::{FeedRecord, PostFilter, StoredPost};
@@ -720,7 +720,7 @@ pub async fn plan_with_progress(
     plan
 }
 
-pub async fn run(settings: Settings, args: &ReprocessArgs) -> Result<u8, CommandError> {
+pub async fn run(settings: Settings, args: &ReprocessArgs) -> Result<Exit, CommandError> {
     let scope = scope_of(&args.feed, &args.since)?;
     if args.prune && (scope.feed.is_some() || scope.since.is_some()) {
         return Err(CommandError::Usage(
@@ -748,7 +748,7 @@ pub async fn run(settings: Settings, args: &ReprocessArgs) -> Result<u8, Command
             }
         }
         app.store.close().await;
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     let applied = apply(&app, plan, args.prune).await?;
     app.store.close().await;
@@ -774,8 +774,8 @@ pub async fn run(settings: Settings, args: &ReprocessArgs) -> Result<u8, Command
         }
     }
     Ok(if applied.busy.is_empty() {
-        exit::OK
+        Exit::Ok
     } else {
-        exit::FEEDS_FAILED
+        Exit::FeedsFailed
     })
 }

@@ -8,7 +8,7 @@ use super::reprocess::{plan_with_progress, scope_of, summary_line, RuleStat, Tot
 use crate::app::App;
 use crate::cli::RulesTestArgs;
 use crate::config::Settings;
-use crate::error::{exit, CommandError};
+use crate::error::{CommandError, Exit};
 use crate::outln;
 
 #[derive(Serialize)]
@@ -18,7 +18,7 @@ struct Report<'a> {
     summary: Totals,
 }
 
-pub async fn test(settings: Settings, args: &RulesTestArgs) -> Result<u8, CommandError> {
+pub async fn test(settings: Settings, args: &RulesTestArgs) -> Result<Exit, CommandError> {
     let scope = scope_of(&args.feed, &args.since)?;
     super::require_existing_database(&settings)?;
     let app = App::build(settings).await?;
@@ -34,7 +34,7 @@ pub async fn test(settings: Settings, args: &RulesTestArgs) -> Result<u8, Comman
             "{}",
             serde_json::to_string(&report).map_err(|e| CommandError::Runtime(e.to_string()))?
         )?;
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     if plan.rules.is_empty() {
         outln!("no rules configured ([[rules]] or [[feeds.rules]]); see docs/rules.md")?;
@@ -77,5 +77,5 @@ pub async fn test(settings: Settings, args: &RulesTestArgs) -> Result<u8, Comman
         "\nreprocess would change: {} (nothing written)",
         summary_line(&plan.totals)
     )?;
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }

@@ -9,11 +9,11 @@ use tracing::{error, info, warn};
 
 use crate::app::App;
 use crate::config::Settings;
-use crate::error::{exit, CommandError};
+use crate::error::{CommandError, Exit};
 use crate::scheduler::{ConfigSource, Daemon};
 use crate::{server, systemd};
 
-pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, CommandError> {
+pub async fn run(settings: Settings, source: ConfigSource) -> Result<Exit, CommandError> {
     let listen = settings.server.listen.clone();
     let configured_listen = listen.clone();
     let grace = settings.schedule.shutdown_grace;
@@ -131,7 +131,7 @@ pub async fn run(settings: Settings, source: ConfigSource) -> Result<u8, Command
     }
     daemon.app().store.close().await;
     info!("stopped");
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// The API serves stored posts and feed status (URLs, errors): on a non-loopback address

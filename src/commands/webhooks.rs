@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::config::Settings;
-use crate::error::{exit, CommandError};
+use crate::error::{CommandError, Exit};
 use crate::events::deliver::WorkerConfig;
 use crate::redact::redact_url;
 
@@ -24,7 +24,7 @@ pub fn worker_config(settings: &Settings) -> WorkerConfig {
 
 /// `webhooks list [--dead] [--json]`: each configured webhook with its deliveries pending,
 /// delivered and dead; with `--dead`, the dead-lettered deliveries themselves.
-pub async fn list(settings: Settings, dead: bool, as_json: bool) -> Result<u8, CommandError> {
+pub async fn list(settings: Settings, dead: bool, as_json: bool) -> Result<Exit, CommandError> {
     super::require_existing_database(&settings)?;
     let webhooks = settings.webhooks.clone();
     let app = App::build(settings).await?;
@@ -50,7 +50,7 @@ pub async fn list(settings: Settings, dead: bool, as_json: bool) -> Result<u8, C
             }
             eprintln!("{} dead deliveries", list.len());
         }
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     let counts = outbox.delivery_counts().await?;
     let items: Vec<serde_json::Value> = webhooks
@@ -85,7 +85,7 @@ pub async fn list(settings: Settings, dead: bool, as_json: bool) -> Result<u8, C
         }
         eprintln!("{} webhooks", items.len());
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// `events [--after ID] [--limit N] [--json]`: the outbox, oldest first.
@@ -94,7 +94,7 @@ pub async fn events(
     after: i64,
     limit: i64,
     as_json: bool,
-) -> Result<u8, CommandError> {
+) -> Result<Exit, CommandError> {
     super::require_existing_database(&settings)?;
     if !(1..=10_000).contains(&limit) {
         return Err(CommandError::Usage(format!(
@@ -127,5 +127,5 @@ pub async fn events(
         }
         eprintln!("{} events", list.len());
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }

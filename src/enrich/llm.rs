@@ -890,7 +890,10 @@ mod tests {
         assert_eq!(truncate_chars("héllo", 5), ("héllo", false));
     }
 
-    fn load(file: &str, env: &[(&str, &str)]) -> Result<crate::config::Settings, String> {
+    fn load(
+        file: &str,
+        env: &[(&str, &str)],
+    ) -> Result<crate::config::Settings, crate::config::ConfigError> {
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -901,7 +904,6 @@ mod tests {
             &env,
             Some("sqlite::memory:"),
         )
-        .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -972,7 +974,11 @@ mod tests {
         ] {
             match load(file, &[]) {
                 Ok(_) => panic!("{file}: accepted"),
-                Err(e) => assert!(e.contains(expected), "{file}: {e}"),
+                Err(e) => {
+                    assert!(e.to_string().contains(expected), "{file}: {e}");
+                    let key = e.setting().map(|s| s.key.as_str()).unwrap_or_default();
+                    assert!(key.starts_with("[enrich]."), "{file}: key {key:?} of {e}");
+                }
             }
         }
     }

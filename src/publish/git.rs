@@ -65,20 +65,39 @@ pub struct GitSettings {
     pub push: Option<String>,
 }
 
+/// A `[publish] git*` setting that cannot work; the configuration reports it under [`Self::key`].
+#[derive(Debug, thiserror::Error)]
+pub enum GitConfigError {
+    #[error("[publish].git_author = {0:?}: expected \"Name <email>\", e.g. {DEFAULT_AUTHOR:?}")]
+    Author(String),
+    #[error("[publish].git_push = {0:?}: expected the name of a remote of the site's repository, e.g. \"origin\"")]
+    Push(String),
+    #[error("[publish].git = true needs the git executable ({0}); install git or set git = false")]
+    NoGit(std::io::Error),
+    #[error("[publish].git = true, but [publish].dir {} is not inside a git work tree\n  fix: `git init` (or `git clone` the site) there, point [publish].dir into a clone, or set git = false", .0.display())]
+    NotWorkTree(PathBuf),
+}
+
+impl GitConfigError {
+    /// The key path of the setting at fault.
+    pub fn key(&self) -> &'static str {
+        match self {
+            GitConfigError::Author(_) => "[publish].git_author",
+            GitConfigError::Push(_) => "[publish].git_push",
+            GitConfigError::NoGit(_) | GitConfigError::NotWorkTree(_) => "[publish].git",
+        }
+    }
+}
+
 impl GitSettings {
-    /// The settings for `git_author` and `git_push`, or the message of a configuration error.
-    pub fn new(author: &str, push: Option<&str>) -> Result<GitSettings, String> {
-        let (name, email) = parse_author(author).ok_or_else(|| {
-            format!(
-                "[publish].git_author = {author:?}: expected \"Name <email>\", e.g. {DEFAULT_AUTHOR:?}"
-            )
-        })?;
+    /// The settings for `git_author` and `git_push`.
+    pub fn new(author: &str, push: Option<&str>) -> Result<GitSettings, GitConfigError> {
+        let (name, email) =
+            parse_author(author).ok_or_else(|| GitConfigError::Author(author.to_string()))?;
         let push = match push.map(str::trim) {
             None | Some("") => None,
             Some(r) if r.starts_with('-') || r.chars().any(char::is_whitespace) => {
-                return Err(format!(
-                    "[publish].git_push = {r:?}: expected the name of a remote of the site's repository, e.g. \"origin\""
-                ))
+                return Err(GitConfigError::Push(r.to_string()))
             }
             Some(r) => Some(r.to_string()),
         };
@@ -103,8 +122,8 @@ fn parse_author(author: &str) -> Option<(String, String)> {
 }
 
 /// The configuration check of `git = true`: `dir` (or, when it does not exist yet, its nearest
-/// existing parent) must be inside a git work tree. Returns the message of the error.
-pub fn check_work_tree(dir: &Path) -> Result<(), String> {
+/// existing parent) must be inside a git work tree.
+pub fn check_work_tree(dir: &Path) -> Result<(), GitConfigError> {
     let mut probe = dir.to_path_buf();
     while !probe.is_dir() {
         match probe.parent() {
@@ -121,18 +140,11 @@ pub fn check_work_tree(dir: &Path) -> Result<(), String> {
         .env("LC_ALL", "C")
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| {
-            format!(
-                "[publish].git = true needs the git executable ({e}); install git or set git = false"
-            )
-        })?;
+        .map_err(GitConfigError::NoGit)?;
     if out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "true" {
         return Ok(());
     }
-    Err(format!(
-        "[publish].git = true, but [publish].dir {} is not inside a git work tree\n  fix: `git init` (or `git clone` the site) there, point [publish].dir into a clone, or set git = false",
-        dir.display()
-    ))
+    Err(GitConfigError::NotWorkTree(dir.to_path_buf()))
 }
 
 #[derive(Debug, thiserror::Error)]

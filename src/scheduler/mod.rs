@@ -304,15 +304,15 @@ impl Daemon {
         systemd::notify("READY=1");
     }
 
-    async fn try_reload(self: &Arc<Self>) -> Result<usize, String> {
-        let path = config::locate(self.source.path.as_deref()).map_err(|e| e.to_string())?;
-        let settings: Settings = config::load(path.as_deref(), self.source.database_url.as_deref())
-            .map_err(|e| e.to_string())?;
+    async fn try_reload(self: &Arc<Self>) -> Result<usize, ReloadError> {
+        let path = config::locate(self.source.path.as_deref())?;
+        let settings: Settings =
+            config::load(path.as_deref(), self.source.database_url.as_deref())?;
         let old = self.app();
         if settings.database.url != old.settings.database.url {
             warn!("[database].url changed; a restart is needed to switch databases, the current one stays in use");
         }
-        let fetcher = Fetcher::new(&settings.http).map_err(|e| e.to_string())?;
+        let fetcher = Fetcher::new(&settings.http).map_err(ReloadError::Client)?;
         crate::app::share_hosts(&fetcher, &old.store);
         fetcher.load_host_pauses().await;
         let n = settings.feeds.iter().filter(|f| f.enabled).count();
@@ -322,7 +322,7 @@ impl Daemon {
             settings.enrich.model.as_ref(),
             &settings.http.user_agent,
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(ReloadError::Client)?;
         old.articles
             .set_model(model.clone(), settings.enrich.max_tags);
         if let Some(m) = &model {
@@ -344,7 +344,7 @@ impl Daemon {
             Ok(mut g) => *g = Arc::new(app),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(app),
         }
-        self.install().await.map_err(|e| e.to_string())?;
+        self.install().await?;
         Ok(n)
     }
 
@@ -399,6 +399,18 @@ pub fn jitter_window(expr: &str, max: Duration) -> Duration {
             .unwrap_or(Duration::ZERO),
         _ => Duration::ZERO,
     }
+}
+
+/// Why a SIGHUP reload left the running configuration in force.
+#[derive(Debug, thiserror::Error)]
+enum ReloadError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The HTTP client of the fetcher or of the model step could not be built.
+    #[error("{0}")]
+    Client(reqwest::Error),
+    #[error(transparent)]
+    Schedule(#[from] SchedulerError),
 }
 
 #[cfg(test)]
