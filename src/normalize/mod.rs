@@ -9,8 +9,9 @@
 //! Submodules, one concern each:
 //! [`text`] (entities, whitespace, plain text, description/excerpt cuts, source selection),
 //! [`slug`] (slugs and the transliteration shared with tags), [`tags`], [`author`], [`date`],
-//! [`reddit`] (Reddit's markers, trailer and URLs), [`sanitize`] (ammonia), [`markdown`] (HTML to
-//! markdown), [`video`] (YouTube ids), [`frontmatter`] (YAML) and
+//! [`reddit`] (Reddit's markers, trailer and URLs), [`html`] (the entry's one HTML tree: parsed
+//! once, sanitized with ammonia's policy, read for markdown and text), [`sanitize`] (the same
+//! sanitizing to a string), [`markdown`] (HTML to markdown), [`video`] (YouTube ids), [`frontmatter`] (YAML) and
 //! [`render`] (the file layout).
 //!
 //! Keyword tags ([`taxonomy`], [`Enrichment`]) come in through [`normalize_entry_with`]: the compiled
@@ -340,7 +341,7 @@ fn prepare(
     let mut external = None;
     if reddit {
         let (clean, ext) = reddit::reddit_clean(&html, &canonical_url);
-        html = clean;
+        html = std::borrow::Cow::Owned(clean);
         external = ext;
     }
     // A link-less entry's relative URLs resolve against the site, not against an enclosure;
@@ -360,7 +361,7 @@ fn prepare(
         tree,
         paragraphs,
         #[cfg(test)]
-        source: (html.clone(), base.to_string()),
+        source: (html.to_string(), base.to_string()),
         external,
     })
 }

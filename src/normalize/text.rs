@@ -10,16 +10,16 @@ use crate::domain::ParsedEntry;
 /// RSS `media:description` (YouTube's whole video description), else JSON `content_text`. The
 /// two plain-text sources are escaped (so text is never read as markup) and split into
 /// paragraphs: on blank lines, and for a video description on every line break.
-pub fn source_html(entry: &ParsedEntry) -> String {
-    let nonempty = |s: &Option<String>| {
-        s.as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .map(str::to_string)
-    };
+/// Borrowed when it is the entry's own HTML (no copy of the content per entry).
+pub fn source_html(entry: &ParsedEntry) -> Cow<'_, str> {
+    fn nonempty(s: &Option<String>) -> Option<&str> {
+        s.as_deref().filter(|t| !t.trim().is_empty())
+    }
     nonempty(&entry.content_html)
         .or_else(|| nonempty(&entry.summary_html))
-        .or_else(|| nonempty(&entry.media_description).map(|t| plain_to_html(&t, true)))
-        .or_else(|| nonempty(&entry.content_text).map(|t| plain_to_html(&t, false)))
+        .map(Cow::Borrowed)
+        .or_else(|| nonempty(&entry.media_description).map(|t| Cow::Owned(plain_to_html(t, true))))
+        .or_else(|| nonempty(&entry.content_text).map(|t| Cow::Owned(plain_to_html(t, false))))
         .unwrap_or_default()
 }
 

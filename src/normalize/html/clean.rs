@@ -164,26 +164,29 @@ fn is_url_attr(element: &str, attr: &str) -> bool {
         || (element == "video" && attr == "poster")
 }
 
-fn is_url_relative(url: &str) -> bool {
-    matches!(
-        url::Url::parse(url),
-        Err(url::ParseError::RelativeUrlWithoutBase)
-    )
+/// What ammonia's attribute filter for an allowed element says of one attribute.
+#[derive(PartialEq)]
+enum Verdict {
+    Drop,
+    Keep,
+    /// Kept, and a relative URL (resolved against the base afterwards).
+    Relative,
 }
 
 /// ammonia's attribute filter for an allowed element: allow-listed, and a URL attribute only
-/// with an allowed scheme, or relative when relative URLs are not denied.
-fn keep_attr(tag: &str, attr: &str, value: &str, base: Option<&url::Url>) -> bool {
+/// with an allowed scheme, or relative when relative URLs are not denied. The URL is parsed
+/// once here; ammonia parsed it again to find the relative ones.
+fn keep_attr(tag: &str, attr: &str, value: &str, base: Option<&url::Url>) -> Verdict {
     if !allowed_attr(tag, attr) {
-        return false;
+        return Verdict::Drop;
     }
     if !is_url_attr(tag, attr) {
-        return true;
+        return Verdict::Keep;
     }
     match url::Url::parse(value) {
-        Ok(u) => matches!(u.scheme(), "http" | "https" | "mailto"),
-        Err(url::ParseError::RelativeUrlWithoutBase) => base.is_some(),
-        Err(_) => false,
+        Ok(u) if matches!(u.scheme(), "http" | "https" | "mailto") => Verdict::Keep,
+        Err(url::ParseError::RelativeUrlWithoutBase) if base.is_some() => Verdict::Relative,
+        _ => Verdict::Drop,
     }
 }
 
@@ -310,14 +313,28 @@ pub fn clean(mut nodes: Vec<sink::Node>, base: Option<&url::Url>, max_depth: usi
                 let local: &str = &name.local;
                 let allowed = allowed_tag(local);
                 if allowed {
-                    attrs.retain(|a| keep_attr(local, &a.name.local, &a.value, base));
+                    // Indexes (after the filter) of the relative URLs.
+                    let mut relative: Vec<usize> = Vec::new();
+                    let mut kept = 0;
+                    attrs.retain(|a| match keep_attr(local, &a.name.local, &a.value, base) {
+                        Verdict::Drop => false,
+                        v => {
+                            if v == Verdict::Relative {
+                                relative.push(kept);
+                            }
+                            kept += 1;
+                            true
+                        }
+                    });
                     if local == "a" {
                         attrs.push(Attribute {
                             name: QualName::new(None, ns!(), local_name!("rel")),
                             value: StrTendril::from_slice(LINK_REL),
                         });
                     }
-                    resolve_relative(local, attrs, base);
+                    if let Some(base) = base.filter(|_| !relative.is_empty()) {
+                        resolve_relative(attrs, &relative, base);
+                    }
                 }
                 let parent_attrs: &[Attribute] = match &dom.nodes[v.parent as usize].kind {
                     Kind::Element {
@@ -420,17 +437,16 @@ fn push_children(
     }
 }
 
-/// ammonia's relative-URL pass (`adjust_node_attributes`): rewritten against the base, or
-/// removed when that fails. Removal is `swap_remove` in reverse, as in ammonia, so the order of
-/// the attributes left is its order too.
-fn resolve_relative(tag: &str, attrs: &mut Vec<Attribute>, base: Option<&url::Url>) {
+/// ammonia's relative-URL pass (`adjust_node_attributes`) on the attributes at `relative`:
+/// rewritten against the base, or removed when that fails. Removal is `swap_remove` in
+/// reverse, after `rel` was added, as in ammonia, so the order of the attributes left is its
+/// order too.
+fn resolve_relative(attrs: &mut Vec<Attribute>, relative: &[usize], base: &url::Url) {
     let mut drop: Vec<usize> = Vec::new();
-    for (i, attr) in attrs.iter_mut().enumerate() {
-        if is_url_attr(tag, &attr.name.local) && is_url_relative(&attr.value) {
-            match base.and_then(|b| b.join(&attr.value).ok()) {
-                Some(u) => attr.value = StrTendril::from_slice(u.as_str()),
-                None => drop.push(i),
-            }
+    for &i in relative {
+        match base.join(&attrs[i].value) {
+            Ok(u) => attrs[i].value = StrTendril::from_slice(u.as_str()),
+            Err(_) => drop.push(i),
         }
     }
     for i in drop.into_iter().rev() {

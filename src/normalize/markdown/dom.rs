@@ -1,7 +1,11 @@
-//! A small DOM built from *sanitized* HTML, for the markdown converter.
+//! A small DOM of *sanitized* HTML, for the markdown converter. It is built two ways:
+//! - in normalization, by the sanitizer itself ([`crate::normalize::html`]), from html5ever's
+//!   one parse of the entry (elements of [`Source::Tree`]);
+//! - from a string of sanitized HTML by [`Dom::parse`] (elements of [`Source::Raw`]), for
+//!   `html_to_markdown` on a string (tests, fuzzing, callers with HTML in hand).
 //!
-//! Why not html5ever: the input is ammonia's output, i.e. html5ever's own serialization of a tree
-//! it already built (lower-case names, quoted attributes, every element closed, only `&amp;`,
+//! Why the string reader is not html5ever: its input is html5ever's own serialization of a tree
+//! already built (lower-case names, quoted attributes, every element closed, only `&amp;`,
 //! `&lt;`, `&gt;`, `&nbsp;` and `&quot;` escaped). Building a full HTML5 tree from that again
 //! (what `html2md` did) cost more than the conversion itself; reading the tree back off the
 //! serialization is one linear pass with a few allocations.
