@@ -3,6 +3,13 @@
 //! also with the built-in keyword tags, as `fetch` runs it), the content hash that lets unchanged
 //! entries skip normalization, slug + tags, and front matter rendering.
 //!
+//! The content stages of issue 25 ("one HTML tree per entry"), before and after, on each
+//! entry's HTML: `content_string_path` is the old path (ammonia sanitizes into a string, which
+//! the markdown converter and the two plain-text scans read again; its `ammonia_sanitize` part
+//! is also measured alone) and `content_one_tree` the new one (one html5ever parse into
+//! feedsmith's tree, sanitized in place, markdown and text read off it). Same outputs (the
+//! tests in `src/normalize/html/identity.rs`).
+//!
 //!     cargo bench --bench pipeline
 //!
 //! Inputs: the real-world corpus (`../shared/corpus/feeds`, files expected to parse) and a small
@@ -159,6 +166,28 @@ fn posts_of(set: &Set) -> Vec<Post> {
     posts
 }
 
+/// The ammonia `Builder` feedsmith used before issue 25 (src/normalize/sanitize.rs has the same
+/// for the tests), relative URLs against a fixed base.
+fn ammonia_builder() -> ammonia::Builder<'static> {
+    let mut b = ammonia::Builder::default();
+    b.clean_content_tags(
+        [
+            "script", "style", "iframe", "object", "embed", "form", "noscript", "template", "svg",
+            "math", "textarea", "select", "button", "applet", "frameset", "frame", "title", "head",
+        ]
+        .into_iter()
+        .collect(),
+    );
+    b.rm_tags(["input", "label", "fieldset", "legend", "option", "optgroup"]);
+    b.url_schemes(["http", "https", "mailto"].into_iter().collect());
+    b.link_rel(Some("noopener noreferrer nofollow"));
+    b.strip_comments(true);
+    b.url_relative(ammonia::UrlRelative::RewriteWithBase(
+        url::Url::parse("https://example.org/blog/post").expect("a valid URL"),
+    ));
+    b
+}
+
 fn bench(c: &mut Criterion) {
     let now = Utc.with_ymd_and_hms(2025, 8, 4, 0, 0, 0).unwrap();
     for set in sets() {
@@ -200,6 +229,49 @@ fn bench(c: &mut Criterion) {
                         let base = entry.link.as_deref().unwrap_or(&feed.url);
                         let safe = normalize::sanitize(html.unwrap_or_default(), Some(base));
                         normalize::html_to_markdown(&safe).len()
+                    })
+                })
+            },
+        );
+
+        // Issue 25's content stages, before (string path) and after (one tree).
+        let ammonia = ammonia_builder();
+        let html_of = |entry: &ParsedEntry| {
+            entry
+                .content_html
+                .as_deref()
+                .or(entry.summary_html.as_deref())
+                .unwrap_or_default()
+                .to_string()
+        };
+        g.bench_function(
+            BenchmarkId::new("ammonia_sanitize", format!("{entries} entries")),
+            |b| {
+                b.iter(|| {
+                    set.sum_entries(|_, _, entry| ammonia.clean(&html_of(entry)).to_string().len())
+                })
+            },
+        );
+        g.bench_function(
+            BenchmarkId::new("content_string_path", format!("{entries} entries")),
+            |b| {
+                b.iter(|| {
+                    set.sum_entries(|_, _, entry| {
+                        let safe = ammonia.clean(&html_of(entry)).to_string();
+                        normalize::stages::string_path_text(&safe)
+                    })
+                })
+            },
+        );
+        g.bench_function(
+            BenchmarkId::new("content_one_tree", format!("{entries} entries")),
+            |b| {
+                b.iter(|| {
+                    set.sum_entries(|_, _, entry| {
+                        normalize::stages::one_tree(
+                            &html_of(entry),
+                            "https://example.org/blog/post",
+                        )
                     })
                 })
             },

@@ -9,8 +9,9 @@
 //! Submodules, one concern each:
 //! [`text`] (entities, whitespace, plain text, description/excerpt cuts, source selection),
 //! [`slug`] (slugs and the transliteration shared with tags), [`tags`], [`author`], [`date`],
-//! [`reddit`] (Reddit's markers, trailer and URLs), [`sanitize`] (ammonia), [`markdown`] (HTML to
-//! markdown), [`video`] (YouTube ids), [`frontmatter`] (YAML) and
+//! [`reddit`] (Reddit's markers, trailer and URLs), [`html`] (the entry's one HTML tree: parsed
+//! once, sanitized with ammonia's policy, read for markdown and text), [`sanitize`] (the same
+//! sanitizing to a string), [`markdown`] (HTML to markdown), [`video`] (YouTube ids), [`frontmatter`] (YAML) and
 //! [`render`] (the file layout).
 //!
 //! Keyword tags ([`taxonomy`], [`Enrichment`]) come in through [`normalize_entry_with`]: the compiled
@@ -20,6 +21,7 @@
 mod author;
 mod date;
 mod frontmatter;
+mod html;
 mod keywords;
 pub mod lint;
 mod markdown;
@@ -304,13 +306,17 @@ fn canonical_url(
 }
 
 /// What normalization reads from an entry before it decides anything: the canonical URL, the
-/// clean title, and the sanitized HTML with its plain-text paragraphs (7.1-7.3).
+/// clean title, and the sanitized HTML (one tree, parsed once) with its plain-text paragraphs
+/// (7.1-7.3).
 struct Prepared {
     canonical_url: String,
     reddit: bool,
     title: String,
-    safe_html: String,
+    tree: html::Tree,
     paragraphs: Vec<String>,
+    /// The HTML sanitized and its base URL, for the tests that compare with the string path.
+    #[cfg(test)]
+    source: (String, String),
     /// Reddit's shared external link (7.2).
     external: Option<String>,
 }
@@ -335,7 +341,7 @@ fn prepare(
     let mut external = None;
     if reddit {
         let (clean, ext) = reddit::reddit_clean(&html, &canonical_url);
-        html = clean;
+        html = std::borrow::Cow::Owned(clean);
         external = ext;
     }
     // A link-less entry's relative URLs resolve against the site, not against an enclosure;
@@ -346,14 +352,16 @@ fn prepare(
             .or_else(|| http_url(parsed.link.as_deref()))
             .unwrap_or(&feed.url),
     );
-    let safe_html = sanitize::sanitize(&html, Some(&base));
-    let paragraphs = text::html_paragraphs(&safe_html);
+    let tree = html::Tree::sanitized(&html, sanitize::base_url(Some(&base)).as_ref());
+    let paragraphs = tree.paragraphs(false);
     Ok(Prepared {
         canonical_url,
         reddit,
         title,
-        safe_html,
+        tree,
         paragraphs,
+        #[cfg(test)]
+        source: (html.to_string(), base.to_string()),
         external,
     })
 }
@@ -428,9 +436,10 @@ fn normalize_unruled(
         canonical_url,
         reddit,
         title,
-        safe_html,
+        tree,
         paragraphs,
         external,
+        ..
     } = prepare(feed, parsed, entry, &key)?;
     let plain_len: usize = paragraphs.iter().map(|p| p.chars().count()).sum::<usize>()
         + paragraphs.len().saturating_sub(1);
@@ -445,7 +454,7 @@ fn normalize_unruled(
         ));
     }
 
-    let mut content_markdown = markdown::html_to_markdown(&safe_html);
+    let mut content_markdown = markdown::tree_to_markdown(&tree, &paragraphs);
     if let Some(link) = external {
         if !content_markdown.is_empty() {
             content_markdown.push_str("\n\n");
@@ -456,11 +465,14 @@ fn normalize_unruled(
     // Description (whole sentences, <= 200) and excerpt (first paragraph, <= 300) of the
     // informative text: captions, link-only lines, greetings and stock sentences left out
     // (text::informative_paragraphs); the title when there is no text at all.
-    let summary_source = match text::without_captions(&safe_html) {
-        std::borrow::Cow::Borrowed(_) => paragraphs.clone(),
-        std::borrow::Cow::Owned(html) => text::html_paragraphs(&html),
+    let without_captions;
+    let summary_source: &[String] = if tree.has_captions() {
+        without_captions = tree.paragraphs(true);
+        &without_captions
+    } else {
+        &paragraphs
     };
-    let summary_paragraphs = text::informative_paragraphs(&summary_source);
+    let summary_paragraphs = text::informative_paragraphs(summary_source);
     let plain = summary_paragraphs.join(" ");
     let description = if plain.trim().is_empty() {
         title.clone()
@@ -473,8 +485,10 @@ fn normalize_unruled(
     };
 
     let date = date::post_date(entry.published.or(entry.updated), first_seen);
+    // The plain text once: keyword tagging reads it, and the rules get it.
+    let plain_text = paragraphs.join(" ");
     let keyword_tags = enrich
-        .and_then(|e| e.tag(&feed.url, &title, &paragraphs.join(" ")))
+        .and_then(|e| e.tag(&feed.url, &title, &plain_text))
         .map(|t| t.tags())
         .unwrap_or_default();
     // A video description's hashtags are the entry's own categories (7.1).
@@ -495,7 +509,6 @@ fn normalize_unruled(
         None
     };
 
-    let plain_text = paragraphs.join(" ");
     let post = Normalized::Post(Box::new(Post {
         entry_key: key,
         // The slug is made from the decoded title before tag stripping, as the slug cases do
@@ -544,5 +557,37 @@ fn too_short(
         reason: format!(
             "content has {plain_len} characters of text, below the {min} required in {collection}"
         ),
+    }
+}
+
+/// The per-entry content stages on their own, for `benches/pipeline.rs` (not an API).
+#[doc(hidden)]
+pub mod stages {
+    /// The one-tree path: parse and sanitize once, then the markdown, the paragraphs and
+    /// (with captions) the summary paragraphs from the tree. Returns the total length.
+    pub fn one_tree(html: &str, base: &str) -> usize {
+        let tree =
+            super::html::Tree::sanitized(html, super::sanitize::base_url(Some(base)).as_ref());
+        let paragraphs = tree.paragraphs(false);
+        let md = super::markdown::tree_to_markdown(&tree, &paragraphs);
+        let summary = if tree.has_captions() {
+            tree.paragraphs(true).len()
+        } else {
+            0
+        };
+        md.len() + paragraphs.len() + summary
+    }
+
+    /// The string path's reading of sanitized HTML (ammonia's output): the markdown (the
+    /// converter's string reader), the paragraphs and the summary paragraphs, each read from
+    /// the string again. Returns the total length.
+    pub fn string_path_text(safe: &str) -> usize {
+        let paragraphs = super::text::html_paragraphs(safe);
+        let md = super::markdown::html_to_markdown(safe);
+        let summary = match super::text::without_captions(safe) {
+            std::borrow::Cow::Borrowed(_) => 0,
+            std::borrow::Cow::Owned(h) => super::text::html_paragraphs(&h).len(),
+        };
+        md.len() + paragraphs.len() + summary
     }
 }

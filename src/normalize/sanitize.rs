@@ -1,21 +1,30 @@
-//! HTML sanitizing with ammonia (post-format.md 7.3). Feed content is untrusted internet HTML;
+//! HTML sanitizing (post-format.md 7.3), with ammonia's policy on feedsmith's own tree
+//! ([`super::html`]). Feed content is untrusted internet HTML;
 //! what survives here is what the markdown converter sees, so the rules are strict: no active
 //! content (`script`, `style`, `iframe`, `object`, `embed`, `form`...), no event-handler or
 //! style attributes (ammonia's attribute allow-list), and only `http`, `https` and `mailto`
 //! URLs, so `javascript:`, `vbscript:` and `data:` cannot reach a link. Relative URLs are made
 //! absolute against the entry link (else the feed URL) because the post is read on another site.
 
-use std::collections::HashSet;
+/// The base URL relative URLs are resolved against: `base` when it is an absolute http(s) URL.
+pub fn base_url(base: Option<&str>) -> Option<url::Url> {
+    base.and_then(|b| url::Url::parse(b.trim()).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+}
 
-/// Elements removed together with their content (their text is not meant to be read).
-const DROP_WITH_CONTENT: &[&str] = &[
-    "script", "style", "iframe", "object", "embed", "form", "noscript", "template", "svg", "math",
-    "textarea", "select", "button", "applet", "frameset", "frame", "title", "head",
-];
+/// Sanitize `html`, resolving relative URLs against `base` (an absolute http(s) URL; anything
+/// else means relative URLs are dropped). Normalization does not go through this string: it
+/// reads the sanitized tree ([`super::html::Tree`]); this is for callers that want HTML.
+pub fn sanitize(html: &str, base: Option<&str>) -> String {
+    super::html::sanitize_to_string(html, base_url(base).as_ref())
+}
 
-fn builder(base: Option<url::Url>) -> ammonia::Builder<'static> {
+/// The ammonia `Builder` feedsmith used before the one-tree sanitizer: the reference the
+/// differential tests compare it with.
+#[cfg(test)]
+pub fn ammonia_builder(base: Option<url::Url>) -> ammonia::Builder<'static> {
     let mut b = ammonia::Builder::default();
-    b.clean_content_tags(DROP_WITH_CONTENT.iter().copied().collect::<HashSet<_>>());
+    b.clean_content_tags(super::html::DROP_WITH_CONTENT.iter().copied().collect());
     b.rm_tags(["input", "label", "fieldset", "legend", "option", "optgroup"]);
     b.url_schemes(["http", "https", "mailto"].into_iter().collect());
     b.link_rel(Some("noopener noreferrer nofollow"));
@@ -27,27 +36,10 @@ fn builder(base: Option<url::Url>) -> ammonia::Builder<'static> {
     b
 }
 
-thread_local! {
-    /// One builder per thread: building it (and its tag and attribute sets) per entry was a
-    /// measurable share of a cold fetch. Only the base URL changes between calls.
-    static BUILDER: std::cell::RefCell<ammonia::Builder<'static>> =
-        std::cell::RefCell::new(builder(None));
-}
-
-/// Sanitize `html`, resolving relative URLs against `base` (an absolute http(s) URL; anything
-/// else means relative URLs are dropped).
-pub fn sanitize(html: &str, base: Option<&str>) -> String {
-    let base = base
-        .and_then(|b| url::Url::parse(b.trim()).ok())
-        .filter(|u| matches!(u.scheme(), "http" | "https"));
-    BUILDER.with(|b| {
-        let mut b = b.borrow_mut();
-        match base {
-            Some(u) => b.url_relative(ammonia::UrlRelative::RewriteWithBase(u)),
-            None => b.url_relative(ammonia::UrlRelative::Deny),
-        };
-        b.clean(html).to_string()
-    })
+/// What ammonia made of `html` with feedsmith's policy (the reference).
+#[cfg(test)]
+pub fn ammonia_sanitize(html: &str, base: Option<&str>) -> String {
+    ammonia_builder(base_url(base)).clean(html).to_string()
 }
 
 #[cfg(test)]

@@ -10,16 +10,16 @@ use crate::domain::ParsedEntry;
 /// RSS `media:description` (YouTube's whole video description), else JSON `content_text`. The
 /// two plain-text sources are escaped (so text is never read as markup) and split into
 /// paragraphs: on blank lines, and for a video description on every line break.
-pub fn source_html(entry: &ParsedEntry) -> String {
-    let nonempty = |s: &Option<String>| {
-        s.as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .map(str::to_string)
-    };
+/// Borrowed when it is the entry's own HTML (no copy of the content per entry).
+pub fn source_html(entry: &ParsedEntry) -> Cow<'_, str> {
+    fn nonempty(s: &Option<String>) -> Option<&str> {
+        s.as_deref().filter(|t| !t.trim().is_empty())
+    }
     nonempty(&entry.content_html)
         .or_else(|| nonempty(&entry.summary_html))
-        .or_else(|| nonempty(&entry.media_description).map(|t| plain_to_html(&t, true)))
-        .or_else(|| nonempty(&entry.content_text).map(|t| plain_to_html(&t, false)))
+        .map(Cow::Borrowed)
+        .or_else(|| nonempty(&entry.media_description).map(|t| Cow::Owned(plain_to_html(t, true))))
+        .or_else(|| nonempty(&entry.content_text).map(|t| Cow::Owned(plain_to_html(t, false))))
         .unwrap_or_default()
 }
 
@@ -238,53 +238,94 @@ pub fn clean_title(raw: &str, reddit: bool) -> String {
     }
 }
 
-/// Paragraphs of plain text from sanitized HTML: block elements end a paragraph, inline markup is
-/// dropped, entities decoded, whitespace collapsed inside each paragraph.
-pub fn html_paragraphs(html: &str) -> Vec<String> {
-    const BLOCKS: &[&str] = &[
-        "p",
-        "div",
-        "br",
-        "li",
-        "ul",
-        "ol",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "pre",
-        "blockquote",
-        "tr",
-        "table",
-        "hr",
-        "section",
-        "article",
-        "figure",
-        "figcaption",
-        "dd",
-        "dt",
-        "header",
-        "footer",
-    ];
-    let mut paragraphs = Vec::new();
-    let mut current = String::new();
-    let mut rest = html;
-    // Whitespace collapsed to single spaces, and no space before `, . ! ? ; :` (inline tags
-    // become spaces, which may leave ` ,`): one pass over the words.
-    let flush = |current: &mut String, paragraphs: &mut Vec<String>| {
-        let text = collapse_paragraph(&decode_entities(current));
-        if !text.is_empty() {
-            paragraphs.push(text);
+/// The elements that end a paragraph of [`html_paragraphs`] (start and end tag alike).
+const BLOCKS: &[&str] = &[
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "pre",
+    "blockquote",
+    "tr",
+    "table",
+    "hr",
+    "section",
+    "article",
+    "figure",
+    "figcaption",
+    "dd",
+    "dt",
+    "header",
+    "footer",
+];
+
+/// Whether a tag named `name` ends a paragraph of plain text.
+pub fn is_block(name: &str) -> bool {
+    BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name))
+}
+
+/// The paragraphs of plain text being collected from a walk over HTML: [`Paragraphs::text`]
+/// adds text, [`Paragraphs::tag`] a tag (a block one ends the paragraph, an inline one is a
+/// space). Whitespace is collapsed per paragraph when it ends.
+#[derive(Debug, Default)]
+pub struct Paragraphs {
+    current: String,
+    done: Vec<String>,
+}
+
+impl Paragraphs {
+    /// Decoded text (a text node of a tree).
+    pub fn text(&mut self, text: &str) {
+        self.current.push_str(text);
+    }
+
+    pub fn tag(&mut self, name: &str) {
+        if is_block(name) {
+            self.flush(false);
+        } else {
+            self.current.push(' ');
         }
-        current.clear();
-    };
+    }
+
+    fn flush(&mut self, decode: bool) {
+        let text = if decode {
+            collapse_paragraph(&decode_entities(&self.current))
+        } else {
+            collapse_paragraph(&self.current)
+        };
+        if !text.is_empty() {
+            self.done.push(text);
+        }
+        self.current.clear();
+    }
+
+    pub fn finish(mut self) -> Vec<String> {
+        self.flush(false);
+        self.done
+    }
+}
+
+/// Paragraphs of plain text from sanitized HTML: block elements end a paragraph, inline markup is
+/// dropped, entities decoded, whitespace collapsed inside each paragraph. (Normalization reads
+/// them off the sanitized tree instead, [`crate::normalize::html::Tree::paragraphs`], to the
+/// same result.)
+pub fn html_paragraphs(html: &str) -> Vec<String> {
+    // Here `current` holds raw HTML text, decoded when the paragraph ends.
+    let mut p = Paragraphs::default();
+    let mut rest = html;
     while let Some(i) = rest.find('<') {
-        current.push_str(&rest[..i]);
+        p.current.push_str(&rest[..i]);
         let after = &rest[i + 1..];
         let Some(j) = after.find('>') else {
-            current.push_str(after);
+            p.current.push_str(after);
             rest = "";
             break;
         };
@@ -293,17 +334,16 @@ pub fn html_paragraphs(html: &str) -> Vec<String> {
             .bytes()
             .take_while(|b| b.is_ascii_alphanumeric())
             .count();
-        let name = &tag[..name_len];
-        if BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name)) {
-            flush(&mut current, &mut paragraphs);
+        if is_block(&tag[..name_len]) {
+            p.flush(true);
         } else {
-            current.push(' ');
+            p.current.push(' ');
         }
         rest = &after[j + 1..];
     }
-    current.push_str(rest);
-    flush(&mut current, &mut paragraphs);
-    paragraphs
+    p.current.push_str(rest);
+    p.flush(true);
+    p.done
 }
 
 /// The words of `text` joined by single spaces, with no space before a word that starts with

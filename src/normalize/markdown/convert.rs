@@ -42,7 +42,7 @@ pub fn convert_clean(dom: &Dom) -> String {
 fn convert_with(dom: &Dom, clean: bool) -> String {
     let mut p = Printer {
         dom,
-        out: String::with_capacity(dom.src.len()),
+        out: String::with_capacity(dom.size_hint),
         // html2md walked a whole document: the root, `html` and `body` are its ancestors.
         chain: vec![Tag::Other; 3],
         pre: 0,
@@ -287,7 +287,7 @@ impl Printer<'_, '_> {
             Tag::A => {
                 if self.dom.attr(id, "name").is_some() {
                     // Kept as HTML (markdown has no anchors), and its content again after it.
-                    out.push_str(self.dom.outer(id));
+                    out.push_str(&self.dom.outer(id));
                     return (After::Nothing, false);
                 }
                 let url = match self.dom.attr(id, "href") {

@@ -1,7 +1,11 @@
-//! A small DOM built from *sanitized* HTML, for the markdown converter.
+//! A small DOM of *sanitized* HTML, for the markdown converter. It is built two ways:
+//! - in normalization, by the sanitizer itself ([`crate::normalize::html`]), from html5ever's
+//!   one parse of the entry (elements of [`Source::Tree`]);
+//! - from a string of sanitized HTML by [`Dom::parse`] (elements of [`Source::Raw`]), for
+//!   `html_to_markdown` on a string (tests, fuzzing, callers with HTML in hand).
 //!
-//! Why not html5ever: the input is ammonia's output, i.e. html5ever's own serialization of a tree
-//! it already built (lower-case names, quoted attributes, every element closed, only `&amp;`,
+//! Why the string reader is not html5ever: its input is html5ever's own serialization of a tree
+//! already built (lower-case names, quoted attributes, every element closed, only `&amp;`,
 //! `&lt;`, `&gt;`, `&nbsp;` and `&quot;` escaped). Building a full HTML5 tree from that again
 //! (what `html2md` did) cost more than the conversion itself; reading the tree back off the
 //! serialization is one linear pass with a few allocations.
@@ -55,7 +59,7 @@ pub enum Tag {
 }
 
 impl Tag {
-    fn of(name: &str) -> Tag {
+    pub fn of(name: &str) -> Tag {
         // Sanitized names are lower case already; anything else is lower-cased first.
         if name.bytes().any(|b| b.is_ascii_uppercase()) {
             return Tag::of(&name.to_ascii_lowercase());
@@ -127,15 +131,25 @@ pub const NONE: u32 = u32::MAX;
 #[derive(Debug)]
 pub enum Kind<'a> {
     Root,
-    Element {
-        tag: Tag,
+    Element { tag: Tag, src: Source<'a> },
+    Text(Cow<'a, str>),
+}
+
+/// Where an element's name and attributes are: in the HTML string read by [`Dom::parse`], or
+/// in the sanitized tree built from html5ever's parse ([`crate::normalize::html`]).
+#[derive(Debug)]
+pub enum Source<'a> {
+    Raw {
         /// The start tag's attribute text (between the name and `>`).
         attrs: &'a str,
         /// From the start tag's `<` to the end tag's `>`: html5ever's serialization of the
         /// element, which `html2md` copied for `sub`, `sup` and sized images.
         outer: Range<usize>,
     },
-    Text(Cow<'a, str>),
+    Tree {
+        name: html5ever::LocalName,
+        attrs: Vec<html5ever::Attribute>,
+    },
 }
 
 #[derive(Debug)]
@@ -151,21 +165,14 @@ pub struct Node<'a> {
 pub struct Dom<'a> {
     pub src: &'a str,
     pub nodes: Vec<Node<'a>>,
+    /// About how long the HTML is (the converter's output buffer is sized from it).
+    pub size_hint: usize,
 }
 
 impl<'a> Dom<'a> {
     /// Build the tree of `src`; `None` when elements nest deeper than `max_depth`.
     pub fn parse(src: &'a str, max_depth: usize) -> Option<Dom<'a>> {
-        let mut dom = Dom {
-            src,
-            nodes: Vec::with_capacity(src.len() / 24 + 4),
-        };
-        dom.nodes.push(Node {
-            kind: Kind::Root,
-            first_child: NONE,
-            next_sibling: NONE,
-            last_child: NONE,
-        });
+        let mut dom = Dom::with_root(src, src.len() / 24 + 4);
         // Open elements: (node, name).
         let mut stack: Vec<(u32, &'a str)> = Vec::with_capacity(16);
         let bytes = src.as_bytes();
@@ -214,8 +221,10 @@ impl<'a> Dom<'a> {
                         parent,
                         Kind::Element {
                             tag: Tag::of(name),
-                            attrs,
-                            outer: i..gt + 1,
+                            src: Source::Raw {
+                                attrs,
+                                outer: i..gt + 1,
+                            },
                         },
                     );
                     i = gt + 1;
@@ -289,7 +298,43 @@ impl<'a> Dom<'a> {
         Some(dom)
     }
 
-    fn push(&mut self, parent: u32, kind: Kind<'a>) -> u32 {
+    /// A tree of only the root; `nodes` is the capacity to reserve.
+    pub fn with_root(src: &'a str, nodes: usize) -> Dom<'a> {
+        let mut dom = Dom {
+            src,
+            nodes: Vec::with_capacity(nodes),
+            size_hint: src.len(),
+        };
+        dom.nodes.push(Node {
+            kind: Kind::Root,
+            first_child: NONE,
+            next_sibling: NONE,
+            last_child: NONE,
+        });
+        dom
+    }
+
+    /// The last child of `id` (`NONE` when it has none).
+    pub fn last_child(&self, id: u32) -> u32 {
+        self.nodes[id as usize].last_child
+    }
+
+    /// Remove the first child of `id` (it stays in `nodes`, unreachable).
+    pub fn remove_first_child(&mut self, id: u32) {
+        let first = self.nodes[id as usize].first_child;
+        if first == NONE {
+            return;
+        }
+        let next = self.nodes[first as usize].next_sibling;
+        let p = &mut self.nodes[id as usize];
+        p.first_child = next;
+        if next == NONE {
+            p.last_child = NONE;
+        }
+    }
+
+    /// Append a node as the last child of `parent`.
+    pub fn push(&mut self, parent: u32, kind: Kind<'a>) -> u32 {
         let id = self.nodes.len() as u32;
         self.nodes.push(Node {
             kind,
@@ -318,7 +363,11 @@ impl<'a> Dom<'a> {
     }
 
     fn set_outer_end(&mut self, id: u32, end: usize) {
-        if let Kind::Element { outer, .. } = &mut self.nodes[id as usize].kind {
+        if let Kind::Element {
+            src: Source::Raw { outer, .. },
+            ..
+        } = &mut self.nodes[id as usize].kind
+        {
             outer.end = end.max(outer.start);
         }
     }
@@ -338,20 +387,38 @@ impl<'a> Dom<'a> {
     }
 
     /// The decoded value of attribute `name` of element `id`.
-    pub fn attr(&self, id: u32, name: &str) -> Option<Cow<'a, str>> {
+    pub fn attr(&self, id: u32, name: &str) -> Option<Cow<'_, str>> {
         match &self.nodes[id as usize].kind {
-            Kind::Element { attrs, .. } => attributes(attrs)
+            Kind::Element {
+                src: Source::Raw { attrs, .. },
+                ..
+            } => attributes(attrs)
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
                 .map(|(_, v)| decode_entities(v)),
+            Kind::Element {
+                src: Source::Tree { attrs, .. },
+                ..
+            } => attrs
+                .iter()
+                .find(|a| (*a.name.local).eq_ignore_ascii_case(name))
+                .map(|a| Cow::Borrowed(&*a.value)),
             _ => None,
         }
     }
 
-    /// The element's source text from its start tag to its end tag.
-    pub fn outer(&self, id: u32) -> &'a str {
+    /// The element's HTML from its start tag to its end tag (its source text, or for a tree
+    /// its serialization, which is the same text ammonia's output had).
+    pub fn outer(&self, id: u32) -> Cow<'_, str> {
         match &self.nodes[id as usize].kind {
-            Kind::Element { outer, .. } => self.src.get(outer.clone()).unwrap_or_default(),
-            _ => "",
+            Kind::Element {
+                src: Source::Raw { outer, .. },
+                ..
+            } => Cow::Borrowed(self.src.get(outer.clone()).unwrap_or_default()),
+            Kind::Element {
+                src: Source::Tree { .. },
+                ..
+            } => Cow::Owned(crate::normalize::html::serialize_node(self, id)),
+            _ => Cow::Borrowed(""),
         }
     }
 }

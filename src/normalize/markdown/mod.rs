@@ -11,22 +11,41 @@
 //!   makes them inert (and writes any remaining `<` outside code as `&lt;`).
 
 mod convert;
-mod dom;
+pub(super) mod dom;
 #[cfg(test)]
 mod reference;
 
 use super::text::html_paragraphs;
 
 /// Deeper than this, the HTML is flattened to text paragraphs before conversion.
-const MAX_DEPTH: usize = 64;
+const MAX_DEPTH: usize = super::html::MAX_DEPTH;
 
+/// The markdown of an HTML string (read with the string reader of [`dom`]; sanitized HTML is
+/// expected, anything else is total but not made safe). Normalization converts the sanitized
+/// tree instead ([`tree_to_markdown`]), to the same bytes.
 pub fn html_to_markdown(html: &str) -> String {
     let md = match dom::Dom::parse(html, MAX_DEPTH) {
         Some(dom) => convert::clean_markdown(&convert::convert_clean(&dom)),
         None => html_paragraphs(html).join("\n\n"),
     };
+    finish(&md)
+}
+
+/// The markdown of an entry's sanitized tree; `paragraphs` are its plain-text paragraphs
+/// (the content of a tree too deep to convert).
+pub fn tree_to_markdown(tree: &super::html::Tree, paragraphs: &[String]) -> String {
+    let md = if tree.too_deep {
+        paragraphs.join("\n\n")
+    } else {
+        convert::clean_markdown(&convert::convert_clean(&tree.dom))
+    };
+    finish(&md)
+}
+
+/// The safety and clean-up passes after the conversion.
+fn finish(md: &str) -> String {
     tidy(&without_feed_footers(&quotes_without_empty_lines(
-        &neutralize(&md),
+        &neutralize(md),
     )))
 }
 

@@ -80,7 +80,8 @@ fn compare_dir(dir: &std::path::Path) -> (usize, Vec<String>) {
             ) else {
                 continue;
             };
-            let safe = &prepared.safe_html;
+            let (html, base) = &prepared.source;
+            let safe = &crate::normalize::sanitize::sanitize(html, Some(base));
             compared += 1;
             let expected = html2md::parse_html(&plain_equivalent(safe));
             let got = ours(safe);
