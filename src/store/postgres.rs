@@ -365,6 +365,33 @@ impl Store for PgStore {
         Ok(report)
     }
 
+    async fn rehash_posts(
+        &self,
+        feed_id: i64,
+        hashes: &[(String, String)],
+    ) -> Result<usize, StoreError> {
+        if hashes.is_empty() {
+            return Ok(0);
+        }
+        let (keys, values): (Vec<&str>, Vec<&str>) =
+            hashes.iter().map(|(k, h)| (k.as_str(), h.as_str())).unzip();
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE posts p SET content_hash = r.h, updated_at = $2 \
+             FROM unnest($3::text[], $4::text[]) AS r(k, h) \
+             WHERE p.feed_id = $1 AND p.entry_key = r.k",
+        )
+        .bind(feed_id)
+        .bind(Utc::now())
+        .bind(&keys)
+        .bind(&values)
+        .execute(&mut *tx)
+        .await?;
+        outbox::post_events(&mut tx, EventKind::PostUpdated, feed_id, &keys).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() as usize)
+    }
+
     async fn get_articles(
         &self,
         urls: &[String],
@@ -503,6 +530,14 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn feed_posts(&self, feed_id: i64) -> Result<Vec<StoredPost>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM posts WHERE feed_id = $1")
+            .bind(feed_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(post_from_row).collect()
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {

@@ -276,6 +276,9 @@ async fn insert_post(
 /// Rows per multi-row insert: 23 parameters each, well under SQLite's 32 766.
 const INSERT_RUN: usize = 40;
 
+/// Posts per statement of [`Store::rehash_posts`] (one JSON document each).
+const REHASH_CHUNK: usize = 1000;
+
 /// Insert `run` (new posts, in order) with one statement, all at their first-choice paths.
 /// `false`, with nothing changed, when any of them conflicts (a stored canonical URL or path):
 /// the caller then inserts them one by one, which resolves each conflict exactly as before.
@@ -548,6 +551,45 @@ impl Store for SqliteStore {
         Ok(report)
     }
 
+    async fn rehash_posts(
+        &self,
+        feed_id: i64,
+        hashes: &[(String, String)],
+    ) -> Result<usize, StoreError> {
+        if hashes.is_empty() {
+            return Ok(0);
+        }
+        let mut writer = self.writer.lock().await;
+        let result = async {
+            let mut tx = begin_immediate(writer.conn().await?).await?;
+            let mut changed = 0;
+            for chunk in hashes.chunks(REHASH_CHUNK) {
+                let rows =
+                    serde_json::to_string(chunk).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                // The pairs are taken out of the JSON once (MATERIALIZED), as in
+                // `update_feed_states`.
+                let done = sqlx::query(
+                    "WITH r AS MATERIALIZED (SELECT value ->> 0 AS k, value ->> 1 AS h \
+                     FROM json_each(?1)) \
+                     UPDATE posts SET content_hash = r.h, updated_at = ?2 FROM r \
+                     WHERE posts.feed_id = ?3 AND posts.entry_key = r.k",
+                )
+                .bind(rows)
+                .bind(Utc::now())
+                .bind(feed_id)
+                .execute(&mut *tx)
+                .await?;
+                changed += done.rows_affected() as usize;
+                let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
+                outbox::post_events(&mut tx, EventKind::PostUpdated, feed_id, &keys).await?;
+            }
+            tx.commit().await?;
+            Ok(changed)
+        }
+        .await;
+        writer.check(result)
+    }
+
     async fn get_articles(
         &self,
         urls: &[String],
@@ -695,6 +737,15 @@ impl Store for SqliteStore {
         .execute(writer.conn().await?)
         .await;
         writer.check(result.map(drop).map_err(StoreError::from))
+    }
+
+    async fn feed_posts(&self, feed_id: i64) -> Result<Vec<StoredPost>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM posts WHERE feed_id = $1")
+            .bind(feed_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| StoreError::from(e).at(&self.url))?;
+        rows.iter().map(post_from_row).collect()
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
