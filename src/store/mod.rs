@@ -63,6 +63,7 @@ pub mod entries;
 pub mod hosts;
 pub mod outbox;
 pub mod postgres;
+pub(crate) mod posts;
 pub mod sqlite;
 
 pub use entries::StoredEntry;

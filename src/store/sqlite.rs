@@ -209,6 +209,7 @@ mod outbox;
 
 super::row_mappers!(SqliteRow);
 super::post_inserts!(sqlx::Sqlite);
+super::posts::post_rules!(sqlx::Sqlite);
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
@@ -233,48 +234,6 @@ fn is_busy(e: &sqlx::Error) -> bool {
 async fn begin_immediate(conn: &mut SqliteConnection) -> Result<Tx<'_>, StoreError> {
     Ok(conn.begin_with("BEGIN IMMEDIATE").await?)
 }
-
-/// Insert a new post at the first free `_collection/date-slug[-n].md` path. `false` when its
-/// canonical URL (or its entry key) is already stored, i.e. a duplicate.
-async fn insert_post(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    post: &Post,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    for n in 1..=10_000u32 {
-        let slug = if n > 1 {
-            std::borrow::Cow::Owned(format!("{}-{n}", post.slug))
-        } else {
-            std::borrow::Cow::Borrowed(post.slug.as_str())
-        };
-        let path = post_path_with_slug(post, &slug);
-        let rows = [(post, slug.as_ref(), path)];
-        let id: Option<i64> = insert_posts_query(feed_id, &rows, now, super::INSERTED_IDS)
-            .build_query_scalar()
-            .fetch_optional(&mut **tx)
-            .await?;
-        if id.is_some() {
-            return Ok(true);
-        }
-        let same_url = sqlx::query("SELECT 1 FROM posts WHERE canonical_url = ?")
-            .bind(&post.canonical_url)
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_some();
-        if same_url {
-            return Ok(false);
-        }
-        // Otherwise the path is taken: try the next suffix.
-    }
-    Err(StoreError::Corrupt(format!(
-        "more than 10000 posts share the path of {:?}",
-        post_path(post)
-    )))
-}
-
-/// Rows per multi-row insert: 23 parameters each, well under SQLite's 32 766.
-const INSERT_RUN: usize = 40;
 
 /// Posts per statement of [`Store::rehash_posts`] (one JSON document each).
 const REHASH_CHUNK: usize = 1000;
@@ -304,55 +263,6 @@ async fn insert_run(
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
         Err(e) => Err(e.into()),
     }
-}
-
-/// `entry_key -> (id, content_hash)` of the stored posts among `posts`, in one query per 500
-/// keys instead of one per post.
-async fn stored_posts(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    posts: &[Post],
-) -> Result<HashMap<String, (i64, String)>, StoreError> {
-    let mut found = HashMap::new();
-    for chunk in posts.chunks(500) {
-        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "SELECT entry_key, id, content_hash FROM posts WHERE feed_id = ",
-        );
-        qb.push_bind(feed_id).push(" AND entry_key IN (");
-        let mut keys = qb.separated(", ");
-        for post in chunk {
-            keys.push_bind(&post.entry_key);
-        }
-        qb.push(")");
-        for row in qb.build().fetch_all(&mut **tx).await? {
-            let key: String = row.try_get("entry_key")?;
-            found.insert(key, (row.try_get("id")?, row.try_get("content_hash")?));
-        }
-    }
-    Ok(found)
-}
-
-async fn remember_skipped(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    entry_key: &str,
-    content_hash: &str,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO skipped_entries (feed_id, entry_key, content_hash, reason, seen_at) VALUES (?, ?, ?, ?, ?) \
-         ON CONFLICT (feed_id, entry_key) DO UPDATE SET content_hash = excluded.content_hash, \
-         reason = excluded.reason, seen_at = excluded.seen_at",
-    )
-    .bind(feed_id)
-    .bind(entry_key)
-    .bind(content_hash)
-    .bind(reason)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 #[async_trait]
@@ -537,14 +447,7 @@ impl Store for SqliteStore {
         let mut writer = self.writer.lock().await;
         let mut tx = begin_immediate(writer.conn().await?).await?;
         if withdraw {
-            for s in skipped {
-                outbox::post_withdrawn(&mut tx, feed_id, &s.entry_key).await?;
-                sqlx::query("DELETE FROM posts WHERE feed_id = ? AND entry_key = ?")
-                    .bind(feed_id)
-                    .bind(&s.entry_key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            withdraw_posts(&mut tx, feed_id, skipped).await?;
         }
         let report = save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now()).await?;
         tx.commit().await?;
@@ -564,15 +467,12 @@ impl Store for SqliteStore {
             let mut tx = begin_immediate(writer.conn().await?).await?;
             let mut changed = 0;
             for chunk in hashes.chunks(REHASH_CHUNK) {
-                let rows =
-                    serde_json::to_string(chunk).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let rows = serde_json::to_string(chunk)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 // The pairs are taken out of the JSON once (MATERIALIZED), as in
                 // `update_feed_states`.
                 let done = sqlx::query(
-                    "WITH r AS MATERIALIZED (SELECT value ->> 0 AS k, value ->> 1 AS h \
-                     FROM json_each(?1)) \
-                     UPDATE posts SET content_hash = r.h, updated_at = ?2 FROM r \
-                     WHERE posts.feed_id = ?3 AND posts.entry_key = r.k",
+                    "WITH r AS MATERIALIZED (SELECT value ->> 0 AS k, value ->> 1 AS h                      FROM json_each(?1))                      UPDATE posts SET content_hash = r.h, updated_at = ?2 FROM r                      WHERE posts.feed_id = ?3 AND posts.entry_key = r.k",
                 )
                 .bind(rows)
                 .bind(Utc::now())
@@ -1141,219 +1041,6 @@ impl Store for SqliteStore {
         }
         self.pool.close().await;
     }
-}
-
-/// The posts and skipped entries of one feed, inside the caller's transaction (shared by
-/// `save_poll` and `save_entries`, so both follow the same identity and duplicate rules).
-async fn save_entries_tx(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    posts: &[Post],
-    skipped: &[SkippedEntry],
-    now: DateTime<Utc>,
-) -> Result<SaveReport, StoreError> {
-    let mut report = SaveReport::default();
-    // Entries remembered as skipped: a post that is now published must leave that list.
-    let skipped_keys: std::collections::HashSet<String> = if posts.is_empty() {
-        Default::default()
-    } else {
-        sqlx::query_scalar("SELECT entry_key FROM skipped_entries WHERE feed_id = ?")
-            .bind(feed_id)
-            .fetch_all(&mut **tx)
-            .await?
-            .into_iter()
-            .collect()
-    };
-
-    let stored = stored_posts(tx, feed_id, posts).await?;
-    // New posts that need no check of their own (not Reddit community posts, which are checked
-    // for cross-posts) go in runs, one statement per run; the rest, and any run with a
-    // conflict, one by one below. The order of the posts is kept either way.
-    let plain_new = |post: &Post| {
-        let cross_post_check = post.reddit_segment.is_some() && post.collection == "community";
-        !cross_post_check && !stored.contains_key(&post.entry_key)
-    };
-    let mut i = 0;
-    while i < posts.len() {
-        let run_len = posts[i..]
-            .iter()
-            .take(INSERT_RUN)
-            .take_while(|p| plain_new(p))
-            .count();
-        if run_len >= 2 {
-            let run: Vec<&Post> = posts[i..i + run_len].iter().collect();
-            if insert_run(tx, feed_id, &run, now).await? {
-                let keys: Vec<&str> = run.iter().map(|p| p.entry_key.as_str()).collect();
-                outbox::post_events(tx, EventKind::PostCreated, feed_id, &keys).await?;
-                for post in &run {
-                    if skipped_keys.contains(post.entry_key.as_str()) {
-                        sqlx::query(
-                            "DELETE FROM skipped_entries WHERE feed_id = ? AND entry_key = ?",
-                        )
-                        .bind(feed_id)
-                        .bind(&post.entry_key)
-                        .execute(&mut **tx)
-                        .await?;
-                    }
-                }
-                report.new += run_len;
-                i += run_len;
-                continue;
-            }
-        }
-        let end = i + run_len.max(1);
-        for post in &posts[i..end] {
-            save_one(
-                tx,
-                feed_id,
-                post,
-                stored.get(&post.entry_key),
-                &skipped_keys,
-                now,
-                &mut report,
-            )
-            .await?;
-        }
-        i = end;
-    }
-
-    for s in skipped {
-        remember_skipped(tx, feed_id, &s.entry_key, &s.content_hash, &s.reason, now).await?;
-        report.skipped += 1;
-    }
-
-    Ok(report)
-}
-
-/// The post that holds `url`, other than post `except` (ids start at 1: 0 excludes none).
-async fn url_owner(
-    tx: &mut Tx<'_>,
-    url: &str,
-    except: i64,
-) -> Result<Option<super::UrlOwner>, StoreError> {
-    let row: Option<(i64, String, String)> = sqlx::query_as(
-        "SELECT p.id, f.name, f.url FROM posts p JOIN feeds f ON f.id = p.feed_id \
-         WHERE p.canonical_url = ? AND p.id <> ?",
-    )
-    .bind(url)
-    .bind(except)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.map(|(post_id, feed_name, feed_url)| super::UrlOwner {
-        post_id,
-        feed_name,
-        feed_url,
-    }))
-}
-
-/// One post of a poll, checked and written on its own: an update of a stored post, a
-/// duplicate, or an insert that resolves path conflicts. `existing`: its stored id and hash.
-#[allow(clippy::too_many_arguments)]
-async fn save_one(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    post: &Post,
-    existing: Option<&(i64, String)>,
-    skipped_keys: &std::collections::HashSet<String>,
-    now: DateTime<Utc>,
-    report: &mut SaveReport,
-) -> Result<(), StoreError> {
-    {
-        if let Some(&(id, ref hash)) = existing {
-            if *hash == post.content_hash {
-                report.unchanged += 1;
-                return Ok(());
-            }
-            // A link that moved onto another post's URL: still this entry (same key), so its
-            // own post is updated and keeps its URL (canonical URLs are unique).
-            let owner = url_owner(tx, &post.canonical_url, id).await?;
-            if let Some(owner) = &owner {
-                owner.warn_moved(post, id);
-            }
-            let new_url = owner.is_none().then_some(&post.canonical_url);
-            // Slug, date and path stay as first published: the post's URL on the site must not
-            // move when its source edits a title or re-dates an entry.
-            sqlx::query(
-                "UPDATE posts SET canonical_url = COALESCE(?, canonical_url), title = ?, description = ?, author = ?, \
-                 viewing_mode = ?, feed_name = ?, feed_url = ?, categories = ?, tags = ?, \
-                 tags_normalized = ?, excerpt = ?, content_markdown = ?, youtube_id = ?, \
-                 reddit_segment = ?, content_hash = ?, updated_at = ? WHERE id = ?",
-            )
-            .bind(new_url)
-            .bind(&post.title)
-            .bind(&post.description)
-            .bind(&post.author)
-            .bind(&post.viewing_mode)
-            .bind(&post.feed_name)
-            .bind(&post.feed_url)
-            .bind(to_json(&post.categories))
-            .bind(to_json(&post.tags))
-            .bind(to_json(&post.tags_normalized))
-            .bind(&post.excerpt)
-            .bind(&post.content_markdown)
-            .bind(&post.youtube_id)
-            .bind(&post.reddit_segment)
-            .bind(&post.content_hash)
-            .bind(now)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-            outbox::post_events(tx, EventKind::PostUpdated, feed_id, &[&post.entry_key]).await?;
-            report.updated += 1;
-            return Ok(());
-        }
-
-        let cross_post = match (&post.reddit_segment, post.collection.as_str()) {
-            (Some(segment), "community") => sqlx::query(
-                "SELECT 1 FROM posts WHERE collection = 'community' AND reddit_segment = ?",
-            )
-            .bind(segment)
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_some(),
-            _ => false,
-        };
-        // The common case is one statement: the insert itself. A conflict (same canonical
-        // URL, or the path taken by another post) is told apart only when it happens.
-        let inserted = if cross_post {
-            false
-        } else {
-            insert_post(tx, feed_id, post, now).await?
-        };
-        if !inserted {
-            let reason = if cross_post {
-                "duplicate: Reddit cross-post of a stored post"
-            } else {
-                "duplicate: canonical URL already stored"
-            };
-            remember_skipped(
-                tx,
-                feed_id,
-                &post.entry_key,
-                &post.content_hash,
-                reason,
-                now,
-            )
-            .await?;
-            if !cross_post {
-                if let Some(owner) = url_owner(tx, &post.canonical_url, 0).await? {
-                    owner.info_duplicate(post);
-                }
-            }
-            report.duplicates += 1;
-            return Ok(());
-        }
-        if skipped_keys.contains(post.entry_key.as_str()) {
-            sqlx::query("DELETE FROM skipped_entries WHERE feed_id = ? AND entry_key = ?")
-                .bind(feed_id)
-                .bind(&post.entry_key)
-                .execute(&mut **tx)
-                .await?;
-        }
-        outbox::post_events(tx, EventKind::PostCreated, feed_id, &[&post.entry_key]).await?;
-        report.new += 1;
-    }
-    Ok(())
 }
 
 /// A row of [`SqliteStore::stored_feeds`]' document (a JSON array, in column order).
