@@ -64,6 +64,7 @@ pub mod hosts;
 pub mod outbox;
 pub mod postgres;
 pub(crate) mod posts;
+mod queries;
 pub mod sqlite;
 
 pub use entries::StoredEntry;

@@ -103,6 +103,7 @@ fn redact(url: &str) -> String {
 super::row_mappers!(PgRow);
 super::post_inserts!(sqlx::Postgres);
 super::posts::post_rules!(sqlx::Postgres);
+super::queries::shared_queries!(sqlx::Postgres);
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
@@ -208,18 +209,7 @@ impl Store for PgStore {
     }
 
     async fn known_entries(&self, feed_id: i64) -> Result<HashMap<String, String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT entry_key, content_hash FROM posts WHERE feed_id = $1 \
-             UNION ALL SELECT entry_key, content_hash FROM skipped_entries WHERE feed_id = $1",
-        )
-        .bind(feed_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut map = HashMap::with_capacity(rows.len());
-        for row in rows {
-            map.insert(row.try_get("entry_key")?, row.try_get("content_hash")?);
-        }
-        Ok(map)
+        q_known_entries(&self.pool, feed_id).await
     }
 
     async fn save_poll(
@@ -303,48 +293,18 @@ impl Store for PgStore {
         }
         let mut tx = self.pool.begin().await?;
         for j in jobs {
-            sqlx::query(
-                "INSERT INTO article_jobs (url, feed_url, entry, meta, queued_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (url) DO UPDATE SET feed_url = $2, entry = $3, meta = $4",
-            )
-            .bind(&j.url)
-            .bind(&j.feed_url)
-            .bind(&j.entry)
-            .bind(&j.meta)
-            .bind(j.queued_at)
-            .execute(&mut *tx)
-            .await?;
+            q_queue_article(&mut *tx, j).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     async fn queued_articles(&self) -> Result<Vec<super::QueuedArticle>, StoreError> {
-        let rows: Vec<(String, String, String, String, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT url, feed_url, entry, meta, queued_at FROM article_jobs ORDER BY queued_at, url",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(url, feed_url, entry, meta, queued_at)| super::QueuedArticle {
-                    url,
-                    feed_url,
-                    entry,
-                    meta,
-                    queued_at,
-                },
-            )
-            .collect())
+        q_queued_articles(&self.pool).await
     }
 
     async fn dequeue_article(&self, url: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM article_jobs WHERE url = $1")
-            .bind(url)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        q_dequeue_article(&self.pool, url).await
     }
 
     async fn put_article(&self, r: &ArticleRecord) -> Result<(), StoreError> {
@@ -419,11 +379,7 @@ impl Store for PgStore {
     }
 
     async fn feed_posts(&self, feed_id: i64) -> Result<Vec<StoredPost>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM posts WHERE feed_id = $1")
-            .bind(feed_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(post_from_row).collect()
+        q_feed_posts(&self.pool, feed_id).await
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
@@ -505,21 +461,7 @@ impl Store for PgStore {
     }
 
     async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError> {
-        let row = match id_or_url.trim().parse::<i64>() {
-            Ok(id) => {
-                sqlx::query("SELECT * FROM posts WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-            }
-            Err(_) => {
-                sqlx::query("SELECT * FROM posts WHERE canonical_url = $1 OR path = $1")
-                    .bind(id_or_url.trim())
-                    .fetch_optional(&self.pool)
-                    .await?
-            }
-        };
-        row.as_ref().map(post_from_row).transpose()
+        q_find_post(&self.pool, id_or_url).await
     }
 
     async fn reserve_host(
@@ -660,56 +602,18 @@ impl Store for PgStore {
         }
         let mut tx = self.pool.begin().await?;
         for e in entries {
-            sqlx::query(
-                "INSERT INTO entries (feed_id, entry_key, first_seen_at, data) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (feed_id, entry_key) DO UPDATE SET data = excluded.data \
-                 WHERE entries.data <> excluded.data",
-            )
-            .bind(feed_id)
-            .bind(&e.entry_key)
-            .bind(e.first_seen_at)
-            .bind(&e.data)
-            .execute(&mut *tx)
-            .await?;
+            q_save_parsed_entry(&mut *tx, feed_id, e).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     async fn parsed_entries(&self, feed_id: i64) -> Result<Vec<super::StoredEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT entry_key, first_seen_at, data FROM entries WHERE feed_id = $1 ORDER BY entry_key",
-        )
-        .bind(feed_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(super::StoredEntry {
-                    entry_key: r.try_get("entry_key")?,
-                    first_seen_at: r.try_get("first_seen_at")?,
-                    data: r.try_get("data")?,
-                })
-            })
-            .collect()
+        q_parsed_entries(&self.pool, feed_id).await
     }
 
     async fn skipped_entries(&self, feed_id: i64) -> Result<Vec<SkippedEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT entry_key, content_hash, reason FROM skipped_entries WHERE feed_id = $1",
-        )
-        .bind(feed_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SkippedEntry {
-                    entry_key: r.try_get("entry_key")?,
-                    content_hash: r.try_get("content_hash")?,
-                    reason: r.try_get("reason")?,
-                })
-            })
-            .collect()
+        q_skipped_entries(&self.pool, feed_id).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
