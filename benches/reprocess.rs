@@ -103,9 +103,15 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("feedsmith.toml");
-    std::fs::write(&cfg, config(dir.path(), feeds, "")).unwrap();
+    // `KEEP=DIR`: fill DIR and leave it there (to profile a run by hand), instead of a
+    // temporary directory.
+    let keep = std::env::var_os("KEEP").map(std::path::PathBuf::from);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir_path = keep.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir_path).expect("KEEP directory");
+    let dir = &dir_path;
+    let cfg = dir.join("feedsmith.toml");
+    std::fs::write(&cfg, config(dir, feeds, "")).unwrap();
     let settings = feedsmith::config::load(Some(&cfg), None).expect("bench configuration");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (normalized, norm_secs, entry_bytes, entry_rows) = rt.block_on(async {
@@ -184,7 +190,7 @@ fn main() {
     std::fs::write(
         &cfg,
         config(
-            dir.path(),
+            dir,
             feeds,
             "[[rules]]\nname = \"k8s\"\nwhen = { content = \"(?i)\\\\bkubernetes\\\\b\" }\naction = \"tag\"\ntags = [\"Containers\"]\n",
         ),

@@ -102,85 +102,10 @@ fn redact(url: &str) -> String {
 
 super::row_mappers!(PgRow);
 super::post_inserts!(sqlx::Postgres);
+super::posts::post_rules!(sqlx::Postgres);
+super::queries::shared_queries!(sqlx::Postgres);
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
-
-async fn exists(tx: &mut Tx<'_>, sql: &str, value: &str) -> Result<bool, StoreError> {
-    Ok(sqlx::query(sql)
-        .bind(value)
-        .fetch_optional(&mut **tx)
-        .await?
-        .is_some())
-}
-
-async fn remember_skipped(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    entry_key: &str,
-    content_hash: &str,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO skipped_entries (feed_id, entry_key, content_hash, reason, seen_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (feed_id, entry_key) DO UPDATE SET content_hash = EXCLUDED.content_hash, \
-         reason = EXCLUDED.reason, seen_at = EXCLUDED.seen_at",
-    )
-    .bind(feed_id)
-    .bind(entry_key)
-    .bind(content_hash)
-    .bind(reason)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Insert a new post at the first free path. `Ok(None)`: its canonical URL is already stored
-/// (possibly by another replica a moment ago).
-async fn insert_post(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    post: &Post,
-    now: DateTime<Utc>,
-) -> Result<Option<i64>, StoreError> {
-    for n in 1..=10_000u32 {
-        let slug = if n > 1 {
-            std::borrow::Cow::Owned(format!("{}-{n}", post.slug))
-        } else {
-            std::borrow::Cow::Borrowed(post.slug.as_str())
-        };
-        let path = post_path_with_slug(post, &slug);
-        if exists(tx, "SELECT 1 FROM posts WHERE path = $1", &path).await? {
-            continue;
-        }
-        let rows = [(post, slug.as_ref(), path)];
-        let id: Option<i64> = insert_posts_query(feed_id, &rows, now, super::INSERTED_IDS)
-            .build_query_scalar()
-            .fetch_optional(&mut **tx)
-            .await?;
-        if id.is_some() {
-            return Ok(id);
-        }
-        // A conflict: the same article, or the path taken concurrently (then try the next suffix).
-        if exists(
-            tx,
-            "SELECT 1 FROM posts WHERE canonical_url = $1",
-            &post.canonical_url,
-        )
-        .await?
-        {
-            return Ok(None);
-        }
-    }
-    Err(StoreError::Corrupt(format!(
-        "more than 10000 posts share the path of {:?}",
-        post_path(post)
-    )))
-}
-
-/// Rows per multi-row insert: 23 parameters each, far under PostgreSQL's 65 535.
-const INSERT_RUN: usize = 40;
 
 /// Insert `run` (new posts, in order) with one statement, all at their first-choice paths.
 /// `false`, with nothing changed, when any of them conflicts: the caller then saves them one by
@@ -205,13 +130,6 @@ async fn insert_run(
         sqlx::query("RELEASE SAVEPOINT insert_run")
             .execute(&mut **tx)
             .await?;
-        let keys: Vec<&str> = run.iter().map(|p| p.entry_key.as_str()).collect();
-        sqlx::query("DELETE FROM skipped_entries WHERE feed_id = $1 AND entry_key = ANY($2)")
-            .bind(feed_id)
-            .bind(&keys)
-            .execute(&mut **tx)
-            .await?;
-        outbox::post_events(tx, EventKind::PostCreated, feed_id, &keys).await?;
         Ok(true)
     } else {
         sqlx::query("ROLLBACK TO SAVEPOINT insert_run")
@@ -222,28 +140,6 @@ async fn insert_run(
             .await?;
         Ok(false)
     }
-}
-
-/// `entry_key -> (id, content_hash)` of the stored posts among `posts`, in one query.
-async fn stored_posts(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    posts: &[Post],
-) -> Result<HashMap<String, (i64, String)>, StoreError> {
-    let keys: Vec<&str> = posts.iter().map(|p| p.entry_key.as_str()).collect();
-    let rows = sqlx::query(
-        "SELECT entry_key, id, content_hash FROM posts WHERE feed_id = $1 AND entry_key = ANY($2)",
-    )
-    .bind(feed_id)
-    .bind(&keys)
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut found = HashMap::with_capacity(rows.len());
-    for row in rows {
-        let key: String = row.try_get("entry_key")?;
-        found.insert(key, (row.try_get("id")?, row.try_get("content_hash")?));
-    }
-    Ok(found)
 }
 
 #[async_trait]
@@ -313,18 +209,7 @@ impl Store for PgStore {
     }
 
     async fn known_entries(&self, feed_id: i64) -> Result<HashMap<String, String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT entry_key, content_hash FROM posts WHERE feed_id = $1 \
-             UNION ALL SELECT entry_key, content_hash FROM skipped_entries WHERE feed_id = $1",
-        )
-        .bind(feed_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut map = HashMap::with_capacity(rows.len());
-        for row in rows {
-            map.insert(row.try_get("entry_key")?, row.try_get("content_hash")?);
-        }
-        Ok(map)
+        q_known_entries(&self.pool, feed_id).await
     }
 
     async fn save_poll(
@@ -351,18 +236,36 @@ impl Store for PgStore {
     ) -> Result<SaveReport, StoreError> {
         let mut tx = self.pool.begin().await?;
         if withdraw {
-            for s in skipped {
-                outbox::post_withdrawn(&mut tx, feed_id, &s.entry_key).await?;
-                sqlx::query("DELETE FROM posts WHERE feed_id = $1 AND entry_key = $2")
-                    .bind(feed_id)
-                    .bind(&s.entry_key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            withdraw_posts(&mut tx, feed_id, skipped).await?;
         }
         let report = save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now()).await?;
         tx.commit().await?;
         Ok(report)
+    }
+
+    async fn rehash_posts(
+        &self,
+        feed_id: i64,
+        hashes: &[(String, String)],
+    ) -> Result<usize, StoreError> {
+        if hashes.is_empty() {
+            return Ok(0);
+        }
+        let (keys, values): (Vec<&str>, Vec<&str>) =
+            hashes.iter().map(|(k, h)| (k.as_str(), h.as_str())).unzip();
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE posts p SET content_hash = r.h, updated_at = $2              FROM unnest($3::text[], $4::text[]) AS r(k, h)              WHERE p.feed_id = $1 AND p.entry_key = r.k",
+        )
+        .bind(feed_id)
+        .bind(Utc::now())
+        .bind(&keys)
+        .bind(&values)
+        .execute(&mut *tx)
+        .await?;
+        outbox::post_events(&mut tx, EventKind::PostUpdated, feed_id, &keys).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() as usize)
     }
 
     async fn get_articles(
@@ -390,48 +293,18 @@ impl Store for PgStore {
         }
         let mut tx = self.pool.begin().await?;
         for j in jobs {
-            sqlx::query(
-                "INSERT INTO article_jobs (url, feed_url, entry, meta, queued_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (url) DO UPDATE SET feed_url = $2, entry = $3, meta = $4",
-            )
-            .bind(&j.url)
-            .bind(&j.feed_url)
-            .bind(&j.entry)
-            .bind(&j.meta)
-            .bind(j.queued_at)
-            .execute(&mut *tx)
-            .await?;
+            q_queue_article(&mut *tx, j).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     async fn queued_articles(&self) -> Result<Vec<super::QueuedArticle>, StoreError> {
-        let rows: Vec<(String, String, String, String, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT url, feed_url, entry, meta, queued_at FROM article_jobs ORDER BY queued_at, url",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(url, feed_url, entry, meta, queued_at)| super::QueuedArticle {
-                    url,
-                    feed_url,
-                    entry,
-                    meta,
-                    queued_at,
-                },
-            )
-            .collect())
+        q_queued_articles(&self.pool).await
     }
 
     async fn dequeue_article(&self, url: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM article_jobs WHERE url = $1")
-            .bind(url)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        q_dequeue_article(&self.pool, url).await
     }
 
     async fn put_article(&self, r: &ArticleRecord) -> Result<(), StoreError> {
@@ -503,6 +376,10 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn feed_posts(&self, feed_id: i64) -> Result<Vec<StoredPost>, StoreError> {
+        q_feed_posts(&self.pool, feed_id).await
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
@@ -584,21 +461,7 @@ impl Store for PgStore {
     }
 
     async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError> {
-        let row = match id_or_url.trim().parse::<i64>() {
-            Ok(id) => {
-                sqlx::query("SELECT * FROM posts WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-            }
-            Err(_) => {
-                sqlx::query("SELECT * FROM posts WHERE canonical_url = $1 OR path = $1")
-                    .bind(id_or_url.trim())
-                    .fetch_optional(&self.pool)
-                    .await?
-            }
-        };
-        row.as_ref().map(post_from_row).transpose()
+        q_find_post(&self.pool, id_or_url).await
     }
 
     async fn reserve_host(
@@ -739,56 +602,18 @@ impl Store for PgStore {
         }
         let mut tx = self.pool.begin().await?;
         for e in entries {
-            sqlx::query(
-                "INSERT INTO entries (feed_id, entry_key, first_seen_at, data) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (feed_id, entry_key) DO UPDATE SET data = excluded.data \
-                 WHERE entries.data <> excluded.data",
-            )
-            .bind(feed_id)
-            .bind(&e.entry_key)
-            .bind(e.first_seen_at)
-            .bind(&e.data)
-            .execute(&mut *tx)
-            .await?;
+            q_save_parsed_entry(&mut *tx, feed_id, e).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     async fn parsed_entries(&self, feed_id: i64) -> Result<Vec<super::StoredEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT entry_key, first_seen_at, data FROM entries WHERE feed_id = $1 ORDER BY entry_key",
-        )
-        .bind(feed_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(super::StoredEntry {
-                    entry_key: r.try_get("entry_key")?,
-                    first_seen_at: r.try_get("first_seen_at")?,
-                    data: r.try_get("data")?,
-                })
-            })
-            .collect()
+        q_parsed_entries(&self.pool, feed_id).await
     }
 
     async fn skipped_entries(&self, feed_id: i64) -> Result<Vec<SkippedEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT entry_key, content_hash, reason FROM skipped_entries WHERE feed_id = $1",
-        )
-        .bind(feed_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SkippedEntry {
-                    entry_key: r.try_get("entry_key")?,
-                    content_hash: r.try_get("content_hash")?,
-                    reason: r.try_get("reason")?,
-                })
-            })
-            .collect()
+        q_skipped_entries(&self.pool, feed_id).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -799,188 +624,6 @@ impl Store for PgStore {
     async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-/// The posts and skipped entries of one feed, inside the caller's transaction (shared by
-/// `save_poll` and `save_entries`, so both follow the same identity and duplicate rules).
-async fn save_entries_tx(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    posts: &[Post],
-    skipped: &[SkippedEntry],
-    now: DateTime<Utc>,
-) -> Result<SaveReport, StoreError> {
-    let mut report = SaveReport::default();
-
-    let stored = if posts.is_empty() {
-        HashMap::new()
-    } else {
-        stored_posts(tx, feed_id, posts).await?
-    };
-    // As in the SQLite store: runs of plain new posts in one statement each, the rest (and a
-    // run with a conflict) one by one, in the posts' order.
-    let plain_new = |post: &Post| {
-        let cross_post_check = post.reddit_segment.is_some() && post.collection == "community";
-        !cross_post_check && !stored.contains_key(&post.entry_key)
-    };
-    let mut i = 0;
-    while i < posts.len() {
-        let run_len = posts[i..]
-            .iter()
-            .take(INSERT_RUN)
-            .take_while(|p| plain_new(p))
-            .count();
-        if run_len >= 2 {
-            let run: Vec<&Post> = posts[i..i + run_len].iter().collect();
-            if insert_run(tx, feed_id, &run, now).await? {
-                report.new += run_len;
-                i += run_len;
-                continue;
-            }
-        }
-        let end = i + run_len.max(1);
-        for post in &posts[i..end] {
-            save_one(
-                tx,
-                feed_id,
-                post,
-                stored.get(&post.entry_key),
-                now,
-                &mut report,
-            )
-            .await?;
-        }
-        i = end;
-    }
-
-    for s in skipped {
-        remember_skipped(tx, feed_id, &s.entry_key, &s.content_hash, &s.reason, now).await?;
-        report.skipped += 1;
-    }
-    Ok(report)
-}
-
-/// The post that holds `url`, other than post `except` (ids start at 1: 0 excludes none).
-async fn url_owner(
-    tx: &mut Tx<'_>,
-    url: &str,
-    except: i64,
-) -> Result<Option<super::UrlOwner>, StoreError> {
-    let row: Option<(i64, String, String)> = sqlx::query_as(
-        "SELECT p.id, f.name, f.url FROM posts p JOIN feeds f ON f.id = p.feed_id \
-         WHERE p.canonical_url = $1 AND p.id <> $2",
-    )
-    .bind(url)
-    .bind(except)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.map(|(post_id, feed_name, feed_url)| super::UrlOwner {
-        post_id,
-        feed_name,
-        feed_url,
-    }))
-}
-
-/// One post of a poll, checked and written on its own (see the SQLite store's `save_one`).
-async fn save_one(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    post: &Post,
-    existing: Option<&(i64, String)>,
-    now: DateTime<Utc>,
-    report: &mut SaveReport,
-) -> Result<(), StoreError> {
-    {
-        if let Some(&(id, ref hash)) = existing {
-            if *hash == post.content_hash {
-                report.unchanged += 1;
-                return Ok(());
-            }
-            // A link that moved onto another post's URL: still this entry (same key), so its
-            // own post is updated and keeps its URL (canonical URLs are unique).
-            let owner = url_owner(tx, &post.canonical_url, id).await?;
-            if let Some(owner) = &owner {
-                owner.warn_moved(post, id);
-            }
-            let new_url = owner.is_none().then_some(&post.canonical_url);
-            // Slug, date and path stay as first published (see the SQLite store).
-            sqlx::query(
-                "UPDATE posts SET canonical_url = COALESCE($1, canonical_url), title = $2, description = $3, author = $4, \
-                 viewing_mode = $5, feed_name = $6, feed_url = $7, categories = $8, tags = $9, \
-                 tags_normalized = $10, excerpt = $11, content_markdown = $12, youtube_id = $13, \
-                 reddit_segment = $14, content_hash = $15, updated_at = $16 WHERE id = $17",
-            )
-            .bind(new_url)
-            .bind(&post.title)
-            .bind(&post.description)
-            .bind(&post.author)
-            .bind(&post.viewing_mode)
-            .bind(&post.feed_name)
-            .bind(&post.feed_url)
-            .bind(to_json(&post.categories))
-            .bind(to_json(&post.tags))
-            .bind(to_json(&post.tags_normalized))
-            .bind(&post.excerpt)
-            .bind(&post.content_markdown)
-            .bind(&post.youtube_id)
-            .bind(&post.reddit_segment)
-            .bind(&post.content_hash)
-            .bind(now)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-            outbox::post_events(tx, EventKind::PostUpdated, feed_id, &[&post.entry_key]).await?;
-            report.updated += 1;
-            return Ok(());
-        }
-
-        let cross_post =
-            match (&post.reddit_segment, post.collection.as_str()) {
-                (Some(segment), "community") => exists(
-                    tx,
-                    "SELECT 1 FROM posts WHERE collection = 'community' AND reddit_segment = $1",
-                    segment,
-                )
-                .await?,
-                _ => false,
-            };
-        let inserted = if cross_post {
-            None
-        } else {
-            insert_post(tx, feed_id, post, now).await?
-        };
-        if inserted.is_none() {
-            let reason = if cross_post {
-                "duplicate: Reddit cross-post of a stored post"
-            } else {
-                "duplicate: canonical URL already stored"
-            };
-            remember_skipped(
-                tx,
-                feed_id,
-                &post.entry_key,
-                &post.content_hash,
-                reason,
-                now,
-            )
-            .await?;
-            if !cross_post {
-                if let Some(owner) = url_owner(tx, &post.canonical_url, 0).await? {
-                    owner.info_duplicate(post);
-                }
-            }
-            report.duplicates += 1;
-            return Ok(());
-        }
-        sqlx::query("DELETE FROM skipped_entries WHERE feed_id = $1 AND entry_key = $2")
-            .bind(feed_id)
-            .bind(&post.entry_key)
-            .execute(&mut **tx)
-            .await?;
-        outbox::post_events(tx, EventKind::PostCreated, feed_id, &[&post.entry_key]).await?;
-        report.new += 1;
-    }
-    Ok(())
 }
 
 /// See the SQLite store for the validator rules; here the lease is released with the result.

@@ -205,10 +205,17 @@ impl SqliteStore {
     }
 }
 
+mod feeds;
 mod outbox;
+mod writer;
+
+use feeds::*;
+use writer::*;
 
 super::row_mappers!(SqliteRow);
 super::post_inserts!(sqlx::Sqlite);
+super::posts::post_rules!(sqlx::Sqlite);
+super::queries::shared_queries!(sqlx::Sqlite);
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
@@ -234,47 +241,8 @@ async fn begin_immediate(conn: &mut SqliteConnection) -> Result<Tx<'_>, StoreErr
     Ok(conn.begin_with("BEGIN IMMEDIATE").await?)
 }
 
-/// Insert a new post at the first free `_collection/date-slug[-n].md` path. `false` when its
-/// canonical URL (or its entry key) is already stored, i.e. a duplicate.
-async fn insert_post(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    post: &Post,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    for n in 1..=10_000u32 {
-        let slug = if n > 1 {
-            std::borrow::Cow::Owned(format!("{}-{n}", post.slug))
-        } else {
-            std::borrow::Cow::Borrowed(post.slug.as_str())
-        };
-        let path = post_path_with_slug(post, &slug);
-        let rows = [(post, slug.as_ref(), path)];
-        let id: Option<i64> = insert_posts_query(feed_id, &rows, now, super::INSERTED_IDS)
-            .build_query_scalar()
-            .fetch_optional(&mut **tx)
-            .await?;
-        if id.is_some() {
-            return Ok(true);
-        }
-        let same_url = sqlx::query("SELECT 1 FROM posts WHERE canonical_url = ?")
-            .bind(&post.canonical_url)
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_some();
-        if same_url {
-            return Ok(false);
-        }
-        // Otherwise the path is taken: try the next suffix.
-    }
-    Err(StoreError::Corrupt(format!(
-        "more than 10000 posts share the path of {:?}",
-        post_path(post)
-    )))
-}
-
-/// Rows per multi-row insert: 23 parameters each, well under SQLite's 32 766.
-const INSERT_RUN: usize = 40;
+/// Posts per statement of [`Store::rehash_posts`] (one JSON document each).
+const REHASH_CHUNK: usize = 1000;
 
 /// Insert `run` (new posts, in order) with one statement, all at their first-choice paths.
 /// `false`, with nothing changed, when any of them conflicts (a stored canonical URL or path):
@@ -301,55 +269,6 @@ async fn insert_run(
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
         Err(e) => Err(e.into()),
     }
-}
-
-/// `entry_key -> (id, content_hash)` of the stored posts among `posts`, in one query per 500
-/// keys instead of one per post.
-async fn stored_posts(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    posts: &[Post],
-) -> Result<HashMap<String, (i64, String)>, StoreError> {
-    let mut found = HashMap::new();
-    for chunk in posts.chunks(500) {
-        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "SELECT entry_key, id, content_hash FROM posts WHERE feed_id = ",
-        );
-        qb.push_bind(feed_id).push(" AND entry_key IN (");
-        let mut keys = qb.separated(", ");
-        for post in chunk {
-            keys.push_bind(&post.entry_key);
-        }
-        qb.push(")");
-        for row in qb.build().fetch_all(&mut **tx).await? {
-            let key: String = row.try_get("entry_key")?;
-            found.insert(key, (row.try_get("id")?, row.try_get("content_hash")?));
-        }
-    }
-    Ok(found)
-}
-
-async fn remember_skipped(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    entry_key: &str,
-    content_hash: &str,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO skipped_entries (feed_id, entry_key, content_hash, reason, seen_at) VALUES (?, ?, ?, ?, ?) \
-         ON CONFLICT (feed_id, entry_key) DO UPDATE SET content_hash = excluded.content_hash, \
-         reason = excluded.reason, seen_at = excluded.seen_at",
-    )
-    .bind(feed_id)
-    .bind(entry_key)
-    .bind(content_hash)
-    .bind(reason)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 #[async_trait]
@@ -477,18 +396,7 @@ impl Store for SqliteStore {
     }
 
     async fn known_entries(&self, feed_id: i64) -> Result<HashMap<String, String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT entry_key, content_hash FROM posts WHERE feed_id = ?1 \
-             UNION ALL SELECT entry_key, content_hash FROM skipped_entries WHERE feed_id = ?1",
-        )
-        .bind(feed_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut map = HashMap::with_capacity(rows.len());
-        for row in rows {
-            map.insert(row.try_get("entry_key")?, row.try_get("content_hash")?);
-        }
-        Ok(map)
+        q_known_entries(&self.pool, feed_id).await
     }
 
     async fn save_poll(
@@ -534,18 +442,47 @@ impl Store for SqliteStore {
         let mut writer = self.writer.lock().await;
         let mut tx = begin_immediate(writer.conn().await?).await?;
         if withdraw {
-            for s in skipped {
-                outbox::post_withdrawn(&mut tx, feed_id, &s.entry_key).await?;
-                sqlx::query("DELETE FROM posts WHERE feed_id = ? AND entry_key = ?")
-                    .bind(feed_id)
-                    .bind(&s.entry_key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            withdraw_posts(&mut tx, feed_id, skipped).await?;
         }
         let report = save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now()).await?;
         tx.commit().await?;
         Ok(report)
+    }
+
+    async fn rehash_posts(
+        &self,
+        feed_id: i64,
+        hashes: &[(String, String)],
+    ) -> Result<usize, StoreError> {
+        if hashes.is_empty() {
+            return Ok(0);
+        }
+        let mut writer = self.writer.lock().await;
+        let result = async {
+            let mut tx = begin_immediate(writer.conn().await?).await?;
+            let mut changed = 0;
+            for chunk in hashes.chunks(REHASH_CHUNK) {
+                let rows = serde_json::to_string(chunk)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                // The pairs are taken out of the JSON once (MATERIALIZED), as in
+                // `update_feed_states`.
+                let done = sqlx::query(
+                    "WITH r AS MATERIALIZED (SELECT value ->> 0 AS k, value ->> 1 AS h                      FROM json_each(?1))                      UPDATE posts SET content_hash = r.h, updated_at = ?2 FROM r                      WHERE posts.feed_id = ?3 AND posts.entry_key = r.k",
+                )
+                .bind(rows)
+                .bind(Utc::now())
+                .bind(feed_id)
+                .execute(&mut *tx)
+                .await?;
+                changed += done.rows_affected() as usize;
+                let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
+                outbox::post_events(&mut tx, EventKind::PostUpdated, feed_id, &keys).await?;
+            }
+            tx.commit().await?;
+            Ok(changed)
+        }
+        .await;
+        writer.check(result)
     }
 
     async fn get_articles(
@@ -577,49 +514,19 @@ impl Store for SqliteStore {
         let mut writer = self.writer.lock().await;
         let mut tx = begin_immediate(writer.conn().await?).await?;
         for j in jobs {
-            sqlx::query(
-                "INSERT INTO article_jobs (url, feed_url, entry, meta, queued_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-                 ON CONFLICT (url) DO UPDATE SET feed_url = ?2, entry = ?3, meta = ?4",
-            )
-            .bind(&j.url)
-            .bind(&j.feed_url)
-            .bind(&j.entry)
-            .bind(&j.meta)
-            .bind(j.queued_at)
-            .execute(&mut *tx)
-            .await?;
+            q_queue_article(&mut *tx, j).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     async fn queued_articles(&self) -> Result<Vec<super::QueuedArticle>, StoreError> {
-        let rows: Vec<(String, String, String, String, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT url, feed_url, entry, meta, queued_at FROM article_jobs ORDER BY queued_at, url",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(url, feed_url, entry, meta, queued_at)| super::QueuedArticle {
-                    url,
-                    feed_url,
-                    entry,
-                    meta,
-                    queued_at,
-                },
-            )
-            .collect())
+        q_queued_articles(&self.pool).await
     }
 
     async fn dequeue_article(&self, url: &str) -> Result<(), StoreError> {
         let mut writer = self.writer.lock().await;
-        sqlx::query("DELETE FROM article_jobs WHERE url = ?1")
-            .bind(url)
-            .execute(writer.conn().await?)
-            .await?;
-        Ok(())
+        q_dequeue_article(writer.conn().await?, url).await
     }
 
     async fn put_article(&self, r: &ArticleRecord) -> Result<(), StoreError> {
@@ -695,6 +602,12 @@ impl Store for SqliteStore {
         .execute(writer.conn().await?)
         .await;
         writer.check(result.map(drop).map_err(StoreError::from))
+    }
+
+    async fn feed_posts(&self, feed_id: i64) -> Result<Vec<StoredPost>, StoreError> {
+        q_feed_posts(&self.pool, feed_id)
+            .await
+            .map_err(|e| e.at(&self.url))
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
@@ -838,21 +751,7 @@ impl Store for SqliteStore {
     }
 
     async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError> {
-        let row = match id_or_url.trim().parse::<i64>() {
-            Ok(id) => {
-                sqlx::query("SELECT * FROM posts WHERE id = ?")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-            }
-            Err(_) => {
-                sqlx::query("SELECT * FROM posts WHERE canonical_url = $1 OR path = $1")
-                    .bind(id_or_url.trim())
-                    .fetch_optional(&self.pool)
-                    .await?
-            }
-        };
-        row.as_ref().map(post_from_row).transpose()
+        q_find_post(&self.pool, id_or_url).await
     }
 
     /// A real write, rolled back: SQLite reports a read-only file (or directory, for the WAL)
@@ -1016,56 +915,18 @@ impl Store for SqliteStore {
         let mut writer = self.writer.lock().await;
         let mut tx = begin_immediate(writer.conn().await?).await?;
         for e in entries {
-            sqlx::query(
-                "INSERT INTO entries (feed_id, entry_key, first_seen_at, data) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (feed_id, entry_key) DO UPDATE SET data = excluded.data \
-                 WHERE entries.data <> excluded.data",
-            )
-            .bind(feed_id)
-            .bind(&e.entry_key)
-            .bind(e.first_seen_at)
-            .bind(&e.data)
-            .execute(&mut *tx)
-            .await?;
+            q_save_parsed_entry(&mut *tx, feed_id, e).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     async fn parsed_entries(&self, feed_id: i64) -> Result<Vec<super::StoredEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT entry_key, first_seen_at, data FROM entries WHERE feed_id = ? ORDER BY entry_key",
-        )
-        .bind(feed_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(super::StoredEntry {
-                    entry_key: r.try_get("entry_key")?,
-                    first_seen_at: r.try_get("first_seen_at")?,
-                    data: r.try_get("data")?,
-                })
-            })
-            .collect()
+        q_parsed_entries(&self.pool, feed_id).await
     }
 
     async fn skipped_entries(&self, feed_id: i64) -> Result<Vec<SkippedEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT entry_key, content_hash, reason FROM skipped_entries WHERE feed_id = ?",
-        )
-        .bind(feed_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SkippedEntry {
-                    entry_key: r.try_get("entry_key")?,
-                    content_hash: r.try_get("content_hash")?,
-                    reason: r.try_get("reason")?,
-                })
-            })
-            .collect()
+        q_skipped_entries(&self.pool, feed_id).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -1090,689 +951,6 @@ impl Store for SqliteStore {
         }
         self.pool.close().await;
     }
-}
-
-/// The posts and skipped entries of one feed, inside the caller's transaction (shared by
-/// `save_poll` and `save_entries`, so both follow the same identity and duplicate rules).
-async fn save_entries_tx(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    posts: &[Post],
-    skipped: &[SkippedEntry],
-    now: DateTime<Utc>,
-) -> Result<SaveReport, StoreError> {
-    let mut report = SaveReport::default();
-    // Entries remembered as skipped: a post that is now published must leave that list.
-    let skipped_keys: std::collections::HashSet<String> = if posts.is_empty() {
-        Default::default()
-    } else {
-        sqlx::query_scalar("SELECT entry_key FROM skipped_entries WHERE feed_id = ?")
-            .bind(feed_id)
-            .fetch_all(&mut **tx)
-            .await?
-            .into_iter()
-            .collect()
-    };
-
-    let stored = stored_posts(tx, feed_id, posts).await?;
-    // New posts that need no check of their own (not Reddit community posts, which are checked
-    // for cross-posts) go in runs, one statement per run; the rest, and any run with a
-    // conflict, one by one below. The order of the posts is kept either way.
-    let plain_new = |post: &Post| {
-        let cross_post_check = post.reddit_segment.is_some() && post.collection == "community";
-        !cross_post_check && !stored.contains_key(&post.entry_key)
-    };
-    let mut i = 0;
-    while i < posts.len() {
-        let run_len = posts[i..]
-            .iter()
-            .take(INSERT_RUN)
-            .take_while(|p| plain_new(p))
-            .count();
-        if run_len >= 2 {
-            let run: Vec<&Post> = posts[i..i + run_len].iter().collect();
-            if insert_run(tx, feed_id, &run, now).await? {
-                let keys: Vec<&str> = run.iter().map(|p| p.entry_key.as_str()).collect();
-                outbox::post_events(tx, EventKind::PostCreated, feed_id, &keys).await?;
-                for post in &run {
-                    if skipped_keys.contains(post.entry_key.as_str()) {
-                        sqlx::query(
-                            "DELETE FROM skipped_entries WHERE feed_id = ? AND entry_key = ?",
-                        )
-                        .bind(feed_id)
-                        .bind(&post.entry_key)
-                        .execute(&mut **tx)
-                        .await?;
-                    }
-                }
-                report.new += run_len;
-                i += run_len;
-                continue;
-            }
-        }
-        let end = i + run_len.max(1);
-        for post in &posts[i..end] {
-            save_one(
-                tx,
-                feed_id,
-                post,
-                stored.get(&post.entry_key),
-                &skipped_keys,
-                now,
-                &mut report,
-            )
-            .await?;
-        }
-        i = end;
-    }
-
-    for s in skipped {
-        remember_skipped(tx, feed_id, &s.entry_key, &s.content_hash, &s.reason, now).await?;
-        report.skipped += 1;
-    }
-
-    Ok(report)
-}
-
-/// The post that holds `url`, other than post `except` (ids start at 1: 0 excludes none).
-async fn url_owner(
-    tx: &mut Tx<'_>,
-    url: &str,
-    except: i64,
-) -> Result<Option<super::UrlOwner>, StoreError> {
-    let row: Option<(i64, String, String)> = sqlx::query_as(
-        "SELECT p.id, f.name, f.url FROM posts p JOIN feeds f ON f.id = p.feed_id \
-         WHERE p.canonical_url = ? AND p.id <> ?",
-    )
-    .bind(url)
-    .bind(except)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.map(|(post_id, feed_name, feed_url)| super::UrlOwner {
-        post_id,
-        feed_name,
-        feed_url,
-    }))
-}
-
-/// One post of a poll, checked and written on its own: an update of a stored post, a
-/// duplicate, or an insert that resolves path conflicts. `existing`: its stored id and hash.
-#[allow(clippy::too_many_arguments)]
-async fn save_one(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    post: &Post,
-    existing: Option<&(i64, String)>,
-    skipped_keys: &std::collections::HashSet<String>,
-    now: DateTime<Utc>,
-    report: &mut SaveReport,
-) -> Result<(), StoreError> {
-    {
-        if let Some(&(id, ref hash)) = existing {
-            if *hash == post.content_hash {
-                report.unchanged += 1;
-                return Ok(());
-            }
-            // A link that moved onto another post's URL: still this entry (same key), so its
-            // own post is updated and keeps its URL (canonical URLs are unique).
-            let owner = url_owner(tx, &post.canonical_url, id).await?;
-            if let Some(owner) = &owner {
-                owner.warn_moved(post, id);
-            }
-            let new_url = owner.is_none().then_some(&post.canonical_url);
-            // Slug, date and path stay as first published: the post's URL on the site must not
-            // move when its source edits a title or re-dates an entry.
-            sqlx::query(
-                "UPDATE posts SET canonical_url = COALESCE(?, canonical_url), title = ?, description = ?, author = ?, \
-                 viewing_mode = ?, feed_name = ?, feed_url = ?, categories = ?, tags = ?, \
-                 tags_normalized = ?, excerpt = ?, content_markdown = ?, youtube_id = ?, \
-                 reddit_segment = ?, content_hash = ?, updated_at = ? WHERE id = ?",
-            )
-            .bind(new_url)
-            .bind(&post.title)
-            .bind(&post.description)
-            .bind(&post.author)
-            .bind(&post.viewing_mode)
-            .bind(&post.feed_name)
-            .bind(&post.feed_url)
-            .bind(to_json(&post.categories))
-            .bind(to_json(&post.tags))
-            .bind(to_json(&post.tags_normalized))
-            .bind(&post.excerpt)
-            .bind(&post.content_markdown)
-            .bind(&post.youtube_id)
-            .bind(&post.reddit_segment)
-            .bind(&post.content_hash)
-            .bind(now)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-            outbox::post_events(tx, EventKind::PostUpdated, feed_id, &[&post.entry_key]).await?;
-            report.updated += 1;
-            return Ok(());
-        }
-
-        let cross_post = match (&post.reddit_segment, post.collection.as_str()) {
-            (Some(segment), "community") => sqlx::query(
-                "SELECT 1 FROM posts WHERE collection = 'community' AND reddit_segment = ?",
-            )
-            .bind(segment)
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_some(),
-            _ => false,
-        };
-        // The common case is one statement: the insert itself. A conflict (same canonical
-        // URL, or the path taken by another post) is told apart only when it happens.
-        let inserted = if cross_post {
-            false
-        } else {
-            insert_post(tx, feed_id, post, now).await?
-        };
-        if !inserted {
-            let reason = if cross_post {
-                "duplicate: Reddit cross-post of a stored post"
-            } else {
-                "duplicate: canonical URL already stored"
-            };
-            remember_skipped(
-                tx,
-                feed_id,
-                &post.entry_key,
-                &post.content_hash,
-                reason,
-                now,
-            )
-            .await?;
-            if !cross_post {
-                if let Some(owner) = url_owner(tx, &post.canonical_url, 0).await? {
-                    owner.info_duplicate(post);
-                }
-            }
-            report.duplicates += 1;
-            return Ok(());
-        }
-        if skipped_keys.contains(post.entry_key.as_str()) {
-            sqlx::query("DELETE FROM skipped_entries WHERE feed_id = ? AND entry_key = ?")
-                .bind(feed_id)
-                .bind(&post.entry_key)
-                .execute(&mut **tx)
-                .await?;
-        }
-        outbox::post_events(tx, EventKind::PostCreated, feed_id, &[&post.entry_key]).await?;
-        report.new += 1;
-    }
-    Ok(())
-}
-
-/// A row of [`SqliteStore::stored_feeds`]' document (a JSON array, in column order).
-#[derive(serde::Deserialize)]
-struct StoredFeedRow {
-    id: i64,
-    url: String,
-    fetch_url: Option<String>,
-    name: String,
-    collection: String,
-    etag: Option<String>,
-    last_modified: Option<String>,
-    last_polled_at: Option<String>,
-    last_success_at: Option<String>,
-    last_status: Option<i64>,
-    last_outcome: Option<String>,
-    last_error: Option<String>,
-    consecutive_failures: i64,
-    retry_after: Option<String>,
-    gone: i64,
-    ttl_minutes: Option<i64>,
-    next_due_at: Option<String>,
-    post_count: i64,
-    config_hash: Option<String>,
-}
-
-/// The writing connection's page cache, in KiB (SQLite's default is 2 MiB). It holds the pages
-/// every insert walks: the upper levels and recent leaves of the posts table and its five indexes.
-const WRITER_CACHE_KIB: &str = "-8192";
-
-/// The writing connection checkpoints the WAL itself (inside a commit, under the write lock) only
-/// once it holds this many pages (32 MiB); below that, [`checkpointer`] does it beside the
-/// writer. SQLite's default is 1000.
-const WRITER_AUTOCHECKPOINT: &str = "8192";
-
-/// After a write, the background checkpoint waits this long, so a burst of writes is
-/// checkpointed together.
-const CHECKPOINT_DELAY: Duration = Duration::from_millis(100);
-
-/// The store's one writing connection, opened on first use (and again after an error), used only
-/// under the write lock. Why one connection and not the pool's: SQLite has one writer at a time
-/// anyway, and in WAL mode a connection keeps its page cache only while no other connection
-/// writes; pooled connections taking turns each began with a cold cache and read the indexes'
-/// pages again.
-struct Writer {
-    options: SqliteConnectOptions,
-    conn: Option<SqliteConnection>,
-    /// Asks [`checkpointer`] for a checkpoint; it ends when this is dropped (by `close`, or with
-    /// the store).
-    checkpoints: Option<mpsc::Sender<()>>,
-}
-
-impl Writer {
-    /// The connection, for a write: a checkpoint follows it shortly.
-    async fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
-        // Full means one is asked for already.
-        if let Some(checkpoints) = &self.checkpoints {
-            let _ = checkpoints.try_send(());
-        }
-        if self.conn.is_none() {
-            self.conn = Some(SqliteConnection::connect_with(&self.options).await?);
-        }
-        self.conn
-            .as_mut()
-            .ok_or_else(|| StoreError::Corrupt("no connection".into()))
-    }
-
-    /// Pass `result` on; after an error, the connection is replaced on next use, so a broken one
-    /// (its thread gone, say) fails one write, not every write after it.
-    fn check<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        if result.is_err() {
-            self.conn = None;
-        }
-        result
-    }
-}
-
-/// Checkpoints the WAL (copies its pages into the database file) on a connection of its own,
-/// shortly after writes, while the writer goes on writing: a `PASSIVE` checkpoint neither waits
-/// for nor blocks the writer. Why: the writing connection's automatic checkpoint ran inside a
-/// commit, under the write lock, every 1000 pages, with two `fsync`s; in a cold fetch (bound by
-/// the one writer) it was the writer's largest cost. The writer's own checkpoint remains, at
-/// [`WRITER_AUTOCHECKPOINT`] pages, for what this one has not copied yet: the WAL only starts
-/// over from its beginning after a checkpoint that the writer sees complete.
-///
-/// `closing` ends it at once: `close` leaves the checkpoint to the last connection's close, and a
-/// one-shot `fetch` does not wait out the delay.
-async fn checkpointer(
-    options: SqliteConnectOptions,
-    mut wanted: mpsc::Receiver<()>,
-    closing: CancellationToken,
-) {
-    let mut conn: Option<SqliteConnection> = None;
-    while wanted.recv().await.is_some() {
-        tokio::select! {
-            _ = tokio::time::sleep(CHECKPOINT_DELAY) => {}
-            _ = closing.cancelled() => break,
-        }
-        if conn.is_none() {
-            match SqliteConnection::connect_with(&options).await {
-                Ok(c) => conn = Some(c),
-                Err(e) => {
-                    tracing::debug!("checkpoint: cannot open a connection: {e}");
-                    continue;
-                }
-            }
-        }
-        let Some(c) = conn.as_mut() else { continue };
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&mut *c)
-            .await
-        {
-            // Not an error of any write: the writer's own checkpoint still runs. A connection
-            // that failed is opened again next time.
-            tracing::debug!("checkpoint failed: {e}");
-            conn = None;
-        }
-    }
-    if let Some(c) = conn {
-        let _ = c.close().await;
-    }
-}
-
-/// One feed-row-only poll waiting to be written, and who waits for its commit.
-struct StateWrite {
-    feed_id: i64,
-    poll: PollRecord,
-    done: oneshot::Sender<Result<(), StoreError>>,
-}
-
-/// One poll with posts or skipped entries waiting to be written, and who waits for its commit.
-struct PollWrite {
-    feed_id: i64,
-    poll: PollRecord,
-    posts: Vec<Post>,
-    skipped: Vec<SkippedEntry>,
-    done: oneshot::Sender<Result<SaveReport, StoreError>>,
-}
-
-/// What [`GroupWriter`] is asked to write.
-enum WriteJob {
-    State(StateWrite),
-    Poll(PollWrite),
-}
-
-impl WriteJob {
-    fn feed_id(&self) -> i64 {
-        match self {
-            WriteJob::State(j) => j.feed_id,
-            WriteJob::Poll(j) => j.feed_id,
-        }
-    }
-}
-
-/// At most this many polls per group (a group of feed-row-only polls is one statement whose
-/// JSON text stays well under SQLite's limits; a group of polls with posts is one transaction).
-const MAX_GROUP: usize = 256;
-
-/// The group-commit task of the polls. It takes everything queued (up to [`MAX_GROUP`]), waits
-/// for the store's write lock, takes what arrived meanwhile, and writes the group: the polls that
-/// change only their feed's row with one statement, the polls with posts in one transaction (a
-/// savepoint each, so one poll's failure is its own). Every poll is acknowledged after the commit
-/// that holds it, so a crash loses at most polls whose `save_poll` had not returned yet, exactly
-/// as with a transaction per poll; those feeds are simply polled again.
-///
-/// Why: a cold fetch is bound by SQLite's single writer, and a commit per feed wrote the index
-/// pages every feed's inserts touch again and again (a 2000-feed cold fetch appended 900 MB to
-/// the WAL for a 234 MB database). It ends when the store is dropped.
-struct GroupWriter {
-    writer: Arc<Mutex<Writer>>,
-    queue: mpsc::UnboundedReceiver<WriteJob>,
-}
-
-impl GroupWriter {
-    async fn run(mut self) {
-        let mut jobs = Vec::with_capacity(MAX_GROUP);
-        while self.queue.recv_many(&mut jobs, MAX_GROUP).await > 0 {
-            let lock = Arc::clone(&self.writer);
-            let mut writer = lock.lock().await;
-            while jobs.len() < MAX_GROUP {
-                match self.queue.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
-            write_jobs(&mut writer, &mut jobs).await;
-        }
-    }
-}
-
-/// Write `jobs` (and empty it), acknowledging each. A feed queued twice (not done by the
-/// pipeline, which waits for its poll to be stored) is written in a later group, in order.
-async fn write_jobs(writer: &mut Writer, jobs: &mut Vec<WriteJob>) {
-    while !jobs.is_empty() {
-        let mut seen = HashSet::with_capacity(jobs.len());
-        let mut states = Vec::new();
-        let mut polls = Vec::new();
-        let mut later = Vec::new();
-        for job in jobs.drain(..) {
-            if !seen.insert(job.feed_id()) {
-                later.push(job);
-                continue;
-            }
-            match job {
-                WriteJob::State(j) => states.push(j),
-                WriteJob::Poll(j) => polls.push(j),
-            }
-        }
-        *jobs = later;
-        if !states.is_empty() {
-            write_states(writer, states).await;
-        }
-        if !polls.is_empty() {
-            write_polls(writer, polls).await;
-        }
-    }
-}
-
-/// Feed-row-only polls (distinct feeds) with one statement.
-async fn write_states(writer: &mut Writer, group: Vec<StateWrite>) {
-    let polls: Vec<(i64, &PollRecord)> = group.iter().map(|j| (j.feed_id, &j.poll)).collect();
-    // One transaction: the rows and the health events they cause.
-    let written = async {
-        let mut tx = begin_immediate(writer.conn().await?).await?;
-        update_feed_states(&mut tx, &polls).await?;
-        tx.commit().await?;
-        Ok::<(), StoreError>(())
-    }
-    .await;
-    match written {
-        Ok(()) => {
-            for job in group {
-                let _ = job.done.send(Ok(()));
-            }
-        }
-        Err(e) => {
-            // Nothing of the group was written (one statement): write each row on its own, so
-            // each poll gets its own error, if any, on a fresh connection.
-            tracing::warn!(
-                "storing {} polls together failed, storing them one by one: {e}",
-                group.len()
-            );
-            writer.conn = None;
-            for job in group {
-                let result = async {
-                    let mut tx = begin_immediate(writer.conn().await?).await?;
-                    update_feed_state(&mut tx, job.feed_id, &job.poll).await?;
-                    tx.commit().await?;
-                    Ok(())
-                }
-                .await;
-                let result = writer.check(result);
-                let _ = job.done.send(result);
-            }
-        }
-    }
-}
-
-/// Polls with posts (distinct feeds) in one transaction, a savepoint each: a poll that fails is
-/// rolled back alone and gets its error, the others are committed.
-async fn write_polls(writer: &mut Writer, group: Vec<PollWrite>) {
-    let now = Utc::now();
-    let written: Result<Vec<Result<SaveReport, StoreError>>, StoreError> = async {
-        let mut tx = begin_immediate(writer.conn().await?).await?;
-        let mut results = Vec::with_capacity(group.len());
-        for job in &group {
-            let mut savepoint = tx.begin().await?;
-            let saved = save_poll_tx(
-                &mut savepoint,
-                job.feed_id,
-                &job.poll,
-                &job.posts,
-                &job.skipped,
-                now,
-            )
-            .await;
-            match saved {
-                Ok(report) => {
-                    savepoint.commit().await?;
-                    results.push(Ok(report));
-                }
-                Err(e) => {
-                    savepoint.rollback().await?;
-                    results.push(Err(e));
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(results)
-    }
-    .await;
-    match written {
-        Ok(results) => {
-            for (job, result) in group.into_iter().zip(results) {
-                let _ = job.done.send(result);
-            }
-        }
-        Err(e) => {
-            // The group's transaction failed as a whole (its commit, or a savepoint that could
-            // not be rolled back): nothing of it was written. Write each poll in a transaction of
-            // its own, so each gets its own result.
-            tracing::warn!(
-                "storing {} polls together failed, storing them one by one: {e}",
-                group.len()
-            );
-            writer.conn = None;
-            for job in group {
-                let result =
-                    write_poll(writer, job.feed_id, &job.poll, &job.posts, &job.skipped).await;
-                let _ = job.done.send(result);
-            }
-        }
-    }
-}
-
-/// One poll with posts in a transaction of its own.
-async fn write_poll(
-    writer: &mut Writer,
-    feed_id: i64,
-    poll: &PollRecord,
-    posts: &[Post],
-    skipped: &[SkippedEntry],
-) -> Result<SaveReport, StoreError> {
-    let result = async {
-        let mut tx = begin_immediate(writer.conn().await?).await?;
-        let report = save_poll_tx(&mut tx, feed_id, poll, posts, skipped, Utc::now()).await?;
-        tx.commit().await?;
-        Ok(report)
-    }
-    .await;
-    writer.check(result)
-}
-
-/// A poll with posts inside the caller's transaction (or savepoint): its entries, then its
-/// feed's row.
-async fn save_poll_tx(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    poll: &PollRecord,
-    posts: &[Post],
-    skipped: &[SkippedEntry],
-    now: DateTime<Utc>,
-) -> Result<SaveReport, StoreError> {
-    let report = save_entries_tx(tx, feed_id, posts, skipped, now).await?;
-    update_feed_state(tx, feed_id, poll).await?;
-    Ok(report)
-}
-
-/// The text sqlx stores for a time (`DateTime<Utc>` encodes as RFC 3339, `AutoSi`, `+00:00`), so
-/// rows written by [`update_feed_states`] read back like those bound one by one.
-fn sqlite_time(t: Option<DateTime<Utc>>) -> serde_json::Value {
-    match t {
-        Some(t) => t
-            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
-            .into(),
-        None => serde_json::Value::Null,
-    }
-}
-
-/// [`update_feed_state`] for many feeds (distinct ids) in one statement, hence one transaction.
-async fn update_feed_states(
-    conn: &mut SqliteConnection,
-    polls: &[(i64, &PollRecord)],
-) -> Result<(), StoreError> {
-    let rows: Vec<serde_json::Value> = polls
-        .iter()
-        .map(|(id, p)| {
-            serde_json::json!([
-                id,
-                p.outcome.as_str(),
-                p.etag,
-                p.last_modified,
-                sqlite_time(Some(p.polled_at)),
-                p.http_status,
-                p.error,
-                sqlite_time(p.retry_after),
-                i64::from(p.gone),
-                p.fetch_url,
-                p.ttl_minutes,
-                sqlite_time(p.next_due_at),
-            ])
-        })
-        .collect();
-    let rows = serde_json::Value::Array(rows).to_string();
-    // Same rules as update_feed_state, with the outcome chosen per row. The rows are taken
-    // out of the JSON once (MATERIALIZED): referenced in place, every use of a column in the
-    // SET clause would extract it from the row's JSON text again.
-    sqlx::query(
-        "WITH p AS MATERIALIZED (SELECT value ->> 0 AS id, value ->> 1 AS outcome, \
-           value ->> 2 AS etag, value ->> 3 AS last_modified, value ->> 4 AS polled_at, \
-           value ->> 5 AS status, value ->> 6 AS error, value ->> 7 AS retry_after, \
-           value ->> 8 AS gone, value ->> 9 AS fetch_url, value ->> 10 AS ttl_minutes, \
-           value ->> 11 AS next_due_at FROM json_each(?1)) \
-         UPDATE feeds SET \
-         etag = CASE p.outcome WHEN 'ok' THEN p.etag WHEN 'not_modified' THEN COALESCE(p.etag, feeds.etag) \
-           ELSE COALESCE(feeds.etag, p.etag) END, \
-         last_modified = CASE p.outcome WHEN 'ok' THEN p.last_modified \
-           WHEN 'not_modified' THEN COALESCE(p.last_modified, feeds.last_modified) \
-           ELSE COALESCE(feeds.last_modified, p.last_modified) END, \
-         last_polled_at = p.polled_at, \
-         last_success_at = CASE WHEN p.outcome IN ('ok', 'not_modified') THEN p.polled_at ELSE feeds.last_success_at END, \
-         last_status = p.status, last_outcome = p.outcome, last_error = p.error, \
-         consecutive_failures = CASE WHEN p.outcome IN ('ok', 'not_modified') THEN 0 \
-           WHEN p.outcome = 'deferred' THEN feeds.consecutive_failures ELSE feeds.consecutive_failures + 1 END, \
-         retry_after = p.retry_after, gone = p.gone, fetch_url = COALESCE(p.fetch_url, feeds.fetch_url), \
-         ttl_minutes = COALESCE(p.ttl_minutes, feeds.ttl_minutes), next_due_at = p.next_due_at, \
-         lease_owner = NULL, lease_until = NULL, updated_at = ?2 \
-         FROM p \
-         WHERE feeds.id = p.id",
-    )
-    .bind(rows)
-    .bind(Utc::now())
-    .execute(&mut *conn)
-    .await?;
-    for (id, p) in polls {
-        outbox::after_poll(conn, *id, p).await?;
-    }
-    Ok(())
-}
-
-/// Write what the poll learned into the feed's row. Validators: a failure keeps the stored ones
-/// (the next poll should still be conditional), a 304 keeps them unless the server sent new ones,
-/// a 200 replaces them (a server that stopped sending them must not get stale ones back).
-async fn update_feed_state(
-    conn: &mut sqlx::SqliteConnection,
-    feed_id: i64,
-    poll: &PollRecord,
-) -> Result<(), StoreError> {
-    let validators = match poll.outcome {
-        Outcome::Ok => "etag = ?, last_modified = ?",
-        Outcome::NotModified => {
-            "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)"
-        }
-        Outcome::Failed | Outcome::Deferred => {
-            "etag = COALESCE(etag, ?), last_modified = COALESCE(last_modified, ?)"
-        }
-    };
-    let success = poll.outcome.is_success();
-    let deferred = poll.outcome == Outcome::Deferred;
-    let sql = format!(
-        "UPDATE feeds SET {validators}, last_polled_at = ?, \
-         last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END, \
-         last_status = ?, last_outcome = ?, last_error = ?, \
-         consecutive_failures = CASE WHEN ? THEN 0 WHEN ? THEN consecutive_failures ELSE consecutive_failures + 1 END, \
-         retry_after = ?, gone = ?, fetch_url = COALESCE(?, fetch_url), \
-         ttl_minutes = COALESCE(?, ttl_minutes), next_due_at = ?, lease_owner = NULL, lease_until = NULL, \
-         updated_at = ? WHERE id = ?"
-    );
-    sqlx::query(&sql)
-        .bind(&poll.etag)
-        .bind(&poll.last_modified)
-        .bind(poll.polled_at)
-        .bind(success)
-        .bind(poll.polled_at)
-        .bind(poll.http_status.map(i64::from))
-        .bind(poll.outcome.as_str())
-        .bind(&poll.error)
-        .bind(success)
-        .bind(deferred)
-        .bind(poll.retry_after)
-        .bind(poll.gone)
-        .bind(&poll.fetch_url)
-        .bind(poll.ttl_minutes.map(i64::from))
-        .bind(poll.next_due_at)
-        .bind(Utc::now())
-        .bind(feed_id)
-        .execute(&mut *conn)
-        .await?;
-    outbox::after_poll(conn, feed_id, poll).await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,152 @@
+//! The SQLite store's feed rows: the poll's state written into a feed's row (one feed, or a
+//! group of feed-row-only polls in one statement), and the row form of the stored-feeds read.
+
+use super::*;
+
+/// A row of [`SqliteStore::stored_feeds`]' document (a JSON array, in column order).
+#[derive(serde::Deserialize)]
+pub(super) struct StoredFeedRow {
+    pub(super) id: i64,
+    pub(super) url: String,
+    pub(super) fetch_url: Option<String>,
+    pub(super) name: String,
+    pub(super) collection: String,
+    pub(super) etag: Option<String>,
+    pub(super) last_modified: Option<String>,
+    pub(super) last_polled_at: Option<String>,
+    pub(super) last_success_at: Option<String>,
+    pub(super) last_status: Option<i64>,
+    pub(super) last_outcome: Option<String>,
+    pub(super) last_error: Option<String>,
+    pub(super) consecutive_failures: i64,
+    pub(super) retry_after: Option<String>,
+    pub(super) gone: i64,
+    pub(super) ttl_minutes: Option<i64>,
+    pub(super) next_due_at: Option<String>,
+    pub(super) post_count: i64,
+    pub(super) config_hash: Option<String>,
+}
+
+/// The text sqlx stores for a time (`DateTime<Utc>` encodes as RFC 3339, `AutoSi`, `+00:00`), so
+/// rows written by [`update_feed_states`] read back like those bound one by one.
+pub(super) fn sqlite_time(t: Option<DateTime<Utc>>) -> serde_json::Value {
+    match t {
+        Some(t) => t
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+            .into(),
+        None => serde_json::Value::Null,
+    }
+}
+
+/// [`update_feed_state`] for many feeds (distinct ids) in one statement, hence one transaction.
+pub(super) async fn update_feed_states(
+    conn: &mut SqliteConnection,
+    polls: &[(i64, &PollRecord)],
+) -> Result<(), StoreError> {
+    let rows: Vec<serde_json::Value> = polls
+        .iter()
+        .map(|(id, p)| {
+            serde_json::json!([
+                id,
+                p.outcome.as_str(),
+                p.etag,
+                p.last_modified,
+                sqlite_time(Some(p.polled_at)),
+                p.http_status,
+                p.error,
+                sqlite_time(p.retry_after),
+                i64::from(p.gone),
+                p.fetch_url,
+                p.ttl_minutes,
+                sqlite_time(p.next_due_at),
+            ])
+        })
+        .collect();
+    let rows = serde_json::Value::Array(rows).to_string();
+    // Same rules as update_feed_state, with the outcome chosen per row. The rows are taken
+    // out of the JSON once (MATERIALIZED): referenced in place, every use of a column in the
+    // SET clause would extract it from the row's JSON text again.
+    sqlx::query(
+        "WITH p AS MATERIALIZED (SELECT value ->> 0 AS id, value ->> 1 AS outcome, \
+           value ->> 2 AS etag, value ->> 3 AS last_modified, value ->> 4 AS polled_at, \
+           value ->> 5 AS status, value ->> 6 AS error, value ->> 7 AS retry_after, \
+           value ->> 8 AS gone, value ->> 9 AS fetch_url, value ->> 10 AS ttl_minutes, \
+           value ->> 11 AS next_due_at FROM json_each(?1)) \
+         UPDATE feeds SET \
+         etag = CASE p.outcome WHEN 'ok' THEN p.etag WHEN 'not_modified' THEN COALESCE(p.etag, feeds.etag) \
+           ELSE COALESCE(feeds.etag, p.etag) END, \
+         last_modified = CASE p.outcome WHEN 'ok' THEN p.last_modified \
+           WHEN 'not_modified' THEN COALESCE(p.last_modified, feeds.last_modified) \
+           ELSE COALESCE(feeds.last_modified, p.last_modified) END, \
+         last_polled_at = p.polled_at, \
+         last_success_at = CASE WHEN p.outcome IN ('ok', 'not_modified') THEN p.polled_at ELSE feeds.last_success_at END, \
+         last_status = p.status, last_outcome = p.outcome, last_error = p.error, \
+         consecutive_failures = CASE WHEN p.outcome IN ('ok', 'not_modified') THEN 0 \
+           WHEN p.outcome = 'deferred' THEN feeds.consecutive_failures ELSE feeds.consecutive_failures + 1 END, \
+         retry_after = p.retry_after, gone = p.gone, fetch_url = COALESCE(p.fetch_url, feeds.fetch_url), \
+         ttl_minutes = COALESCE(p.ttl_minutes, feeds.ttl_minutes), next_due_at = p.next_due_at, \
+         lease_owner = NULL, lease_until = NULL, updated_at = ?2 \
+         FROM p \
+         WHERE feeds.id = p.id",
+    )
+    .bind(rows)
+    .bind(Utc::now())
+    .execute(&mut *conn)
+    .await?;
+    for (id, p) in polls {
+        outbox::after_poll(conn, *id, p).await?;
+    }
+    Ok(())
+}
+
+/// Write what the poll learned into the feed's row. Validators: a failure keeps the stored ones
+/// (the next poll should still be conditional), a 304 keeps them unless the server sent new ones,
+/// a 200 replaces them (a server that stopped sending them must not get stale ones back).
+pub(super) async fn update_feed_state(
+    conn: &mut sqlx::SqliteConnection,
+    feed_id: i64,
+    poll: &PollRecord,
+) -> Result<(), StoreError> {
+    let validators = match poll.outcome {
+        Outcome::Ok => "etag = ?, last_modified = ?",
+        Outcome::NotModified => {
+            "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)"
+        }
+        Outcome::Failed | Outcome::Deferred => {
+            "etag = COALESCE(etag, ?), last_modified = COALESCE(last_modified, ?)"
+        }
+    };
+    let success = poll.outcome.is_success();
+    let deferred = poll.outcome == Outcome::Deferred;
+    let sql = format!(
+        "UPDATE feeds SET {validators}, last_polled_at = ?, \
+         last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END, \
+         last_status = ?, last_outcome = ?, last_error = ?, \
+         consecutive_failures = CASE WHEN ? THEN 0 WHEN ? THEN consecutive_failures ELSE consecutive_failures + 1 END, \
+         retry_after = ?, gone = ?, fetch_url = COALESCE(?, fetch_url), \
+         ttl_minutes = COALESCE(?, ttl_minutes), next_due_at = ?, lease_owner = NULL, lease_until = NULL, \
+         updated_at = ? WHERE id = ?"
+    );
+    sqlx::query(&sql)
+        .bind(&poll.etag)
+        .bind(&poll.last_modified)
+        .bind(poll.polled_at)
+        .bind(success)
+        .bind(poll.polled_at)
+        .bind(poll.http_status.map(i64::from))
+        .bind(poll.outcome.as_str())
+        .bind(&poll.error)
+        .bind(success)
+        .bind(deferred)
+        .bind(poll.retry_after)
+        .bind(poll.gone)
+        .bind(&poll.fetch_url)
+        .bind(poll.ttl_minutes.map(i64::from))
+        .bind(poll.next_due_at)
+        .bind(Utc::now())
+        .bind(feed_id)
+        .execute(&mut *conn)
+        .await?;
+    outbox::after_poll(conn, feed_id, poll).await?;
+    Ok(())
+}
