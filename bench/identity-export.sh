@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Byte-identity proof for a refactor (issue 17): `fetch` of the whole real-world corpus
 # (../shared/corpus, served by nginx on loopback) into a fresh SQLite file, then `export`, with
-# two binaries, at one frozen wall-clock time (libfaketime: undated entries take the poll's time
+# two binaries, one feed at a time (the slug suffixes of equal titles in different feeds follow
+# the order polls are stored), at one frozen wall-clock time (libfaketime: undated entries take the poll's time
 # as their date, so without it two runs differ by their start times). Exits 1 when the exported
 # sites differ in any byte.
 #   bash bench/identity-export.sh OLD_BINARY NEW_BINARY [PORT]
@@ -22,7 +23,7 @@ for which in old new; do
     bin=$old; [ "$which" = new ] && bin=$new
     mkdir -p "$work/$which"
     {
-        printf '[database]\nurl = "sqlite://%s/%s/corpus.db"\n[http]\nconcurrency = 16\nper_host_concurrency = 16\n[articles]\nfull_content = "never"\n' "$work" "$which"
+        printf '[database]\nurl = "sqlite://%s/%s/corpus.db"\n[http]\nconcurrency = 1\nper_host_concurrency = 1\n[articles]\nfull_content = "never"\n' "$work" "$which"
         for f in "$work"/site/*; do
             name=$(basename "$f")
             [ "$name" = feeds.txt ] && continue
@@ -31,8 +32,8 @@ for which in old new; do
         done
     } > "$work/$which/corpus.toml"
     export FAKETIME="2026-12-01 12:00:00" FAKETIME_DONT_FAKE_MONOTONIC=1
-    faketime "$FAKETIME" "$bin" --config "$work/$which/corpus.toml" fetch >/dev/null 2>"$work/$which/fetch.log" || true
-    faketime "$FAKETIME" "$bin" --config "$work/$which/corpus.toml" export --out "$work/$which/site" >/dev/null 2>"$work/$which/export.log"
+    faketime -f "$FAKETIME" "$bin" --config "$work/$which/corpus.toml" fetch >/dev/null 2>"$work/$which/fetch.log" || true
+    faketime -f "$FAKETIME" "$bin" --config "$work/$which/corpus.toml" export --out "$work/$which/site" >/dev/null 2>"$work/$which/export.log"
     unset FAKETIME FAKETIME_DONT_FAKE_MONOTONIC
     echo "$which: $(tail -1 "$work/$which/fetch.log"); $(find "$work/$which/site" -type f | wc -l) files"
 done
