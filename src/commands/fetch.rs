@@ -9,12 +9,13 @@ use futures_util::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{lease_owner, App};
+use crate::app::App;
 use crate::cli::FetchArgs;
 use crate::config::Settings;
 use crate::domain::FeedConfig;
 use crate::error::{CommandError, Exit};
 use crate::pipeline::{claim_now, leased_elsewhere, refresh_leased, FeedReport};
+use crate::store::lease_owner;
 use crate::store::{FeedRecord, Outcome, StoreError};
 use crate::telemetry;
 

@@ -237,21 +237,6 @@ impl GitQueue {
     }
 }
 
-/// This process's lease owner id: host, process id and start time.
-fn owner_id() -> &'static str {
-    static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    OWNER.get_or_init(|| {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "host".into());
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        format!("{host}:{}:{nanos}", std::process::id())
-    })
-}
-
 /// One commit step under the `publish` lease: `Ok(None)` when another replica holds it (that
 /// replica commits, the files are picked up from the manifest whoever commits). The lease is
 /// given back at the end, so the next replica with something to commit can take it.
@@ -261,7 +246,7 @@ pub async fn commit_step(
     settings: &GitSettings,
     queue: &GitQueue,
 ) -> Result<Option<CommitReport>, GitError> {
-    let owner = owner_id();
+    let owner = crate::store::lease_owner();
     let held = match store.acquire_lease(LEASE, owner, LEASE_TTL).await {
         Ok(held) => held,
         Err(e) => {

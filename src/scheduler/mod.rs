@@ -98,7 +98,7 @@ impl Daemon {
             hard_stop: CancellationToken::new(),
             heartbeat_ms: AtomicI64::new(0),
             source,
-            owner: crate::app::lease_owner().to_string(),
+            owner: crate::store::lease_owner().to_string(),
         });
         daemon.install().await?;
         daemon.sched.lock().await.start().await?;

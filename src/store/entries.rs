@@ -93,15 +93,22 @@ pub fn encode(meta: &ParsedFeed, e: &ParsedEntry) -> Vec<u8> {
     z.finish().unwrap_or_default()
 }
 
-/// The inverse of [`encode`]; `Err` names what is wrong (a damaged row is reported and skipped).
-pub fn decode(data: &[u8]) -> Result<Decoded, String> {
+/// Why a stored entry cannot be read back (a damaged row: `reprocess` reports and skips it).
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("cannot inflate the stored entry: {0}")]
+    Inflate(#[from] std::io::Error),
+    #[error("stored entry is not valid: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The inverse of [`encode`].
+pub fn decode(data: &[u8]) -> Result<Decoded, DecodeError> {
     let mut json = Vec::with_capacity(data.len() * 3);
     flate2::read::DeflateDecoder::new(data)
         .take(64 << 20)
-        .read_to_end(&mut json)
-        .map_err(|e| format!("cannot inflate the stored entry: {e}"))?;
-    let w: Wire =
-        serde_json::from_slice(&json).map_err(|e| format!("stored entry is not valid: {e}"))?;
+        .read_to_end(&mut json)?;
+    let w: Wire = serde_json::from_slice(&json)?;
     Ok(Decoded {
         meta: ParsedFeed {
             author: w.fa,

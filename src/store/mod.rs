@@ -786,3 +786,22 @@ pub async fn connect_migrating(
     let applied = store.migrate().await.map_err(|e| e.at(url))?;
     Ok((store, applied))
 }
+
+/// This process's lease owner id (feed leases, the `publish` lease): host, process id and
+/// start time, so two processes on one host, or one restarted, never share an id.
+pub fn lease_owner() -> &'static str {
+    static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    OWNER.get_or_init(|| {
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "feedsmith".into());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        format!("{host}:{}:{nanos}", std::process::id())
+    })
+}
