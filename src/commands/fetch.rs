@@ -14,8 +14,7 @@ use crate::cli::FetchArgs;
 use crate::config::Settings;
 use crate::domain::FeedConfig;
 use crate::error::{CommandError, Exit};
-use crate::pipeline::{claim_now, leased_elsewhere, refresh_leased, FeedReport};
-use crate::store::lease_owner;
+use crate::pipeline::{refresh, FeedReport};
 use crate::store::{FeedRecord, Outcome, StoreError};
 use crate::telemetry;
 
@@ -293,49 +292,14 @@ async fn poll_all(
     let in_flight = app.settings.http.concurrency.saturating_mul(2).max(1);
     // Owned items (borrowing ones do not satisfy `tokio::spawn`'s higher-ranked bounds).
     let live = Arc::new(InFlight::default());
-    let stop_claiming = stop.clone();
     stream::iter(feeds.into_iter().zip(records))
-        // The feeds' leases are taken a batch at a time, just before their polls start (see
-        // pipeline::claim_now), so none runs out while its feed waits.
-        .chunks(in_flight)
-        .then(move |chunk| {
-            let app = Arc::clone(&app);
-            let stopped = stop.is_cancelled();
+        .take_while(move |_| std::future::ready(!stop.is_cancelled()))
+        .map(|(feed, record)| {
+            let (app, bar, live) = (Arc::clone(&app), bar.clone(), Arc::clone(&live));
             async move {
-                if stopped {
-                    return stream::iter(Vec::new()); // no lease taken for polls that never start
-                }
-                let feeds = chunk
-                    .iter()
-                    .map(|(_, r)| (r.id, r.url.clone(), r.gone))
-                    .collect();
-                let mine = match claim_now(&app, feeds, lease_owner()).await {
-                    Ok(mine) => Some(mine),
-                    Err(e) => {
-                        // The polls themselves will say whether the store works.
-                        tracing::warn!("cannot take the feeds' leases; polling without them: {e}");
-                        None
-                    }
-                };
-                let polls = chunk.into_iter().map(move |(feed, record)| {
-                    let claimed = mine.as_ref().is_none_or(|m| m.contains(&record.id));
-                    (Arc::clone(&app), feed, record, claimed)
-                });
-                stream::iter(polls.collect::<Vec<_>>())
-            }
-        })
-        .flatten()
-        .take_while(move |_| std::future::ready(!stop_claiming.is_cancelled()))
-        .map(|(app, feed, record, claimed)| {
-            let (bar, live) = (bar.clone(), Arc::clone(&live));
-            async move {
-                if !claimed && !wait_for_lease(&app, &record).await {
-                    bar.inc(1);
-                    return Ok(leased_elsewhere(&feed));
-                }
                 let host = host_of(&feed.url);
                 bar.set_message(live.start(&host));
-                let result = refresh_leased(&app, &feed, &record, lease_owner()).await;
+                let result = refresh(&app, &feed, &record).await;
                 bar.inc(1);
                 bar.set_message(live.finish(&host));
                 result
@@ -347,29 +311,6 @@ async fn poll_all(
             std::future::ready(())
         })
         .await
-}
-
-/// A feed whose lease another process holds (a daemon's poll, another `fetch`) is polled once
-/// that poll is stored, so that when `fetch` ends every feed was polled after it started; its
-/// own poll is then mostly a 304. True when the lease was taken; false after `[http]
-/// max_host_wait` (the other poll is stuck: the feed is reported deferred).
-async fn wait_for_lease(app: &App, record: &FeedRecord) -> bool {
-    let deadline = Instant::now() + app.settings.http.max_host_wait;
-    let mut pause = Duration::from_millis(100);
-    while Instant::now() < deadline {
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
-        let one = vec![(record.id, record.url.clone(), record.gone)];
-        match claim_now(app, one, lease_owner()).await {
-            Ok(mine) if mine.contains(&record.id) => return true,
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!("cannot take the feed's lease: {e}");
-                return false;
-            }
-        }
-    }
-    false
 }
 
 /// The host a feed is polled from, for the progress line (the politeness unit).
