@@ -127,14 +127,5 @@ async fn parse_blocking(
     content_type: Option<String>,
     base: Option<String>,
 ) -> Result<ParsedFeed, ParseError> {
-    match super::cpu_work(move || {
-        parse::parse_feed(&body, content_type.as_deref(), base.as_deref())
-    })
-    .await
-    {
-        Ok(result) => result,
-        Err(join) => Err(ParseError::Panicked {
-            detail: join.to_string(),
-        }),
-    }
+    parse_returning(body, content_type, base).await.0
 }
