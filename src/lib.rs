@@ -1,7 +1,7 @@
 //! feedsmith: a feed aggregator that turns RSS, Atom and JSON Feed entries into Jekyll posts.
 //!
 //! Data flows one way: [`config`] -> [`fetch`] -> [`parse`] -> [`normalize`] -> [`store`], wired
-//! by [`app`] and driven by [`pipeline::refresh`] (poll, then record), which both `fetch` and `run` use.
+//! by [`app`] and driven by [`pipeline::refresh_leased`] (poll, then record, under the feed's lease), which both `fetch` and `run` use.
 
 pub mod app;
 pub mod article;

@@ -436,3 +436,93 @@ async fn sighup_with_a_changed_listen_address_warns_that_it_needs_a_restart() {
     let _ = daemon.start_kill();
     let _ = daemon.wait().await;
 }
+
+/// `fetch` claims each feed through its lease, as a daemon replica does: a feed the daemon is
+/// polling right now (a slow server holds each request for 3 s) is never requested twice at
+/// once. `fetch` waits until it can take the lease (and polls the feed itself) or until the
+/// daemon has stored a poll that started after `fetch` did; the daemon here polls the feed
+/// again every second, so this is also the case where it would keep taking the lease back.
+/// Either way `fetch` exits 0 with nothing deferred. A feed on another host (127.0.0.3), which
+/// the daemon is not polling, is not held up by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_beside_the_daemon_never_polls_the_same_feed_at_once() {
+    let slow = TestServer::start_at("127.0.0.2:0").await;
+    let body = crate::support::rss("Slow", &[("s1", "Slow post", "Body.")]);
+    slow.route(
+        "/slow.xml",
+        Reply::Slow(Duration::from_secs(3), Box::new(Reply::feed(body))),
+    );
+    let quick = TestServer::start_at("127.0.0.3:0").await;
+    quick.route(
+        "/quick.xml",
+        Reply::feed(crate::support::rss(
+            "Quick",
+            &[("q1", "Quick post", "Body.")],
+        )),
+    );
+    let port = crate::support::free_port();
+    let feeds = format!(
+        "{}{}",
+        feed_toml("Slow", &slow.url("/slow.xml"), "blogs", ""),
+        // Not the daemon's: its schedule never comes during the test.
+        feed_toml(
+            "Quick",
+            &quick.url("/quick.xml"),
+            "blogs",
+            "schedule = \"0 0 0 1 1 *\""
+        )
+    );
+    let ws = Workspace::new(
+        &format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[schedule]\ndefault = \"*/1 * * * * *\"\nmax_jitter = \"0s\"\n"),
+        &feeds,
+    );
+    let migrated = feedsmith(&ws, &["migrate"]).output().await.unwrap();
+    assert!(migrated.status.success());
+    let mut daemon = feedsmith(&ws, &["run"]).spawn().expect("spawn run");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while slow.times("/slow.xml").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never polled the slow feed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let fetch_started = Instant::now();
+    let fetch = ws.run(&["fetch"]).await;
+    let fetch_took = fetch_started.elapsed();
+    let _ = daemon.start_kill();
+    let daemon_log = daemon
+        .wait_with_output()
+        .await
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .unwrap_or_default();
+    assert_eq!(fetch.code, 0, "{}\ndaemon: {daemon_log}", fetch.stderr);
+    let times = slow.times("/slow.xml");
+    assert!(
+        times.len() >= 2,
+        "the daemon's requests and fetch's: {times:?}"
+    );
+    for pair in times.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(2500),
+            "a request came while another was still open ({:?} apart): {times:?}",
+            pair[1] - pair[0]
+        );
+    }
+    assert!(
+        fetch.stderr.contains("0 deferred") || !fetch.stderr.contains("deferred"),
+        "fetch did not give up on the slow feed:\n{}\ndaemon: {daemon_log}",
+        fetch.stderr
+    );
+    // The other host's feed was polled at once, not after the slow one.
+    let quick_at = quick.times("/quick.xml");
+    assert_eq!(quick_at.len(), 1);
+    assert!(
+        quick_at[0] < times[1],
+        "the feed on 127.0.0.3 waited for the slow feed's lease"
+    );
+    assert!(fetch_took >= Duration::from_secs(1), "{fetch_took:?}");
+    // Each feed has its one post: nothing stored twice.
+    let posts = ws.posts().await;
+    assert_eq!(posts.len(), 2, "{posts:?}");
+}

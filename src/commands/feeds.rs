@@ -107,7 +107,7 @@ pub struct Outline {
 }
 
 /// The feed outlines (`<outline xmlUrl=...>`, at any depth) of an OPML document.
-pub fn parse_opml(text: &str) -> Result<Vec<Outline>, String> {
+pub fn parse_opml(text: &str) -> Result<Vec<Outline>, OpmlError> {
     let mut reader = quick_xml::Reader::from_str(text);
     let mut out = Vec::new();
     let mut saw_opml = false;
@@ -169,17 +169,26 @@ pub fn parse_opml(text: &str) -> Result<Vec<Outline>, String> {
             Ok(Event::Eof) => break,
             Ok(_) => {}
             Err(e) => {
-                return Err(format!(
-                    "not well-formed XML at byte {}: {e}",
-                    reader.buffer_position()
-                ))
+                return Err(OpmlError::Xml {
+                    at: reader.buffer_position(),
+                    detail: e.to_string(),
+                })
             }
         }
     }
     if !saw_opml {
-        return Err("not an OPML document (no <opml> element)".into());
+        return Err(OpmlError::NotOpml);
     }
     Ok(out)
+}
+
+/// Why an OPML file gave no feed list.
+#[derive(Debug, thiserror::Error)]
+pub enum OpmlError {
+    #[error("not well-formed XML at byte {at}: {detail}")]
+    Xml { at: u64, detail: String },
+    #[error("not an OPML document (no <opml> element)")]
+    NotOpml,
 }
 
 #[derive(Serialize)]

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, SubsecRound, Utc};
+
 use futures_util::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
@@ -14,14 +16,15 @@ use crate::cli::FetchArgs;
 use crate::config::Settings;
 use crate::domain::FeedConfig;
 use crate::error::{CommandError, Exit};
-use crate::pipeline::{refresh, FeedReport};
+use crate::pipeline::{claim_now, leased_elsewhere, refresh_leased, FeedReport};
+use crate::store::lease_owner;
 use crate::store::{FeedRecord, Outcome, StoreError};
 use crate::telemetry;
 
 pub async fn run(settings: Settings, args: &FetchArgs) -> Result<Exit, CommandError> {
     let selected = settings
         .select_feeds(&args.feeds)
-        .map_err(CommandError::Usage)?;
+        .map_err(|e| CommandError::Usage(e.to_string()))?;
     if selected.is_empty() {
         return Err(CommandError::Usage(format!(
             "no enabled feeds in {}: add [[feeds]] tables (config/feedsmith.toml in the repository is an example)",
@@ -292,14 +295,60 @@ async fn poll_all(
     let in_flight = app.settings.http.concurrency.saturating_mul(2).max(1);
     // Owned items (borrowing ones do not satisfy `tokio::spawn`'s higher-ranked bounds).
     let live = Arc::new(InFlight::default());
+    let stop_claiming = stop.clone();
+    // Whole seconds, as stored poll times are: a poll stored since then started after this run.
+    let since = Utc::now().trunc_subsecs(0);
     stream::iter(feeds.into_iter().zip(records))
-        .take_while(move |_| std::future::ready(!stop.is_cancelled()))
-        .map(|(feed, record)| {
-            let (app, bar, live) = (Arc::clone(&app), bar.clone(), Arc::clone(&live));
+        // The feeds' leases are taken a batch at a time, just before their polls start (see
+        // pipeline::claim_now), so none runs out while its feed waits.
+        .chunks(in_flight)
+        .then(move |chunk| {
+            let app = Arc::clone(&app);
+            let stopped = stop.is_cancelled();
             async move {
+                if stopped {
+                    return stream::iter(Vec::new()); // no lease taken for polls that never start
+                }
+                let feeds = chunk
+                    .iter()
+                    .map(|(_, r)| (r.id, r.url.clone(), r.gone))
+                    .collect();
+                let mine = match claim_now(&app, feeds, lease_owner()).await {
+                    Ok(mine) => Some(mine),
+                    Err(e) => {
+                        // The polls themselves will say whether the store works.
+                        tracing::warn!("cannot take the feeds' leases; polling without them: {e}");
+                        None
+                    }
+                };
+                let polls = chunk.into_iter().map(move |(feed, record)| {
+                    let claimed = mine.as_ref().is_none_or(|m| m.contains(&record.id));
+                    (Arc::clone(&app), feed, record, claimed)
+                });
+                stream::iter(polls.collect::<Vec<_>>())
+            }
+        })
+        .flatten()
+        .take_while(move |_| std::future::ready(!stop_claiming.is_cancelled()))
+        .map(|(app, feed, record, claimed)| {
+            let (bar, live) = (bar.clone(), Arc::clone(&live));
+            async move {
+                if !claimed {
+                    match wait_for_lease(&app, &record, since).await {
+                        Waited::Claimed => {}
+                        Waited::PolledElsewhere(row) => {
+                            bar.inc(1);
+                            return Ok(polled_elsewhere(&feed, &row));
+                        }
+                        Waited::Stuck => {
+                            bar.inc(1);
+                            return Ok(leased_elsewhere(&feed));
+                        }
+                    }
+                }
                 let host = host_of(&feed.url);
                 bar.set_message(live.start(&host));
-                let result = refresh(&app, &feed, &record).await;
+                let result = refresh_leased(&app, &feed, &record, lease_owner()).await;
                 bar.inc(1);
                 bar.set_message(live.finish(&host));
                 result
@@ -311,6 +360,73 @@ async fn poll_all(
             std::future::ready(())
         })
         .await
+}
+
+/// What came of waiting for a feed whose lease another process holds.
+enum Waited {
+    /// The lease is this process's now: poll the feed.
+    Claimed,
+    /// The other process stored a poll that started after this `fetch` did (its row): that
+    /// poll is this feed's result.
+    PolledElsewhere(Box<FeedRecord>),
+    /// Neither within `[http] max_host_wait`: the other poll is stuck.
+    Stuck,
+}
+
+/// A feed whose lease another process holds (a daemon's poll, another `fetch`) is not
+/// requested a second time at once. `fetch` waits until either the lease is free (it then polls
+/// the feed itself, mostly a 304) or the other process has stored a poll that started after
+/// `since` (this run's start): either way, when `fetch` ends every feed was polled after it
+/// started. Why the second case: a daemon whose schedule is due again as soon as its poll is
+/// stored would otherwise keep taking the lease back between two of these checks.
+async fn wait_for_lease(app: &App, record: &FeedRecord, since: DateTime<Utc>) -> Waited {
+    let deadline = Instant::now() + app.settings.http.max_host_wait;
+    let mut pause = Duration::from_millis(50);
+    while Instant::now() < deadline {
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+        let one = vec![(record.id, record.url.clone(), record.gone)];
+        match claim_now(app, one, lease_owner()).await {
+            Ok(mine) if mine.contains(&record.id) => return Waited::Claimed,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("cannot take the feed's lease: {e}");
+                return Waited::Stuck;
+            }
+        }
+        match app.store.list_feeds().await {
+            Ok(rows) => {
+                let row = rows.into_iter().find(|r| r.id == record.id);
+                if let Some(row) = row.filter(|r| r.last_polled_at.is_some_and(|at| at > since)) {
+                    return Waited::PolledElsewhere(Box::new(row));
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot read the feed's state: {e}");
+                return Waited::Stuck;
+            }
+        }
+    }
+    Waited::Stuck
+}
+
+/// The report of a feed another process polled while `fetch` waited for it: that poll's stored
+/// outcome, status and error (its post counts are that process's to report).
+fn polled_elsewhere(feed: &FeedConfig, row: &FeedRecord) -> FeedReport {
+    let mut report = FeedReport::empty(&feed.name, &feed.url);
+    report.outcome = row
+        .last_outcome
+        .as_deref()
+        .and_then(Outcome::parse)
+        .unwrap_or(Outcome::Failed);
+    report.http_status = row.last_status.and_then(|s| u16::try_from(s).ok());
+    report.error = row.last_error.clone();
+    tracing::info!(
+        feed = %feed.name,
+        outcome = report.outcome.as_str(),
+        "polled by another feedsmith process while this fetch waited; its result is kept"
+    );
+    report
 }
 
 /// The host a feed is polled from, for the progress line (the politeness unit).

@@ -1,40 +1,59 @@
 //! `feedsmith inspect URL|FILE`: what would this feed produce? Fetches or reads one document,
-//! parses and normalizes it exactly as `fetch` would, prints the posts, stores nothing.
+//! then runs the poll's own stages on it ([`crate::pipeline::poll_document`]) against an empty
+//! scratch store, so its posts are those a first `fetch` would store; prints them, stores
+//! nothing of the user's.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use chrono::{SubsecRound, Utc};
+use chrono::Utc;
 use serde_json::json;
 
-use crate::app::render_options;
+use crate::app::{render_options, App};
 use crate::cli::InspectArgs;
 use crate::config::Settings;
-use crate::domain::{FeedConfig, ParsedEntry, ParsedFeed, Post};
+use crate::domain::{FeedConfig, FullContent, ParsedEntry, ParsedFeed, Post};
 use crate::enrich::{Enrichment, Rejection, TagScore, Tagging};
 use crate::error::{CommandError, Exit};
 use crate::fetch::{FetchResponse, Fetcher, Trust, Validators};
 use crate::normalize::{
     build_tags, build_tags_with, entry_key, explain_tags, permalink, post_path, render_post,
 };
-use crate::pipeline::build_batch;
+use crate::pipeline::document::Document;
 use crate::redact::RedactedUrl;
+use crate::store::FeedRecord;
 
 pub async fn run(settings: Settings, args: &InspectArgs) -> Result<Exit, CommandError> {
     let source = args.source.trim();
+    let is_file = Path::new(source).is_file();
+    if !(is_file || source.starts_with("http://") || source.starts_with("https://")) {
+        return Err(CommandError::Usage(format!(
+            "{source:?} is neither an existing file nor an http(s) URL"
+        )));
+    }
+    let scratch = Scratch::open(&settings).await?;
+    let app = &scratch.app;
     // The same document stage as a poll (src/pipeline/document.rs): parsing on the blocking
     // pool, and an HTML page followed to the feed it advertises.
-    let mut parsed = if Path::new(source).is_file() {
+    let doc = if is_file {
         let body = std::fs::read(source)
             .map_err(|e| CommandError::Runtime(format!("cannot read {source}: {e}")))?;
-        crate::pipeline::document::read_bytes(body)
+        let parsed = crate::pipeline::document::read_bytes(body)
             .await
-            .map_err(|e| CommandError::Runtime(format!("{source}: {e}")))?
-    } else if source.starts_with("http://") || source.starts_with("https://") {
-        let fetcher =
-            Fetcher::new(&settings.http).map_err(|e| CommandError::Runtime(e.to_string()))?;
+            .map_err(|e| CommandError::Runtime(format!("{source}: {e}")))?;
+        Document {
+            parsed,
+            discovered: None,
+            etag: None,
+            last_modified: None,
+        }
+    } else {
         let trust = Trust::origin_of(source);
-        let fetched = match fetcher.fetch(source, &Validators::default(), &trust).await {
+        let fetched = match app
+            .fetcher
+            .fetch(source, &Validators::default(), &trust)
+            .await
+        {
             Ok(FetchResponse::Modified(doc)) => doc,
             Ok(FetchResponse::NotModified { .. }) => {
                 return Err(CommandError::Runtime(format!(
@@ -43,7 +62,7 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<Exit, Command
             }
             Err(e) => return Err(CommandError::Runtime(e.to_string())),
         };
-        let doc = crate::pipeline::document::read(&fetcher, fetched, &trust)
+        let doc = crate::pipeline::document::read(&app.fetcher, fetched, &trust)
             .await
             .map_err(|e| CommandError::Runtime(format!("{}: {e}", RedactedUrl::new(source))))?;
         if let Some(link) = &doc.discovered {
@@ -53,29 +72,37 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<Exit, Command
                 RedactedUrl::new(link)
             );
         }
-        doc.parsed
-    } else {
-        return Err(CommandError::Usage(format!(
-            "{source:?} is neither an existing file nor an http(s) URL"
-        )));
+        doc
     };
 
-    let feed = feed_for(&settings, args, source, &parsed);
+    let mut feed = feed_for(&settings, args, source, &doc.parsed);
+    // `--full-content` fetches every linked page into the scratch store's article cache, which
+    // the poll then reads as a `fetch` would; without it, no page is wanted.
+    feed.full_content = Some(if args.full_content {
+        FullContent::Always
+    } else {
+        FullContent::Never
+    });
+    let record = scratch.record(&feed).await?;
     if args.full_content {
-        with_full_content(&settings, &feed, &mut parsed).await?;
+        with_full_content(app, &feed, &doc.parsed).await?;
     }
-    let enrich = settings.enrich.enrichment.clone();
-    // Normalization on the blocking pool, as in a poll (it is the CPU-heavy stage).
-    let (batch, parsed) = {
-        let (feed, enrich) = (feed.clone(), enrich.clone());
-        tokio::task::spawn_blocking(move || {
-            let now = Utc::now().trunc_subsecs(0);
-            let batch = build_batch(&feed, &parsed, &HashMap::new(), now, Some(&enrich));
-            (batch, parsed)
-        })
+    // The poll's own stages from here (cached articles, normalization on the blocking pool,
+    // removed posts taken out), against the empty scratch store: nothing is known, so every
+    // entry is normalized, and nothing is stored.
+    let polled = crate::pipeline::poll_document(app, &feed, &record, doc, true)
         .await
-        .map_err(|e| CommandError::Runtime(format!("{source}: normalization failed: {e}")))?
+        .map_err(|e| CommandError::Runtime(format!("{source}: {e}")))?;
+    if let Some(e) = &polled.poll.error {
+        return Err(CommandError::Runtime(format!("{source}: {e}")));
+    }
+    let Some(parsed) = &polled.document else {
+        return Err(CommandError::Runtime(format!(
+            "{source}: the poll kept no document"
+        )));
     };
+    let batch = &polled;
+    let enrich = settings.enrich.enrichment.clone();
     let render = render_options(&settings);
     let entries: HashMap<String, &ParsedEntry> = parsed
         .entries
@@ -423,72 +450,108 @@ impl Explanation {
     }
 }
 
-/// `--full-content`: every entry with an http(s) link gets its linked page, as the article step
-/// of `fetch` would use it (whatever the feed's `full_content` mode, so the extraction can be
-/// judged on any feed). One line per entry on stderr: the link, what happened, and the
-/// plain-text length of the entry's own content and of the article.
+/// `--full-content`: every linked page a poll would want (the feed's `full_content` is
+/// `always` here, so the extraction can be judged on any feed) is fetched now, as the article
+/// step of `fetch` fetches it, and put in the scratch store's article cache, from which the poll
+/// takes it exactly as a `fetch` would. One line per page on stderr: the link, what happened,
+/// and the plain-text length of the entry's own content and of the article.
 async fn with_full_content(
-    settings: &Settings,
+    app: &App,
     feed: &FeedConfig,
-    parsed: &mut ParsedFeed,
+    parsed: &ParsedFeed,
 ) -> Result<(), CommandError> {
     use crate::article::{fetch_article, own_len, plain_len, Extracted};
-    let http = crate::article::http_settings(&settings.articles, &settings.http);
+    use crate::store::{ArticleRecord, ArticleStatus};
+    let http = crate::article::http_settings(&app.settings.articles, &app.settings.http);
     let fetcher = Fetcher::new(&http).map_err(|e| CommandError::Runtime(e.to_string()))?;
-    let mut removed = Vec::new();
-    for entry in &mut parsed.entries {
-        let Some(link) = entry
-            .link
-            .clone()
-            .filter(|l| l.starts_with("http://") || l.starts_with("https://"))
-        else {
-            continue;
+    for (i, link, extractor) in crate::pipeline::pages_wanted(app, feed, parsed) {
+        let own = parsed.entries.get(i).map_or(0, own_len);
+        let shown = RedactedUrl::new(&link);
+        let cached = |status, content_html, error| ArticleRecord {
+            url: link.clone(),
+            status,
+            extractor: extractor.key(),
+            content_html,
+            etag: None,
+            last_modified: None,
+            http_status: Some(200),
+            error,
+            failures: 0,
+            fetched_at: Utc::now(),
+            next_attempt_at: None,
         };
-        let own = own_len(entry);
-        let extractor = crate::pipeline::extractor_for(feed, &link);
-        match fetch_article(&fetcher, &link, &extractor, &Trust::origin_of(&feed.url)).await {
-            Ok(Extracted::Content(html)) => {
-                let record = crate::store::ArticleRecord {
-                    url: link.clone(),
-                    status: crate::store::ArticleStatus::Ok,
-                    extractor: extractor.key(),
-                    content_html: Some(html),
-                    etag: None,
-                    last_modified: None,
-                    http_status: Some(200),
-                    error: None,
-                    failures: 0,
-                    fetched_at: Utc::now(),
-                    next_attempt_at: None,
-                };
-                let article_len = record.content_html.as_deref().map_or(0, plain_len);
-                let used = crate::pipeline::substitute(entry, &record);
-                eprintln!(
-                    "{}: {} ({}): {own} -> {article_len} characters",
-                    crate::redact::RedactedUrl::new(&link),
-                    if used {
+        let record =
+            match fetch_article(&fetcher, &link, &extractor, &Trust::origin_of(&feed.url)).await {
+                Ok(Extracted::Content(html)) => {
+                    let article_len = plain_len(&html);
+                    // The rule of pipeline::substitute: the article only if it is richer.
+                    let verdict = if article_len > own {
                         "article used"
                     } else {
                         "feed content kept (richer)"
-                    },
-                    extractor.key()
-                );
-            }
-            Ok(Extracted::Removed(reason)) => {
-                eprintln!(
-                    "{}: {reason}; not published",
-                    crate::redact::RedactedUrl::new(&link)
-                );
-                removed.push(link);
-            }
-            Err(e) => eprintln!(
-                "{}: article not used: {e}",
-                crate::redact::RedactedUrl::new(&link)
-            ),
-        }
+                    };
+                    eprintln!(
+                        "{shown}: {verdict} ({}): {own} -> {article_len} characters",
+                        extractor.key()
+                    );
+                    cached(ArticleStatus::Ok, Some(html), None)
+                }
+                Ok(Extracted::Removed(reason)) => {
+                    eprintln!("{shown}: {reason}; not published");
+                    cached(ArticleStatus::Removed, None, Some(reason))
+                }
+                Err(e) => {
+                    eprintln!("{shown}: article not used: {e}");
+                    continue;
+                }
+            };
+        app.store
+            .put_article(&record)
+            .await
+            .map_err(|e| CommandError::Runtime(format!("inspect's scratch store: {e}")))?;
     }
-    parsed
-        .entries
-        .retain(|e| !e.link.as_ref().is_some_and(|l| removed.contains(l)));
     Ok(())
+}
+
+/// The store and app `inspect` polls against: a SQLite file in a temporary directory, removed
+/// when `inspect` ends. Why a store at all: the poll's stages read one (known entries, the
+/// article cache); an empty one makes every entry new, as on a first `fetch`, and nothing the
+/// user has is read or written.
+struct Scratch {
+    app: App,
+    _dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    async fn open(settings: &Settings) -> Result<Scratch, CommandError> {
+        let dir = tempfile::Builder::new()
+            .prefix("feedsmith-inspect-")
+            .tempdir()
+            .map_err(|e| {
+                CommandError::Runtime(format!(
+                    "cannot create inspect's scratch directory in {}: {e}; set TMPDIR to a writable directory",
+                    std::env::temp_dir().display()
+                ))
+            })?;
+        let mut scratch = settings.clone();
+        scratch.database = crate::store::DatabaseSettings {
+            url: format!("sqlite://{}", dir.path().join("inspect.db").display()),
+            max_connections: 2,
+        };
+        let app = App::build(scratch)
+            .await
+            .map_err(|e| CommandError::Runtime(format!("inspect's scratch store: {e}")))?;
+        Ok(Scratch { app, _dir: dir })
+    }
+
+    /// The feed's row in the scratch store (a poll needs one).
+    async fn record(&self, feed: &FeedConfig) -> Result<FeedRecord, CommandError> {
+        self.app
+            .store
+            .sync_feeds(std::slice::from_ref(feed))
+            .await
+            .ok()
+            .and_then(|mut rows| rows.pop())
+            .ok_or_else(|| CommandError::Runtime("inspect's scratch store has no feed row".into()))
+    }
 }

@@ -1,5 +1,5 @@
 //! `feedsmith run`: the daemon. Wires the scheduler, the HTTP endpoints, systemd notifications and
-//! signals; the polling itself is `pipeline::refresh` (under the feed's lease), as in `fetch`.
+//! signals; the polling itself is `pipeline::refresh_leased`, as in `fetch`.
 
 use std::sync::Arc;
 

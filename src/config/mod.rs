@@ -777,7 +777,7 @@ impl Settings {
     }
 
     /// Feeds selected by `--feed NAME_OR_URL` (all enabled feeds when `selectors` is empty).
-    pub fn select_feeds(&self, selectors: &[String]) -> Result<Vec<FeedConfig>, String> {
+    pub fn select_feeds(&self, selectors: &[String]) -> Result<Vec<FeedConfig>, NoSuchFeed> {
         if selectors.is_empty() {
             return Ok(self.feeds.iter().filter(|f| f.enabled).cloned().collect());
         }
@@ -789,9 +789,7 @@ impl Settings {
                 .filter(|f| f.url == *sel || f.name.eq_ignore_ascii_case(sel))
                 .collect();
             if matched.is_empty() {
-                return Err(format!(
-                    "--feed {sel:?} matches no configured feed (by name or URL); `feedsmith feeds list` shows them"
-                ));
+                return Err(NoSuchFeed(sel.clone()));
             }
             for f in matched {
                 if !out.iter().any(|o| o.url == f.url) {
@@ -802,3 +800,10 @@ impl Settings {
         Ok(out)
     }
 }
+
+/// A `--feed` selector that names no configured feed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--feed {0:?} matches no configured feed (by name or URL); `feedsmith feeds list` shows them"
+)]
+pub struct NoSuchFeed(pub String);

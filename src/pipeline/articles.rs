@@ -82,25 +82,20 @@ pub fn substitute(entry: &mut ParsedEntry, record: &ArticleRecord) -> bool {
     true
 }
 
-/// Apply cached articles to `parsed` and list what is left to fetch. One query per poll.
-pub(super) async fn plan(
-    app: &App,
-    feed: &FeedConfig,
-    parsed: &mut ParsedFeed,
-    now: DateTime<Utc>,
-) -> Result<Plan, StoreError> {
-    let mut plan = Plan::default();
+/// The entries of `parsed` whose linked page the article step wants (by index), with the link:
+/// only those normalization will look at (`max_items` keeps the newest), per the feed's
+/// `full_content` mode.
+fn wanted(app: &App, feed: &FeedConfig, parsed: &ParsedFeed) -> Vec<(usize, String)> {
     let mode = mode(app, feed);
     if mode == FullContent::Never {
-        return Ok(plan);
+        return Vec::new();
     }
-    // Only the entries normalization will look at (`max_items` keeps the newest).
-    // (Addresses as integers: the set identifies entries without borrowing across an await.)
+    // (Addresses as integers: the set identifies entries without borrowing them.)
     let considered: HashSet<usize> = newest(&parsed.entries, feed.max_items)
         .into_iter()
         .map(|e| e as *const ParsedEntry as usize)
         .collect();
-    let mut wanted: Vec<(usize, String)> = Vec::new();
+    let mut wanted = Vec::new();
     for (i, entry) in parsed.entries.iter().enumerate() {
         if !considered.contains(&(entry as *const ParsedEntry as usize)) {
             continue;
@@ -109,6 +104,34 @@ pub(super) async fn plan(
             wanted.push((i, link.to_string()));
         }
     }
+    wanted
+}
+
+/// For `inspect --full-content`: the pages a poll of `parsed` would want, as `(entry index,
+/// link, extractor)`, so that `inspect` fetches exactly those into its cache before the poll.
+pub fn pages_wanted(
+    app: &App,
+    feed: &FeedConfig,
+    parsed: &ParsedFeed,
+) -> Vec<(usize, String, Extractor)> {
+    wanted(app, feed, parsed)
+        .into_iter()
+        .map(|(i, link)| {
+            let extractor = extractor_for(feed, &link);
+            (i, link, extractor)
+        })
+        .collect()
+}
+
+/// Apply cached articles to `parsed` and list what is left to fetch. One query per poll.
+pub(super) async fn plan(
+    app: &App,
+    feed: &FeedConfig,
+    parsed: &mut ParsedFeed,
+    now: DateTime<Utc>,
+) -> Result<Plan, StoreError> {
+    let mut plan = Plan::default();
+    let wanted = wanted(app, feed, parsed);
     if wanted.is_empty() {
         return Ok(plan);
     }

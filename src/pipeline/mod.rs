@@ -1,8 +1,9 @@
 //! The poll of one feed, in stages that follow the data: [`poll`] (fetch -> [`document`] ->
 //! article plan -> [`build_batch`] -> model step) produces a [`Polled`] value and writes nothing;
 //! [`record`] stores it. [`refresh`] is the two in a row, and [`refresh_leased`] holds the feed's
-//! lease around them for the daemon; `fetch` calls `refresh`, so neither has its own pipeline.
-//! `inspect` reads the same document and normalize stages without a store.
+//! lease around them: `run` and `fetch` both poll through it, so neither has its own pipeline
+//! and a `fetch` beside a daemon never polls a feed the daemon is polling. `inspect` reads the
+//! same document and normalize stages without a store.
 //!
 //! A feed's failure (network, HTTP status, unparsable document) is *data*: it is recorded on the
 //! feed and returned in the report, never propagated, so one broken feed cannot stop the others.
@@ -25,10 +26,10 @@ mod record;
 use crate::domain::{FeedConfig, ParsedFeed};
 use crate::redact::RedactedUrl;
 use crate::store::{FeedRecord, Outcome, PollRecord, SaveReport, StoreError};
-pub use articles::{extractor_for, resume as resume_articles, substitute};
+pub use articles::{extractor_for, pages_wanted, resume as resume_articles, substitute};
 use batch::newest;
 pub use batch::{build_batch, Batch};
-pub use poll::{poll, Polled};
+pub use poll::{poll, poll_document, Polled};
 pub use record::record;
 
 /// What one refresh did, for summaries, logs and (later) metrics.
@@ -150,6 +151,9 @@ pub async fn refresh(
     let span = tracing::info_span!("poll", feed = %feed.name, url = %RedactedUrl::new(&feed.url));
     let result = async {
         let polled = poll(app, feed, record).await?;
+        for w in &polled.warnings {
+            warn!(feed = %feed.name, url = %RedactedUrl::new(&feed.url), "entry skipped: {w}");
+        }
         self::record(app, feed, record, polled).await
     }
     .instrument(span.clone())
@@ -202,6 +206,54 @@ pub async fn refresh_leased(
         result = &mut poll => result,
         () = renewer => unreachable!("the lease renewal loops until the poll ends"),
     }
+}
+
+/// For `fetch`: take the leases of the feeds `(id, url, gone)` now, whatever their due time, so a daemon
+/// (or another `fetch`) on the same database does not poll them at the same moment. Returns the
+/// ids of the feeds this process may poll; the others are being polled elsewhere. A feed marked
+/// gone is never leased (the daemon does not poll it), so it is returned too: `fetch` asks it
+/// again. `fetch` claims a few feeds at a time, just before polling them, so a lease does not
+/// run out while its feed waits for its turn.
+pub async fn claim_now(
+    app: &App,
+    records: Vec<(i64, String, bool)>,
+    owner: &str,
+) -> Result<std::collections::HashSet<i64>, StoreError> {
+    let now = Utc::now();
+    let lease_until =
+        now + chrono::Duration::from_std(app.settings.schedule.lease).unwrap_or_default();
+    // Due, and "not polled since", within a century: only the lease counts. (Not
+    // `DateTime::MAX_UTC`: SQLite compares the stored times as text, and its year has a sign.)
+    let any_time = now + chrono::Duration::days(36_500);
+    let mut mine = std::collections::HashSet::new();
+    let mut urls = Vec::with_capacity(records.len());
+    for (id, url, gone) in records {
+        if gone {
+            mine.insert(id);
+        } else {
+            urls.push(url);
+        }
+    }
+    if !urls.is_empty() {
+        let got = app
+            .store
+            .claim_due(&urls, owner, any_time, any_time, lease_until)
+            .await?;
+        mine.extend(got.into_iter().map(|r| r.id));
+    }
+    Ok(mine)
+}
+
+/// The report of a feed `fetch` did not poll because another process holds its lease: deferred
+/// (no failure, no backoff), with the reason.
+pub fn leased_elsewhere(feed: &FeedConfig) -> FeedReport {
+    let mut report = FeedReport::empty(&feed.name, &feed.url);
+    report.outcome = Outcome::Deferred;
+    report.error = Some(
+        "another feedsmith process (a daemon or another fetch on this database) is polling it now"
+            .into(),
+    );
+    report
 }
 
 /// A poll whose result could not be stored is a failed poll: in the metrics, on `/readyz` (503

@@ -14,7 +14,6 @@ use crate::app::App;
 use crate::domain::{FeedConfig, ParsedFeed, Post, SkippedEntry};
 use crate::fetch::{FetchError, FetchResponse, Trust, Validators};
 use crate::policy::PollFacts;
-use crate::redact::RedactedUrl;
 use crate::store::{FeedRecord, Outcome, PollRecord, StoreError, StoredEntry};
 
 /// What one poll produced, before storage.
@@ -36,6 +35,15 @@ pub struct Polled {
     /// The document's feed-level fields and its article plan: the pages still to fetch are
     /// queued once the poll is stored.
     pub(super) articles: Option<(ParsedFeed, articles::Plan)>,
+    /// Entries that could not become posts, with the reason (they are in `skipped` too): logged
+    /// by [`super::refresh`]; `inspect` prints its skipped entries itself.
+    pub warnings: Vec<String>,
+    /// The rules that matched each entry (by entry key), for `inspect --explain`.
+    pub rule_trace: HashMap<String, Vec<crate::rules::Applied>>,
+    /// The whole parsed document (after cached articles replaced teasers), kept only when the
+    /// caller asks ([`poll_document`] for `inspect`): a poll does not hold it past
+    /// normalization.
+    pub document: Option<ParsedFeed>,
 }
 
 impl Polled {
@@ -54,6 +62,9 @@ impl Polled {
             removed: Vec::new(),
             entries: Vec::new(),
             articles: None,
+            warnings: Vec::new(),
+            rule_trace: HashMap::new(),
+            document: None,
         }
     }
 
@@ -112,7 +123,7 @@ pub async fn poll(app: &App, feed: &FeedConfig, record: &FeedRecord) -> Result<P
             match document::read(&app.fetcher, fetched, &trust).await {
                 Err(e) => polled.poll.error = Some(e.to_string()),
                 Ok(doc) => {
-                    digest(app, feed, record, &mut polled, doc).await?;
+                    digest(app, feed, record, &mut polled, doc, false).await?;
                     if polled.poll.outcome == Outcome::Ok {
                         polled.poll.fetch_url = polled.poll.fetch_url.take().or(permanent_url);
                     }
@@ -129,6 +140,23 @@ pub async fn poll(app: &App, feed: &FeedConfig, record: &FeedRecord) -> Result<P
     Ok(polled)
 }
 
+/// The stages of [`poll`] after the fetch, for a document read by the caller: `inspect`, which
+/// reads a file or fetches a URL itself and polls against an empty store of its own, so its
+/// posts are a poll's. With `keep_document`, the parsed document is kept in
+/// [`Polled::document`]. No model step (that is [`poll`]'s last stage, and `inspect` must not
+/// spend a model's budget).
+pub async fn poll_document(
+    app: &App,
+    feed: &FeedConfig,
+    record: &FeedRecord,
+    doc: Document,
+    keep_document: bool,
+) -> Result<Polled, StoreError> {
+    let mut polled = Polled::new(app, feed);
+    digest(app, feed, record, &mut polled, doc, keep_document).await?;
+    Ok(polled)
+}
+
 /// A parsed document: cached articles in place of teasers, then normalization on the blocking
 /// pool, then the entries Reddit reports removed taken out.
 async fn digest(
@@ -137,6 +165,7 @@ async fn digest(
     record: &FeedRecord,
     polled: &mut Polled,
     doc: Document,
+    keep_document: bool,
 ) -> Result<(), StoreError> {
     let Document {
         mut parsed,
@@ -165,10 +194,12 @@ async fn digest(
     let batch = cpu_work(move || {
         let batch = build_batch(&feed_for_batch, &parsed, &known, now, Some(&enrich));
         let skip = (parsed.skip_hours.clone(), parsed.skip_days.clone());
-        (batch, parsed.entries.len(), parsed.ttl_minutes, skip)
+        let entries = parsed.entries.len();
+        let ttl = parsed.ttl_minutes;
+        (batch, entries, ttl, skip, keep_document.then_some(parsed))
     })
     .await;
-    let (batch, entries, ttl, (skip_hours, skip_days)) = match batch {
+    let (batch, entries, ttl, (skip_hours, skip_days), document) = match batch {
         Ok(done) => done,
         Err(join) => {
             polled.poll.error = Some(format!("normalization failed: {join}"));
@@ -176,9 +207,7 @@ async fn digest(
             return Ok(());
         }
     };
-    for w in &batch.warnings {
-        warn!(feed = %feed.name, url = %RedactedUrl::new(&feed.url), "entry skipped: {w}");
-    }
+    polled.warnings = batch.warnings;
     polled.report.entries = entries;
     polled.report.saved.unchanged = batch.unchanged;
     polled.report.rule_drops = batch.rule_drops;
@@ -186,6 +215,8 @@ async fn digest(
     polled.entries = batch.entries;
     polled.posts = batch.posts;
     polled.skipped = batch.skipped;
+    polled.rule_trace = batch.rule_trace;
+    polled.document = document;
     if !plan.removed.is_empty() {
         let this_poll = polled
             .posts

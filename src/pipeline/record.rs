@@ -29,6 +29,7 @@ pub async fn record(
         removed,
         entries,
         articles,
+        ..
     } = polled;
     facts.consecutive_failures = match poll.outcome {
         Outcome::Failed => u32::try_from(record.consecutive_failures)

@@ -351,6 +351,18 @@ impl Outcome {
         }
     }
 
+    /// The outcome stored as [`Outcome::as_str`] (`feeds.last_outcome`).
+    pub fn parse(s: &str) -> Option<Outcome> {
+        [
+            Outcome::Ok,
+            Outcome::NotModified,
+            Outcome::Failed,
+            Outcome::Deferred,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+
     /// The feed answered (200 or 304).
     pub fn is_success(self) -> bool {
         matches!(self, Outcome::Ok | Outcome::NotModified)
