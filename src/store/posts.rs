@@ -262,8 +262,9 @@ macro_rules! post_rules {
                 let end = i + run_len.max(1);
                 for (index, post) in posts.iter().enumerate().take(end).skip(i) {
                     let existing = stored.get(&post.entry_key);
+                    let report = &mut saved.report;
                     let placed =
-                        save_one(tx, feed_id, post, index, existing, &skipped_keys, now, &mut saved.report)
+                        save_one(tx, feed_id, post, index, existing, &skipped_keys, now, report)
                             .await?;
                     if keep {
                         saved.placed.extend(placed);
