@@ -2,11 +2,12 @@
 //! PostgreSQL database. Identity, idempotence, updates in place, one transaction per feed, leases.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use crate::support::db::{self, TestStore};
 use chrono::{TimeZone, Utc};
 use feedsmith::domain::{FeedConfig, Post, SkippedEntry};
-use feedsmith::store::{ArticleRecord, Keep, Outcome, PollRecord, PostFilter};
+use feedsmith::store::{ArticleRecord, Keep, Outcome, PollRecord, PostFilter, SavedPoll, Store};
 
 fn post(key: &str, url: &str, title: &str, hash: &str) -> Post {
     Post {
@@ -542,25 +543,30 @@ async fn save_entries_publishes_held_back_entries_and_withdraws_removed_posts(ba
     assert_eq!(known.get("k2").map(String::as_str), Some("h2"));
 }
 
+/// Feed `g` stores `https://e.org/taken-url` (post g1) and the path of the title "Clash"
+/// (post g2), for the duplicate and the slug suffix of another feed's poll.
+async fn other_feed_holds_a_url_and_a_path(
+    store: &Arc<dyn Store>,
+    g: i64,
+    keep: Keep,
+) -> SavedPoll {
+    let batch = vec![
+        post("g1", "https://e.org/taken-url", "Other Feed", "h"),
+        post("g2", "https://e.org/g2", "Clash", "h"),
+    ];
+    store
+        .save_poll(g, &ok_poll(), batch, vec![], keep)
+        .await
+        .unwrap()
+}
+
 /// A big poll (more posts than one multi-row insert takes) mixing new posts, a stored post
 /// that changed, a duplicate URL, a path clash and an entry held back before: every post ends
 /// where one-by-one saving would put it.
 async fn large_polls_store_every_post_as_one_by_one_would(backend: &str) {
     let (t, f, g) = open(backend).await;
     let store = &t.store;
-    store
-        .save_poll(
-            g,
-            &ok_poll(),
-            vec![
-                post("g1", "https://e.org/taken-url", "Other Feed", "h"),
-                post("g2", "https://e.org/g2", "Clash", "h"),
-            ],
-            vec![],
-            Keep::Counts,
-        )
-        .await
-        .unwrap();
+    other_feed_holds_a_url_and_a_path(store, g, Keep::Counts).await;
     let held = SkippedEntry {
         entry_key: "k7".into(),
         content_hash: "old".into(),
@@ -1014,19 +1020,7 @@ async fn saved_posts_are_what_find_post_reads(backend: &str) {
             .map(|p| p.post.entry_key)
             .collect::<Vec<_>>()
     };
-    let first = store
-        .save_poll(
-            g,
-            &ok_poll(),
-            vec![
-                post("g1", "https://e.org/taken-url", "Other Feed", "h"),
-                post("g2", "https://e.org/g2", "Clash", "h"),
-            ],
-            vec![],
-            Keep::Posts,
-        )
-        .await
-        .unwrap();
+    let first = other_feed_holds_a_url_and_a_path(store, g, Keep::Posts).await;
     assert_eq!(check(first.posts).await, ["g1", "g2"]);
     let fine = Utc.timestamp_opt(1_754_261_295, 123_456_789).unwrap();
     let mut k3 = post("k3", "https://e.org/3", "Post 3", "h3");
