@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
 use feedsmith::domain::{ParsedEntry, ParsedFeed};
-use feedsmith::store::{Outcome, PollRecord};
+use feedsmith::store::{Keep, Outcome, PollRecord};
 
 const TOPICS: [&str; 5] = ["Kubernetes", "PostgreSQL", "Rust", "Terraform", "Gardening"];
 
@@ -143,8 +143,9 @@ fn main() {
                 .save_poll(
                     record.id,
                     &PollRecord::new(now, Outcome::Ok),
-                    &batch.posts,
-                    &batch.skipped,
+                    batch.posts,
+                    batch.skipped,
+                    Keep::Counts,
                 )
                 .await
                 .expect("save");

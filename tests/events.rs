@@ -212,7 +212,7 @@ mod outbox_store {
     use chrono::{TimeZone, Utc};
     use feedsmith::domain::{FeedConfig, Post, SkippedEntry};
     use feedsmith::store::outbox::{EventKind, WebhookFilter};
-    use feedsmith::store::{Outcome, PollRecord};
+    use feedsmith::store::{Keep, Outcome, PollRecord};
 
     use crate::support::db::{self, TestStore};
 
@@ -256,13 +256,20 @@ mod outbox_store {
             .save_poll(
                 feed,
                 &ok,
-                &[post("k1", "One", "h1"), post("k2", "Two", "h2")],
-                &[],
+                vec![post("k1", "One", "h1"), post("k2", "Two", "h2")],
+                vec![],
+                Keep::Counts,
             )
             .await
             .unwrap();
         store
-            .save_poll(feed, &ok, &[post("k1", "One", "h1b")], &[])
+            .save_poll(
+                feed,
+                &ok,
+                vec![post("k1", "One", "h1b")],
+                vec![],
+                Keep::Counts,
+            )
             .await
             .unwrap();
         // A poll that fails half-way (the insert of `boom` raises) writes no event either.
@@ -271,8 +278,9 @@ mod outbox_store {
             .save_poll(
                 feed,
                 &ok,
-                &[post("k3", "Three", "h3"), post("k4", "boom", "h4")],
-                &[]
+                vec![post("k3", "Three", "h3"), post("k4", "boom", "h4")],
+                vec![],
+                Keep::Counts,
             )
             .await
             .is_err());
@@ -310,7 +318,13 @@ mod outbox_store {
         outbox.register_webhooks(&["w".into()]).await.unwrap();
         assert_eq!(outbox.fan_out(&hook, Utc::now()).await.unwrap(), 0);
         store
-            .save_poll(feed, &ok, &[post("k5", "Five", "h5")], &[])
+            .save_poll(
+                feed,
+                &ok,
+                vec![post("k5", "Five", "h5")],
+                vec![],
+                Keep::Counts,
+            )
             .await
             .unwrap();
         assert_eq!(outbox.fan_out(&hook, Utc::now()).await.unwrap(), 1);

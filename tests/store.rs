@@ -2,11 +2,12 @@
 //! PostgreSQL database. Identity, idempotence, updates in place, one transaction per feed, leases.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use crate::support::db::{self, TestStore};
 use chrono::{TimeZone, Utc};
 use feedsmith::domain::{FeedConfig, Post, SkippedEntry};
-use feedsmith::store::{ArticleRecord, Outcome, PollRecord, PostFilter};
+use feedsmith::store::{ArticleRecord, Keep, Outcome, PollRecord, PostFilter, SavedPoll, Store};
 
 fn post(key: &str, url: &str, title: &str, hash: &str) -> Post {
     Post {
@@ -67,22 +68,25 @@ async fn same_posts_twice_add_nothing_and_changes_update_in_place(backend: &str)
         post("k2", "https://e.org/2", "Two", "h2"),
     ];
     let r = store
-        .save_poll(feed, &ok_poll(), &batch, &[])
+        .save_poll(feed, &ok_poll(), batch.clone(), vec![], Keep::Counts)
         .await
-        .unwrap();
+        .unwrap()
+        .report;
     assert_eq!((r.new, r.updated, r.unchanged), (2, 0, 0));
     let r = store
-        .save_poll(feed, &ok_poll(), &batch, &[])
+        .save_poll(feed, &ok_poll(), batch.clone(), vec![], Keep::Counts)
         .await
-        .unwrap();
+        .unwrap()
+        .report;
     assert_eq!((r.new, r.updated, r.unchanged), (0, 0, 2));
 
     let mut changed = batch.clone();
     changed[0] = post("k1", "https://e.org/1", "One renamed", "h1b");
     let r = store
-        .save_poll(feed, &ok_poll(), &changed, &[])
+        .save_poll(feed, &ok_poll(), changed.clone(), vec![], Keep::Counts)
         .await
-        .unwrap();
+        .unwrap()
+        .report;
     assert_eq!((r.new, r.updated, r.unchanged), (0, 1, 1));
     let all = store.list_posts(&PostFilter::default()).await.unwrap();
     assert_eq!(all.len(), 2);
@@ -104,8 +108,9 @@ async fn canonical_url_is_unique_across_feeds_and_slugs_get_suffixes(backend: &s
         .save_poll(
             f,
             &ok_poll(),
-            &[post("k1", "https://e.org/same", "Same Title", "h")],
-            &[],
+            vec![post("k1", "https://e.org/same", "Same Title", "h")],
+            vec![],
+            Keep::Counts,
         )
         .await
         .unwrap();
@@ -113,14 +118,16 @@ async fn canonical_url_is_unique_across_feeds_and_slugs_get_suffixes(backend: &s
         .save_poll(
             g,
             &ok_poll(),
-            &[
+            vec![
                 post("other-key", "https://e.org/same", "Same Title", "h"),
                 post("k3", "https://e.org/3", "Same Title", "h3"),
             ],
-            &[],
+            vec![],
+            Keep::Counts,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .report;
     assert_eq!((r.new, r.duplicates), (1, 1));
     let paths: Vec<String> = store
         .list_posts(&PostFilter::default())
@@ -164,8 +171,15 @@ async fn reddit_cross_posts_keep_the_first(backend: &str) {
     );
     b.collection = "community".into();
     b.reddit_segment = Some("my_title".into());
-    store.save_poll(f, &ok_poll(), &[a], &[]).await.unwrap();
-    let r = store.save_poll(g, &ok_poll(), &[b], &[]).await.unwrap();
+    store
+        .save_poll(f, &ok_poll(), vec![a], vec![], Keep::Counts)
+        .await
+        .unwrap();
+    let r = store
+        .save_poll(g, &ok_poll(), vec![b], vec![], Keep::Counts)
+        .await
+        .unwrap()
+        .report;
     assert_eq!((r.new, r.duplicates), (0, 1));
 }
 
@@ -176,8 +190,9 @@ async fn a_failure_half_way_stores_nothing_of_that_feed(backend: &str) {
         .save_poll(
             other,
             &ok_poll(),
-            &[post("o1", "https://e.org/o1", "Other", "h")],
-            &[],
+            vec![post("o1", "https://e.org/o1", "Other", "h")],
+            vec![],
+            Keep::Counts,
         )
         .await
         .unwrap();
@@ -185,8 +200,9 @@ async fn a_failure_half_way_stores_nothing_of_that_feed(backend: &str) {
         .save_poll(
             feed,
             &ok_poll(),
-            &[post("k0", "https://e.org/0", "Before", "h")],
-            &[],
+            vec![post("k0", "https://e.org/0", "Before", "h")],
+            vec![],
+            Keep::Counts,
         )
         .await
         .unwrap();
@@ -204,7 +220,7 @@ async fn a_failure_half_way_stores_nothing_of_that_feed(backend: &str) {
         reason: "short".into(),
     }];
     assert!(store
-        .save_poll(feed, &poll, &batch, &skipped)
+        .save_poll(feed, &poll, batch.clone(), skipped.clone(), Keep::Counts)
         .await
         .is_err());
 
@@ -230,13 +246,22 @@ async fn a_failure_half_way_stores_nothing_of_that_feed(backend: &str) {
 async fn failures_count_up_keep_validators_and_reset_on_success(backend: &str) {
     let (t, feed, _) = open(backend).await;
     let store = &t.store;
-    store.save_poll(feed, &ok_poll(), &[], &[]).await.unwrap();
+    store
+        .save_poll(feed, &ok_poll(), vec![], vec![], Keep::Counts)
+        .await
+        .unwrap();
     let mut failed = PollRecord::new(Utc::now(), Outcome::Failed);
     failed.http_status = Some(503);
     failed.error = Some("HTTP 503".into());
     failed.retry_after = Some(Utc::now() + chrono::Duration::seconds(120));
-    store.save_poll(feed, &failed, &[], &[]).await.unwrap();
-    store.save_poll(feed, &failed, &[], &[]).await.unwrap();
+    store
+        .save_poll(feed, &failed, vec![], vec![], Keep::Counts)
+        .await
+        .unwrap();
+    store
+        .save_poll(feed, &failed, vec![], vec![], Keep::Counts)
+        .await
+        .unwrap();
     let f = store
         .list_feeds()
         .await
@@ -253,7 +278,7 @@ async fn failures_count_up_keep_validators_and_reset_on_success(backend: &str) {
     let mut not_modified = PollRecord::new(Utc::now(), Outcome::NotModified);
     not_modified.http_status = Some(304);
     store
-        .save_poll(feed, &not_modified, &[], &[])
+        .save_poll(feed, &not_modified, vec![], vec![], Keep::Counts)
         .await
         .unwrap();
     let f = store
@@ -294,7 +319,10 @@ async fn leases_are_exclusive_expire_and_cover_one_cycle(backend: &str) {
     // The poll's result releases the lease; the feed was polled in this cycle.
     let mut poll = ok_poll();
     poll.polled_at = now;
-    store.save_poll(f, &poll, &[], &[]).await.unwrap();
+    store
+        .save_poll(f, &poll, vec![], vec![], Keep::Counts)
+        .await
+        .unwrap();
     assert!(
         store
             .claim_due(&urls, "B", now, now, soon)
@@ -477,8 +505,9 @@ async fn save_entries_publishes_held_back_entries_and_withdraws_removed_posts(ba
         .save_poll(
             feed,
             &ok_poll(),
-            &[post("k2", "https://e.org/2", "Two", "h2")],
-            &[held],
+            vec![post("k2", "https://e.org/2", "Two", "h2")],
+            vec![held],
+            Keep::Counts,
         )
         .await
         .unwrap();
@@ -514,24 +543,30 @@ async fn save_entries_publishes_held_back_entries_and_withdraws_removed_posts(ba
     assert_eq!(known.get("k2").map(String::as_str), Some("h2"));
 }
 
+/// Feed `g` stores `https://e.org/taken-url` (post g1) and the path of the title "Clash"
+/// (post g2), for the duplicate and the slug suffix of another feed's poll.
+async fn other_feed_holds_a_url_and_a_path(
+    store: &Arc<dyn Store>,
+    g: i64,
+    keep: Keep,
+) -> SavedPoll {
+    let batch = vec![
+        post("g1", "https://e.org/taken-url", "Other Feed", "h"),
+        post("g2", "https://e.org/g2", "Clash", "h"),
+    ];
+    store
+        .save_poll(g, &ok_poll(), batch, vec![], keep)
+        .await
+        .unwrap()
+}
+
 /// A big poll (more posts than one multi-row insert takes) mixing new posts, a stored post
 /// that changed, a duplicate URL, a path clash and an entry held back before: every post ends
 /// where one-by-one saving would put it.
 async fn large_polls_store_every_post_as_one_by_one_would(backend: &str) {
     let (t, f, g) = open(backend).await;
     let store = &t.store;
-    store
-        .save_poll(
-            g,
-            &ok_poll(),
-            &[
-                post("g1", "https://e.org/taken-url", "Other Feed", "h"),
-                post("g2", "https://e.org/g2", "Clash", "h"),
-            ],
-            &[],
-        )
-        .await
-        .unwrap();
+    other_feed_holds_a_url_and_a_path(store, g, Keep::Counts).await;
     let held = SkippedEntry {
         entry_key: "k7".into(),
         content_hash: "old".into(),
@@ -541,8 +576,9 @@ async fn large_polls_store_every_post_as_one_by_one_would(backend: &str) {
         .save_poll(
             f,
             &ok_poll(),
-            &[post("k3", "https://e.org/3", "Post 3", "h3")],
-            &[held],
+            vec![post("k3", "https://e.org/3", "Post 3", "h3")],
+            vec![held],
+            Keep::Counts,
         )
         .await
         .unwrap();
@@ -559,7 +595,11 @@ async fn large_polls_store_every_post_as_one_by_one_would(backend: &str) {
     batch[3] = post("k3", "https://e.org/3", "Post 3", "h3-changed");
     batch[50] = post("k50", "https://e.org/taken-url", "Post 50", "h");
     batch[60] = post("k60", "https://e.org/60", "Clash", "h");
-    let r = store.save_poll(f, &ok_poll(), &batch, &[]).await.unwrap();
+    let r = store
+        .save_poll(f, &ok_poll(), batch.clone(), vec![], Keep::Counts)
+        .await
+        .unwrap()
+        .report;
     assert_eq!(
         (r.new, r.updated, r.unchanged, r.duplicates),
         (93, 1, 0, 1),
@@ -588,7 +628,11 @@ async fn large_polls_store_every_post_as_one_by_one_would(backend: &str) {
         "k7 is published now"
     );
     // Saving the same poll again changes nothing.
-    let r = store.save_poll(f, &ok_poll(), &batch, &[]).await.unwrap();
+    let r = store
+        .save_poll(f, &ok_poll(), batch.clone(), vec![], Keep::Counts)
+        .await
+        .unwrap()
+        .report;
     assert_eq!((r.new, r.updated, r.unchanged), (0, 0, 94), "{r:?}");
 }
 
@@ -607,14 +651,23 @@ async fn a_steady_state_start_reads_the_records_list_feeds_reads(backend: &str) 
     ok.fetch_url = Some("https://example.org/moved".into());
     ok.next_due_at = Some(t0 + chrono::Duration::minutes(45));
     store
-        .save_poll(f, &ok, &[post("k1", "https://e.org/1", "One", "h1")], &[])
+        .save_poll(
+            f,
+            &ok,
+            vec![post("k1", "https://e.org/1", "One", "h1")],
+            vec![],
+            Keep::Counts,
+        )
         .await
         .unwrap();
     let mut failed = PollRecord::new(t0, Outcome::Failed);
     failed.http_status = Some(503);
     failed.error = Some("HTTP 503\nline two \"quoted\"".into());
     failed.retry_after = Some(t0 + chrono::Duration::seconds(90));
-    store.save_poll(g, &failed, &[], &[]).await.unwrap();
+    store
+        .save_poll(g, &failed, vec![], vec![], Keep::Counts)
+        .await
+        .unwrap();
 
     let configs = [
         FeedConfig::new("G", "https://example.org/other", "blogs"),
@@ -747,13 +800,15 @@ async fn concurrent_polls_with_posts_commit_alone_or_fail_alone(backend: &str) {
             }];
             let mut poll = ok_poll();
             poll.etag = Some(format!("\"p{i}\""));
-            let saved = store.save_poll(id, &poll, &posts, &skipped).await;
+            let saved = store
+                .save_poll(id, &poll, posts.clone(), skipped.clone(), Keep::Counts)
+                .await;
             if fails(i) {
                 assert!(saved.is_err(), "poll {i} must fail: {saved:?}");
                 assert_eq!(reader.post_count(id).await, 0, "poll {i}");
                 None
             } else {
-                let report = saved.unwrap();
+                let report = saved.unwrap().report;
                 assert_eq!(reader.post_count(id).await as usize, report.new, "poll {i}");
                 assert_eq!(report.skipped, 1, "poll {i}");
                 Some(report)
@@ -814,7 +869,10 @@ async fn concurrent_state_only_polls_each_store_their_own_row(backend: &str) {
         p.etag = Some(format!("\"e{}\"", r.id));
         p.last_modified = Some("Sun, 29 Nov 2026 11:00:00 GMT".into());
         p.ttl_minutes = Some(60);
-        t.store.save_poll(r.id, &p, &[], &[]).await.unwrap();
+        t.store
+            .save_poll(r.id, &p, vec![], vec![], Keep::Counts)
+            .await
+            .unwrap();
     }
     // Five kinds of row-only polls: 304 without and with new validators (and a permanent
     // redirect), a 503 with Retry-After, a 200 whose document yielded nothing new and that
@@ -856,7 +914,10 @@ async fn concurrent_state_only_polls_each_store_their_own_row(backend: &str) {
         let reader = reader.clone();
         let (id, p) = (r.id, poll(i as i64 % 5, r.id));
         tasks.push(tokio::spawn(async move {
-            store.save_poll(id, &p, &[], &[]).await.unwrap();
+            store
+                .save_poll(id, &p, vec![], vec![], Keep::Counts)
+                .await
+                .unwrap();
             assert_eq!(
                 reader.last_outcome(id).await.as_deref(),
                 Some(p.outcome.as_str()),
@@ -874,7 +935,10 @@ async fn concurrent_state_only_polls_each_store_their_own_row(backend: &str) {
             let store = t.store.clone();
             let (id, p) = (r.id, poll(2, r.id));
             tasks.push(tokio::spawn(async move {
-                store.save_poll(id, &p, &[], &[]).await.unwrap()
+                store
+                    .save_poll(id, &p, vec![], vec![], Keep::Counts)
+                    .await
+                    .unwrap()
             }));
         }
     }
@@ -938,6 +1002,92 @@ async fn concurrent_state_only_polls_each_store_their_own_row(backend: &str) {
     }
 }
 
+/// `save_poll` with `Keep::Posts` hands back the posts it created or updated, in the poll's
+/// order, exactly as `find_post` reads them afterwards: through a multi-row insert and one by
+/// one, with a slug suffix, an update that keeps the first slug, date and path, a link moved
+/// onto another post's URL (the post keeps its own), a Reddit post checked for cross-posts, and
+/// times finer than PostgreSQL keeps. Duplicates and unchanged posts are not handed back.
+async fn saved_posts_are_what_find_post_reads(backend: &str) {
+    let (t, f, g) = open(backend).await;
+    let store = &t.store;
+    let check = |saved: Vec<feedsmith::store::StoredPost>| async move {
+        for p in &saved {
+            let found = store.find_post(&p.id.to_string()).await.unwrap();
+            assert_eq!(found.as_ref(), Some(p), "post {:?}", p.post.entry_key);
+        }
+        saved
+            .into_iter()
+            .map(|p| p.post.entry_key)
+            .collect::<Vec<_>>()
+    };
+    let first = other_feed_holds_a_url_and_a_path(store, g, Keep::Posts).await;
+    assert_eq!(check(first.posts).await, ["g1", "g2"]);
+    let fine = Utc.timestamp_opt(1_754_261_295, 123_456_789).unwrap();
+    let mut k3 = post("k3", "https://e.org/3", "Post 3", "h3");
+    k3.date = fine;
+    let mut k4 = post("k4", "https://e.org/4", "Post 4", "h4");
+    k4.date = fine;
+    let first = store
+        .save_poll(f, &ok_poll(), vec![k3, k4], vec![], Keep::Posts)
+        .await
+        .unwrap();
+    assert_eq!(check(first.posts).await, ["k3", "k4"]);
+
+    let mut batch: Vec<Post> = (0..95)
+        .map(|i| {
+            let mut p = post(
+                &format!("k{i}"),
+                &format!("https://e.org/{i}"),
+                &format!("Post {i}"),
+                "h",
+            );
+            p.date = fine;
+            p
+        })
+        .collect();
+    // An update with a new title, slug and date: path, slug and date stay as first stored.
+    batch[3] = post("k3", "https://e.org/3", "Post 3 renamed", "h3-changed");
+    // An update whose link moved onto another feed's post: it keeps its own URL.
+    batch[4] = post("k4", "https://e.org/g2", "Post 4", "h4-changed");
+    batch[5].collection = "community".into();
+    batch[5].reddit_segment = Some("segment-5".into());
+    batch[50] = post("k50", "https://e.org/taken-url", "Post 50", "h");
+    batch[60] = post("k60", "https://e.org/60", "Clash", "h");
+    let saved = store
+        .save_poll(f, &ok_poll(), batch.clone(), vec![], Keep::Posts)
+        .await
+        .unwrap();
+    let r = saved.report;
+    assert_eq!((r.new, r.updated, r.duplicates), (92, 2, 1), "{r:?}");
+    let expected: Vec<String> = batch
+        .iter()
+        .map(|p| p.entry_key.clone())
+        .filter(|k| k != "k50")
+        .collect();
+    let keys = check(saved.posts.clone()).await;
+    assert_eq!(keys, expected);
+    let by_key = |k: &str| saved.posts.iter().find(|p| p.post.entry_key == k).unwrap();
+    assert_eq!(by_key("k3").path, "_blogs/2025-08-03-Post-3.md");
+    assert_eq!(by_key("k3").post.slug, "Post-3");
+    assert_eq!(by_key("k3").post.title, "Post 3 renamed");
+    assert_eq!(by_key("k4").post.canonical_url, "https://e.org/4");
+    assert_eq!(by_key("k60").path, "_blogs/2025-08-03-Clash-2.md");
+    assert_eq!(by_key("k60").post.slug, "Clash-2");
+
+    // Nothing changed: nothing handed back; and without `Keep::Posts`, only the counts.
+    let again = store
+        .save_poll(f, &ok_poll(), batch.clone(), vec![], Keep::Posts)
+        .await
+        .unwrap();
+    assert!(again.posts.is_empty());
+    batch[7].content_hash = "h7-changed".into();
+    let counts = store
+        .save_poll(f, &ok_poll(), batch, vec![], Keep::Counts)
+        .await
+        .unwrap();
+    assert_eq!((counts.report.updated, counts.posts.len()), (1, 0));
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite_backend {
@@ -966,6 +1116,7 @@ suite!(
     concurrent_state_only_polls_each_store_their_own_row,
     concurrent_polls_with_posts_commit_alone_or_fail_alone,
     a_steady_state_start_reads_the_records_list_feeds_reads,
+    saved_posts_are_what_find_post_reads,
 );
 
 /// A time stored in another form than this program writes (SQLite's own `datetime()` text, as a

@@ -267,7 +267,13 @@ async fn record_store_failure(app: &App, record: &FeedRecord, feed_url: &str, e:
     failed.health = app.settings.health.rules();
     let recorded = app
         .store
-        .save_poll(record.id, &failed, &[], &[])
+        .save_poll(
+            record.id,
+            &failed,
+            Vec::new(),
+            Vec::new(),
+            crate::store::Keep::Counts,
+        )
         .await
         .is_ok();
     app.metrics.record_store_failure(feed_url, &error, recorded);

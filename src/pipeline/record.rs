@@ -9,7 +9,7 @@ use super::{articles, FeedReport, Polled};
 use crate::app::App;
 use crate::domain::FeedConfig;
 use crate::policy::next_due;
-use crate::store::{FeedRecord, Outcome, SaveReport, StoreError};
+use crate::store::{FeedRecord, Keep, Outcome, SaveReport, StoreError, StoredPost};
 
 /// Store what `polled` produced for `record`'s feed and return the poll's report.
 pub async fn record(
@@ -44,13 +44,19 @@ pub async fn record(
         _ => Some(next_due(now, &facts, app.settings.schedule.max_backoff)),
     };
 
+    // Continuous publishing exports what this poll stored, as the store hands it back; without
+    // it the posts are dropped once stored.
+    let keep = match app.settings.publish.dir {
+        Some(_) => Keep::Posts,
+        None => Keep::Counts,
+    };
     let saved = app
         .store
-        .save_poll(record.id, &poll, &posts, &skipped)
+        .save_poll(record.id, &poll, posts, skipped, keep)
         .await?;
     report.saved = SaveReport {
-        unchanged: report.saved.unchanged + saved.unchanged,
-        ..saved
+        unchanged: report.saved.unchanged + saved.report.unchanged,
+        ..saved.report
     };
     // After the poll: a failure here loses only what `reprocess` could redo for these entries.
     if let Err(e) = app.store.save_parsed_entries(record.id, &entries).await {
@@ -74,9 +80,13 @@ pub async fn record(
     if let Some(dir) = &app.settings.publish.dir {
         // Only continuous publishing reads it; a one-shot fetch of thousands of feeds would
         // otherwise hold every post's URL until the end.
-        report.changed = posts.into_iter().map(|p| p.canonical_url).collect();
-        if saved.new + saved.updated > 0 {
-            publish_changed(app, dir, &report.changed).await;
+        report.changed = saved
+            .posts
+            .iter()
+            .map(|p| p.post.canonical_url.clone())
+            .collect();
+        if !saved.posts.is_empty() {
+            publish_changed(app, dir, saved.posts).await;
         }
     }
     app.metrics.record_poll(&crate::metrics::PollSample {
@@ -90,21 +100,11 @@ pub async fn record(
     Ok(report)
 }
 
-/// Continuous publishing (`[publish] dir`): export the posts this poll created or updated, with
-/// the same code as `feedsmith export`. A publishing problem is logged, never fails the poll: the
-/// posts are stored and the next export catches up.
-async fn publish_changed(app: &App, dir: &std::path::Path, canonical_urls: &[String]) {
-    let mut posts = Vec::with_capacity(canonical_urls.len());
-    for url in canonical_urls {
-        match app.store.find_post(url).await {
-            Ok(Some(p)) => posts.push(p),
-            Ok(None) => {}
-            Err(e) => {
-                warn!("publishing: cannot read post {url}: {e}");
-                return;
-            }
-        }
-    }
+/// Continuous publishing (`[publish] dir`): export the posts this poll created or updated (as
+/// `save_poll` stored them: nothing is read back), with the same code as `feedsmith export`. A
+/// publishing problem is logged, never fails the poll: the posts are stored and the next export
+/// catches up.
+async fn publish_changed(app: &App, dir: &std::path::Path, posts: Vec<StoredPost>) {
     let dir = dir.to_path_buf();
     let render = app.render.clone();
     let result = tokio::task::spawn_blocking(move || {

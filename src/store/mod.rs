@@ -62,6 +62,7 @@ impl Serialize for DatabaseSettings {
 pub mod entries;
 pub mod hosts;
 pub mod outbox;
+mod outbox_sql;
 pub mod postgres;
 pub(crate) mod posts;
 mod queries;
@@ -126,6 +127,25 @@ macro_rules! row_mappers {
         pub(crate) fn json_list(row: &$row, col: &str) -> Result<Vec<String>, StoreError> {
             let text: String = row.try_get(col)?;
             serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("posts.{col}: {e}")))
+        }
+
+        /// The columns of `placed_columns!`, for the post at
+        /// `index` of the poll's batch.
+        pub(crate) fn placed_from_row(
+            row: &$row,
+            index: usize,
+        ) -> Result<crate::store::Placed, sqlx::Error> {
+            Ok(crate::store::Placed {
+                index,
+                id: row.try_get("id")?,
+                path: row.try_get("path")?,
+                slug: row.try_get("slug")?,
+                date: row.try_get("date")?,
+                collection: row.try_get("collection")?,
+                canonical_url: row.try_get("canonical_url")?,
+                first_seen_at: row.try_get("first_seen_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
         }
 
         pub(crate) fn post_from_row(row: &$row) -> Result<StoredPost, StoreError> {
@@ -214,9 +234,83 @@ macro_rules! post_inserts {
 }
 pub(crate) use post_inserts;
 
-/// The suffix of [`post_inserts!`]'s statement that skips conflicting rows and returns the ids of
-/// the rows inserted.
-pub(crate) const INSERTED_IDS: &str = " ON CONFLICT DO NOTHING RETURNING id";
+/// The columns of a stored post that the database decides, or may store otherwise than they
+/// were given (PostgreSQL keeps microseconds of a time): with the rest of the [`Post`] given,
+/// they make the post exactly as [`Store::find_post`] reads it. A `RETURNING` list.
+macro_rules! placed_columns {
+    () => {
+        "id, entry_key, path, slug, date, collection, canonical_url, first_seen_at, updated_at"
+    };
+}
+pub(crate) use placed_columns;
+
+/// The suffix of [`post_inserts!`]'s statement that skips conflicting rows and returns the
+/// `placed_columns!` of the rows inserted.
+pub(crate) const INSERTED: &str = concat!(" ON CONFLICT DO NOTHING RETURNING ", placed_columns!());
+
+/// `placed_columns!` as a suffix that returns them from a plain statement.
+pub(crate) const RETURNING_PLACED: &str = concat!(" RETURNING ", placed_columns!());
+
+/// What the database decided for one post it stored (new or updated) in a poll: with the
+/// post given at `index` of the batch, the post as stored ([`Placed::stored`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Placed {
+    pub index: usize,
+    pub id: i64,
+    pub path: String,
+    pub slug: String,
+    pub date: DateTime<Utc>,
+    pub collection: String,
+    pub canonical_url: String,
+    pub first_seen_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Placed {
+    /// The stored post: `post` (the one given at [`Placed::index`]) with what the database
+    /// kept. Why these fields: an update keeps the slug, date, path and collection of the first
+    /// publication, and the canonical URL when another post holds the new one.
+    fn stored(self, feed_id: i64, mut post: Post) -> StoredPost {
+        post.slug = self.slug;
+        post.date = self.date;
+        post.collection = self.collection;
+        post.canonical_url = self.canonical_url;
+        StoredPost {
+            id: self.id,
+            feed_id,
+            path: self.path,
+            first_seen_at: self.first_seen_at,
+            updated_at: self.updated_at,
+            post,
+        }
+    }
+}
+
+/// What the post rules did with one feed's entries: the counts, and (when asked) where each
+/// new or updated post was stored, in batch order.
+#[derive(Debug, Default)]
+pub(crate) struct Saved {
+    pub report: SaveReport,
+    pub placed: Vec<Placed>,
+}
+
+impl Saved {
+    /// The poll's result, made from the batch it was given (moved, not copied): the stored
+    /// form of every placed post, in batch order.
+    pub(crate) fn into_poll(self, feed_id: i64, posts: Vec<Post>) -> SavedPoll {
+        let mut placed = self.placed.into_iter().peekable();
+        let mut stored = Vec::with_capacity(placed.len());
+        for (i, post) in posts.into_iter().enumerate() {
+            if let Some(p) = placed.next_if(|p| p.index == i) {
+                stored.push(p.stored(feed_id, post));
+            }
+        }
+        SavedPoll {
+            report: self.report,
+            posts: stored,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -454,6 +548,25 @@ pub struct SaveReport {
     pub skipped: usize,
 }
 
+/// What [`Store::save_poll`] hands back besides the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Only the counts: the posts are dropped once stored.
+    Counts,
+    /// Also the new and updated posts as stored (continuous publishing exports them).
+    Posts,
+}
+
+/// What [`Store::save_poll`] stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SavedPoll {
+    pub report: SaveReport,
+    /// With [`Keep::Posts`]: the posts this poll created or updated, in the poll's order,
+    /// exactly as [`Store::find_post`] reads them (the path and slug the store decided, the
+    /// first publication's date). Empty with [`Keep::Counts`].
+    pub posts: Vec<StoredPost>,
+}
+
 /// A queued article job as stored: the page, its feed, and the entry and feed fields (JSON of
 /// [`crate::domain::ParsedEntry`] and [`crate::domain::ParsedFeed`]) it is normalized from
 /// when the page arrives.
@@ -602,14 +715,17 @@ pub trait Store: Send + Sync {
     /// `entry_key -> content_hash` of every post and remembered skipped entry of a feed, so the
     /// pipeline can leave unchanged entries alone without normalizing them again.
     async fn known_entries(&self, feed_id: i64) -> Result<HashMap<String, String>, StoreError>;
-    /// Store a poll's posts and the feed's new state atomically.
+    /// Store a poll's posts and the feed's new state atomically. The batch is taken by value:
+    /// with [`Keep::Posts`] its new and updated posts come back as stored (no read-back, no
+    /// copy), otherwise it is dropped once stored.
     async fn save_poll(
         &self,
         feed_id: i64,
         poll: &PollRecord,
-        posts: &[Post],
-        skipped: &[SkippedEntry],
-    ) -> Result<SaveReport, StoreError>;
+        posts: Vec<Post>,
+        skipped: Vec<SkippedEntry>,
+        keep: Keep,
+    ) -> Result<SavedPoll, StoreError>;
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError>;
     /// Every stored post of one feed, in no particular order (`reprocess`). Why not
     /// `list_posts` with a feed filter: its newest-first order made SQLite walk the whole

@@ -18,12 +18,60 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
 use super::{
-    config_hash, to_json, ArticleRecord, FeedRecord, Outcome, PollRecord, PostFilter, SaveReport,
-    Store, StoreError, StoredPost,
+    config_hash, to_json, ArticleRecord, FeedRecord, Keep, Outcome, PollRecord, PostFilter,
+    SaveReport, SavedPoll, Store, StoreError, StoredPost,
 };
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 use crate::normalize::{post_path, post_path_with_slug};
 use crate::store::outbox::EventKind;
+
+// What the SQL written once for both backends (`store::queries`, `store::outbox_sql`) asks of
+// this one.
+
+/// A text list parameter: an array.
+fn in_list(param: &str) -> String {
+    format!("= ANY({param})")
+}
+
+fn list_arg<S: AsRef<str>>(items: &[S]) -> Vec<&str> {
+    items.iter().map(AsRef::as_ref).collect()
+}
+
+const POST_EVENT_DATA: &str = "json_build_object('entry_key', entry_key, 'path', path, \
+     'canonical_url', canonical_url, 'title', title, 'content_hash', content_hash)::text";
+
+const GREATEST: &str = "GREATEST";
+
+/// Row locks: replicas read and move a webhook's cursor, and claim deliveries, one at a time.
+const FOR_UPDATE: &str = " FOR UPDATE";
+const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+
+/// The database's clock, for leases (so replicas' clock skew does not matter).
+const LEASE_NOW: &str = "now()";
+/// A lease's end, `$3` (from [`lease_secs`]) from now on the database's clock.
+const LEASE_UNTIL: &str = "now() + make_interval(secs => $3)";
+
+fn lease_secs(ttl: Duration) -> f64 {
+    ttl.as_secs_f64().max(1.0)
+}
+
+/// A feed row's `updated_at` after a poll: the database's clock (no parameter bound for it).
+const FEED_UPDATED_AT: &str = "now()";
+const BIND_UPDATED_AT: bool = false;
+
+/// A write transaction from the pool.
+macro_rules! write_tx {
+    ($store:expr, $tx:ident) => {
+        let mut $tx = $store.pool.begin().await?;
+    };
+}
+
+/// The pool, for one statement.
+macro_rules! write_conn {
+    ($store:expr, $conn:ident) => {
+        let $conn = &$store.pool;
+    };
+}
 
 mod outbox;
 
@@ -107,30 +155,32 @@ super::queries::shared_queries!(sqlx::Postgres);
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
-/// Insert `run` (new posts, in order) with one statement, all at their first-choice paths.
-/// `false`, with nothing changed, when any of them conflicts: the caller then saves them one by
-/// one, which resolves each conflict exactly as before. Why: four round trips per post to the
-/// database server were most of a cold poll's time in a cluster.
+/// Insert `run` (new posts, in order) with one statement, all at their first-choice paths, and
+/// return the rows' `placed_columns!`. `None`, with nothing changed, when any of them
+/// conflicts: the caller then saves them one by one, which resolves each conflict exactly as
+/// before. Why: four round trips per post to the database server were most of a cold poll's
+/// time in a cluster. The rows are returned even without `_keep`: they are counted.
 async fn insert_run(
     tx: &mut Tx<'_>,
     feed_id: i64,
     run: &[&Post],
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+    _keep: bool,
+) -> Result<Option<Vec<PgRow>>, StoreError> {
     let rows: Vec<(&Post, &str, String)> = run
         .iter()
         .map(|p| (*p, p.slug.as_str(), post_path(p)))
         .collect();
-    let mut qb = insert_posts_query(feed_id, &rows, now, super::INSERTED_IDS);
+    let mut qb = insert_posts_query(feed_id, &rows, now, super::INSERTED);
     sqlx::query("SAVEPOINT insert_run")
         .execute(&mut **tx)
         .await?;
-    let inserted = qb.build().fetch_all(&mut **tx).await?.len();
-    if inserted == run.len() {
+    let inserted = qb.build().fetch_all(&mut **tx).await?;
+    if inserted.len() == run.len() {
         sqlx::query("RELEASE SAVEPOINT insert_run")
             .execute(&mut **tx)
             .await?;
-        Ok(true)
+        Ok(Some(inserted))
     } else {
         sqlx::query("ROLLBACK TO SAVEPOINT insert_run")
             .execute(&mut **tx)
@@ -138,7 +188,7 @@ async fn insert_run(
         sqlx::query("RELEASE SAVEPOINT insert_run")
             .execute(&mut **tx)
             .await?;
-        Ok(false)
+        Ok(None)
     }
 }
 
@@ -216,15 +266,17 @@ impl Store for PgStore {
         &self,
         feed_id: i64,
         poll: &PollRecord,
-        posts: &[Post],
-        skipped: &[SkippedEntry],
-    ) -> Result<SaveReport, StoreError> {
+        posts: Vec<Post>,
+        skipped: Vec<SkippedEntry>,
+        keep: Keep,
+    ) -> Result<SavedPoll, StoreError> {
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
-        let report = save_entries_tx(&mut tx, feed_id, posts, skipped, now).await?;
-        update_feed_state(&mut tx, feed_id, poll).await?;
+        let keep = keep == Keep::Posts;
+        let saved = save_entries_tx(&mut tx, feed_id, &posts, &skipped, now, keep).await?;
+        q_update_feed_state(&mut tx, feed_id, poll).await?;
         tx.commit().await?;
-        Ok(report)
+        Ok(saved.into_poll(feed_id, posts))
     }
 
     async fn save_entries(
@@ -238,9 +290,9 @@ impl Store for PgStore {
         if withdraw {
             withdraw_posts(&mut tx, feed_id, skipped).await?;
         }
-        let report = save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now()).await?;
+        let saved = save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now(), false).await?;
         tx.commit().await?;
-        Ok(report)
+        Ok(saved.report)
     }
 
     async fn rehash_posts(
@@ -272,19 +324,7 @@ impl Store for PgStore {
         &self,
         urls: &[String],
     ) -> Result<HashMap<String, ArticleRecord>, StoreError> {
-        if urls.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let rows = sqlx::query("SELECT * FROM articles WHERE url = ANY($1)")
-            .bind(urls)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut out = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let rec = article_from_row(row)?;
-            out.insert(rec.url.clone(), rec);
-        }
-        Ok(out)
+        q_get_articles(&self.pool, urls).await
     }
 
     async fn queue_articles(&self, jobs: &[super::QueuedArticle]) -> Result<(), StoreError> {
@@ -308,31 +348,7 @@ impl Store for PgStore {
     }
 
     async fn put_article(&self, r: &ArticleRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO articles (url, status, extractor, content_html, etag, last_modified, \
-             http_status, error, failures, fetched_at, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (url) DO UPDATE SET status = EXCLUDED.status, \
-             extractor = EXCLUDED.extractor, content_html = EXCLUDED.content_html, \
-             etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified, \
-             http_status = EXCLUDED.http_status, error = EXCLUDED.error, \
-             failures = EXCLUDED.failures, fetched_at = EXCLUDED.fetched_at, \
-             next_attempt_at = EXCLUDED.next_attempt_at",
-        )
-        .bind(&r.url)
-        .bind(r.status.as_str())
-        .bind(&r.extractor)
-        .bind(&r.content_html)
-        .bind(&r.etag)
-        .bind(&r.last_modified)
-        .bind(r.http_status)
-        .bind(&r.error)
-        .bind(r.failures)
-        .bind(r.fetched_at)
-        .bind(r.next_attempt_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        q_put_article(&self.pool, r).await
     }
 
     async fn get_enrichments(
@@ -340,22 +356,7 @@ impl Store for PgStore {
         model: &str,
         content_hashes: &[String],
     ) -> Result<HashMap<String, String>, StoreError> {
-        if content_hashes.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let rows = sqlx::query(
-            "SELECT content_hash, result FROM enrichments WHERE model = $1 \
-             AND content_hash = ANY($2)",
-        )
-        .bind(model)
-        .bind(content_hashes)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            out.insert(row.try_get("content_hash")?, row.try_get("result")?);
-        }
-        Ok(out)
+        q_get_enrichments(&self.pool, model, content_hashes).await
     }
 
     async fn put_enrichment(
@@ -364,18 +365,7 @@ impl Store for PgStore {
         model: &str,
         result: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO enrichments (content_hash, model, result, created_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (content_hash, model) DO UPDATE SET \
-             result = EXCLUDED.result, created_at = EXCLUDED.created_at",
-        )
-        .bind(content_hash)
-        .bind(model)
-        .bind(result)
-        .bind(Utc::now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        q_put_enrichment(&self.pool, content_hash, model, result).await
     }
 
     async fn feed_posts(&self, feed_id: i64) -> Result<Vec<StoredPost>, StoreError> {
@@ -471,35 +461,10 @@ impl Store for PgStore {
         burst: u32,
         now: DateTime<Utc>,
     ) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), StoreError> {
-        // The row lock makes the read-compute-write one step across replicas.
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO hosts (host, updated_at) VALUES ($1, $2) ON CONFLICT (host) DO NOTHING",
-        )
-        .bind(host)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let (tat, paused): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
-            "SELECT next_request_at, paused_until FROM hosts WHERE host = $1 FOR UPDATE",
-        )
-        .bind(host)
-        .fetch_one(&mut *tx)
-        .await?;
-        let r = super::hosts::reserve(tat, paused, now, interval, burst);
-        if r.paused_until.is_none() {
-            sqlx::query(
-                "UPDATE hosts SET next_request_at = $2, requests = requests + 1, updated_at = $3 \
-                 WHERE host = $1",
-            )
-            .bind(host)
-            .bind(r.next_request_at)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let reserved = q_reserve_host(&mut tx, host, interval, burst, now).await?;
         tx.commit().await?;
-        Ok((r.start, r.paused_until))
+        Ok(reserved)
     }
 
     async fn pause_host(
@@ -509,25 +474,9 @@ impl Store for PgStore {
         status: u16,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let now = Utc::now();
-        let throttled = super::hosts::is_throttle(status).then_some(now);
-        // GREATEST: a pause only ever extends a stored one still in force.
-        sqlx::query(
-            "INSERT INTO hosts (host, paused_until, pause_status, pause_reason, last_throttled_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (host) DO UPDATE SET \
-             paused_until = CASE WHEN hosts.paused_until > $6 THEN GREATEST(hosts.paused_until, $2) ELSE $2 END, \
-             pause_status = $3, pause_reason = $4, \
-             last_throttled_at = COALESCE($5, hosts.last_throttled_at), updated_at = $6",
-        )
-        .bind(host)
-        .bind(until)
-        .bind(i64::from(status))
-        .bind(reason)
-        .bind(throttled)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.pool.begin().await?;
+        q_pause_host(&mut tx, host, until, status, reason).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -535,25 +484,11 @@ impl Store for PgStore {
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
-        let rows: Vec<(String, DateTime<Utc>)> =
-            sqlx::query_as("SELECT host, paused_until FROM hosts WHERE paused_until > $1")
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows)
+        q_host_pauses(&self.pool, now).await
     }
 
     async fn list_hosts(&self) -> Result<Vec<super::hosts::HostRecord>, StoreError> {
-        super::hosts::host_row!(sqlx::postgres::PgRow);
-        let rows = sqlx::query(&format!(
-            "SELECT {} FROM hosts ORDER BY host",
-            super::hosts::HOST_COLUMNS
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| host_from_row(r).map_err(StoreError::from))
-            .collect()
+        q_list_hosts(&self.pool).await
     }
 
     async fn acquire_lease(
@@ -562,30 +497,11 @@ impl Store for PgStore {
         owner: &str,
         ttl: std::time::Duration,
     ) -> Result<bool, StoreError> {
-        // One statement on the database clock: taken when free or expired, extended when ours;
-        // concurrent callers serialize on the row, so exactly one of them gets it.
-        let held: Option<String> = sqlx::query_scalar(
-            "INSERT INTO leases (name, owner, until_at) \
-             VALUES ($1, $2, now() + make_interval(secs => $3)) \
-             ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, until_at = EXCLUDED.until_at \
-             WHERE leases.owner = EXCLUDED.owner OR leases.until_at < now() \
-             RETURNING owner",
-        )
-        .bind(name)
-        .bind(owner)
-        .bind(ttl.as_secs_f64().max(1.0))
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(held.as_deref() == Some(owner))
+        q_acquire_lease(&self.pool, name, owner, ttl).await
     }
 
     async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM leases WHERE name = $1 AND owner = $2")
-            .bind(name)
-            .bind(owner)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        q_release_lease(&self.pool, name, owner).await
     }
 
     fn outbox(&self) -> &dyn super::outbox::Outbox {
@@ -624,49 +540,4 @@ impl Store for PgStore {
     async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-/// See the SQLite store for the validator rules; here the lease is released with the result.
-async fn update_feed_state(
-    tx: &mut Tx<'_>,
-    feed_id: i64,
-    poll: &PollRecord,
-) -> Result<(), StoreError> {
-    let validators = match poll.outcome {
-        Outcome::Ok => "etag = $1, last_modified = $2",
-        Outcome::NotModified => {
-            "etag = COALESCE($1, etag), last_modified = COALESCE($2, last_modified)"
-        }
-        Outcome::Failed | Outcome::Deferred => {
-            "etag = COALESCE(etag, $1), last_modified = COALESCE(last_modified, $2)"
-        }
-    };
-    let sql = format!(
-        "UPDATE feeds SET {validators}, last_polled_at = $3, \
-         last_success_at = CASE WHEN $4 THEN $3 ELSE last_success_at END, \
-         last_status = $5, last_outcome = $6, last_error = $7, \
-         consecutive_failures = CASE WHEN $4 THEN 0 WHEN $14 THEN consecutive_failures ELSE consecutive_failures + 1 END, \
-         retry_after = $8, gone = $9, fetch_url = COALESCE($10, fetch_url), \
-         ttl_minutes = COALESCE($11, ttl_minutes), next_due_at = $12, lease_owner = NULL, lease_until = NULL, \
-         updated_at = now() WHERE id = $13"
-    );
-    sqlx::query(&sql)
-        .bind(&poll.etag)
-        .bind(&poll.last_modified)
-        .bind(poll.polled_at)
-        .bind(poll.outcome.is_success())
-        .bind(poll.http_status.map(i64::from))
-        .bind(poll.outcome.as_str())
-        .bind(&poll.error)
-        .bind(poll.retry_after)
-        .bind(poll.gone)
-        .bind(&poll.fetch_url)
-        .bind(poll.ttl_minutes.map(i64::from))
-        .bind(poll.next_due_at)
-        .bind(feed_id)
-        .bind(poll.outcome == Outcome::Deferred)
-        .execute(&mut **tx)
-        .await?;
-    outbox::after_poll(tx, feed_id, poll).await?;
-    Ok(())
 }

@@ -92,15 +92,16 @@ macro_rules! post_rules {
             Ok(())
         }
 
-        /// Insert a new post at the first free `_collection/date-slug[-n].md` path. `false`
-        /// when its canonical URL is already stored (possibly by another replica a moment ago),
-        /// i.e. a duplicate.
+        /// Insert a new post (at `index` of the batch) at the first free
+        /// `_collection/date-slug[-n].md` path, and say where. `None` when its canonical URL is
+        /// already stored (possibly by another replica a moment ago), i.e. a duplicate.
         async fn insert_post(
             tx: &mut Tx<'_>,
             feed_id: i64,
             post: &Post,
+            index: usize,
             now: DateTime<Utc>,
-        ) -> Result<bool, StoreError> {
+        ) -> Result<Option<crate::store::Placed>, StoreError> {
             for n in 1..=10_000u32 {
                 let slug = if n > 1 {
                     std::borrow::Cow::Owned(format!("{}-{n}", post.slug))
@@ -109,13 +110,12 @@ macro_rules! post_rules {
                 };
                 let path = post_path_with_slug(post, &slug);
                 let rows = [(post, slug.as_ref(), path)];
-                let id: Option<i64> =
-                    insert_posts_query(feed_id, &rows, now, crate::store::INSERTED_IDS)
-                        .build_query_scalar()
-                        .fetch_optional(&mut **tx)
-                        .await?;
-                if id.is_some() {
-                    return Ok(true);
+                let row = insert_posts_query(feed_id, &rows, now, crate::store::INSERTED)
+                    .build()
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                if let Some(row) = row {
+                    return Ok(Some(placed_from_row(&row, index)?));
                 }
                 let same_url = sqlx::query("SELECT 1 FROM posts WHERE canonical_url = $1")
                     .bind(&post.canonical_url)
@@ -123,7 +123,7 @@ macro_rules! post_rules {
                     .await?
                     .is_some();
                 if same_url {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 // Otherwise the path is taken: try the next suffix.
             }
@@ -131,6 +131,31 @@ macro_rules! post_rules {
                 "more than 10000 posts share the path of {:?}",
                 post_path(post)
             )))
+        }
+
+        /// Where each post of a run inserted by one statement (`run`, from `first` of the
+        /// batch) was stored, from the statement's `placed_columns!`
+        /// rows, in batch order (the rows come in no promised order: matched by entry key).
+        fn placed_run(
+            rows: &[<$db as sqlx::Database>::Row],
+            run: &[&Post],
+            first: usize,
+        ) -> Result<Vec<crate::store::Placed>, StoreError> {
+            let at: HashMap<&str, usize> = run
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.entry_key.as_str(), first + i))
+                .collect();
+            let mut placed = Vec::with_capacity(rows.len());
+            for row in rows {
+                let key: String = row.try_get("entry_key")?;
+                let index = at.get(key.as_str()).copied().ok_or_else(|| {
+                    StoreError::Corrupt(format!("an insert returned entry {key:?}, not inserted"))
+                })?;
+                placed.push(placed_from_row(row, index)?);
+            }
+            placed.sort_by_key(|p| p.index);
+            Ok(placed)
         }
 
         /// The post that holds `url`, other than post `except` (ids start at 1: 0 excludes
@@ -175,16 +200,17 @@ macro_rules! post_rules {
 
         /// The posts and skipped entries of one feed, inside the caller's transaction (shared
         /// by `save_poll` and `save_entries`, so both follow the same identity and duplicate
-        /// rules).
+        /// rules). With `keep`, where each new or updated post was stored.
         async fn save_entries_tx(
             tx: &mut Tx<'_>,
             feed_id: i64,
             posts: &[Post],
             skipped: &[SkippedEntry],
             now: DateTime<Utc>,
-        ) -> Result<SaveReport, StoreError> {
+            keep: bool,
+        ) -> Result<crate::store::Saved, StoreError> {
             use crate::store::posts::{needs_cross_post_check, INSERT_RUN};
-            let mut report = SaveReport::default();
+            let mut saved = crate::store::Saved::default();
             // Entries remembered as skipped: a post that is now published must leave that list.
             let skipped_keys: std::collections::HashSet<String> = if posts.is_empty() {
                 Default::default()
@@ -217,7 +243,10 @@ macro_rules! post_rules {
                     .count();
                 if run_len >= 2 {
                     let run: Vec<&Post> = posts[i..i + run_len].iter().collect();
-                    if insert_run(tx, feed_id, &run, now).await? {
+                    if let Some(rows) = insert_run(tx, feed_id, &run, now, keep).await? {
+                        if keep {
+                            saved.placed.extend(placed_run(&rows, &run, i)?);
+                        }
                         let keys: Vec<&str> = run.iter().map(|p| p.entry_key.as_str()).collect();
                         outbox::post_events(tx, EventKind::PostCreated, feed_id, &keys).await?;
                         for post in &run {
@@ -225,23 +254,21 @@ macro_rules! post_rules {
                                 forget_skipped(tx, feed_id, &post.entry_key).await?;
                             }
                         }
-                        report.new += run_len;
+                        saved.report.new += run_len;
                         i += run_len;
                         continue;
                     }
                 }
                 let end = i + run_len.max(1);
-                for post in &posts[i..end] {
-                    save_one(
-                        tx,
-                        feed_id,
-                        post,
-                        stored.get(&post.entry_key),
-                        &skipped_keys,
-                        now,
-                        &mut report,
-                    )
-                    .await?;
+                for (index, post) in posts.iter().enumerate().take(end).skip(i) {
+                    let existing = stored.get(&post.entry_key);
+                    let report = &mut saved.report;
+                    let placed =
+                        save_one(tx, feed_id, post, index, existing, &skipped_keys, now, report)
+                            .await?;
+                    if keep {
+                        saved.placed.extend(placed);
+                    }
                 }
                 i = end;
             }
@@ -249,29 +276,30 @@ macro_rules! post_rules {
             for s in skipped {
                 remember_skipped(tx, feed_id, &s.entry_key, &s.content_hash, &s.reason, now)
                     .await?;
-                report.skipped += 1;
+                saved.report.skipped += 1;
             }
-            Ok(report)
+            Ok(saved)
         }
 
-        /// One post of a poll, checked and written on its own: an update of a stored post, a
-        /// duplicate, or an insert that resolves path conflicts. `existing`: its stored id and
-        /// hash.
+        /// One post of a poll (at `index` of the batch), checked and written on its own: an
+        /// update of a stored post, a duplicate, or an insert that resolves path conflicts.
+        /// `existing`: its stored id and hash. Returns where it was stored, if it was.
         #[allow(clippy::too_many_arguments)]
         async fn save_one(
             tx: &mut Tx<'_>,
             feed_id: i64,
             post: &Post,
+            index: usize,
             existing: Option<&(i64, String)>,
             skipped_keys: &std::collections::HashSet<String>,
             now: DateTime<Utc>,
             report: &mut SaveReport,
-        ) -> Result<(), StoreError> {
+        ) -> Result<Option<crate::store::Placed>, StoreError> {
             use crate::store::posts::{CROSS_POST, DUPLICATE_URL};
             if let Some(&(id, ref hash)) = existing {
                 if *hash == post.content_hash {
                     report.unchanged += 1;
-                    return Ok(());
+                    return Ok(None);
                 }
                 // A link that moved onto another post's URL: still this entry (same key), so its
                 // own post is updated and keeps its URL (canonical URLs are unique).
@@ -282,13 +310,15 @@ macro_rules! post_rules {
                 let new_url = owner.is_none().then_some(&post.canonical_url);
                 // Slug, date and path stay as first published: the post's URL on the site must
                 // not move when its source edits a title or re-dates an entry.
-                sqlx::query(
+                let row = sqlx::query(concat!(
                     "UPDATE posts SET canonical_url = COALESCE($1, canonical_url), title = $2, \
                      description = $3, author = $4, viewing_mode = $5, feed_name = $6, \
                      feed_url = $7, categories = $8, tags = $9, tags_normalized = $10, \
                      excerpt = $11, content_markdown = $12, youtube_id = $13, \
-                     reddit_segment = $14, content_hash = $15, updated_at = $16 WHERE id = $17",
-                )
+                     reddit_segment = $14, content_hash = $15, updated_at = $16 WHERE id = $17 \
+                     RETURNING ",
+                    crate::store::placed_columns!()
+                ))
                 .bind(new_url)
                 .bind(&post.title)
                 .bind(&post.description)
@@ -306,12 +336,12 @@ macro_rules! post_rules {
                 .bind(&post.content_hash)
                 .bind(now)
                 .bind(id)
-                .execute(&mut **tx)
+                .fetch_optional(&mut **tx)
                 .await?;
                 outbox::post_events(tx, EventKind::PostUpdated, feed_id, &[&post.entry_key])
                     .await?;
                 report.updated += 1;
-                return Ok(());
+                return Ok(row.map(|r| placed_from_row(&r, index)).transpose()?);
             }
 
             let cross_post = match (&post.reddit_segment, post.collection.as_str()) {
@@ -326,8 +356,12 @@ macro_rules! post_rules {
             };
             // The common case is one statement: the insert itself. A conflict (same canonical
             // URL, or the path taken by another post) is told apart only when it happens.
-            let inserted = !cross_post && insert_post(tx, feed_id, post, now).await?;
-            if !inserted {
+            let placed = if cross_post {
+                None
+            } else {
+                insert_post(tx, feed_id, post, index, now).await?
+            };
+            if placed.is_none() {
                 let reason = if cross_post { CROSS_POST } else { DUPLICATE_URL };
                 remember_skipped(tx, feed_id, &post.entry_key, &post.content_hash, reason, now)
                     .await?;
@@ -337,14 +371,14 @@ macro_rules! post_rules {
                     }
                 }
                 report.duplicates += 1;
-                return Ok(());
+                return Ok(None);
             }
             if skipped_keys.contains(post.entry_key.as_str()) {
                 forget_skipped(tx, feed_id, &post.entry_key).await?;
             }
             outbox::post_events(tx, EventKind::PostCreated, feed_id, &[&post.entry_key]).await?;
             report.new += 1;
-            Ok(())
+            Ok(placed)
         }
     };
 }

@@ -38,7 +38,7 @@ pub(super) fn sqlite_time(t: Option<DateTime<Utc>>) -> serde_json::Value {
     }
 }
 
-/// [`update_feed_state`] for many feeds (distinct ids) in one statement, hence one transaction.
+/// `q_update_feed_state` for many feeds (distinct ids) in one statement, hence one transaction.
 pub(super) async fn update_feed_states(
     conn: &mut SqliteConnection,
     polls: &[(i64, &PollRecord)],
@@ -63,7 +63,7 @@ pub(super) async fn update_feed_states(
         })
         .collect();
     let rows = serde_json::Value::Array(rows).to_string();
-    // Same rules as update_feed_state, with the outcome chosen per row. The rows are taken
+    // Same rules as q_update_feed_state, with the outcome chosen per row. The rows are taken
     // out of the JSON once (MATERIALIZED): referenced in place, every use of a column in the
     // SET clause would extract it from the row's JSON text again.
     sqlx::query(
@@ -96,57 +96,5 @@ pub(super) async fn update_feed_states(
     for (id, p) in polls {
         outbox::after_poll(conn, *id, p).await?;
     }
-    Ok(())
-}
-
-/// Write what the poll learned into the feed's row. Validators: a failure keeps the stored ones
-/// (the next poll should still be conditional), a 304 keeps them unless the server sent new ones,
-/// a 200 replaces them (a server that stopped sending them must not get stale ones back).
-pub(super) async fn update_feed_state(
-    conn: &mut sqlx::SqliteConnection,
-    feed_id: i64,
-    poll: &PollRecord,
-) -> Result<(), StoreError> {
-    let validators = match poll.outcome {
-        Outcome::Ok => "etag = ?, last_modified = ?",
-        Outcome::NotModified => {
-            "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)"
-        }
-        Outcome::Failed | Outcome::Deferred => {
-            "etag = COALESCE(etag, ?), last_modified = COALESCE(last_modified, ?)"
-        }
-    };
-    let success = poll.outcome.is_success();
-    let deferred = poll.outcome == Outcome::Deferred;
-    let sql = format!(
-        "UPDATE feeds SET {validators}, last_polled_at = ?, \
-         last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END, \
-         last_status = ?, last_outcome = ?, last_error = ?, \
-         consecutive_failures = CASE WHEN ? THEN 0 WHEN ? THEN consecutive_failures ELSE consecutive_failures + 1 END, \
-         retry_after = ?, gone = ?, fetch_url = COALESCE(?, fetch_url), \
-         ttl_minutes = COALESCE(?, ttl_minutes), next_due_at = ?, lease_owner = NULL, lease_until = NULL, \
-         updated_at = ? WHERE id = ?"
-    );
-    sqlx::query(&sql)
-        .bind(&poll.etag)
-        .bind(&poll.last_modified)
-        .bind(poll.polled_at)
-        .bind(success)
-        .bind(poll.polled_at)
-        .bind(poll.http_status.map(i64::from))
-        .bind(poll.outcome.as_str())
-        .bind(&poll.error)
-        .bind(success)
-        .bind(deferred)
-        .bind(poll.retry_after)
-        .bind(poll.gone)
-        .bind(&poll.fetch_url)
-        .bind(poll.ttl_minutes.map(i64::from))
-        .bind(poll.next_due_at)
-        .bind(Utc::now())
-        .bind(feed_id)
-        .execute(&mut *conn)
-        .await?;
-    outbox::after_poll(conn, feed_id, poll).await?;
     Ok(())
 }

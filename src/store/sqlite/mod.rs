@@ -28,8 +28,8 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    config_hash, to_json, ArticleRecord, FeedRecord, Outcome, PollRecord, PostFilter, SaveReport,
-    Store, StoreError, StoredPost,
+    config_hash, to_json, ArticleRecord, FeedRecord, Keep, Outcome, PollRecord, PostFilter,
+    SaveReport, Saved, SavedPoll, Store, StoreError, StoredPost,
 };
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 use crate::normalize::{post_path, post_path_with_slug};
@@ -187,7 +187,7 @@ impl SqliteStore {
             let mut writer = self.writer.lock().await;
             let result = async {
                 let mut tx = begin_immediate(writer.conn().await?).await?;
-                update_feed_state(&mut tx, feed_id, poll).await?;
+                q_update_feed_state(&mut tx, feed_id, poll).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -203,6 +203,59 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+// What the SQL written once for both backends (`store::queries`, `store::outbox_sql`) asks of
+// this one.
+
+/// A text list parameter: JSON text, read by `json_each`.
+fn in_list(param: &str) -> String {
+    format!("IN (SELECT value FROM json_each({param}))")
+}
+
+fn list_arg<S: AsRef<str>>(items: &[S]) -> String {
+    let items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
+    serde_json::to_string(&items).unwrap_or_else(|_| "[]".into())
+}
+
+const POST_EVENT_DATA: &str = "json_object('entry_key', entry_key, 'path', path, \
+     'canonical_url', canonical_url, 'title', title, 'content_hash', content_hash)";
+
+/// SQLite's scalar `max` of two values.
+const GREATEST: &str = "MAX";
+
+/// No row locks: the write transaction holds the database's write lock.
+const FOR_UPDATE: &str = "";
+const SKIP_LOCKED: &str = "";
+
+/// The database's clock, for leases: `leases.until_at` is in Unix seconds.
+const LEASE_NOW: &str = "CAST(strftime('%s', 'now') AS INTEGER)";
+/// A lease's end, `$3` seconds (from [`lease_secs`]) from now on the database's clock.
+const LEASE_UNTIL: &str = "CAST(strftime('%s', 'now') AS INTEGER) + $3";
+
+fn lease_secs(ttl: Duration) -> i64 {
+    ttl.as_secs().max(1) as i64
+}
+
+/// A feed row's `updated_at` after a poll: `$15`, bound to this process's clock (SQLite's own
+/// time text would differ from the form sqlx writes).
+const FEED_UPDATED_AT: &str = "$15";
+const BIND_UPDATED_AT: bool = true;
+
+/// A write transaction on the one writing connection.
+macro_rules! write_tx {
+    ($store:expr, $tx:ident) => {
+        let mut writer = $store.writer.lock().await;
+        let mut $tx = begin_immediate(writer.conn().await?).await?;
+    };
+}
+
+/// The writing connection, for one statement.
+macro_rules! write_conn {
+    ($store:expr, $conn:ident) => {
+        let mut writer = $store.writer.lock().await;
+        let $conn = writer.conn().await?;
+    };
 }
 
 mod feeds;
@@ -244,8 +297,9 @@ async fn begin_immediate(conn: &mut SqliteConnection) -> Result<Tx<'_>, StoreErr
 /// Posts per statement of [`Store::rehash_posts`] (one JSON document each).
 const REHASH_CHUNK: usize = 1000;
 
-/// Insert `run` (new posts, in order) with one statement, all at their first-choice paths.
-/// `false`, with nothing changed, when any of them conflicts (a stored canonical URL or path):
+/// Insert `run` (new posts, in order) with one statement, all at their first-choice paths; with
+/// `keep`, return the rows' `placed_columns!` (else no rows: nothing needs them). `None`,
+/// with nothing changed, when any of them conflicts (a stored canonical URL or path):
 /// the caller then inserts them one by one, which resolves each conflict exactly as before.
 /// Why: one statement per post was most of a cold fetch's database time (each is a round trip
 /// to the connection's thread), and conflicts are rare.
@@ -258,15 +312,17 @@ async fn insert_run(
     feed_id: i64,
     run: &[&Post],
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+    keep: bool,
+) -> Result<Option<Vec<SqliteRow>>, StoreError> {
     let rows: Vec<(&Post, &str, String)> = run
         .iter()
         .map(|p| (*p, p.slug.as_str(), post_path(p)))
         .collect();
-    let mut qb = insert_posts_query(feed_id, &rows, now, "");
-    match qb.build().execute(&mut **tx).await {
-        Ok(_) => Ok(true),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+    let suffix = if keep { super::RETURNING_PLACED } else { "" };
+    let mut qb = insert_posts_query(feed_id, &rows, now, suffix);
+    match qb.build().fetch_all(&mut **tx).await {
+        Ok(rows) => Ok(Some(rows)),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -403,28 +459,35 @@ impl Store for SqliteStore {
         &self,
         feed_id: i64,
         poll: &PollRecord,
-        posts: &[Post],
-        skipped: &[SkippedEntry],
-    ) -> Result<SaveReport, StoreError> {
+        posts: Vec<Post>,
+        skipped: Vec<SkippedEntry>,
+        keep: Keep,
+    ) -> Result<SavedPoll, StoreError> {
         if posts.is_empty() && skipped.is_empty() {
             // A 304 or a failure changes one row: group-committed with the others waiting.
             self.save_state(feed_id, poll).await?;
-            return Ok(SaveReport::default());
+            return Ok(SavedPoll::default());
         }
-        // Group-committed with the other polls waiting (see [`GroupWriter`]).
+        // Group-committed with the other polls waiting (see [`GroupWriter`]). The batch moves
+        // to the writer and back with the result: it is never copied.
         let (done, saved) = oneshot::channel();
         let job = WriteJob::Poll(PollWrite {
             feed_id,
             poll: poll.clone(),
-            posts: posts.to_vec(),
-            skipped: skipped.to_vec(),
+            posts,
+            skipped,
+            keep: keep == Keep::Posts,
             done,
         });
-        if self.queue.send(job).is_err() {
+        if let Err(mpsc::error::SendError(job)) = self.queue.send(job) {
             // The writer is gone (its runtime shut down while this store lives on): nothing was
             // queued, write it directly.
+            let WriteJob::Poll(job) = job else {
+                return Err(StoreError::Sql(sqlx::Error::WorkerCrashed));
+            };
             let mut writer = self.writer.lock().await;
-            return write_poll(&mut writer, feed_id, poll, posts, skipped).await;
+            let saved = write_poll(&mut writer, &job).await;
+            return job.result(saved);
         }
         match saved.await {
             Ok(result) => result,
@@ -444,9 +507,9 @@ impl Store for SqliteStore {
         if withdraw {
             withdraw_posts(&mut tx, feed_id, skipped).await?;
         }
-        let report = save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now()).await?;
+        let saved = save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now(), false).await?;
         tx.commit().await?;
-        Ok(report)
+        Ok(saved.report)
     }
 
     async fn rehash_posts(
@@ -489,22 +552,7 @@ impl Store for SqliteStore {
         &self,
         urls: &[String],
     ) -> Result<HashMap<String, ArticleRecord>, StoreError> {
-        if urls.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let urls_json =
-            serde_json::to_string(urls).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let rows =
-            sqlx::query("SELECT * FROM articles WHERE url IN (SELECT value FROM json_each(?))")
-                .bind(urls_json)
-                .fetch_all(&self.pool)
-                .await?;
-        let mut out = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let rec = article_from_row(row)?;
-            out.insert(rec.url.clone(), rec);
-        }
-        Ok(out)
+        q_get_articles(&self.pool, urls).await
     }
 
     async fn queue_articles(&self, jobs: &[super::QueuedArticle]) -> Result<(), StoreError> {
@@ -531,31 +579,8 @@ impl Store for SqliteStore {
 
     async fn put_article(&self, r: &ArticleRecord) -> Result<(), StoreError> {
         let mut writer = self.writer.lock().await;
-        let result = sqlx::query(
-            "INSERT INTO articles (url, status, extractor, content_html, etag, last_modified, \
-             http_status, error, failures, fetched_at, next_attempt_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (url) DO UPDATE SET status = excluded.status, \
-             extractor = excluded.extractor, content_html = excluded.content_html, \
-             etag = excluded.etag, last_modified = excluded.last_modified, \
-             http_status = excluded.http_status, error = excluded.error, \
-             failures = excluded.failures, fetched_at = excluded.fetched_at, \
-             next_attempt_at = excluded.next_attempt_at",
-        )
-        .bind(&r.url)
-        .bind(r.status.as_str())
-        .bind(&r.extractor)
-        .bind(&r.content_html)
-        .bind(&r.etag)
-        .bind(&r.last_modified)
-        .bind(r.http_status)
-        .bind(&r.error)
-        .bind(r.failures)
-        .bind(r.fetched_at)
-        .bind(r.next_attempt_at)
-        .execute(writer.conn().await?)
-        .await;
-        writer.check(result.map(drop).map_err(StoreError::from))
+        let result = q_put_article(writer.conn().await?, r).await;
+        writer.check(result)
     }
 
     async fn get_enrichments(
@@ -563,24 +588,7 @@ impl Store for SqliteStore {
         model: &str,
         content_hashes: &[String],
     ) -> Result<HashMap<String, String>, StoreError> {
-        if content_hashes.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let hashes_json = serde_json::to_string(content_hashes)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let rows = sqlx::query(
-            "SELECT content_hash, result FROM enrichments WHERE model = ? \
-             AND content_hash IN (SELECT value FROM json_each(?))",
-        )
-        .bind(model)
-        .bind(hashes_json)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            out.insert(row.try_get("content_hash")?, row.try_get("result")?);
-        }
-        Ok(out)
+        q_get_enrichments(&self.pool, model, content_hashes).await
     }
 
     async fn put_enrichment(
@@ -590,18 +598,8 @@ impl Store for SqliteStore {
         result: &str,
     ) -> Result<(), StoreError> {
         let mut writer = self.writer.lock().await;
-        let result = sqlx::query(
-            "INSERT INTO enrichments (content_hash, model, result, created_at) \
-             VALUES (?, ?, ?, ?) ON CONFLICT (content_hash, model) DO UPDATE SET \
-             result = excluded.result, created_at = excluded.created_at",
-        )
-        .bind(content_hash)
-        .bind(model)
-        .bind(result)
-        .bind(Utc::now())
-        .execute(writer.conn().await?)
-        .await;
-        writer.check(result.map(drop).map_err(StoreError::from))
+        let result = q_put_enrichment(writer.conn().await?, content_hash, model, result).await;
+        writer.check(result)
     }
 
     async fn feed_posts(&self, feed_id: i64) -> Result<Vec<StoredPost>, StoreError> {
@@ -777,29 +775,10 @@ impl Store for SqliteStore {
         burst: u32,
         now: DateTime<Utc>,
     ) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), StoreError> {
-        let mut writer = self.writer.lock().await;
-        let mut tx = begin_immediate(writer.conn().await?).await?;
-        let row: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
-            sqlx::query_as("SELECT next_request_at, paused_until FROM hosts WHERE host = ?1")
-                .bind(host)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (tat, paused) = row.unwrap_or((None, None));
-        let r = super::hosts::reserve(tat, paused, now, interval, burst);
-        if r.paused_until.is_none() {
-            sqlx::query(
-                "INSERT INTO hosts (host, next_request_at, requests, updated_at) VALUES (?1, ?2, 1, ?3) \
-                 ON CONFLICT (host) DO UPDATE SET next_request_at = ?2, \
-                 requests = hosts.requests + 1, updated_at = ?3",
-            )
-            .bind(host)
-            .bind(r.next_request_at)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_tx!(self, tx);
+        let reserved = q_reserve_host(&mut tx, host, interval, burst, now).await?;
         tx.commit().await?;
-        Ok((r.start, r.paused_until))
+        Ok(reserved)
     }
 
     async fn pause_host(
@@ -809,30 +788,8 @@ impl Store for SqliteStore {
         status: u16,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let now = Utc::now();
-        let mut writer = self.writer.lock().await;
-        let mut tx = begin_immediate(writer.conn().await?).await?;
-        let stored: Option<Option<DateTime<Utc>>> =
-            sqlx::query_scalar("SELECT paused_until FROM hosts WHERE host = ?1")
-                .bind(host)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let until = super::hosts::extended(stored.flatten().filter(|u| *u > now), until);
-        let throttled = super::hosts::is_throttle(status).then_some(now);
-        sqlx::query(
-            "INSERT INTO hosts (host, paused_until, pause_status, pause_reason, last_throttled_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-             ON CONFLICT (host) DO UPDATE SET paused_until = ?2, pause_status = ?3, pause_reason = ?4, \
-             last_throttled_at = COALESCE(?5, hosts.last_throttled_at), updated_at = ?6",
-        )
-        .bind(host)
-        .bind(until)
-        .bind(i64::from(status))
-        .bind(reason)
-        .bind(throttled)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        write_tx!(self, tx);
+        q_pause_host(&mut tx, host, until, status, reason).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -841,27 +798,11 @@ impl Store for SqliteStore {
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
-        let rows: Vec<(String, Option<DateTime<Utc>>)> =
-            sqlx::query_as("SELECT host, paused_until FROM hosts WHERE paused_until IS NOT NULL")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(h, u)| u.filter(|u| *u > now).map(|u| (h, u)))
-            .collect())
+        q_host_pauses(&self.pool, now).await
     }
 
     async fn list_hosts(&self) -> Result<Vec<super::hosts::HostRecord>, StoreError> {
-        super::hosts::host_row!(sqlx::sqlite::SqliteRow);
-        let rows = sqlx::query(&format!(
-            "SELECT {} FROM hosts ORDER BY host",
-            super::hosts::HOST_COLUMNS
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| host_from_row(r).map_err(StoreError::from))
-            .collect()
+        q_list_hosts(&self.pool).await
     }
 
     async fn acquire_lease(
@@ -871,33 +812,14 @@ impl Store for SqliteStore {
         ttl: std::time::Duration,
     ) -> Result<bool, StoreError> {
         let mut writer = self.writer.lock().await;
-        // One statement: taken when free or expired, extended when ours, else nothing returned.
-        let held = sqlx::query_scalar::<_, String>(
-            "INSERT INTO leases (name, owner, until_at) \
-             VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER) + ?3) \
-             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until_at = excluded.until_at \
-             WHERE leases.owner = excluded.owner \
-             OR leases.until_at < CAST(strftime('%s', 'now') AS INTEGER) \
-             RETURNING owner",
-        )
-        .bind(name)
-        .bind(owner)
-        .bind(ttl.as_secs().max(1) as i64)
-        .fetch_optional(writer.conn().await?)
-        .await;
-        writer
-            .check(held.map_err(StoreError::from))
-            .map(|o| o.as_deref() == Some(owner))
+        let held = q_acquire_lease(writer.conn().await?, name, owner, ttl).await;
+        writer.check(held)
     }
 
     async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
         let mut writer = self.writer.lock().await;
-        let done = sqlx::query("DELETE FROM leases WHERE name = ? AND owner = ?")
-            .bind(name)
-            .bind(owner)
-            .execute(writer.conn().await?)
-            .await;
-        writer.check(done.map(drop).map_err(StoreError::from))
+        let done = q_release_lease(writer.conn().await?, name, owner).await;
+        writer.check(done)
     }
 
     fn outbox(&self) -> &dyn super::outbox::Outbox {
@@ -1003,8 +925,10 @@ mod tests {
         let before = file_len(&db);
         let posts: Vec<Post> = (0..200).map(post).collect();
         let poll = PollRecord::new(Utc::now(), Outcome::Ok);
-        let saved = store.save_poll(records[0].id, &poll, &posts, &[]).await;
-        assert_eq!(saved.unwrap().new, 200);
+        let saved = store
+            .save_poll(records[0].id, &poll, posts, vec![], Keep::Counts)
+            .await;
+        assert_eq!(saved.unwrap().report.new, 200);
         assert!(
             file_len(&wal) > 200 * 3000,
             "the posts are in the WAL first"

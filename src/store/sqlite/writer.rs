@@ -114,7 +114,27 @@ pub(super) struct PollWrite {
     pub(super) poll: PollRecord,
     pub(super) posts: Vec<Post>,
     pub(super) skipped: Vec<SkippedEntry>,
-    pub(super) done: oneshot::Sender<Result<SaveReport, StoreError>>,
+    /// [`Keep::Posts`]: the stored posts go back with the result.
+    pub(super) keep: bool,
+    pub(super) done: oneshot::Sender<Result<SavedPoll, StoreError>>,
+}
+
+impl PollWrite {
+    /// The poll's result, made of its own batch (moved, not copied).
+    pub(super) fn result(self, saved: Result<Saved, StoreError>) -> Result<SavedPoll, StoreError> {
+        saved.map(|s| s.into_poll(self.feed_id, self.posts))
+    }
+
+    /// Hand the result to the waiting `save_poll`.
+    fn finish(self, saved: Result<Saved, StoreError>) {
+        let PollWrite {
+            feed_id,
+            posts,
+            done,
+            ..
+        } = self;
+        let _ = done.send(saved.map(|s| s.into_poll(feed_id, posts)));
+    }
 }
 
 /// What [`GroupWriter`] is asked to write.
@@ -224,7 +244,7 @@ pub(super) async fn write_states(writer: &mut Writer, group: Vec<StateWrite>) {
             for job in group {
                 let result = async {
                     let mut tx = begin_immediate(writer.conn().await?).await?;
-                    update_feed_state(&mut tx, job.feed_id, &job.poll).await?;
+                    q_update_feed_state(&mut tx, job.feed_id, &job.poll).await?;
                     tx.commit().await?;
                     Ok(())
                 }
@@ -240,24 +260,16 @@ pub(super) async fn write_states(writer: &mut Writer, group: Vec<StateWrite>) {
 /// rolled back alone and gets its error, the others are committed.
 pub(super) async fn write_polls(writer: &mut Writer, group: Vec<PollWrite>) {
     let now = Utc::now();
-    let written: Result<Vec<Result<SaveReport, StoreError>>, StoreError> = async {
+    let written: Result<Vec<Result<Saved, StoreError>>, StoreError> = async {
         let mut tx = begin_immediate(writer.conn().await?).await?;
         let mut results = Vec::with_capacity(group.len());
         for job in &group {
             let mut savepoint = tx.begin().await?;
-            let saved = save_poll_tx(
-                &mut savepoint,
-                job.feed_id,
-                &job.poll,
-                &job.posts,
-                &job.skipped,
-                now,
-            )
-            .await;
+            let saved = save_poll_tx(&mut savepoint, job, now).await;
             match saved {
-                Ok(report) => {
+                Ok(saved) => {
                     savepoint.commit().await?;
-                    results.push(Ok(report));
+                    results.push(Ok(saved));
                 }
                 Err(e) => {
                     savepoint.rollback().await?;
@@ -272,7 +284,7 @@ pub(super) async fn write_polls(writer: &mut Writer, group: Vec<PollWrite>) {
     match written {
         Ok(results) => {
             for (job, result) in group.into_iter().zip(results) {
-                let _ = job.done.send(result);
+                job.finish(result);
             }
         }
         Err(e) => {
@@ -285,27 +297,20 @@ pub(super) async fn write_polls(writer: &mut Writer, group: Vec<PollWrite>) {
             );
             writer.conn = None;
             for job in group {
-                let result =
-                    write_poll(writer, job.feed_id, &job.poll, &job.posts, &job.skipped).await;
-                let _ = job.done.send(result);
+                let result = write_poll(writer, &job).await;
+                job.finish(result);
             }
         }
     }
 }
 
 /// One poll with posts in a transaction of its own.
-pub(super) async fn write_poll(
-    writer: &mut Writer,
-    feed_id: i64,
-    poll: &PollRecord,
-    posts: &[Post],
-    skipped: &[SkippedEntry],
-) -> Result<SaveReport, StoreError> {
+pub(super) async fn write_poll(writer: &mut Writer, job: &PollWrite) -> Result<Saved, StoreError> {
     let result = async {
         let mut tx = begin_immediate(writer.conn().await?).await?;
-        let report = save_poll_tx(&mut tx, feed_id, poll, posts, skipped, Utc::now()).await?;
+        let saved = save_poll_tx(&mut tx, job, Utc::now()).await?;
         tx.commit().await?;
-        Ok(report)
+        Ok(saved)
     }
     .await;
     writer.check(result)
@@ -315,13 +320,10 @@ pub(super) async fn write_poll(
 /// feed's row.
 pub(super) async fn save_poll_tx(
     tx: &mut Tx<'_>,
-    feed_id: i64,
-    poll: &PollRecord,
-    posts: &[Post],
-    skipped: &[SkippedEntry],
+    job: &PollWrite,
     now: DateTime<Utc>,
-) -> Result<SaveReport, StoreError> {
-    let report = save_entries_tx(tx, feed_id, posts, skipped, now).await?;
-    update_feed_state(tx, feed_id, poll).await?;
-    Ok(report)
+) -> Result<Saved, StoreError> {
+    let saved = save_entries_tx(tx, job.feed_id, &job.posts, &job.skipped, now, job.keep).await?;
+    q_update_feed_state(tx, job.feed_id, &job.poll).await?;
+    Ok(saved)
 }
