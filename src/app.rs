@@ -8,7 +8,7 @@ use crate::config::Settings;
 use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
 use crate::normalize::RenderOptions;
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Outcome, Store, StoreError};
 
 pub struct App {
     pub settings: Settings,
@@ -200,9 +200,9 @@ pub async fn hosts_view(app: &App) -> Result<Vec<HostView>, StoreError> {
         };
         let v = views.entry(host.clone()).or_insert_with(|| view(&host));
         v.feeds += 1;
-        match record.and_then(|r| r.last_outcome.as_deref()) {
-            Some("deferred") => v.deferred += 1,
-            Some("failed") => v.failing += 1,
+        match record.and_then(|r| r.last_outcome) {
+            Some(Outcome::Deferred) => v.deferred += 1,
+            Some(Outcome::Failed) => v.failing += 1,
             _ => {}
         }
     }

@@ -500,7 +500,8 @@ async fn fetch_beside_the_daemon_never_polls_the_same_feed_at_once() {
     let times = slow.times("/slow.xml");
     assert!(
         times.len() >= 2,
-        "the daemon's requests and fetch's: {times:?}"
+        "the daemon's requests and fetch's: {times:?}\nfetch: {}\ndaemon: {daemon_log}",
+        fetch.stderr
     );
     for pair in times.windows(2) {
         assert!(

@@ -273,7 +273,7 @@ async fn failures_count_up_keep_validators_and_reset_on_success(backend: &str) {
     assert_eq!(f.etag.as_deref(), Some("\"v1\""));
     assert_eq!(f.last_status, Some(503));
     assert!(f.retry_after.is_some());
-    assert_eq!(f.last_outcome.as_deref(), Some("failed"));
+    assert_eq!(f.last_outcome, Some(Outcome::Failed));
 
     let mut not_modified = PollRecord::new(Utc::now(), Outcome::NotModified);
     not_modified.http_status = Some(304);
@@ -971,7 +971,7 @@ async fn concurrent_state_only_polls_each_store_their_own_row(backend: &str) {
         assert_eq!(f.last_status, Some(want_status), "{ctx}");
         let want_outcome = ["not_modified", "not_modified", "failed", "ok", "failed"];
         assert_eq!(
-            f.last_outcome.as_deref(),
+            f.last_outcome.map(Outcome::as_str),
             Some(want_outcome[kind as usize]),
             "{ctx}"
         );

@@ -47,7 +47,7 @@ pub async fn list(
             "collection": f.collection,
             "enabled": f.enabled,
             "last_polled_at": r.and_then(|r| r.last_polled_at),
-            "last_outcome": r.and_then(|r| r.last_outcome.clone()),
+            "last_outcome": r.and_then(|r| r.last_outcome),
             "last_status": r.and_then(|r| r.last_status),
             // Errors stored before redaction existed may hold a secret: redacted on the way out.
             "last_error": r.and_then(|r| r.last_error.as_deref().map(redact_text)),

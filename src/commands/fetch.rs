@@ -376,8 +376,8 @@ enum Waited {
 /// A feed whose lease another process holds (a daemon's poll, another `fetch`) is not
 /// requested a second time at once. `fetch` waits until either the lease is free (it then polls
 /// the feed itself, mostly a 304) or the other process has stored a poll that started after
-/// `since` (this run's start): either way, when `fetch` ends every feed was polled after it
-/// started. Why the second case: a daemon whose schedule is due again as soon as its poll is
+/// `since` (this run's start) and was not deferred: either way, when `fetch` ends every feed
+/// was polled after it started. Why the second case: a daemon whose schedule is due again as soon as its poll is
 /// stored would otherwise keep taking the lease back between two of these checks.
 async fn wait_for_lease(app: &App, record: &FeedRecord, since: DateTime<Utc>) -> Waited {
     let deadline = Instant::now() + app.settings.http.max_host_wait;
@@ -397,7 +397,13 @@ async fn wait_for_lease(app: &App, record: &FeedRecord, since: DateTime<Utc>) ->
         match app.store.list_feeds().await {
             Ok(rows) => {
                 let row = rows.into_iter().find(|r| r.id == record.id);
-                if let Some(row) = row.filter(|r| r.last_polled_at.is_some_and(|at| at > since)) {
+                // A deferred poll sent no request (the other process's host queue was full):
+                // it is no poll of the feed.
+                let polled = |r: &FeedRecord| {
+                    r.last_polled_at.is_some_and(|at| at > since)
+                        && r.last_outcome != Some(Outcome::Deferred)
+                };
+                if let Some(row) = row.filter(polled) {
                     return Waited::PolledElsewhere(Box::new(row));
                 }
             }
@@ -414,11 +420,7 @@ async fn wait_for_lease(app: &App, record: &FeedRecord, since: DateTime<Utc>) ->
 /// outcome, status and error (its post counts are that process's to report).
 fn polled_elsewhere(feed: &FeedConfig, row: &FeedRecord) -> FeedReport {
     let mut report = FeedReport::empty(&feed.name, &feed.url);
-    report.outcome = row
-        .last_outcome
-        .as_deref()
-        .and_then(Outcome::parse)
-        .unwrap_or(Outcome::Failed);
+    report.outcome = row.last_outcome.unwrap_or(Outcome::Failed);
     report.http_status = row.last_status.and_then(|s| u16::try_from(s).ok());
     report.error = row.last_error.clone();
     tracing::info!(

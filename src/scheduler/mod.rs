@@ -34,7 +34,7 @@ use crate::config::{self, Settings};
 use crate::domain::FeedConfig;
 use crate::fetch::Fetcher;
 use crate::pipeline::refresh_leased;
-use crate::store::{FeedRecord, StoreError};
+use crate::store::{FeedRecord, Outcome, StoreError};
 use crate::systemd;
 
 #[derive(Debug, thiserror::Error)]
@@ -200,7 +200,7 @@ impl Daemon {
             Ok(list) => {
                 let failing = list
                     .iter()
-                    .filter(|r| r.last_outcome.as_deref() == Some("failed"))
+                    .filter(|r| r.last_outcome == Some(Outcome::Failed))
                     .count();
                 app.metrics.set_feeds_failing(failing as i64);
                 list.into_iter().map(|r| (r.url.clone(), r)).collect()

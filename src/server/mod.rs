@@ -45,6 +45,7 @@ pub fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, SinceError>
 use crate::policy;
 use crate::redact::{redact_text, redact_url};
 use crate::scheduler::Daemon;
+use crate::store::Outcome;
 
 pub fn router(daemon: Arc<Daemon>) -> Router {
     let protected = Router::new()
@@ -232,7 +233,7 @@ async fn api_feeds(State(d): State<Arc<Daemon>>) -> Response {
                 "fetch_url": r.and_then(|r| r.fetch_url.as_deref().map(redact_url)),
                 "last_polled_at": r.and_then(|r| r.last_polled_at),
                 "last_success_at": r.and_then(|r| r.last_success_at),
-                "last_outcome": if unstored.is_some() { Some("failed".to_string()) } else { r.and_then(|r| r.last_outcome.clone()) },
+                "last_outcome": if unstored.is_some() { Some(Outcome::Failed) } else { r.and_then(|r| r.last_outcome) },
                 "last_status": r.and_then(|r| r.last_status),
                 "last_error": unstored
                     .or_else(|| r.and_then(|r| r.last_error.clone()))

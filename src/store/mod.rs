@@ -92,7 +92,11 @@ macro_rules! row_mappers {
                 last_polled_at: row.try_get("last_polled_at")?,
                 last_success_at: row.try_get("last_success_at")?,
                 last_status: row.try_get("last_status")?,
-                last_outcome: row.try_get("last_outcome")?,
+                // Written only as `Outcome::as_str`; anything else reads as "never polled".
+                last_outcome: row
+                    .try_get::<Option<String>, _>("last_outcome")?
+                    .as_deref()
+                    .and_then(Outcome::parse),
                 last_error: row.try_get("last_error")?,
                 consecutive_failures: row.try_get("consecutive_failures")?,
                 retry_after: row.try_get("retry_after")?,
@@ -477,7 +481,7 @@ pub struct FeedRecord {
     pub last_polled_at: Option<DateTime<Utc>>,
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_status: Option<i64>,
-    pub last_outcome: Option<String>,
+    pub last_outcome: Option<Outcome>,
     pub last_error: Option<String>,
     pub consecutive_failures: i64,
     pub retry_after: Option<DateTime<Utc>>,

@@ -158,7 +158,7 @@ impl SqliteStore {
                 last_polled_at,
                 last_success_at,
                 last_status: r.last_status,
-                last_outcome: r.last_outcome,
+                last_outcome: r.last_outcome.as_deref().and_then(Outcome::parse),
                 last_error: r.last_error,
                 consecutive_failures: r.consecutive_failures,
                 retry_after,
@@ -985,7 +985,7 @@ mod tests {
         let stored = store.list_feeds().await.unwrap();
         for (r, p) in records.iter().zip(&polls) {
             let f = stored.iter().find(|f| f.id == r.id).unwrap();
-            assert_eq!(f.last_outcome.as_deref(), Some(p.outcome.as_str()));
+            assert_eq!(f.last_outcome, Some(p.outcome));
             assert_eq!(f.last_polled_at, Some(at));
             assert_eq!(f.next_due_at, p.next_due_at);
         }
