@@ -2,6 +2,7 @@
 # feedsmith against its Python peers and against the physical limit, side by side in one run.
 #
 #   bash bench/compare.sh [FEEDS] [ITEMS] [SCALES]     (defaults: 2000 25 "500 4000")
+#   bash bench/compare.sh 2000 25 "4000 20000"        (issue 25's scales; 20000 adds ~6 min)
 #
 # 1. Generates a farm of FEEDS x ITEMS (../shared/bench/genfarm.py) and serves it with nginx on
 #    loopback (../shared/bench/farm.sh: ETag, Last-Modified, gzip, keep-alive).
@@ -12,8 +13,13 @@
 #    Python script (bench/peers/plain.py: httpx, feedparser, markdownify, PyYAML, SQLite upsert)
 #    and reader (bench/peers/reader_peer.py: update_feeds(workers=16)). All use 16 requests in
 #    flight. The peers are installed into bench/.venv from bench/peers/requirements.txt.
-# 4. Scaling: feedsmith cold (and the limit) on farms of each size in SCALES.
-# 5. Idle: `feedsmith run` with FEEDS feeds configured and nothing due (as bench/idle.sh does).
+#    The warm limit (`limit --warm`: one conditional GET per feed with the validators of an
+#    untimed first pass, no store) runs beside the warm phase.
+# 4. Scaling: feedsmith cold and warm, and the limit cold and warm, on farms of each size in
+#    SCALES (feedsmith and the limit only: the peers would take an hour at 20 000 feeds).
+# 5. Idle: `feedsmith run` with IDLE_FEEDS feeds configured (default: FEEDS and the largest of
+#    SCALES) and nothing due (as bench/idle.sh does), on a fresh database and once more on the
+#    database the first start filled (the usual restart).
 #
 # Every phase's stored entries are counted in each database against genfarm's expected.json;
 # any difference fails the run. Prints a markdown report on stdout (also written to the file $OUT
@@ -166,6 +172,15 @@ statuses() { awk '{print $9}' "$log" | sort | uniq -c | awk '{printf "%s%s x %s"
 measure limit "$limit" --config "$cfg"
 row limit limit "$feeds" "$(sed -n 's/.* entries=\([0-9]*\).*/\1/p' "$work/limit.log")" ""
 grep -q " entries=$want " "$work/limit.log" || fail "limit parsed $(cat "$work/limit.log"), expected $want entries"
+# The warm limit: timed inside the example (its untimed first pass fetches every body once).
+warm_limit() { # warm_limit NAME CFG N: runs `limit --warm`, sets WALL from its own timing
+    measure "$1" "$limit" --config "$2" --warm
+    grep -q " not_modified=$3 " "$work/$1.log" || fail "$1: $(cat "$work/$1.log"), expected $3 not modified"
+    WALL=$(sed -n 's/.* elapsed=\([0-9.]*\).*/\1/p' "$work/$1.log")
+    CPU="-"
+}
+warm_limit limit-warm "$cfg" "$feeds"
+row limit-warm limit "$feeds" 0 ""
 
 # --- cold and warm ---
 for phase in cold warm; do
@@ -226,27 +241,41 @@ for n in $scales; do
     measure "cold-$n" env RUST_LOG=warn "$bin" --config "$scfg" fetch
     check_fs "$work/feedsmith$n.db" "$sw" "$sd" "cold $n"
     row "cold-$n" feedsmith "$n" "$((sw - sd))" "$work/feedsmith$n.db"
+    warm_limit "limit-warm-$n" "$scfg" "$n"
+    row "limit-warm-$n" limit "$n" 0 ""
+    measure "warm-$n" env RUST_LOG=warn "$bin" --config "$scfg" fetch
+    grep -q "$n not modified" "$work/warm-$n.log" || fail "warm $n: $(tail -1 "$work/warm-$n.log")"
+    row "warm-$n" feedsmith "$n" 0 "$work/feedsmith$n.db"
     bash "$shared/bench/farm.sh" stop "$sf" >/dev/null
     rm -rf "$sf/feeds"
 done
 
-# --- idle daemon with FEEDS feeds ---
+# --- idle daemon with IDLE_FEEDS feeds ---
 # The same configuration as bench/idle.sh: nothing due during the window.
-{
-    printf '[database]\nurl = "sqlite://%s/idle.db"\n[schedule]\ndefault = "0 0 3 * * *"\n' "$work"
-    printf '[server]\nlisten = "127.0.0.1:0"\n'
-    for i in $(seq 1 "$feeds"); do
-        printf '[[feeds]]\nname = "Feed %s"\nurl = "http://127.0.0.1:9/%s.xml"\ncollection = "blogs"\n' "$i" "$i"
+largest=$feeds
+for n in $scales; do [ "$n" -gt "$largest" ] && largest=$n; done
+idle_feeds=${IDLE_FEEDS:-$(echo "$feeds $largest" | tr ' ' '\n' | sort -nu | tr '\n' ' ')}
+idle=()
+for n in $idle_feeds; do
+    rm -f "$work"/idle.db*
+    {
+        printf '[database]\nurl = "sqlite://%s/idle.db"\n[schedule]\ndefault = "0 0 3 * * *"\n' "$work"
+        printf '[server]\nlisten = "127.0.0.1:0"\n'
+        for i in $(seq 1 "$n"); do
+            printf '[[feeds]]\nname = "Feed %s"\nurl = "http://127.0.0.1:9/%s.xml"\ncollection = "blogs"\n' "$i" "$i"
+        done
+    } >"$work/idle.toml"
+    for start in fresh restart; do
+        RUST_LOG=warn "$bin" --config "$work/idle.toml" run 2>"$work/idle.log" &
+        idle_pid=$!
+        sleep 10
+        idle_rss=$(awk '/VmHWM/ {print $2}' "/proc/$idle_pid/status")
+        kill -TERM "$idle_pid"
+        wait "$idle_pid" || true
+        idle+=("\`feedsmith run\` with $n feeds configured ($start database), nothing due, after 10 s: peak RSS $(awk -v r="$idle_rss" 'BEGIN { printf "%.1f", r / 1024 }') MB")
+        note "idle: ${idle[-1]}"
     done
-} >"$work/idle.toml"
-RUST_LOG=warn "$bin" --config "$work/idle.toml" run 2>"$work/idle.log" &
-idle_pid=$!
-sleep 10
-idle_rss=$(awk '/VmHWM/ {print $2}' "/proc/$idle_pid/status")
-kill -TERM "$idle_pid"
-wait "$idle_pid" || true
-idle="\`feedsmith run\` with $feeds feeds configured, nothing due, after 10 s: peak RSS $(awk -v r="$idle_rss" 'BEGIN { printf "%.1f", r / 1024 }') MB"
-note "idle: $idle"
+done
 
 # --- report ---
 total_s=$(($(date +%s) - started_all))
@@ -263,7 +292,7 @@ total_s=$(($(date +%s) - started_all))
     for r in "${rows[@]}"; do
         IFS='|' read -r phase tool n posts wall cpu rss size <<<"$r"
         awk -v p="$phase" -v t="$tool" -v n="$n" -v posts="$posts" -v w="$wall" -v c="$cpu" -v r="$rss" -v s="$size" 'BEGIN {
-            printf "| %s | %s | %d | %d | %.2f | %.2f | %.0f | %.0f | %.1f | %s |\n", p, t, n, posts, w, c, n / w, posts / w, r / 1024, s }'
+            printf "| %s | %s | %d | %d | %.2f | %s | %.0f | %.0f | %.1f | %s |\n", p, t, n, posts, w, c, n / w, posts / w, r / 1024, s }'
     done
     echo
     echo "Ratios (time of the other / time of feedsmith; for the limit, feedsmith / limit):"
@@ -276,10 +305,12 @@ total_s=$(($(date +%s) - started_all))
     done
     awk -v f="$wall_cold_feedsmith" -v l="$wall_limit_limit" -v fc="$cpu_cold_feedsmith" -v lc="$cpu_limit_limit" 'BEGIN {
         printf "- cold: feedsmith takes %.2fx the wall time of the limit (fetch + parse, nothing stored) and %.2fx its CPU time\n", f / l, fc / lc }'
+    awk -v f="$wall_warm_feedsmith" -v l="$wall_limit_warm_limit" 'BEGIN {
+        printf "- warm: feedsmith takes %.2fx the wall time of the warm limit (one conditional GET per feed, nothing stored)\n", f / l }'
     for n in $scales; do
-        eval "w=\$wall_cold_${n}_feedsmith lw=\$wall_limit_${n}_limit"
-        awk -v n="$n" -v N="$feeds" -v w="$w" -v f="$wall_cold_feedsmith" -v lw="$lw" 'BEGIN {
-            printf "- scaling: %d feeds cold take %.2fx the %d-feed time (%.2fx the limit at %d feeds)\n", n, w / f, N, w / lw, n }'
+        eval "w=\$wall_cold_${n}_feedsmith lw=\$wall_limit_${n}_limit ww=\$wall_warm_${n}_feedsmith lww=\$wall_limit_warm_${n}_limit"
+        awk -v n="$n" -v N="$feeds" -v w="$w" -v f="$wall_cold_feedsmith" -v lw="$lw" -v ww="$ww" -v lww="$lww" 'BEGIN {
+            printf "- scaling: %d feeds cold take %.2fx the %d-feed time (%.2fx the limit at %d feeds); warm %.2fx the warm limit\n", n, w / f, N, w / lw, n, ww / lww }'
     done
-    echo "- idle daemon: $idle"
+    for i in "${idle[@]}"; do echo "- idle daemon: $i"; done
 } | tee "$out"

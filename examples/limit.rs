@@ -55,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let fetcher = Arc::new(Fetcher::new(&settings.http)?);
     // The same bound on finished-but-unprocessed bodies as `feedsmith fetch`.
-    let in_flight = settings.http.concurrency.saturating_mul(2).max(1);
+    let in_flight = settings.http.concurrency.max(1);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

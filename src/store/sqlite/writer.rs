@@ -4,9 +4,11 @@
 
 use super::*;
 
-/// The writing connection's page cache, in KiB (SQLite's default is 2 MiB). It holds the pages
-/// every insert walks: the upper levels and recent leaves of the posts table and its five indexes.
-pub(super) const WRITER_CACHE_KIB: &str = "-8192";
+/// The writing connection's page cache, in KiB: SQLite's default, 2 MiB. It holds the pages every
+/// insert walks: the upper levels and recent leaves of the posts table and its five indexes.
+/// It was 8 MiB, which filled during every cold fetch and was 8.5 MB of its 21 MB heap peak
+/// (docs/performance.md, "Memory and scale"); 2 MiB kept the cold fetch's time within noise.
+pub(super) const WRITER_CACHE_KIB: &str = "-2048";
 
 /// The writing connection checkpoints the WAL itself (inside a commit, under the write lock) only
 /// once it holds this many pages (32 MiB); below that, [`checkpointer`] does it beside the
