@@ -58,7 +58,11 @@ pub struct Daemon {
     app: RwLock<Arc<App>>,
     sched: tokio::sync::Mutex<JobScheduler>,
     jobs: tokio::sync::Mutex<Vec<Uuid>>,
-    running: Mutex<HashSet<i64>>,
+    /// URLs of the feeds this process is polling now. Checked *before* a claim: a claim made
+    /// while this process's own earlier poll of the feed was finishing (its lease just released
+    /// by `save_poll`, the URL not yet taken out of this set) used to be dropped with its lease
+    /// held, so nobody polled the feed until the lease ran out.
+    running: Mutex<HashSet<String>>,
     tracker: TaskTracker,
     /// Cancelled at shutdown: no new polls start.
     stop_ticks: CancellationToken,
@@ -248,6 +252,14 @@ impl Daemon {
         let now = Utc::now();
         let due_by = now + chrono::Duration::from_std(policy::DUE_SLACK).unwrap_or_default();
         let lease_until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+        // Never twice at once in this process (a poll from an earlier tick may still run).
+        let fresh = match self.running.lock() {
+            Ok(mut set) => set.insert(feed.url.clone()),
+            Err(_) => false,
+        };
+        if !fresh {
+            return;
+        }
         let claimed = match app
             .store
             .claim_due(
@@ -262,19 +274,16 @@ impl Daemon {
             Ok(mut records) => records.pop(),
             Err(e) => {
                 error!(feed = %feed.name, url = %feed.url, "cannot claim the feed: {e}");
-                return;
+                None
             }
         };
         let Some(record) = claimed else {
-            return; // not due any more, or another replica has it
+            // Not due any more, or another replica has it.
+            if let Ok(mut set) = self.running.lock() {
+                set.remove(&feed.url);
+            }
+            return;
         };
-        let fresh = match self.running.lock() {
-            Ok(mut set) => set.insert(record.id),
-            Err(_) => false,
-        };
-        if !fresh {
-            return; // still running from an earlier tick: never twice at once
-        }
         app.metrics.polls_started();
         let poll = refresh_leased(&app, &feed, &record, &self.owner);
         tokio::select! {
@@ -289,7 +298,7 @@ impl Daemon {
         }
         app.metrics.polls_finished();
         if let Ok(mut set) = self.running.lock() {
-            set.remove(&record.id);
+            set.remove(&feed.url);
         }
     }
 
