@@ -16,6 +16,9 @@
 /// The due-time policy, a pure module of its own (the pipeline applies it too).
 pub use crate::policy;
 
+mod polls;
+use polls::Polls;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -24,8 +27,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio_cron_scheduler::{Job, JobScheduler};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 use uuid::Uuid;
 
@@ -63,11 +64,8 @@ pub struct Daemon {
     /// by `save_poll`, the URL not yet taken out of this set) used to be dropped with its lease
     /// held, so nobody polled the feed until the lease ran out.
     running: Mutex<HashSet<String>>,
-    tracker: TaskTracker,
-    /// Cancelled at shutdown: no new polls start.
-    stop_ticks: CancellationToken,
-    /// Cancelled when the grace period is over: in-flight polls are abandoned uncommitted.
-    hard_stop: CancellationToken,
+    /// The poll tasks: their jitter, and the stop and grace of shutdown.
+    polls: Polls,
     /// Unix milliseconds of the last heartbeat tick (0: never).
     heartbeat_ms: AtomicI64,
     source: ConfigSource,
@@ -97,9 +95,7 @@ impl Daemon {
             sched: tokio::sync::Mutex::new(sched),
             jobs: tokio::sync::Mutex::new(Vec::new()),
             running: Mutex::new(HashSet::new()),
-            tracker: TaskTracker::new(),
-            stop_ticks: CancellationToken::new(),
-            hard_stop: CancellationToken::new(),
+            polls: Polls::default(),
             heartbeat_ms: AtomicI64::new(0),
             source,
             owner: crate::store::lease_owner().to_string(),
@@ -196,7 +192,7 @@ impl Daemon {
 
     /// One cron tick of a schedule: start a (jittered) poll task for each due feed.
     async fn tick(self: Arc<Self>, feeds: Arc<Vec<FeedConfig>>, window: Duration) {
-        if self.stop_ticks.is_cancelled() {
+        if self.polls.stopping() {
             return;
         }
         let app = self.app();
@@ -231,20 +227,15 @@ impl Daemon {
             let delay = policy::jitter(&feed.url, window);
             let d = self.clone();
             let feed = feed.clone();
-            self.tracker.spawn(async move {
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = d.stop_ticks.cancelled() => return,
-                }
-                d.poll(feed, tick_at).await;
-            });
+            self.polls
+                .spawn_after(delay, async move { d.poll(feed, tick_at).await });
         }
     }
 
     /// Claim one feed (a lease in the shared database) and poll it. Several replicas race for the
     /// same feed at the same moment; the database lets exactly one win.
     async fn poll(&self, feed: FeedConfig, tick_at: DateTime<Utc>) {
-        if self.stop_ticks.is_cancelled() {
+        if self.polls.stopping() {
             return;
         }
         let app = self.app();
@@ -286,13 +277,12 @@ impl Daemon {
         };
         app.metrics.polls_started();
         let poll = refresh_leased(&app, &feed, &record, &self.owner);
-        tokio::select! {
-            result = poll => {
-                if let Err(e) = result {
-                    error!(feed = %feed.name, url = %feed.url, "cannot store the poll: {e}");
-                }
+        match self.polls.until_hard_stop(poll).await {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                error!(feed = %feed.name, url = %feed.url, "cannot store the poll: {e}");
             }
-            _ = self.hard_stop.cancelled() => {
+            None => {
                 warn!(feed = %feed.name, url = %feed.url, "poll cancelled at shutdown; nothing of it was stored");
             }
         }
@@ -359,13 +349,12 @@ impl Daemon {
 
     /// Stop scheduling, let in-flight polls finish within `grace`, cancel the rest.
     pub async fn shutdown(&self, grace: Duration) {
-        self.stop_ticks.cancel();
+        self.polls.stop();
         // Article fetches are abandoned: their entries are queued again by a later poll.
         self.app().articles.shutdown().await;
         if let Err(e) = self.sched.lock().await.shutdown().await {
             warn!("scheduler shutdown: {e}");
         }
-        self.tracker.close();
         let in_flight = self.running.lock().map(|s| s.len()).unwrap_or(0);
         if in_flight > 0 {
             info!(
@@ -374,13 +363,8 @@ impl Daemon {
                 "waiting for in-flight polls"
             );
         }
-        if tokio::time::timeout(grace, self.tracker.wait())
-            .await
-            .is_err()
-        {
-            warn!("grace period over; cancelling the remaining polls");
-            self.hard_stop.cancel();
-            self.tracker.wait().await;
+        if self.polls.drain(grace).await {
+            warn!("grace period over; the remaining polls were cancelled");
         }
     }
 }
