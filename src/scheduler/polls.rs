@@ -178,7 +178,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn shutdown_grace_lets_short_polls_finish_and_cancels_the_rest_at_the_deadline() {
         let polls = Arc::new(Polls::default());
-        let outcomes: Arc<Mutex<Vec<(u64, Option<()>)>>> = Arc::default();
+        // (how long the poll's work takes in seconds, what it returned: `None` if cancelled)
+        type Outcomes = Arc<Mutex<Vec<(u64, Option<()>)>>>;
+        let outcomes: Outcomes = Arc::default();
         for secs in [5, 20, 100, 3_600] {
             let (p, o) = (polls.clone(), outcomes.clone());
             polls.spawn_after(Duration::ZERO, async move {
