@@ -380,8 +380,8 @@ enum Waited {
 /// requested a second time at once. `fetch` waits until either the lease is free (it then polls
 /// the feed itself, mostly a 304) or the other process has stored a poll that started after
 /// `since` (this run's start) and was not deferred: either way, when `fetch` ends every feed
-/// was polled after it started. Why the second case: a daemon whose schedule is due again as soon as its poll is
-/// stored would otherwise keep taking the lease back between two of these checks.
+/// was polled after it started. Why the second case: a daemon whose schedule is due again as
+/// soon as its poll is stored would otherwise keep taking the lease back between two checks.
 async fn wait_for_lease(app: &App, record: &FeedRecord, since: DateTime<Utc>) -> Waited {
     let deadline = Instant::now() + app.settings.http.max_host_wait;
     let mut pause = Duration::from_millis(50);
@@ -397,9 +397,8 @@ async fn wait_for_lease(app: &App, record: &FeedRecord, since: DateTime<Utc>) ->
                 return Waited::Stuck;
             }
         }
-        match app.store.list_feeds().await {
-            Ok(rows) => {
-                let row = rows.into_iter().find(|r| r.id == record.id);
+        match app.store.feed(record.id).await {
+            Ok(row) => {
                 // A deferred poll sent no request (the other process's host queue was full):
                 // it is no poll of the feed.
                 let polled = |r: &FeedRecord| {

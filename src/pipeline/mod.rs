@@ -2,8 +2,8 @@
 //! article plan -> [`build_batch`] -> model step) produces a [`Polled`] value and writes nothing;
 //! [`record`] stores it. [`refresh`] is the two in a row, and [`refresh_leased`] holds the feed's
 //! lease around them: `run` and `fetch` both poll through it, so neither has its own pipeline
-//! and a `fetch` beside a daemon never polls a feed the daemon is polling. `inspect` reads the
-//! same document and normalize stages without a store.
+//! and a `fetch` beside a daemon never polls a feed the daemon is polling. `inspect` runs
+//! [`poll_document`] (every stage after the fetch, but the model step) against a scratch store.
 //!
 //! A feed's failure (network, HTTP status, unparsable document) is *data*: it is recorded on the
 //! feed and returned in the report, never propagated, so one broken feed cannot stop the others.

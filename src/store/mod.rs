@@ -716,6 +716,8 @@ pub trait Store: Send + Sync {
     async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRecord>, StoreError>;
     /// All stored feeds with their state.
     async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError>;
+    /// One stored feed's state, by id (`fetch` watching a feed another process is polling).
+    async fn feed(&self, id: i64) -> Result<Option<FeedRecord>, StoreError>;
     /// `entry_key -> content_hash` of every post and remembered skipped entry of a feed, so the
     /// pipeline can leave unchanged entries alone without normalizing them again.
     async fn known_entries(&self, feed_id: i64) -> Result<HashMap<String, String>, StoreError>;

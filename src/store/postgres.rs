@@ -247,6 +247,10 @@ impl Store for PgStore {
         Ok(out)
     }
 
+    async fn feed(&self, id: i64) -> Result<Option<FeedRecord>, StoreError> {
+        q_feed(&self.pool, id).await
+    }
+
     async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {FEED_COLUMNS} FROM feeds f ORDER BY f.name, f.url"

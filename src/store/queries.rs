@@ -10,6 +10,18 @@
 
 macro_rules! shared_queries {
     ($db:ty) => {
+        /// One feed's record by id (`None`: no such feed).
+        async fn q_feed<'e, E: sqlx::Executor<'e, Database = $db>>(
+            e: E,
+            id: i64,
+        ) -> Result<Option<FeedRecord>, StoreError> {
+            let row = sqlx::query(&format!("SELECT {FEED_COLUMNS} FROM feeds f WHERE f.id = $1"))
+                .bind(id)
+                .fetch_optional(e)
+                .await?;
+            Ok(row.as_ref().map(feed_from_row).transpose()?)
+        }
+
         /// `entry_key -> content_hash` of every post and skipped entry of a feed.
         async fn q_known_entries<'e, E: sqlx::Executor<'e, Database = $db>>(
             e: E,
