@@ -517,7 +517,7 @@ async fn only_the_holder_of_the_publish_lease_commits() {
     let store = feedsmith::store::sqlite::SqliteStore::open(&url, 2)
         .await
         .unwrap();
-    use feedsmith::store::Store;
+    use feedsmith::store::{Store, StoreWrites};
     let ttl = Duration::from_secs(600);
     assert!(store
         .acquire_lease("publish", "replica-b", ttl)

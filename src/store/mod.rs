@@ -704,16 +704,13 @@ pub struct PostFilter {
     pub before: Option<(DateTime<Utc>, i64)>,
 }
 
-/// The storage contract. Every method is one unit of work; `save_poll` is one transaction so a
-/// failure half-way stores nothing of that feed and loses nothing else.
+/// The reads: the same SQL over a pool on both backends, written once (`shared_reads!` in
+/// src/store/queries.rs). Why a trait of its own: the backends differ in how they write (the
+/// SQLite group writer, PostgreSQL's pool), never in how they read, so only [`Store`] is
+/// implemented twice. Bring it into scope (`use crate::store::StoreReads`) to call a read on a
+/// `dyn Store`.
 #[async_trait]
-pub trait Store: Send + Sync {
-    /// Apply the embedded migrations (idempotent).
-    /// Apply the embedded migrations that are not applied yet; returns how many were.
-    async fn migrate(&self) -> Result<usize, StoreError>;
-    /// Insert or update the configured feeds (by URL) and return their records, in input order.
-    /// A feed whose configuration changed is no longer `gone` and is due at once.
-    async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRecord>, StoreError>;
+pub trait StoreReads: Send + Sync {
     /// All stored feeds with their state.
     async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError>;
     /// One stored feed's state, by id (`fetch` watching a feed another process is polling).
@@ -721,6 +718,54 @@ pub trait Store: Send + Sync {
     /// `entry_key -> content_hash` of every post and remembered skipped entry of a feed, so the
     /// pipeline can leave unchanged entries alone without normalizing them again.
     async fn known_entries(&self, feed_id: i64) -> Result<HashMap<String, String>, StoreError>;
+    /// Every stored post of one feed, in no particular order (`reprocess`). Why not
+    /// `list_posts` with a feed filter: its newest-first order made SQLite walk the whole
+    /// posts table by date for each feed (50 feeds of 1000 posts: 50 scans of 50 000 rows).
+    async fn feed_posts(&self, feed_id: i64) -> Result<Vec<StoredPost>, StoreError>;
+    /// Cached articles (full content) by URL.
+    async fn get_articles(
+        &self,
+        urls: &[String],
+    ) -> Result<HashMap<String, ArticleRecord>, StoreError>;
+    /// Every queued article job, oldest first.
+    async fn queued_articles(&self) -> Result<Vec<QueuedArticle>, StoreError>;
+    /// Cached language-model results (the validated JSON answers) for `model`, by content hash
+    /// (`[enrich] endpoint`, src/enrich/llm.rs): `content_hash -> result`.
+    async fn get_enrichments(
+        &self,
+        model: &str,
+        content_hashes: &[String],
+    ) -> Result<HashMap<String, String>, StoreError>;
+    /// By numeric id, canonical URL, or stored path (`_<collection>/<date>-<slug>.md`, as
+    /// `posts list` prints it).
+    async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError>;
+    /// The stored pauses still in force at `now`.
+    async fn host_pauses(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError>;
+    /// Every stored host, by name (`hosts list`, `/api/hosts`).
+    async fn list_hosts(&self) -> Result<Vec<hosts::HostRecord>, StoreError>;
+    /// Every stored parsed entry of a feed.
+    async fn parsed_entries(&self, feed_id: i64) -> Result<Vec<StoredEntry>, StoreError>;
+    /// Every remembered skipped entry of a feed, with its reason.
+    async fn skipped_entries(&self, feed_id: i64) -> Result<Vec<SkippedEntry>, StoreError>;
+    /// True when the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The storage contract. Every method is one unit of work; `save_poll` is one transaction so a
+/// failure half-way stores nothing of that feed and loses nothing else. The methods here are
+/// the ones each backend writes its own way: migrations, feed sync, claims and leases of feeds,
+/// the poll's (group) commit.
+#[async_trait]
+pub trait Store: StoreReads + StoreWrites {
+    /// Apply the embedded migrations (idempotent).
+    /// Apply the embedded migrations that are not applied yet; returns how many were.
+    async fn migrate(&self) -> Result<usize, StoreError>;
+    /// Insert or update the configured feeds (by URL) and return their records, in input order.
+    /// A feed whose configuration changed is no longer `gone` and is due at once.
+    async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRecord>, StoreError>;
     /// Store a poll's posts and the feed's new state atomically. The batch is taken by value:
     /// with [`Keep::Posts`] its new and updated posts come back as stored (no read-back, no
     /// copy), otherwise it is dropped once stored.
@@ -733,20 +778,6 @@ pub trait Store: Send + Sync {
         keep: Keep,
     ) -> Result<SavedPoll, StoreError>;
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError>;
-    /// Every stored post of one feed, in no particular order (`reprocess`). Why not
-    /// `list_posts` with a feed filter: its newest-first order made SQLite walk the whole
-    /// posts table by date for each feed (50 feeds of 1000 posts: 50 scans of 50 000 rows).
-    async fn feed_posts(&self, feed_id: i64) -> Result<Vec<StoredPost>, StoreError>;
-    /// Store posts and skipped entries of a feed without touching its poll state (the article
-    /// step updates posts after the poll that found them). With `withdraw`, a stored post of a
-    /// skipped entry is deleted first (a Reddit post removed after it was published).
-    async fn save_entries(
-        &self,
-        feed_id: i64,
-        posts: &[Post],
-        skipped: &[SkippedEntry],
-        withdraw: bool,
-    ) -> Result<SaveReport, StoreError>;
     /// Store a new `content_hash` for posts of a feed whose stored form is otherwise what
     /// normalization gives again (`reprocess` after a change that does not touch them), as
     /// `(entry_key, content_hash)`; `updated_at` and a `post.updated` event each, as an update
@@ -757,34 +788,6 @@ pub trait Store: Send + Sync {
         feed_id: i64,
         hashes: &[(String, String)],
     ) -> Result<usize, StoreError>;
-    /// Cached articles (full content) by URL.
-    async fn get_articles(
-        &self,
-        urls: &[String],
-    ) -> Result<HashMap<String, ArticleRecord>, StoreError>;
-    /// Insert or replace the cached article of `record.url`.
-    async fn put_article(&self, record: &ArticleRecord) -> Result<(), StoreError>;
-    /// Keep article jobs in the queue (`article_jobs`): a later job for the same page replaces
-    /// the entry it carries.
-    async fn queue_articles(&self, jobs: &[QueuedArticle]) -> Result<(), StoreError>;
-    /// Every queued article job, oldest first.
-    async fn queued_articles(&self) -> Result<Vec<QueuedArticle>, StoreError>;
-    /// Take a job off the queue (its page was applied, or given up).
-    async fn dequeue_article(&self, url: &str) -> Result<(), StoreError>;
-    /// Cached language-model results (the validated JSON answers) for `model`, by content hash
-    /// (`[enrich] endpoint`, src/enrich/llm.rs): `content_hash -> result`.
-    async fn get_enrichments(
-        &self,
-        model: &str,
-        content_hashes: &[String],
-    ) -> Result<HashMap<String, String>, StoreError>;
-    /// Insert or replace the cached model result of `content_hash` for `model`.
-    async fn put_enrichment(
-        &self,
-        content_hash: &str,
-        model: &str,
-        result: &str,
-    ) -> Result<(), StoreError>;
     /// Claim the feeds among `urls` that are due for the tick at `tick_at`: not gone, due by
     /// `now + slack`, not polled since `tick_at` (so no feed is polled twice per cycle, whichever
     /// replica ticks first), and not leased by anyone else. The claimant holds a lease until
@@ -804,9 +807,6 @@ pub trait Store: Send + Sync {
         owner: &str,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// By numeric id, canonical URL, or stored path (`_<collection>/<date>-<slug>.md`, as
-    /// `posts list` prints it).
-    async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError>;
     /// The posts that can still be read from a damaged database, one row at a time, newest
     /// first, and how many rows could not be read. For read commands on a file with damaged
     /// pages: what is intact is shown instead of nothing. The default (PostgreSQL) has no such
@@ -824,6 +824,43 @@ pub trait Store: Send + Sync {
     async fn check_writable(&self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// The outbox: events and webhook deliveries (src/store/outbox.rs).
+    fn outbox(&self) -> &dyn outbox::Outbox;
+    /// Close every connection once the writes in progress are done, at the end of `fetch` and
+    /// of `run`. For SQLite this leaves the whole database in its file: the last connection to
+    /// close checkpoints the WAL and removes it. Later calls would reopen or fail; none are made.
+    async fn close(&self);
+}
+
+/// The writes whose statements are the same on both backends, written once (`shared_writes!`
+/// in src/store/queries.rs); each backend says only how a write reaches its database (SQLite's
+/// one writing connection, PostgreSQL's pool).
+#[async_trait]
+pub trait StoreWrites: Send + Sync {
+    /// Store posts and skipped entries of a feed without touching its poll state (the article
+    /// step updates posts after the poll that found them). With `withdraw`, a stored post of a
+    /// skipped entry is deleted first (a Reddit post removed after it was published).
+    async fn save_entries(
+        &self,
+        feed_id: i64,
+        posts: &[Post],
+        skipped: &[SkippedEntry],
+        withdraw: bool,
+    ) -> Result<SaveReport, StoreError>;
+    /// Insert or replace the cached article of `record.url`.
+    async fn put_article(&self, record: &ArticleRecord) -> Result<(), StoreError>;
+    /// Keep article jobs in the queue (`article_jobs`): a later job for the same page replaces
+    /// the entry it carries.
+    async fn queue_articles(&self, jobs: &[QueuedArticle]) -> Result<(), StoreError>;
+    /// Take a job off the queue (its page was applied, or given up).
+    async fn dequeue_article(&self, url: &str) -> Result<(), StoreError>;
+    /// Insert or replace the cached model result of `content_hash` for `model`.
+    async fn put_enrichment(
+        &self,
+        content_hash: &str,
+        model: &str,
+        result: &str,
+    ) -> Result<(), StoreError>;
     /// Reserve the next request start at `host` paced at `interval`/`burst`, atomically across
     /// processes ([`hosts`]). Returns when it may start and the stored pause, if one is in
     /// force (then nothing is reserved).
@@ -842,13 +879,6 @@ pub trait Store: Send + Sync {
         status: u16,
         reason: &str,
     ) -> Result<(), StoreError>;
-    /// The stored pauses still in force at `now`.
-    async fn host_pauses(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError>;
-    /// Every stored host, by name (`hosts list`, `/api/hosts`).
-    async fn list_hosts(&self) -> Result<Vec<hosts::HostRecord>, StoreError>;
     /// Take or extend the named lease for `owner` for `ttl` on the database's clock: true when
     /// `owner` holds it afterwards (it was free, expired, or already `owner`'s). For work one
     /// replica at a time may do, such as committing into the site's git repository (`publish`).
@@ -867,18 +897,6 @@ pub trait Store: Send + Sync {
         feed_id: i64,
         entries: &[StoredEntry],
     ) -> Result<(), StoreError>;
-    /// Every stored parsed entry of a feed.
-    async fn parsed_entries(&self, feed_id: i64) -> Result<Vec<StoredEntry>, StoreError>;
-    /// Every remembered skipped entry of a feed, with its reason.
-    async fn skipped_entries(&self, feed_id: i64) -> Result<Vec<SkippedEntry>, StoreError>;
-    /// True when the database answers (for `/readyz`).
-    async fn ping(&self) -> Result<(), StoreError>;
-    /// The outbox: events and webhook deliveries (src/store/outbox.rs).
-    fn outbox(&self) -> &dyn outbox::Outbox;
-    /// Close every connection once the writes in progress are done, at the end of `fetch` and
-    /// of `run`. For SQLite this leaves the whole database in its file: the last connection to
-    /// close checkpoints the WAL and removes it. Later calls would reopen or fail; none are made.
-    async fn close(&self);
 }
 
 /// Hash of a feed's configuration: when it changes, a gone feed gets another chance.

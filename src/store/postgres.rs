@@ -59,6 +59,29 @@ fn lease_secs(ttl: Duration) -> f64 {
 const FEED_UPDATED_AT: &str = "now()";
 const BIND_UPDATED_AT: bool = false;
 
+/// `$body` in a transaction from the pool, committed; its value or the error. For the writes
+/// both backends share (`shared_writes!`).
+macro_rules! in_write_tx {
+    ($store:expr, $tx:ident => $body:expr) => {{
+        let result = async {
+            let mut $tx = $store.pool.begin().await?;
+            let value = $body;
+            $tx.commit().await?;
+            Ok::<_, StoreError>(value)
+        }
+        .await;
+        result
+    }};
+}
+
+/// `$body`, one statement on the pool `$conn`.
+macro_rules! on_writer {
+    ($store:expr, $conn:ident => $body:expr) => {{
+        let $conn = &$store.pool;
+        $body
+    }};
+}
+
 /// A write transaction from the pool.
 macro_rules! write_tx {
     ($store:expr, $tx:ident) => {
@@ -80,6 +103,11 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// A read's error as it is: the URL may carry a password, so it is not added.
+    fn read_error(&self, e: StoreError) -> StoreError {
+        e
+    }
+
     pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open {
             url: redact(url),
@@ -152,6 +180,8 @@ super::row_mappers!(PgRow);
 super::post_inserts!(sqlx::Postgres);
 super::posts::post_rules!(sqlx::Postgres);
 super::queries::shared_queries!(sqlx::Postgres);
+super::queries::shared_reads!(PgStore);
+super::queries::shared_writes!(PgStore);
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
@@ -247,25 +277,6 @@ impl Store for PgStore {
         Ok(out)
     }
 
-    async fn feed(&self, id: i64) -> Result<Option<FeedRecord>, StoreError> {
-        q_feed(&self.pool, id).await
-    }
-
-    async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {FEED_COLUMNS} FROM feeds f ORDER BY f.name, f.url"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| feed_from_row(r).map_err(StoreError::from))
-            .collect()
-    }
-
-    async fn known_entries(&self, feed_id: i64) -> Result<HashMap<String, String>, StoreError> {
-        q_known_entries(&self.pool, feed_id).await
-    }
-
     async fn save_poll(
         &self,
         feed_id: i64,
@@ -281,22 +292,6 @@ impl Store for PgStore {
         q_update_feed_state(&mut tx, feed_id, poll).await?;
         tx.commit().await?;
         Ok(saved.into_poll(feed_id, posts))
-    }
-
-    async fn save_entries(
-        &self,
-        feed_id: i64,
-        posts: &[Post],
-        skipped: &[SkippedEntry],
-        withdraw: bool,
-    ) -> Result<SaveReport, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if withdraw {
-            withdraw_posts(&mut tx, feed_id, skipped).await?;
-        }
-        let saved = save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now(), false).await?;
-        tx.commit().await?;
-        Ok(saved.report)
     }
 
     async fn rehash_posts(
@@ -322,58 +317,6 @@ impl Store for PgStore {
         outbox::post_events(&mut tx, EventKind::PostUpdated, feed_id, &keys).await?;
         tx.commit().await?;
         Ok(done.rows_affected() as usize)
-    }
-
-    async fn get_articles(
-        &self,
-        urls: &[String],
-    ) -> Result<HashMap<String, ArticleRecord>, StoreError> {
-        q_get_articles(&self.pool, urls).await
-    }
-
-    async fn queue_articles(&self, jobs: &[super::QueuedArticle]) -> Result<(), StoreError> {
-        if jobs.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        for j in jobs {
-            q_queue_article(&mut *tx, j).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn queued_articles(&self) -> Result<Vec<super::QueuedArticle>, StoreError> {
-        q_queued_articles(&self.pool).await
-    }
-
-    async fn dequeue_article(&self, url: &str) -> Result<(), StoreError> {
-        q_dequeue_article(&self.pool, url).await
-    }
-
-    async fn put_article(&self, r: &ArticleRecord) -> Result<(), StoreError> {
-        q_put_article(&self.pool, r).await
-    }
-
-    async fn get_enrichments(
-        &self,
-        model: &str,
-        content_hashes: &[String],
-    ) -> Result<HashMap<String, String>, StoreError> {
-        q_get_enrichments(&self.pool, model, content_hashes).await
-    }
-
-    async fn put_enrichment(
-        &self,
-        content_hash: &str,
-        model: &str,
-        result: &str,
-    ) -> Result<(), StoreError> {
-        q_put_enrichment(&self.pool, content_hash, model, result).await
-    }
-
-    async fn feed_posts(&self, feed_id: i64) -> Result<Vec<StoredPost>, StoreError> {
-        q_feed_posts(&self.pool, feed_id).await
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
@@ -454,91 +397,8 @@ impl Store for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError> {
-        q_find_post(&self.pool, id_or_url).await
-    }
-
-    async fn reserve_host(
-        &self,
-        host: &str,
-        interval: Duration,
-        burst: u32,
-        now: DateTime<Utc>,
-    ) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let reserved = q_reserve_host(&mut tx, host, interval, burst, now).await?;
-        tx.commit().await?;
-        Ok(reserved)
-    }
-
-    async fn pause_host(
-        &self,
-        host: &str,
-        until: DateTime<Utc>,
-        status: u16,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        q_pause_host(&mut tx, host, until, status, reason).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn host_pauses(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
-        q_host_pauses(&self.pool, now).await
-    }
-
-    async fn list_hosts(&self) -> Result<Vec<super::hosts::HostRecord>, StoreError> {
-        q_list_hosts(&self.pool).await
-    }
-
-    async fn acquire_lease(
-        &self,
-        name: &str,
-        owner: &str,
-        ttl: std::time::Duration,
-    ) -> Result<bool, StoreError> {
-        q_acquire_lease(&self.pool, name, owner, ttl).await
-    }
-
-    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
-        q_release_lease(&self.pool, name, owner).await
-    }
-
     fn outbox(&self) -> &dyn super::outbox::Outbox {
         self
-    }
-
-    async fn save_parsed_entries(
-        &self,
-        feed_id: i64,
-        entries: &[super::StoredEntry],
-    ) -> Result<(), StoreError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        for e in entries {
-            q_save_parsed_entry(&mut *tx, feed_id, e).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn parsed_entries(&self, feed_id: i64) -> Result<Vec<super::StoredEntry>, StoreError> {
-        q_parsed_entries(&self.pool, feed_id).await
-    }
-
-    async fn skipped_entries(&self, feed_id: i64) -> Result<Vec<SkippedEntry>, StoreError> {
-        q_skipped_entries(&self.pool, feed_id).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
     }
 
     async fn close(&self) {

@@ -499,3 +499,209 @@ macro_rules! shared_queries {
     };
 }
 pub(crate) use shared_queries;
+
+/// [`StoreReads`](crate::store::StoreReads) for a backend, written once: each read is one
+/// shared query over the backend's reading pool (`self.pool`), its error passed through the
+/// backend's `read_error` (SQLite names the file; PostgreSQL's URL may hold a password, so its
+/// errors stay as they are). Expanded in the backend's module, after `shared_queries!`.
+macro_rules! shared_reads {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl crate::store::StoreReads for $store {
+            async fn feed(&self, id: i64) -> Result<Option<FeedRecord>, StoreError> {
+                q_feed(&self.pool, id).await.map_err(|e| self.read_error(e))
+            }
+
+            async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
+                let sql = format!("SELECT {FEED_COLUMNS} FROM feeds f ORDER BY f.name, f.url");
+                let rows = sqlx::query(&sql).fetch_all(&self.pool).await;
+                let rows = rows.map_err(|e| self.read_error(e.into()))?;
+                rows.iter()
+                    .map(|r| feed_from_row(r).map_err(StoreError::from))
+                    .collect()
+            }
+
+            async fn known_entries(
+                &self,
+                feed_id: i64,
+            ) -> Result<HashMap<String, String>, StoreError> {
+                let known = q_known_entries(&self.pool, feed_id).await;
+                known.map_err(|e| self.read_error(e))
+            }
+
+            async fn feed_posts(&self, feed_id: i64) -> Result<Vec<StoredPost>, StoreError> {
+                let posts = q_feed_posts(&self.pool, feed_id).await;
+                posts.map_err(|e| self.read_error(e))
+            }
+
+            async fn get_articles(
+                &self,
+                urls: &[String],
+            ) -> Result<HashMap<String, ArticleRecord>, StoreError> {
+                let articles = q_get_articles(&self.pool, urls).await;
+                articles.map_err(|e| self.read_error(e))
+            }
+
+            async fn queued_articles(
+                &self,
+            ) -> Result<Vec<crate::store::QueuedArticle>, StoreError> {
+                let jobs = q_queued_articles(&self.pool).await;
+                jobs.map_err(|e| self.read_error(e))
+            }
+
+            async fn get_enrichments(
+                &self,
+                model: &str,
+                content_hashes: &[String],
+            ) -> Result<HashMap<String, String>, StoreError> {
+                let cached = q_get_enrichments(&self.pool, model, content_hashes).await;
+                cached.map_err(|e| self.read_error(e))
+            }
+
+            async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError> {
+                let post = q_find_post(&self.pool, id_or_url).await;
+                post.map_err(|e| self.read_error(e))
+            }
+
+            async fn host_pauses(
+                &self,
+                now: DateTime<Utc>,
+            ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+                let pauses = q_host_pauses(&self.pool, now).await;
+                pauses.map_err(|e| self.read_error(e))
+            }
+
+            async fn list_hosts(&self) -> Result<Vec<crate::store::hosts::HostRecord>, StoreError> {
+                q_list_hosts(&self.pool)
+                    .await
+                    .map_err(|e| self.read_error(e))
+            }
+
+            async fn parsed_entries(
+                &self,
+                feed_id: i64,
+            ) -> Result<Vec<crate::store::StoredEntry>, StoreError> {
+                let entries = q_parsed_entries(&self.pool, feed_id).await;
+                entries.map_err(|e| self.read_error(e))
+            }
+
+            async fn skipped_entries(&self, feed_id: i64) -> Result<Vec<SkippedEntry>, StoreError> {
+                let skipped = q_skipped_entries(&self.pool, feed_id).await;
+                skipped.map_err(|e| self.read_error(e))
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                let pong = sqlx::query("SELECT 1").execute(&self.pool).await;
+                pong.map(|_| ()).map_err(|e| self.read_error(e.into()))
+            }
+        }
+    };
+}
+pub(crate) use shared_reads;
+
+/// [`StoreWrites`](crate::store::StoreWrites) for a backend, written once: each write is the
+/// shared statements inside the backend's `in_write_tx!` (SQLite: `BEGIN IMMEDIATE` on the one
+/// writing connection; PostgreSQL: a pooled transaction) or `on_writer!` (one statement).
+/// Expanded in the backend's module, after `shared_queries!` and `post_rules!`.
+macro_rules! shared_writes {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl crate::store::StoreWrites for $store {
+            async fn save_entries(
+                &self,
+                feed_id: i64,
+                posts: &[Post],
+                skipped: &[SkippedEntry],
+                withdraw: bool,
+            ) -> Result<SaveReport, StoreError> {
+                let saved = in_write_tx!(self, tx => {
+                    if withdraw {
+                        withdraw_posts(&mut tx, feed_id, skipped).await?;
+                    }
+                    save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now(), false).await?
+                })?;
+                Ok(saved.report)
+            }
+
+            async fn put_article(&self, record: &ArticleRecord) -> Result<(), StoreError> {
+                on_writer!(self, conn => q_put_article(conn, record).await)
+            }
+
+            async fn queue_articles(
+                &self,
+                jobs: &[crate::store::QueuedArticle],
+            ) -> Result<(), StoreError> {
+                if jobs.is_empty() {
+                    return Ok(());
+                }
+                in_write_tx!(self, tx => {
+                    for job in jobs {
+                        q_queue_article(&mut *tx, job).await?;
+                    }
+                })
+            }
+
+            async fn dequeue_article(&self, url: &str) -> Result<(), StoreError> {
+                on_writer!(self, conn => q_dequeue_article(conn, url).await)
+            }
+
+            async fn put_enrichment(
+                &self,
+                content_hash: &str,
+                model: &str,
+                result: &str,
+            ) -> Result<(), StoreError> {
+                on_writer!(self, conn => q_put_enrichment(conn, content_hash, model, result).await)
+            }
+
+            async fn reserve_host(
+                &self,
+                host: &str,
+                interval: Duration,
+                burst: u32,
+                now: DateTime<Utc>,
+            ) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), StoreError> {
+                in_write_tx!(self, tx => q_reserve_host(&mut tx, host, interval, burst, now).await?)
+            }
+
+            async fn pause_host(
+                &self,
+                host: &str,
+                until: DateTime<Utc>,
+                status: u16,
+                reason: &str,
+            ) -> Result<(), StoreError> {
+                in_write_tx!(self, tx => q_pause_host(&mut tx, host, until, status, reason).await?)
+            }
+
+            async fn acquire_lease(
+                &self,
+                name: &str,
+                owner: &str,
+                ttl: Duration,
+            ) -> Result<bool, StoreError> {
+                on_writer!(self, conn => q_acquire_lease(conn, name, owner, ttl).await)
+            }
+
+            async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+                on_writer!(self, conn => q_release_lease(conn, name, owner).await)
+            }
+
+            async fn save_parsed_entries(
+                &self,
+                feed_id: i64,
+                entries: &[crate::store::StoredEntry],
+            ) -> Result<(), StoreError> {
+                if entries.is_empty() {
+                    return Ok(());
+                }
+                in_write_tx!(self, tx => {
+                    for entry in entries {
+                        q_save_parsed_entry(&mut *tx, feed_id, entry).await?;
+                    }
+                })
+            }
+        }
+    };
+}
+pub(crate) use shared_writes;

@@ -49,6 +49,11 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// A read's error named by the file, told apart by cause ([`StoreError::at`]).
+    fn read_error(&self, e: StoreError) -> StoreError {
+        e.at(&self.url)
+    }
+
     pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open {
             url: url.to_string(),
@@ -222,6 +227,36 @@ fn lease_secs(ttl: Duration) -> i64 {
 const FEED_UPDATED_AT: &str = "$15";
 const BIND_UPDATED_AT: bool = true;
 
+/// `$body` in a write transaction on the one writing connection, committed; its value, or the
+/// error, after which the connection is replaced ([`Writer::check`]). For the writes both
+/// backends share (`shared_writes!`).
+macro_rules! in_write_tx {
+    ($store:expr, $tx:ident => $body:expr) => {{
+        let mut writer = $store.writer.lock().await;
+        let result = async {
+            let mut $tx = begin_immediate(writer.conn().await?).await?;
+            let value = $body;
+            $tx.commit().await?;
+            Ok::<_, StoreError>(value)
+        }
+        .await;
+        writer.check(result)
+    }};
+}
+
+/// `$body`, one statement on the writing connection `$conn`, checked as [`in_write_tx`] is.
+macro_rules! on_writer {
+    ($store:expr, $conn:ident => $body:expr) => {{
+        let mut writer = $store.writer.lock().await;
+        let result = async {
+            let $conn = writer.conn().await?;
+            $body
+        }
+        .await;
+        writer.check(result)
+    }};
+}
+
 /// A write transaction on the one writing connection.
 macro_rules! write_tx {
     ($store:expr, $tx:ident) => {
@@ -249,6 +284,8 @@ super::row_mappers!(SqliteRow);
 super::post_inserts!(sqlx::Sqlite);
 super::posts::post_rules!(sqlx::Sqlite);
 super::queries::shared_queries!(sqlx::Sqlite);
+super::queries::shared_reads!(SqliteStore);
+super::queries::shared_writes!(SqliteStore);
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
@@ -428,26 +465,6 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn feed(&self, id: i64) -> Result<Option<FeedRecord>, StoreError> {
-        q_feed(&self.pool, id).await
-    }
-
-    async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {FEED_COLUMNS} FROM feeds f ORDER BY f.name, f.url"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| StoreError::from(e).at(&self.url))?;
-        rows.iter()
-            .map(|r| feed_from_row(r).map_err(StoreError::from))
-            .collect()
-    }
-
-    async fn known_entries(&self, feed_id: i64) -> Result<HashMap<String, String>, StoreError> {
-        q_known_entries(&self.pool, feed_id).await
-    }
-
     async fn save_poll(
         &self,
         feed_id: i64,
@@ -488,23 +505,6 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn save_entries(
-        &self,
-        feed_id: i64,
-        posts: &[Post],
-        skipped: &[SkippedEntry],
-        withdraw: bool,
-    ) -> Result<SaveReport, StoreError> {
-        let mut writer = self.writer.lock().await;
-        let mut tx = begin_immediate(writer.conn().await?).await?;
-        if withdraw {
-            withdraw_posts(&mut tx, feed_id, skipped).await?;
-        }
-        let saved = save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now(), false).await?;
-        tx.commit().await?;
-        Ok(saved.report)
-    }
-
     async fn rehash_posts(
         &self,
         feed_id: i64,
@@ -539,66 +539,6 @@ impl Store for SqliteStore {
         }
         .await;
         writer.check(result)
-    }
-
-    async fn get_articles(
-        &self,
-        urls: &[String],
-    ) -> Result<HashMap<String, ArticleRecord>, StoreError> {
-        q_get_articles(&self.pool, urls).await
-    }
-
-    async fn queue_articles(&self, jobs: &[super::QueuedArticle]) -> Result<(), StoreError> {
-        if jobs.is_empty() {
-            return Ok(());
-        }
-        let mut writer = self.writer.lock().await;
-        let mut tx = begin_immediate(writer.conn().await?).await?;
-        for j in jobs {
-            q_queue_article(&mut *tx, j).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn queued_articles(&self) -> Result<Vec<super::QueuedArticle>, StoreError> {
-        q_queued_articles(&self.pool).await
-    }
-
-    async fn dequeue_article(&self, url: &str) -> Result<(), StoreError> {
-        let mut writer = self.writer.lock().await;
-        q_dequeue_article(writer.conn().await?, url).await
-    }
-
-    async fn put_article(&self, r: &ArticleRecord) -> Result<(), StoreError> {
-        let mut writer = self.writer.lock().await;
-        let result = q_put_article(writer.conn().await?, r).await;
-        writer.check(result)
-    }
-
-    async fn get_enrichments(
-        &self,
-        model: &str,
-        content_hashes: &[String],
-    ) -> Result<HashMap<String, String>, StoreError> {
-        q_get_enrichments(&self.pool, model, content_hashes).await
-    }
-
-    async fn put_enrichment(
-        &self,
-        content_hash: &str,
-        model: &str,
-        result: &str,
-    ) -> Result<(), StoreError> {
-        let mut writer = self.writer.lock().await;
-        let result = q_put_enrichment(writer.conn().await?, content_hash, model, result).await;
-        writer.check(result)
-    }
-
-    async fn feed_posts(&self, feed_id: i64) -> Result<Vec<StoredPost>, StoreError> {
-        q_feed_posts(&self.pool, feed_id)
-            .await
-            .map_err(|e| e.at(&self.url))
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
@@ -741,10 +681,6 @@ impl Store for SqliteStore {
             .map(|d| d.rows_affected() == 1)
     }
 
-    async fn find_post(&self, id_or_url: &str) -> Result<Option<StoredPost>, StoreError> {
-        q_find_post(&self.pool, id_or_url).await
-    }
-
     /// A real write, rolled back: SQLite reports a read-only file (or directory, for the WAL)
     /// only when a page is about to change, not at `BEGIN`.
     async fn check_writable(&self) -> Result<(), StoreError> {
@@ -761,92 +697,8 @@ impl Store for SqliteStore {
         writer.check(result)
     }
 
-    async fn reserve_host(
-        &self,
-        host: &str,
-        interval: Duration,
-        burst: u32,
-        now: DateTime<Utc>,
-    ) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), StoreError> {
-        write_tx!(self, tx);
-        let reserved = q_reserve_host(&mut tx, host, interval, burst, now).await?;
-        tx.commit().await?;
-        Ok(reserved)
-    }
-
-    async fn pause_host(
-        &self,
-        host: &str,
-        until: DateTime<Utc>,
-        status: u16,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        write_tx!(self, tx);
-        q_pause_host(&mut tx, host, until, status, reason).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn host_pauses(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
-        q_host_pauses(&self.pool, now).await
-    }
-
-    async fn list_hosts(&self) -> Result<Vec<super::hosts::HostRecord>, StoreError> {
-        q_list_hosts(&self.pool).await
-    }
-
-    async fn acquire_lease(
-        &self,
-        name: &str,
-        owner: &str,
-        ttl: std::time::Duration,
-    ) -> Result<bool, StoreError> {
-        let mut writer = self.writer.lock().await;
-        let held = q_acquire_lease(writer.conn().await?, name, owner, ttl).await;
-        writer.check(held)
-    }
-
-    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
-        let mut writer = self.writer.lock().await;
-        let done = q_release_lease(writer.conn().await?, name, owner).await;
-        writer.check(done)
-    }
-
     fn outbox(&self) -> &dyn super::outbox::Outbox {
         self
-    }
-
-    async fn save_parsed_entries(
-        &self,
-        feed_id: i64,
-        entries: &[super::StoredEntry],
-    ) -> Result<(), StoreError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let mut writer = self.writer.lock().await;
-        let mut tx = begin_immediate(writer.conn().await?).await?;
-        for e in entries {
-            q_save_parsed_entry(&mut *tx, feed_id, e).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn parsed_entries(&self, feed_id: i64) -> Result<Vec<super::StoredEntry>, StoreError> {
-        q_parsed_entries(&self.pool, feed_id).await
-    }
-
-    async fn skipped_entries(&self, feed_id: i64) -> Result<Vec<SkippedEntry>, StoreError> {
-        q_skipped_entries(&self.pool, feed_id).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
     }
 
     async fn close(&self) {
@@ -916,6 +768,7 @@ fn stored_feed_record(r: StoredFeedRow) -> Option<(Option<String>, FeedRecord)> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoreReads;
 
     fn post(i: usize) -> Post {
         Post {
