@@ -1,5 +1,5 @@
 //! `feedsmith inspect URL|FILE`: what would this feed produce? Fetches or reads one document,
-//! then runs the poll's own stages on it ([`crate::pipeline::poll_document`]) against an empty
+//! then runs the poll's own stages on it ([`crate::pipeline::poll`] with [`Source::Read`]) against an empty
 //! scratch store, so its posts are those a first `fetch` would store; prints them, stores
 //! nothing of the user's.
 
@@ -20,6 +20,7 @@ use crate::normalize::{
     build_tags, build_tags_with, entry_key, explain_tags, permalink, post_path, render_post,
 };
 use crate::pipeline::document::Document;
+use crate::pipeline::Source;
 use crate::redact::RedactedUrl;
 use crate::store::FeedRecord;
 
@@ -90,7 +91,7 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<Exit, Command
     // The poll's own stages from here (cached articles, normalization on the blocking pool,
     // removed posts taken out), against the empty scratch store: nothing is known, so every
     // entry is normalized, and nothing is stored.
-    let polled = crate::pipeline::poll_document(app, &feed, &record, doc, true)
+    let polled = crate::pipeline::poll(app, &feed, &record, Source::Read(doc))
         .await
         .map_err(|e| CommandError::Runtime(format!("{source}: {e}")))?;
     if let Some(e) = &polled.poll.error {
@@ -101,7 +102,6 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<Exit, Command
             "{source}: the poll kept no document"
         )));
     };
-    let batch = &polled;
     let enrich = settings.enrich.enrichment.clone();
     let render = render_options(&settings);
     let entries: HashMap<String, &ParsedEntry> = parsed
@@ -139,7 +139,7 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<Exit, Command
     };
 
     if args.json {
-        let items: Vec<serde_json::Value> = batch
+        let items: Vec<serde_json::Value> = polled
             .posts
             .iter()
             .map(|p| {
@@ -167,7 +167,7 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<Exit, Command
                         // The document's tolerant repairs (`truncated`): why an entry may be
                         // missing, and that the feed's publisher has something to fix.
                         e["repaired"] = json!(parsed.repairs);
-                        e["rules"] = json!(batch.rule_trace.get(&p.entry_key));
+                        e["rules"] = json!(polled.rule_trace.get(&p.entry_key));
                         obj.insert("explain".into(), e);
                     }
                 }
@@ -182,7 +182,7 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<Exit, Command
             crate::outln!("repaired: {}", parsed.repairs.join(", "))?;
             crate::outln!()?;
         }
-        for p in &batch.posts {
+        for p in &polled.posts {
             crate::outln!("==> {} <==", post_path(p))?;
             crate::outln!("title: {}", p.title)?;
             let date = crate::normalize::format_date(&p.date);
@@ -203,27 +203,27 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<Exit, Command
             }
             crate::outln!(
                 "rules: {}",
-                matched_rules_text(batch.rule_trace.get(&p.entry_key))
+                matched_rules_text(polled.rule_trace.get(&p.entry_key))
             )?;
             crate::outln!()?;
         }
-        for s in &batch.skipped {
+        for s in &polled.skipped {
             crate::outln!("==> skipped: {} <==", s.entry_key)?;
             crate::outln!("reason: {}", s.reason)?;
             crate::outln!(
                 "rules: {}",
-                matched_rules_text(batch.rule_trace.get(&s.entry_key))
+                matched_rules_text(polled.rule_trace.get(&s.entry_key))
             )?;
             crate::outln!()?;
         }
     } else {
-        for p in &batch.posts {
+        for p in &polled.posts {
             crate::outln!("==> {} <==", post_path(p))?;
             crate::out!("{}", render_post(p, &render))?;
             crate::outln!()?;
         }
     }
-    for s in &batch.skipped {
+    for s in &polled.skipped {
         eprintln!("skipped entry {}: {}", s.entry_key, s.reason);
     }
     eprintln!(
@@ -231,8 +231,8 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<Exit, Command
         source,
         parsed.format,
         parsed.entries.len(),
-        batch.posts.len(),
-        batch.skipped.len()
+        polled.posts.len(),
+        polled.skipped.len()
     );
     Ok(Exit::Ok)
 }

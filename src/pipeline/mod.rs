@@ -3,7 +3,7 @@
 //! [`record`] stores it. [`refresh`] is the two in a row, and [`refresh_leased`] holds the feed's
 //! lease around them: `run` and `fetch` both poll through it, so neither has its own pipeline
 //! and a `fetch` beside a daemon never polls a feed the daemon is polling. `inspect` runs
-//! [`poll_document`] (every stage after the fetch, but the model step) against a scratch store.
+//! [`poll`] on a document it read ([`Source::Read`]: no model step) against a scratch store.
 //!
 //! A feed's failure (network, HTTP status, unparsable document) is *data*: it is recorded on the
 //! feed and returned in the report, never propagated, so one broken feed cannot stop the others.
@@ -29,7 +29,7 @@ use crate::store::{FeedRecord, Outcome, PollRecord, SaveReport, StoreError};
 pub use articles::{extractor_for, pages_wanted, resume as resume_articles, substitute};
 use batch::newest;
 pub use batch::{build_batch, Batch};
-pub use poll::{poll, poll_document, Polled};
+pub use poll::{poll, Polled, Source};
 pub use record::record;
 
 /// What one refresh did, for summaries, logs and (later) metrics.
@@ -150,7 +150,7 @@ pub async fn refresh(
 ) -> Result<FeedReport, StoreError> {
     let span = tracing::info_span!("poll", feed = %feed.name, url = %RedactedUrl::new(&feed.url));
     let result = async {
-        let polled = poll(app, feed, record).await?;
+        let polled = poll(app, feed, record, Source::Fetch).await?;
         for w in &polled.warnings {
             warn!(feed = %feed.name, url = %RedactedUrl::new(&feed.url), "entry skipped: {w}");
         }

@@ -41,7 +41,7 @@ pub struct Polled {
     /// The rules that matched each entry (by entry key), for `inspect --explain`.
     pub rule_trace: HashMap<String, Vec<crate::rules::Applied>>,
     /// The whole parsed document (after cached articles replaced teasers), kept only when the
-    /// caller asks ([`poll_document`] for `inspect`): a poll does not hold it past
+    /// caller asks ([`Source::Read`], for `inspect`): a poll does not hold it past
     /// normalization.
     pub document: Option<ParsedFeed>,
 }
@@ -84,9 +84,31 @@ impl Polled {
     }
 }
 
-/// Fetch, parse, plan the articles, normalize and enrich one feed. A feed's failure is data
-/// (`poll.outcome`, `poll.error`); only a failed store read is an error.
-pub async fn poll(app: &App, feed: &FeedConfig, record: &FeedRecord) -> Result<Polled, StoreError> {
+/// Where a poll's document comes from.
+pub enum Source {
+    /// Fetched from the feed's URL with the stored validators (`run`, `fetch`, `refresh`).
+    Fetch,
+    /// Read by the caller: `inspect`, which reads a file or fetches a URL itself (it needs the
+    /// document before the poll, to name the feed and fetch its pages) and polls against an
+    /// empty store of its own. The parsed document is kept in [`Polled::document`], and there is
+    /// no model step (`inspect` must not spend a model's budget).
+    Read(Document),
+}
+
+/// Fetch (or take the document read by the caller), parse, plan the articles, normalize and
+/// enrich one feed. A feed's failure is data (`poll.outcome`, `poll.error`); only a failed store
+/// read is an error.
+pub async fn poll(
+    app: &App,
+    feed: &FeedConfig,
+    record: &FeedRecord,
+    source: Source,
+) -> Result<Polled, StoreError> {
+    if let Source::Read(doc) = source {
+        let mut polled = Polled::new(app, feed);
+        digest(app, feed, record, &mut polled, doc, true).await?;
+        return Ok(polled);
+    }
     let mut polled = Polled::new(app, feed);
     let validators = Validators {
         etag: record.etag.clone(),
@@ -137,23 +159,6 @@ pub async fn poll(app: &App, feed: &FeedConfig, record: &FeedRecord) -> Result<P
         crate::enrich::llm::enrich_posts(&*app.store, model, feed, &mut polled.posts, max_tags)
             .await;
     }
-    Ok(polled)
-}
-
-/// The stages of [`poll`] after the fetch, for a document read by the caller: `inspect`, which
-/// reads a file or fetches a URL itself and polls against an empty store of its own, so its
-/// posts are a poll's. With `keep_document`, the parsed document is kept in
-/// [`Polled::document`]. No model step (that is [`poll`]'s last stage, and `inspect` must not
-/// spend a model's budget).
-pub async fn poll_document(
-    app: &App,
-    feed: &FeedConfig,
-    record: &FeedRecord,
-    doc: Document,
-    keep_document: bool,
-) -> Result<Polled, StoreError> {
-    let mut polled = Polled::new(app, feed);
-    digest(app, feed, record, &mut polled, doc, keep_document).await?;
     Ok(polled)
 }
 
