@@ -7,7 +7,9 @@ use std::sync::Arc;
 use crate::support::db::{self, TestStore};
 use chrono::{TimeZone, Utc};
 use feedsmith::domain::{FeedConfig, Post, SkippedEntry};
-use feedsmith::store::{ArticleRecord, Keep, Outcome, PollRecord, PostFilter, SavedPoll, Store};
+use feedsmith::store::{
+    ArticleRecord, Claim, Keep, Lease, Outcome, PollRecord, PostFilter, SavedPoll, Store,
+};
 
 fn post(key: &str, url: &str, title: &str, hash: &str) -> Post {
     Post {
@@ -297,24 +299,61 @@ async fn failures_count_up_keep_validators_and_reset_on_success(backend: &str) {
     assert!(f.retry_after.is_none() && f.last_error.is_none());
 }
 
+/// A claim as the scheduler makes it: not polled since `tick_at`, due by `due_by`.
+fn claim<'a>(
+    urls: &'a [String],
+    owner: &'a str,
+    tick_at: chrono::DateTime<Utc>,
+    due_by: chrono::DateTime<Utc>,
+    until: chrono::DateTime<Utc>,
+) -> Claim<'a> {
+    Claim {
+        urls,
+        tick_at,
+        due_by,
+        lease: Lease { owner, until },
+    }
+}
+
 async fn leases_are_exclusive_expire_and_cover_one_cycle(backend: &str) {
     let (t, f, g) = open(backend).await;
     let store = &t.store;
     let urls = vec!["https://example.org/feed".to_string()];
     let now = Utc::now();
     let soon = now + chrono::Duration::seconds(60);
-    let claimed = store.claim_due(&urls, "A", now, now, soon).await.unwrap();
+    let claimed = store
+        .claim_due(&claim(&urls, "A", now, now, soon))
+        .await
+        .unwrap();
     assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![f]);
     assert!(
         store
-            .claim_due(&urls, "B", now, now, soon)
+            .claim_due(&claim(&urls, "B", now, now, soon))
             .await
             .unwrap()
             .is_empty(),
         "leased by A"
     );
-    assert!(!store.renew_lease(f, "B", soon).await.unwrap());
-    assert!(store.renew_lease(f, "A", soon).await.unwrap());
+    assert!(!store
+        .renew_lease(
+            f,
+            Lease {
+                owner: "B",
+                until: soon
+            }
+        )
+        .await
+        .unwrap());
+    assert!(store
+        .renew_lease(
+            f,
+            Lease {
+                owner: "A",
+                until: soon
+            }
+        )
+        .await
+        .unwrap());
 
     // The poll's result releases the lease; the feed was polled in this cycle.
     let mut poll = ok_poll();
@@ -325,7 +364,7 @@ async fn leases_are_exclusive_expire_and_cover_one_cycle(backend: &str) {
         .unwrap();
     assert!(
         store
-            .claim_due(&urls, "B", now, now, soon)
+            .claim_due(&claim(&urls, "B", now, now, soon))
             .await
             .unwrap()
             .is_empty(),
@@ -334,7 +373,7 @@ async fn leases_are_exclusive_expire_and_cover_one_cycle(backend: &str) {
     let next_tick = now + chrono::Duration::seconds(2);
     assert_eq!(
         store
-            .claim_due(&urls, "B", next_tick, next_tick, soon)
+            .claim_due(&claim(&urls, "B", next_tick, next_tick, soon))
             .await
             .unwrap()
             .len(),
@@ -347,21 +386,21 @@ async fn leases_are_exclusive_expire_and_cover_one_cycle(backend: &str) {
     let short = Utc::now() + chrono::Duration::seconds(1);
     assert_eq!(
         store
-            .claim_due(&other, "dead", now, now, short)
+            .claim_due(&claim(&other, "dead", now, now, short))
             .await
             .unwrap()[0]
             .id,
         g
     );
     assert!(store
-        .claim_due(&other, "B", now, now, soon)
+        .claim_due(&claim(&other, "B", now, now, soon))
         .await
         .unwrap()
         .is_empty());
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(
         store
-            .claim_due(&other, "B", now, now, soon)
+            .claim_due(&claim(&other, "B", now, now, soon))
             .await
             .unwrap()
             .len(),
@@ -395,7 +434,7 @@ async fn concurrent_claims_never_claim_twice(backend: &str) {
             for chunk in urls.chunks(25) {
                 mine.extend(
                     store
-                        .claim_due(chunk, &format!("owner{owner}"), now, now, until)
+                        .claim_due(&claim(chunk, &format!("owner{owner}"), now, now, until))
                         .await
                         .unwrap()
                         .into_iter()

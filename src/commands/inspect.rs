@@ -91,7 +91,7 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<Exit, Command
     // The poll's own stages from here (cached articles, normalization on the blocking pool,
     // removed posts taken out), against the empty scratch store: nothing is known, so every
     // entry is normalized, and nothing is stored.
-    let polled = crate::pipeline::poll(app, &feed, &record, Source::Read(doc))
+    let polled = crate::pipeline::poll(app, &feed, &record, Source::Read(Box::new(doc)))
         .await
         .map_err(|e| CommandError::Runtime(format!("{source}: {e}")))?;
     if let Some(e) = &polled.poll.error {

@@ -25,7 +25,7 @@ use crate::domain::{FeedConfig, ParsedFeed, Post, SkippedEntry};
 use crate::error::{CommandError, Exit};
 use crate::normalize::{self, Normalized};
 use crate::outln;
-use crate::store::{FeedRecord, PostFilter, StoredPost};
+use crate::store::{Claim, FeedRecord, Lease, PostFilter, StoredPost};
 
 /// Which stored entries to look at.
 #[derive(Debug, Clone, Default)]
@@ -548,20 +548,13 @@ fn lease_wait(settings: &Settings) -> Duration {
 /// Take the feed's lease (the scheduler's claim), waiting while a poll holds it. `Ok(false)`:
 /// still held by another after the wait. A gone feed is never polled: no lease is needed.
 async fn take_lease(app: &App, record: &FeedRecord, owner: &str) -> Result<bool, CommandError> {
-    let far = Utc::now() + chrono::Duration::days(36_500);
     let deadline = Instant::now() + lease_wait(&app.settings);
     loop {
-        let lease = chrono::Duration::from_std(app.settings.schedule.lease)
-            .unwrap_or(chrono::Duration::minutes(5));
+        let lease = Lease::for_ttl(owner, app.settings.schedule.lease);
+        let urls = std::slice::from_ref(&record.url);
         let claimed = app
             .store
-            .claim_due(
-                std::slice::from_ref(&record.url),
-                owner,
-                far,
-                far,
-                Utc::now() + lease,
-            )
+            .claim_due(&Claim::regardless_of_due(urls, lease))
             .await?;
         if !claimed.is_empty() || record.gone {
             return Ok(true);
@@ -592,10 +585,7 @@ pub async fn apply(
         let id = fp.record.id;
         let result = write_feed(app, fp).await;
         // Released (expired now) whatever happened; a lost lease is nothing to undo.
-        let _ = app
-            .store
-            .renew_lease(id, &owner, Utc::now() - chrono::Duration::seconds(1))
-            .await;
+        let _ = app.store.renew_lease(id, Lease::ended(&owner)).await;
         let (saved, urls) = result?;
         out.saved.new += saved.new;
         out.saved.updated += saved.updated;

@@ -25,7 +25,7 @@ mod poll;
 mod record;
 use crate::domain::{FeedConfig, ParsedFeed};
 use crate::redact::RedactedUrl;
-use crate::store::{FeedRecord, Outcome, PollRecord, SaveReport, StoreError};
+use crate::store::{Claim, FeedRecord, Lease, Outcome, PollRecord, SaveReport, StoreError};
 pub use articles::{extractor_for, pages_wanted, resume as resume_articles, substitute};
 use batch::newest;
 pub use batch::{build_batch, Batch};
@@ -192,8 +192,11 @@ pub async fn refresh_leased(
             tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
         loop {
             renew.tick().await;
-            let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
-            match app.store.renew_lease(record.id, owner, until).await {
+            match app
+                .store
+                .renew_lease(record.id, Lease::for_ttl(owner, lease))
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => {
                     warn!(feed = %feed.name, "lease lost while polling; another replica may poll it too")
@@ -219,12 +222,6 @@ pub async fn claim_now(
     records: Vec<(i64, String, bool)>,
     owner: &str,
 ) -> Result<std::collections::HashSet<i64>, StoreError> {
-    let now = Utc::now();
-    let lease_until =
-        now + chrono::Duration::from_std(app.settings.schedule.lease).unwrap_or_default();
-    // Due, and "not polled since", within a century: only the lease counts. (Not
-    // `DateTime::MAX_UTC`: SQLite compares the stored times as text, and its year has a sign.)
-    let any_time = now + chrono::Duration::days(36_500);
     let mut mine = std::collections::HashSet::new();
     let mut urls = Vec::with_capacity(records.len());
     for (id, url, gone) in records {
@@ -235,9 +232,10 @@ pub async fn claim_now(
         }
     }
     if !urls.is_empty() {
+        let lease = Lease::for_ttl(owner, app.settings.schedule.lease);
         let got = app
             .store
-            .claim_due(&urls, owner, any_time, any_time, lease_until)
+            .claim_due(&Claim::regardless_of_due(&urls, lease))
             .await?;
         mine.extend(got.into_iter().map(|r| r.id));
     }

@@ -92,7 +92,7 @@ pub enum Source {
     /// document before the poll, to name the feed and fetch its pages) and polls against an
     /// empty store of its own. The parsed document is kept in [`Polled::document`], and there is
     /// no model step (`inspect` must not spend a model's budget).
-    Read(Document),
+    Read(Box<Document>),
 }
 
 /// Fetch (or take the document read by the caller), parse, plan the articles, normalize and
@@ -106,7 +106,7 @@ pub async fn poll(
 ) -> Result<Polled, StoreError> {
     if let Source::Read(doc) = source {
         let mut polled = Polled::new(app, feed);
-        digest(app, feed, record, &mut polled, doc, true).await?;
+        digest(app, feed, record, &mut polled, *doc, true).await?;
         return Ok(polled);
     }
     let mut polled = Polled::new(app, feed);

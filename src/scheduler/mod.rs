@@ -35,7 +35,7 @@ use crate::config::{self, Settings};
 use crate::domain::FeedConfig;
 use crate::fetch::Fetcher;
 use crate::pipeline::refresh_leased;
-use crate::store::{FeedRecord, Outcome, StoreError};
+use crate::store::{Claim, FeedRecord, Lease, Outcome, StoreError};
 use crate::systemd;
 
 #[derive(Debug, thiserror::Error)]
@@ -239,10 +239,7 @@ impl Daemon {
             return;
         }
         let app = self.app();
-        let lease = app.settings.schedule.lease;
-        let now = Utc::now();
-        let due_by = now + chrono::Duration::from_std(policy::DUE_SLACK).unwrap_or_default();
-        let lease_until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+        let due_by = Utc::now() + chrono::Duration::from_std(policy::DUE_SLACK).unwrap_or_default();
         // Never twice at once in this process (a poll from an earlier tick may still run).
         let fresh = match self.running.lock() {
             Ok(mut set) => set.insert(feed.url.clone()),
@@ -253,13 +250,12 @@ impl Daemon {
         }
         let claimed = match app
             .store
-            .claim_due(
-                std::slice::from_ref(&feed.url),
-                &self.owner,
+            .claim_due(&Claim {
+                urls: std::slice::from_ref(&feed.url),
                 tick_at,
                 due_by,
-                lease_until,
-            )
+                lease: Lease::for_ttl(&self.owner, app.settings.schedule.lease),
+            })
             .await
         {
             Ok(mut records) => records.pop(),

@@ -704,6 +704,70 @@ pub struct PostFilter {
     pub before: Option<(DateTime<Utc>, i64)>,
 }
 
+/// One poll's batch as [`Store::save_poll`] hands it to a backend.
+pub struct PollSave<'a> {
+    pub feed_id: i64,
+    pub poll: &'a PollRecord,
+    pub posts: Vec<Post>,
+    pub skipped: Vec<SkippedEntry>,
+    pub keep: Keep,
+}
+
+/// A feed's lease: who holds it, and until when. Why a type: the end was computed from the
+/// configured length in three places (the scheduler, `fetch`, `reprocess`), each with its own
+/// fallback.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub owner: &'a str,
+    pub until: DateTime<Utc>,
+}
+
+impl<'a> Lease<'a> {
+    /// Held for `ttl` from now (`[schedule].lease`, validated to a sane length).
+    pub fn for_ttl(owner: &'a str, ttl: std::time::Duration) -> Lease<'a> {
+        let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(5));
+        Lease {
+            owner,
+            until: Utc::now() + ttl,
+        }
+    }
+
+    /// Ended a second ago: renewing with it gives the lease up (nothing to undo if it was lost).
+    pub fn ended(owner: &'a str) -> Lease<'a> {
+        Lease {
+            owner,
+            until: Utc::now() - chrono::Duration::seconds(1),
+        }
+    }
+}
+
+/// Which feeds [`Store::claim_due`] takes, and the lease it takes them with.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub urls: &'a [String],
+    /// Not polled since this tick (one poll per cycle, whichever replica ticks first).
+    pub tick_at: DateTime<Utc>,
+    /// Due by then.
+    pub due_by: DateTime<Utc>,
+    pub lease: Lease<'a>,
+}
+
+impl<'a> Claim<'a> {
+    /// Whatever the feeds' due and poll times: only another's lease keeps a feed from the
+    /// claimant (`fetch` and `reprocess`, which poll or rewrite now, not on a schedule). "Any
+    /// time" is a century ahead, not `DateTime::MAX_UTC`: SQLite compares the stored times as
+    /// text, and that year has a sign.
+    pub fn regardless_of_due(urls: &'a [String], lease: Lease<'a>) -> Claim<'a> {
+        let any_time = Utc::now() + chrono::Duration::days(36_500);
+        Claim {
+            urls,
+            tick_at: any_time,
+            due_by: any_time,
+            lease,
+        }
+    }
+}
+
 /// The reads: the same SQL over a pool on both backends, written once (`shared_reads!` in
 /// src/store/queries.rs). Why a trait of its own: the backends differ in how they write (the
 /// SQLite group writer, PostgreSQL's pool), never in how they read, so only [`Store`] is
@@ -776,37 +840,39 @@ pub trait Store: StoreReads + StoreWrites {
         posts: Vec<Post>,
         skipped: Vec<SkippedEntry>,
         keep: Keep,
-    ) -> Result<SavedPoll, StoreError>;
+    ) -> Result<SavedPoll, StoreError> {
+        let save = PollSave {
+            feed_id,
+            poll,
+            posts,
+            skipped,
+            keep,
+        };
+        self.store_poll(save).await
+    }
+    /// [`Store::save_poll`]'s work, each backend its own way (PostgreSQL: one transaction;
+    /// SQLite: the group writer, which commits several polls in one transaction).
+    async fn store_poll(&self, save: PollSave<'_>) -> Result<SavedPoll, StoreError>;
     async fn list_posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError>;
     /// Store a new `content_hash` for posts of a feed whose stored form is otherwise what
     /// normalization gives again (`reprocess` after a change that does not touch them), as
     /// `(entry_key, content_hash)`; `updated_at` and a `post.updated` event each, as an update
     /// by [`Store::save_entries`] would. One statement for all of them, instead of a full row
     /// update per post: most posts of a reprocess are of this kind. Returns the rows changed.
+    /// (An empty list changes nothing, in one empty transaction: callers skip the call.)
     async fn rehash_posts(
         &self,
         feed_id: i64,
         hashes: &[(String, String)],
     ) -> Result<usize, StoreError>;
-    /// Claim the feeds among `urls` that are due for the tick at `tick_at`: not gone, due by
-    /// `now + slack`, not polled since `tick_at` (so no feed is polled twice per cycle, whichever
-    /// replica ticks first), and not leased by anyone else. The claimant holds a lease until
-    /// `lease_until`; `save_poll` releases it.
-    async fn claim_due(
-        &self,
-        urls: &[String],
-        owner: &str,
-        tick_at: DateTime<Utc>,
-        due_by: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Vec<FeedRecord>, StoreError>;
-    /// Extend a lease held by `owner` (a long fetch); false when the lease was lost.
-    async fn renew_lease(
-        &self,
-        feed_id: i64,
-        owner: &str,
-        lease_until: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    /// Claim the feeds among `claim.urls` that are due for the tick at `claim.tick_at`: not gone,
+    /// due by `claim.due_by`, not polled since `tick_at` (so no feed is polled twice per cycle,
+    /// whichever replica ticks first), and not leased by anyone else. The claimant holds
+    /// `claim.lease`; `save_poll` releases it.
+    async fn claim_due(&self, claim: &Claim<'_>) -> Result<Vec<FeedRecord>, StoreError>;
+    /// Extend (or, with [`Lease::ended`], give up) a lease held by `lease.owner` (a long fetch);
+    /// false when the lease was lost.
+    async fn renew_lease(&self, feed_id: i64, lease: Lease<'_>) -> Result<bool, StoreError>;
     /// The posts that can still be read from a damaged database, one row at a time, newest
     /// first, and how many rows could not be read. For read commands on a file with damaged
     /// pages: what is intact is shown instead of nothing. The default (PostgreSQL) has no such

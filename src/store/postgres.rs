@@ -18,8 +18,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
 use super::{
-    config_hash, to_json, ArticleRecord, FeedRecord, Keep, Outcome, PollRecord, PostFilter,
-    SaveReport, SavedPoll, Store, StoreError, StoredPost,
+    config_hash, to_json, ArticleRecord, Claim, FeedRecord, Keep, Lease, Outcome, PollRecord,
+    PollSave, PostFilter, SaveReport, SavedPoll, Store, StoreError, StoredPost,
 };
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 use crate::normalize::{post_path, post_path_with_slug};
@@ -277,14 +277,9 @@ impl Store for PgStore {
         Ok(out)
     }
 
-    async fn save_poll(
-        &self,
-        feed_id: i64,
-        poll: &PollRecord,
-        posts: Vec<Post>,
-        skipped: Vec<SkippedEntry>,
-        keep: Keep,
-    ) -> Result<SavedPoll, StoreError> {
+    async fn store_poll(&self, save: PollSave<'_>) -> Result<SavedPoll, StoreError> {
+        let (feed_id, poll, keep) = (save.feed_id, save.poll, save.keep);
+        let (posts, skipped) = (save.posts, save.skipped);
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
         let keep = keep == Keep::Posts;
@@ -299,9 +294,6 @@ impl Store for PgStore {
         feed_id: i64,
         hashes: &[(String, String)],
     ) -> Result<usize, StoreError> {
-        if hashes.is_empty() {
-            return Ok(0);
-        }
         let (keys, values): (Vec<&str>, Vec<&str>) =
             hashes.iter().map(|(k, h)| (k.as_str(), h.as_str())).unzip();
         let mut tx = self.pool.begin().await?;
@@ -339,14 +331,9 @@ impl Store for PgStore {
         rows.iter().map(post_from_row).collect()
     }
 
-    async fn claim_due(
-        &self,
-        urls: &[String],
-        owner: &str,
-        tick_at: DateTime<Utc>,
-        due_by: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Vec<FeedRecord>, StoreError> {
+    async fn claim_due(&self, claim: &Claim<'_>) -> Result<Vec<FeedRecord>, StoreError> {
+        let (urls, tick_at, due_by) = (claim.urls, claim.tick_at, claim.due_by);
+        let (owner, lease_until) = (claim.lease.owner, claim.lease.until);
         let lease_secs = (lease_until - Utc::now()).num_milliseconds().max(1000) as f64 / 1000.0;
         let mut tx = self.pool.begin().await?;
         let ids: Vec<i64> = sqlx::query_scalar(
@@ -379,12 +366,8 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn renew_lease(
-        &self,
-        feed_id: i64,
-        owner: &str,
-        lease_until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    async fn renew_lease(&self, feed_id: i64, lease: Lease<'_>) -> Result<bool, StoreError> {
+        let (owner, lease_until) = (lease.owner, lease.until);
         let lease_secs = (lease_until - Utc::now()).num_milliseconds().max(1000) as f64 / 1000.0;
         let done = sqlx::query(
             "UPDATE feeds SET lease_until = now() + make_interval(secs => $1) WHERE id = $2 AND lease_owner = $3",

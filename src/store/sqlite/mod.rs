@@ -28,8 +28,8 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    config_hash, to_json, ArticleRecord, FeedRecord, Keep, Outcome, PollRecord, PostFilter,
-    SaveReport, Saved, SavedPoll, Store, StoreError, StoredPost,
+    config_hash, to_json, ArticleRecord, Claim, FeedRecord, Keep, Lease, Outcome, PollRecord,
+    PollSave, PostFilter, SaveReport, Saved, SavedPoll, Store, StoreError, StoredPost,
 };
 use crate::domain::{FeedConfig, Post, SkippedEntry};
 use crate::normalize::{post_path, post_path_with_slug};
@@ -465,14 +465,9 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn save_poll(
-        &self,
-        feed_id: i64,
-        poll: &PollRecord,
-        posts: Vec<Post>,
-        skipped: Vec<SkippedEntry>,
-        keep: Keep,
-    ) -> Result<SavedPoll, StoreError> {
+    async fn store_poll(&self, save: PollSave<'_>) -> Result<SavedPoll, StoreError> {
+        let (feed_id, poll, keep) = (save.feed_id, save.poll, save.keep);
+        let (posts, skipped) = (save.posts, save.skipped);
         if posts.is_empty() && skipped.is_empty() {
             // A 304 or a failure changes one row: group-committed with the others waiting.
             self.save_state(feed_id, poll).await?;
@@ -510,9 +505,6 @@ impl Store for SqliteStore {
         feed_id: i64,
         hashes: &[(String, String)],
     ) -> Result<usize, StoreError> {
-        if hashes.is_empty() {
-            return Ok(0);
-        }
         let mut writer = self.writer.lock().await;
         let result = async {
             let mut tx = begin_immediate(writer.conn().await?).await?;
@@ -621,14 +613,9 @@ impl Store for SqliteStore {
         Ok((posts, lost))
     }
 
-    async fn claim_due(
-        &self,
-        urls: &[String],
-        owner: &str,
-        tick_at: DateTime<Utc>,
-        due_by: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Vec<FeedRecord>, StoreError> {
+    async fn claim_due(&self, claim: &Claim<'_>) -> Result<Vec<FeedRecord>, StoreError> {
+        let (urls, tick_at, due_by) = (claim.urls, claim.tick_at, claim.due_by);
+        let (owner, lease_until) = (claim.lease.owner, claim.lease.until);
         let mut writer = self.writer.lock().await;
         let now = Utc::now().trunc_subsecs(0);
         let urls_json =
@@ -663,12 +650,8 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn renew_lease(
-        &self,
-        feed_id: i64,
-        owner: &str,
-        lease_until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    async fn renew_lease(&self, feed_id: i64, lease: Lease<'_>) -> Result<bool, StoreError> {
+        let (owner, lease_until) = (lease.owner, lease.until);
         let mut writer = self.writer.lock().await;
         let done = sqlx::query("UPDATE feeds SET lease_until = ? WHERE id = ? AND lease_owner = ?")
             .bind(lease_until.trunc_subsecs(0))
