@@ -737,6 +737,53 @@ async fn a_steady_state_start_reads_the_records_list_feeds_reads(backend: &str) 
     assert_eq!(again, synced);
 }
 
+/// `register_feeds` (the daemon's start) stores what `sync_feeds` would: new feeds, a changed
+/// configuration (due at once, no longer gone), nothing when nothing changed, and it keeps a
+/// feed's poll state.
+async fn register_feeds_stores_what_sync_feeds_would(backend: &str) {
+    let (t, f, _) = open(backend).await;
+    let store = &t.store;
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
+    let mut gone = PollRecord::new(t0, Outcome::Failed);
+    gone.gone = true;
+    gone.next_due_at = Some(t0 + chrono::Duration::hours(6));
+    store
+        .save_poll(f, &gone, vec![], vec![], Keep::Counts)
+        .await
+        .unwrap();
+    let before = store.list_feeds().await.unwrap();
+
+    // The same configuration as `open` synced: nothing changes.
+    let same = [
+        FeedConfig::new("F", "https://example.org/feed", "blogs"),
+        FeedConfig::new("G", "https://example.org/other", "blogs"),
+    ];
+    store.register_feeds(&same).await.unwrap();
+    assert_eq!(store.list_feeds().await.unwrap(), before);
+
+    // A renamed feed and a new one: stored as sync_feeds stores them.
+    let changed = [
+        FeedConfig::new("F renamed", "https://example.org/feed", "blogs"),
+        FeedConfig::new("G", "https://example.org/other", "blogs"),
+        FeedConfig::new("H", "https://example.org/third", "videos"),
+    ];
+    store.register_feeds(&changed).await.unwrap();
+    let after = store.list_feeds().await.unwrap();
+    assert_eq!(after.len(), 3);
+    let feed = after.iter().find(|r| r.id == f).unwrap();
+    assert_eq!(feed.name, "F renamed");
+    assert!(!feed.gone, "a changed configuration gets another chance");
+    assert_eq!(feed.next_due_at, None, "and is due at once");
+    let third = after.iter().find(|r| r.name == "H").unwrap();
+    assert_eq!(third.collection, "videos");
+    assert_eq!(store.sync_feeds(&changed).await.unwrap().len(), 3);
+    assert_eq!(
+        store.list_feeds().await.unwrap(),
+        after,
+        "sync_feeds agrees"
+    );
+}
+
 /// Another connection to a test database.
 enum Reader {
     Pg(sqlx::PgPool),
@@ -1156,6 +1203,7 @@ suite!(
     concurrent_polls_with_posts_commit_alone_or_fail_alone,
     a_steady_state_start_reads_the_records_list_feeds_reads,
     saved_posts_are_what_find_post_reads,
+    register_feeds_stores_what_sync_feeds_would,
 );
 
 /// A time stored in another form than this program writes (SQLite's own `datetime()` text, as a

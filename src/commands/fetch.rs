@@ -43,7 +43,8 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<Exit, CommandEr
         .await
         .map_err(|e| e.at(&db_url))?;
     // Pages queued by an earlier run (full content) continue beside the polls.
-    if let Err(e) = crate::pipeline::resume_articles(&app, &selected).await {
+    let feeds: Vec<&FeedConfig> = selected.iter().collect();
+    if let Err(e) = crate::pipeline::resume_articles(&app, &feeds).await {
         tracing::warn!("cannot read the article queue: {e}");
     }
     // Webhooks get the events of this run's polls: their cursors exist before the first poll.

@@ -221,7 +221,7 @@ pub(super) async fn submit(
 /// Continue the stored article queue for `feeds`: every job whose page is not backing off is
 /// submitted again (`fetch` at start; the daemon on every tick). Jobs of feeds no longer
 /// configured, and pages given up, leave the queue. Returns how many were submitted.
-pub async fn resume(app: &App, feeds: &[FeedConfig]) -> Result<usize, StoreError> {
+pub async fn resume(app: &App, feeds: &[&FeedConfig]) -> Result<usize, StoreError> {
     let queued = app.store.queued_articles().await?;
     if queued.is_empty() {
         return Ok(0);

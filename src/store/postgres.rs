@@ -222,6 +222,33 @@ async fn insert_run(
     }
 }
 
+/// Insert or update the configured feeds (by URL): a feed whose configuration changed is no
+/// longer `gone` and is due at once.
+async fn upsert_feeds(
+    tx: &mut Tx<'_>,
+    feeds: &[FeedConfig],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for f in feeds {
+        sqlx::query(
+                "INSERT INTO feeds (url, name, collection, config_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
+                 ON CONFLICT (url) DO UPDATE SET name = EXCLUDED.name, collection = EXCLUDED.collection, \
+                 gone = CASE WHEN feeds.config_hash IS NOT DISTINCT FROM EXCLUDED.config_hash THEN feeds.gone ELSE FALSE END, \
+                 next_due_at = CASE WHEN feeds.config_hash IS NOT DISTINCT FROM EXCLUDED.config_hash THEN feeds.next_due_at ELSE NULL END, \
+                 updated_at = CASE WHEN feeds.config_hash IS NOT DISTINCT FROM EXCLUDED.config_hash THEN feeds.updated_at ELSE EXCLUDED.updated_at END, \
+                 config_hash = EXCLUDED.config_hash",
+            )
+            .bind(&f.url)
+            .bind(&f.name)
+            .bind(&f.collection)
+            .bind(config_hash(f))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> Result<usize, StoreError> {
@@ -246,23 +273,7 @@ impl Store for PgStore {
     async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRecord>, StoreError> {
         let now = Utc::now().trunc_subsecs(0);
         let mut tx = self.pool.begin().await?;
-        for f in feeds {
-            sqlx::query(
-                "INSERT INTO feeds (url, name, collection, config_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
-                 ON CONFLICT (url) DO UPDATE SET name = EXCLUDED.name, collection = EXCLUDED.collection, \
-                 gone = CASE WHEN feeds.config_hash IS NOT DISTINCT FROM EXCLUDED.config_hash THEN feeds.gone ELSE FALSE END, \
-                 next_due_at = CASE WHEN feeds.config_hash IS NOT DISTINCT FROM EXCLUDED.config_hash THEN feeds.next_due_at ELSE NULL END, \
-                 updated_at = CASE WHEN feeds.config_hash IS NOT DISTINCT FROM EXCLUDED.config_hash THEN feeds.updated_at ELSE EXCLUDED.updated_at END, \
-                 config_hash = EXCLUDED.config_hash",
-            )
-            .bind(&f.url)
-            .bind(&f.name)
-            .bind(&f.collection)
-            .bind(config_hash(f))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        upsert_feeds(&mut tx, feeds, now).await?;
         let mut out = Vec::with_capacity(feeds.len());
         for f in feeds {
             let row = sqlx::query(&format!(
@@ -275,6 +286,14 @@ impl Store for PgStore {
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    async fn register_feeds(&self, feeds: &[FeedConfig]) -> Result<(), StoreError> {
+        let now = Utc::now().trunc_subsecs(0);
+        let mut tx = self.pool.begin().await?;
+        upsert_feeds(&mut tx, feeds, now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn store_poll(&self, save: PollSave<'_>) -> Result<SavedPoll, StoreError> {

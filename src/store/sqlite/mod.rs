@@ -157,6 +157,50 @@ impl SqliteStore {
         }
     }
 
+    /// Upsert the feeds whose configuration is new or changed, in one write transaction (the
+    /// stored hashes are read inside it, so two processes starting together write each change
+    /// once).
+    async fn write_feeds(&self, feeds: &[FeedConfig]) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock().await;
+        let now = Utc::now().trunc_subsecs(0);
+        let mut tx = begin_immediate(writer.conn().await?).await?;
+        // Steady state (every start of `fetch` or `run`): nothing changed, so nothing is written;
+        // the stored hashes are read once instead of upserting every feed.
+        let stored: HashMap<String, Option<String>> =
+            sqlx::query_as::<_, (String, Option<String>)>("SELECT url, config_hash FROM feeds")
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+        for f in feeds {
+            let hash = config_hash(f);
+            if stored
+                .get(&f.url)
+                .is_some_and(|h| h.as_deref() == Some(hash.as_str()))
+            {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO feeds (url, name, collection, config_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (url) DO UPDATE SET name = excluded.name, collection = excluded.collection, \
+                 gone = CASE WHEN feeds.config_hash IS excluded.config_hash THEN feeds.gone ELSE 0 END, \
+                 next_due_at = CASE WHEN feeds.config_hash IS excluded.config_hash THEN feeds.next_due_at ELSE NULL END, \
+                 updated_at = CASE WHEN feeds.config_hash IS excluded.config_hash THEN feeds.updated_at ELSE excluded.updated_at END, \
+                 config_hash = excluded.config_hash",
+            )
+            .bind(&f.url)
+            .bind(&f.name)
+            .bind(&f.collection)
+            .bind(&hash)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Store a poll that changes only the feed's row, committed together with the other such
     /// polls that are waiting, and return once it is committed.
     async fn save_state(&self, feed_id: i64, poll: &PollRecord) -> Result<(), StoreError> {
@@ -400,44 +444,7 @@ impl Store for SqliteStore {
                     .collect();
             }
         }
-        let mut writer = self.writer.lock().await;
-        let now = Utc::now().trunc_subsecs(0);
-        let mut tx = begin_immediate(writer.conn().await?).await?;
-        // Steady state (every start of `fetch` or `run`): nothing changed, so nothing is written;
-        // the stored hashes are read once instead of upserting every feed.
-        let stored: HashMap<String, Option<String>> =
-            sqlx::query_as::<_, (String, Option<String>)>("SELECT url, config_hash FROM feeds")
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .collect();
-        for f in feeds {
-            let hash = config_hash(f);
-            if stored
-                .get(&f.url)
-                .is_some_and(|h| h.as_deref() == Some(hash.as_str()))
-            {
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO feeds (url, name, collection, config_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (url) DO UPDATE SET name = excluded.name, collection = excluded.collection, \
-                 gone = CASE WHEN feeds.config_hash IS excluded.config_hash THEN feeds.gone ELSE 0 END, \
-                 next_due_at = CASE WHEN feeds.config_hash IS excluded.config_hash THEN feeds.next_due_at ELSE NULL END, \
-                 updated_at = CASE WHEN feeds.config_hash IS excluded.config_hash THEN feeds.updated_at ELSE excluded.updated_at END, \
-                 config_hash = excluded.config_hash",
-            )
-            .bind(&f.url)
-            .bind(&f.name)
-            .bind(&f.collection)
-            .bind(&hash)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        drop(writer);
+        self.write_feeds(feeds).await?;
         // Every feed's state read back in pages (as the steady state reads it); row by row only
         // when a stored value is not in this program's form. Why not one read of all rows
         // inside the transaction: with 20 000 feeds its copies held about 36 MB at start-up.
@@ -463,6 +470,28 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn register_feeds(&self, feeds: &[FeedConfig]) -> Result<(), StoreError> {
+        // Steady state (every start of `run`): the stored hashes only, read without the write
+        // lock; nothing changed, so nothing is written.
+        let stored: HashMap<String, Option<String>> =
+            sqlx::query_as::<_, (String, Option<String>)>("SELECT url, config_hash FROM feeds")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.read_error(e.into()))?
+                .into_iter()
+                .collect();
+        let unchanged = feeds.iter().all(|f| {
+            stored
+                .get(&f.url)
+                .is_some_and(|h| h.as_deref() == Some(config_hash(f).as_str()))
+        });
+        drop(stored);
+        if unchanged {
+            return Ok(());
+        }
+        self.write_feeds(feeds).await
     }
 
     async fn store_poll(&self, save: PollSave<'_>) -> Result<SavedPoll, StoreError> {
@@ -616,38 +645,43 @@ impl Store for SqliteStore {
     async fn claim_due(&self, claim: &Claim<'_>) -> Result<Vec<FeedRecord>, StoreError> {
         let (urls, tick_at, due_by) = (claim.urls, claim.tick_at, claim.due_by);
         let (owner, lease_until) = (claim.lease.owner, claim.lease.until);
-        let mut writer = self.writer.lock().await;
         let now = Utc::now().trunc_subsecs(0);
         let urls_json =
             serde_json::to_string(urls).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = begin_immediate(writer.conn().await?).await?;
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE feeds SET lease_owner = ?1, lease_until = ?2 \
-             WHERE url IN (SELECT value FROM json_each(?3)) AND gone = 0 \
-             AND (next_due_at IS NULL OR next_due_at <= ?4) \
-             AND (last_polled_at IS NULL OR last_polled_at < ?5) \
-             AND (lease_until IS NULL OR lease_until < ?6) RETURNING id",
-        )
-        .bind(owner)
-        .bind(lease_until.trunc_subsecs(0))
-        .bind(urls_json)
-        .bind(due_by)
-        .bind(tick_at)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row = sqlx::query(&format!(
-                "SELECT {FEED_COLUMNS} FROM feeds f WHERE f.id = ?"
-            ))
-            .bind(id)
-            .fetch_one(&mut *tx)
+        // The claimed rows are read back in one statement (not one per feed: `fetch` claims
+        // [http] concurrency feeds at a time, and each record counts its posts).
+        let rows = in_write_tx!(self, tx => {
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "UPDATE feeds SET lease_owner = ?1, lease_until = ?2 \
+                 WHERE url IN (SELECT value FROM json_each(?3)) AND gone = 0 \
+                 AND (next_due_at IS NULL OR next_due_at <= ?4) \
+                 AND (last_polled_at IS NULL OR last_polled_at < ?5) \
+                 AND (lease_until IS NULL OR lease_until < ?6) RETURNING id",
+            )
+            .bind(owner)
+            .bind(lease_until.trunc_subsecs(0))
+            .bind(&urls_json)
+            .bind(due_by)
+            .bind(tick_at)
+            .bind(now)
+            .fetch_all(&mut *tx)
             .await?;
-            out.push(feed_from_row(&row)?);
-        }
-        tx.commit().await?;
-        Ok(out)
+            if ids.is_empty() {
+                Vec::new()
+            } else {
+                let ids = serde_json::to_string(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(&format!(
+                    "SELECT {FEED_COLUMNS} FROM feeds f \
+                     WHERE f.id IN (SELECT value FROM json_each(?)) ORDER BY f.id"
+                ))
+                .bind(ids)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+        })?;
+        rows.iter()
+            .map(|r| feed_from_row(r).map_err(StoreError::from))
+            .collect()
     }
 
     async fn renew_lease(&self, feed_id: i64, lease: Lease<'_>) -> Result<bool, StoreError> {
