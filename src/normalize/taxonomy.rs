@@ -150,7 +150,7 @@ impl Taxonomy {
             source_name: source_name.to_string(),
             message,
         };
-        let (include_default, own) = parse_rules(text).map_err(err)?;
+        let (include_default, own) = parse_rules(text).map_err(|e| err(e.to_string()))?;
         let mut rules = if include_default {
             let builtin = DEFAULT_TAXONOMY;
             let (_, base) = parse_rules(builtin)
@@ -165,7 +165,7 @@ impl Taxonomy {
                 "no tags; add tables such as [tags.Kubernetes] with terms = [\"k8s\", \"kubectl\"] (or set [enrich] keyword_tags = false)".into(),
             ));
         }
-        compile(rules).map_err(err)
+        compile(rules).map_err(|e| err(e.to_string()))
     }
 
     /// The built-in taxonomy, compiled once per process.

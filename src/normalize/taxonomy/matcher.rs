@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use sha2::{Digest, Sha256};
 
-use super::rules::Rules;
+use super::rules::{RuleError, Rules};
 use super::{takes_plural, Rule, Target, Taxonomy, SCORING_VERSION};
 
 /// The patterns compiled for [`Taxonomy::count_matches`], in two groups.
@@ -275,7 +275,7 @@ fn is_whole_word(text: &str, start: usize, end: usize) -> bool {
 
 /// Compile validated rules: patterns shared by terms equal up to ASCII case, the matcher, and
 /// the fingerprint that changes whenever the rules or the scoring do.
-pub(super) fn compile(rules: Rules) -> Result<Taxonomy, String> {
+pub(super) fn compile(rules: Rules) -> Result<Taxonomy, RuleError> {
     let mut tags = Vec::with_capacity(rules.len());
     let mut all_rules: Vec<Rule> = Vec::new();
     let mut pattern_ids: HashMap<String, usize> = HashMap::new();
@@ -356,7 +356,7 @@ pub(super) fn compile(rules: Rules) -> Result<Taxonomy, String> {
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .build(&other)
-            .map_err(|e| format!("cannot compile the rules: {e}"))?;
+            .map_err(|e| RuleError::Compile(e.to_string()))?;
         matcher.other = Some(built);
     }
     Ok(Taxonomy {
