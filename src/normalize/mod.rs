@@ -30,6 +30,7 @@ mod render;
 mod ruled;
 mod sanitize;
 mod slug;
+mod summary;
 mod tags;
 pub mod taxonomy;
 mod text;
