@@ -7,7 +7,8 @@
 //! active content whatever the feed contains.
 //!
 //! Submodules, one concern each:
-//! [`text`] (entities, whitespace, plain text, description/excerpt cuts, source selection),
+//! [`text`] (entities, whitespace, plain text, source selection), [`summary`] (the description
+//! and excerpt: which paragraphs inform, and where to cut),
 //! [`slug`] (slugs and the transliteration shared with tags), [`tags`], [`author`], [`date`],
 //! [`reddit`] (Reddit's markers, trailer and URLs), [`html`] (the entry's one HTML tree: parsed
 //! once, sanitized with ammonia's policy, read for markdown and text), [`sanitize`] (the same
@@ -465,7 +466,7 @@ fn normalize_unruled(
 
     // Description (whole sentences, <= 200) and excerpt (first paragraph, <= 300) of the
     // informative text: captions, link-only lines, greetings and stock sentences left out
-    // (text::informative_paragraphs); the title when there is no text at all.
+    // (summary::informative_paragraphs); the title when there is no text at all.
     let without_captions;
     let summary_source: &[String] = if tree.has_captions() {
         without_captions = tree.paragraphs(true);
@@ -473,15 +474,15 @@ fn normalize_unruled(
     } else {
         &paragraphs
     };
-    let summary_paragraphs = text::informative_paragraphs(summary_source);
+    let summary_paragraphs = summary::informative_paragraphs(summary_source);
     let plain = summary_paragraphs.join(" ");
     let description = if plain.trim().is_empty() {
         title.clone()
     } else {
-        text::summarize(&plain, 200)
+        summary::summarize(&plain, 200)
     };
     let excerpt = match summary_paragraphs.first() {
-        Some(p) => text::summarize(p, 300),
+        Some(p) => summary::summarize(p, 300),
         None => title.clone(),
     };
 

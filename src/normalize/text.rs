@@ -12,7 +12,6 @@ use crate::domain::ParsedEntry;
 
 // The summary heuristics live in `summary.rs`; normalize's callers still reach them as
 // `text::summarize` and `text::informative_paragraphs`.
-pub(super) use super::summary::{informative_paragraphs, summarize};
 
 /// Source HTML by preference (post-format.md 7.1): full content, else the summary, else Media
 /// RSS `media:description` (YouTube's whole video description), else JSON `content_text`. The
