@@ -1,6 +1,5 @@
 //! Databases for tests: a SQLite file in a temporary directory, or a fresh PostgreSQL database
 //! on the local server (127.0.0.1:5432, user postgres, trust auth), dropped afterwards.
-#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -97,9 +96,11 @@ impl Drop for PgDatabase {
     }
 }
 
+/// What keeps a test store's database alive: held, never read; dropping it removes the SQLite
+/// directory or drops the PostgreSQL database.
 pub enum Guard {
-    Sqlite(tempfile::TempDir),
-    Postgres(PgDatabase),
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres(#[allow(dead_code)] PgDatabase),
 }
 
 /// A migrated store of either backend, with what the suite needs to reach behind it.

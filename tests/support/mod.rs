@@ -3,7 +3,6 @@
 //!
 //! The server is written on raw TCP (not a framework) so tests can produce exactly the
 //! misbehaviour they need: a reset mid-body, a wrong Content-Length, a hang.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
