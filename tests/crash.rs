@@ -210,6 +210,60 @@ async fn sigkill_during_a_warm_fetch_loses_nothing_that_matters() {
     );
 }
 
+/// A `fetch` killed with SIGKILL leaves the leases it had just claimed. The next `fetch` on this
+/// host sees that their owner no longer runs, frees them, and polls every feed: none is
+/// deferred until the leases expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_of_a_killed_fetch_do_not_hold_the_next_run() {
+    let (_server, feeds) = farm().await;
+    let ws = Workspace::new(
+        "[http]\nconcurrency = 32\nper_host_concurrency = 32\nmax_host_wait = \"2s\"\n",
+        &feeds,
+    );
+    let cold = ws.run(&["fetch"]).await;
+    assert_eq!(cold.code, 0, "{}", cold.stderr);
+    // A process of this host that has ended (its pid is free now), and one of another host.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    let me = feedsmith::store::lease_owner();
+    let host = me.rsplitn(3, ':').nth(2).unwrap().to_string();
+    let dead = format!("{host}:{gone_pid}:1");
+    let elsewhere = format!("{host}-other-replica:{}:1", std::process::id());
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", ws.db_path().display()))
+        .await
+        .unwrap();
+    let far = "2999-01-01T00:00:00+00:00";
+    sqlx::query("UPDATE feeds SET lease_owner = CASE WHEN id % 50 = 0 THEN ?1 ELSE ?2 END, lease_until = ?3")
+        .bind(&elsewhere)
+        .bind(&dead)
+        .bind(far)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let started = std::time::Instant::now();
+    let warm = ws.run(&["fetch"]).await;
+    // Only the other host's 10 feeds stay leased: they are deferred after the wait.
+    assert_eq!(warm.code, 0, "{}", warm.stderr);
+    let polled = FEEDS - FEEDS / 50;
+    assert!(
+        warm.stderr.contains(&format!("{polled} not modified")),
+        "{}",
+        warm.stderr
+    );
+    assert!(
+        warm.stderr
+            .contains("freed the feed leases of feedsmith processes on this host"),
+        "{}",
+        warm.stderr
+    );
+    let deferred = warm.stderr.matches("is polling it now").count();
+    assert_eq!(deferred, FEEDS / 50, "{}", warm.stderr);
+    eprintln!("second run: {:?}", started.elapsed());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_of_the_daemon_under_postgresql() {
     let (_server, feeds) = farm().await;

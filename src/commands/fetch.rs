@@ -42,6 +42,8 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<Exit, CommandEr
         .sync_feeds(&selected)
         .await
         .map_err(|e| e.at(&db_url))?;
+    // A killed earlier run's leases would keep its feeds from this run until they expire.
+    crate::pipeline::break_dead_leases(&app).await;
     // Pages queued by an earlier run (full content) continue beside the polls.
     let feeds: Vec<&FeedConfig> = selected.iter().collect();
     if let Err(e) = crate::pipeline::resume_articles(&app, &feeds).await {

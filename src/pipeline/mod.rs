@@ -25,7 +25,9 @@ mod poll;
 mod record;
 use crate::domain::{FeedConfig, ParsedFeed};
 use crate::redact::RedactedUrl;
-use crate::store::{Claim, FeedRecord, Lease, Outcome, PollRecord, SaveReport, StoreError};
+use crate::store::{
+    dead_local_owner, Claim, FeedRecord, Lease, Outcome, PollRecord, SaveReport, StoreError,
+};
 pub use articles::{extractor_for, pages_wanted, resume as resume_articles, substitute};
 use batch::newest;
 pub use batch::{build_batch, Batch};
@@ -208,6 +210,34 @@ pub async fn refresh_leased(
     tokio::select! {
         result = &mut poll => result,
         () = renewer => unreachable!("the lease renewal loops until the poll ends"),
+    }
+}
+
+/// Free the feed leases of processes of this host that are gone ([`dead_local_owner`]), before
+/// `fetch` or the daemon claims anything: a killed process's leases would otherwise keep its
+/// feeds from every poll until they expire. Returns how many feeds were freed; a failure is
+/// logged and changes nothing (the leases then expire as before).
+pub async fn break_dead_leases(app: &App) -> u64 {
+    let owners = match app.store.feed_lease_owners().await {
+        Ok(owners) => owners,
+        Err(e) => {
+            warn!("cannot read the feeds' leases: {e}");
+            return 0;
+        }
+    };
+    let dead: Vec<String> = owners.into_iter().filter(|o| dead_local_owner(o)).collect();
+    if dead.is_empty() {
+        return 0;
+    }
+    match app.store.break_feed_leases(&dead).await {
+        Ok(freed) => {
+            tracing::info!(feeds = freed, owners = ?dead, "freed the feed leases of feedsmith processes on this host that are no longer running");
+            freed
+        }
+        Err(e) => {
+            warn!("cannot free the leases of stopped processes: {e}");
+            0
+        }
     }
 }
 

@@ -133,6 +133,9 @@ impl Daemon {
             owner: crate::store::lease_owner().to_string(),
         });
         daemon.install().await?;
+        // A crashed predecessor's leases (a restart after SIGKILL) would keep its feeds
+        // unpolled until they expire.
+        crate::pipeline::break_dead_leases(&daemon.app()).await;
         daemon.sched.lock().await.start().await?;
         // The stored article queue continues at once, not at the first cron tick: a restart
         // (a deploy, a crash) must not leave pages waiting for half an hour.

@@ -771,10 +771,12 @@ impl<'a> Claim<'a> {
 /// The reads: the same SQL over a pool on both backends, written once (`shared_reads!` in
 /// src/store/queries.rs). Why a trait of its own: the backends differ in how they write (the
 /// SQLite group writer, PostgreSQL's pool), never in how they read, so only [`Store`] is
-/// implemented twice. Bring it into scope (`use crate::store::StoreReads`) to call a read on a
-/// `dyn Store`.
+/// implemented twice. A `dyn Store` has these methods as its own; on a concrete store
+/// (`SqliteStore`) bring the trait into scope.
 #[async_trait]
 pub trait StoreReads: Send + Sync {
+    /// The owners of the feed leases stored now, expired or not (for [`dead_local_owner`]).
+    async fn feed_lease_owners(&self) -> Result<Vec<String>, StoreError>;
     /// All stored feeds with their state.
     async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError>;
     /// One stored feed's state, by id (`fetch` watching a feed another process is polling).
@@ -907,6 +909,9 @@ pub trait Store: StoreReads + StoreWrites {
 /// one writing connection, PostgreSQL's pool).
 #[async_trait]
 pub trait StoreWrites: Send + Sync {
+    /// Free every feed lease held by one of `owners` (processes known to be gone); returns how
+    /// many feeds were freed.
+    async fn break_feed_leases(&self, owners: &[String]) -> Result<u64, StoreError>;
     /// Store posts and skipped entries of a feed without touching its poll state (the article
     /// step updates posts after the poll that found them). With `withdraw`, a stored post of a
     /// skipped entry is deleted first (a Reddit post removed after it was published).
@@ -1011,6 +1016,28 @@ pub async fn connect_migrating(
 
 /// This process's lease owner id (feed leases, the `publish` lease): host, process id and
 /// start time, so two processes on one host, or one restarted, never share an id.
+/// Whether a lease `owner` (as [`lease_owner`] writes it: `host:pid:nanos`) is a process of this
+/// host that no longer runs. Why: a `fetch` killed with SIGKILL (an OOM kill, a CI timeout)
+/// leaves the leases it had just claimed, and the next `fetch` waited `[http] max_host_wait` for
+/// each such feed and then deferred it, until the leases expired (`[schedule].lease`). A lease
+/// of another host, or of a live process, is never taken: this host cannot tell whether it is
+/// gone. Linux only (it reads `/proc`); elsewhere no owner counts as gone.
+pub fn dead_local_owner(owner: &str) -> bool {
+    let mut parts = owner.rsplitn(3, ':');
+    let (Some(_nanos), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    let me = lease_owner();
+    let my_host = me.rsplitn(3, ':').nth(2).unwrap_or_default();
+    if host != my_host || pid == std::process::id() || !cfg!(target_os = "linux") {
+        return false;
+    }
+    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 pub fn lease_owner() -> &'static str {
     static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     OWNER.get_or_init(|| {
@@ -1026,4 +1053,38 @@ pub fn lease_owner() -> &'static str {
             .unwrap_or(0);
         format!("{host}:{}:{nanos}", std::process::id())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_stopped_process_of_this_host_owns_a_dead_lease() {
+        let me = lease_owner();
+        let host = me.rsplitn(3, ':').nth(2).unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let ended = child.id();
+        child.wait().unwrap();
+        assert!(!dead_local_owner(me), "this process");
+        assert!(
+            !dead_local_owner(&format!("{host}:1:5")),
+            "a running process (init)"
+        );
+        assert!(
+            !dead_local_owner(&format!("other-{host}:{ended}:5")),
+            "another host's process cannot be checked from here"
+        );
+        assert!(
+            !dead_local_owner("no-colons"),
+            "not an owner feedsmith writes"
+        );
+        assert!(!dead_local_owner(&format!("{host}:notapid:5")));
+        if cfg!(target_os = "linux") {
+            assert!(
+                dead_local_owner(&format!("{host}:{ended}:5")),
+                "an ended process"
+            );
+        }
+    }
 }

@@ -512,6 +512,12 @@ macro_rules! shared_reads {
                 q_feed(&self.pool, id).await.map_err(|e| self.read_error(e))
             }
 
+            async fn feed_lease_owners(&self) -> Result<Vec<String>, StoreError> {
+                let sql = "SELECT DISTINCT lease_owner FROM feeds WHERE lease_owner IS NOT NULL";
+                let owners = sqlx::query_scalar(sql).fetch_all(&self.pool).await;
+                owners.map_err(|e| self.read_error(e.into()))
+            }
+
             async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
                 let sql = format!("SELECT {FEED_COLUMNS} FROM feeds f ORDER BY f.name, f.url");
                 let rows = sqlx::query(&sql).fetch_all(&self.pool).await;
@@ -621,6 +627,20 @@ macro_rules! shared_writes {
                     save_entries_tx(&mut tx, feed_id, posts, skipped, Utc::now(), false).await?
                 })?;
                 Ok(saved.report)
+            }
+
+            async fn break_feed_leases(&self, owners: &[String]) -> Result<u64, StoreError> {
+                if owners.is_empty() {
+                    return Ok(0);
+                }
+                let sql = format!(
+                    "UPDATE feeds SET lease_owner = NULL, lease_until = NULL WHERE lease_owner {}",
+                    in_list("$1")
+                );
+                on_writer!(self, conn => {
+                    let done = sqlx::query(&sql).bind(list_arg(owners)).execute(conn).await;
+                    done.map(|d| d.rows_affected()).map_err(StoreError::from)
+                })
             }
 
             async fn put_article(&self, record: &ArticleRecord) -> Result<(), StoreError> {
