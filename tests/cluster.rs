@@ -27,7 +27,18 @@ fn write_config(
 }
 
 fn start_replica(config: &std::path::Path) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+    start_replica_on(config, None)
+}
+
+/// A replica whose lease owner names `host` (its `HOSTNAME`), as a container's would: a replica
+/// of another host cannot tell whether a lease's owner still runs, so it waits for the lease to
+/// expire (replicas of one host free a stopped replica's leases at once).
+fn start_replica_on(config: &std::path::Path, host: Option<&str>) -> tokio::process::Child {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"));
+    if let Some(host) = host {
+        command.env("HOSTNAME", host);
+    }
+    command
         .arg("--config")
         .arg(config)
         .arg("run")
@@ -132,13 +143,11 @@ async fn a_killed_replicas_feed_is_taken_over_after_its_lease() {
     let dir = tempfile::tempdir().unwrap();
     let schedule = "*/1 * * * * *";
 
-    let mut first = start_replica(&write_config(
-        dir.path(),
-        &db.url,
-        free_port(),
-        schedule,
-        &feeds,
-    ));
+    // On "another host": the survivors cannot see that it stopped, only that its lease expired.
+    let mut first = start_replica_on(
+        &write_config(dir.path(), &db.url, free_port(), schedule, &feeds),
+        Some("replica-a.example"),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     while server.times("/slow.xml").is_empty() {
         assert!(Instant::now() < deadline, "the first replica never polled");
