@@ -166,18 +166,10 @@ impl SqliteStore {
         let mut tx = begin_immediate(writer.conn().await?).await?;
         // Steady state (every start of `fetch` or `run`): nothing changed, so nothing is written;
         // the stored hashes are read once instead of upserting every feed.
-        let stored: HashMap<String, Option<String>> =
-            sqlx::query_as::<_, (String, Option<String>)>("SELECT url, config_hash FROM feeds")
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .collect();
+        let stored = stored_hashes(&mut *tx).await?;
         for f in feeds {
             let hash = config_hash(f);
-            if stored
-                .get(&f.url)
-                .is_some_and(|h| h.as_deref() == Some(hash.as_str()))
-            {
+            if stored_as_is(&stored, f, &hash) {
                 continue;
             }
             sqlx::query(
@@ -270,6 +262,23 @@ fn lease_secs(ttl: Duration) -> i64 {
 /// time text would differ from the form sqlx writes).
 const FEED_UPDATED_AT: &str = "$15";
 const BIND_UPDATED_AT: bool = true;
+
+/// Every stored feed's configuration hash, by URL (the steady-state check of a start).
+async fn stored_hashes<'e, E: sqlx::Executor<'e, Database = sqlx::Sqlite>>(
+    e: E,
+) -> Result<HashMap<String, Option<String>>, StoreError> {
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as("SELECT url, config_hash FROM feeds")
+        .fetch_all(e)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Whether `feed` is stored with the configuration whose hash is `hash`.
+fn stored_as_is(stored: &HashMap<String, Option<String>>, feed: &FeedConfig, hash: &str) -> bool {
+    stored
+        .get(&feed.url)
+        .is_some_and(|h| h.as_deref() == Some(hash))
+}
 
 /// `$body` in a write transaction on the one writing connection, committed; its value, or the
 /// error, after which the connection is replaced ([`Writer::check`]). For the writes both
@@ -475,18 +484,12 @@ impl Store for SqliteStore {
     async fn register_feeds(&self, feeds: &[FeedConfig]) -> Result<(), StoreError> {
         // Steady state (every start of `run`): the stored hashes only, read without the write
         // lock; nothing changed, so nothing is written.
-        let stored: HashMap<String, Option<String>> =
-            sqlx::query_as::<_, (String, Option<String>)>("SELECT url, config_hash FROM feeds")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(|e| self.read_error(e.into()))?
-                .into_iter()
-                .collect();
-        let unchanged = feeds.iter().all(|f| {
-            stored
-                .get(&f.url)
-                .is_some_and(|h| h.as_deref() == Some(config_hash(f).as_str()))
-        });
+        let stored = stored_hashes(&self.pool)
+            .await
+            .map_err(|e| self.read_error(e))?;
+        let unchanged = feeds
+            .iter()
+            .all(|f| stored_as_is(&stored, f, &config_hash(f)));
         drop(stored);
         if unchanged {
             return Ok(());
