@@ -227,7 +227,7 @@ async fn leases_of_a_killed_fetch_do_not_hold_the_next_run() {
     let gone_pid = gone.id();
     gone.wait().unwrap();
     let me = feedsmith::store::lease_owner();
-    let host = me.rsplitn(3, ':').nth(2).unwrap().to_string();
+    let (host, _) = feedsmith::store::owner_host_pid(me).unwrap();
     let dead = format!("{host}:{gone_pid}:1");
     let elsewhere = format!("{host}-other-replica:{}:1", std::process::id());
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", ws.db_path().display()))

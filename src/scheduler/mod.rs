@@ -142,7 +142,6 @@ impl Daemon {
         let app = daemon.app();
         let feeds: Vec<&FeedConfig> = app.settings.feeds.iter().filter(|f| f.enabled).collect();
         resume_articles(&app, &feeds).await;
-        drop(feeds);
         release_freed_heap();
         Ok(daemon)
     }

@@ -1014,8 +1014,6 @@ pub async fn connect_migrating(
     Ok((store, applied))
 }
 
-/// This process's lease owner id (feed leases, the `publish` lease): host, process id and
-/// start time, so two processes on one host, or one restarted, never share an id.
 /// Whether a lease `owner` (as [`lease_owner`] writes it: `host:pid:nanos`) is a process of this
 /// host that no longer runs. Why: a `fetch` killed with SIGKILL (an OOM kill, a CI timeout)
 /// leaves the leases it had just claimed, and the next `fetch` waited `[http] max_host_wait` for
@@ -1023,21 +1021,27 @@ pub async fn connect_migrating(
 /// of another host, or of a live process, is never taken: this host cannot tell whether it is
 /// gone. Linux only (it reads `/proc`); elsewhere no owner counts as gone.
 pub fn dead_local_owner(owner: &str) -> bool {
-    let mut parts = owner.rsplitn(3, ':');
-    let (Some(_nanos), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some((host, pid)), Some((my_host, _))) =
+        (owner_host_pid(owner), owner_host_pid(lease_owner()))
+    else {
         return false;
     };
-    let Ok(pid) = pid.parse::<u32>() else {
-        return false;
-    };
-    let me = lease_owner();
-    let my_host = me.rsplitn(3, ':').nth(2).unwrap_or_default();
     if host != my_host || pid == std::process::id() || !cfg!(target_os = "linux") {
         return false;
     }
     !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// The host and process id of a lease owner written by [`lease_owner`] (`host:pid:nanos`; the
+/// host may itself hold colons); `None` for any other text.
+pub fn owner_host_pid(owner: &str) -> Option<(&str, u32)> {
+    let mut parts = owner.rsplitn(3, ':');
+    let (_nanos, pid, host) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((host, pid.parse().ok()?))
+}
+
+/// This process's lease owner id (feed leases, the `publish` lease): host, process id and
+/// start time, so two processes on one host, or one restarted, never share an id.
 pub fn lease_owner() -> &'static str {
     static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     OWNER.get_or_init(|| {
@@ -1062,7 +1066,8 @@ mod tests {
     #[test]
     fn only_a_stopped_process_of_this_host_owns_a_dead_lease() {
         let me = lease_owner();
-        let host = me.rsplitn(3, ':').nth(2).unwrap();
+        let (host, pid) = owner_host_pid(me).unwrap();
+        assert_eq!(pid, std::process::id());
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let ended = child.id();
         child.wait().unwrap();
