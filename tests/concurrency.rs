@@ -10,7 +10,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{feed_toml, Reply, TestServer, Workspace};
+use crate::support::{feed_toml, Reply, StderrLog, TestServer, Workspace};
 
 const FEEDS: usize = 20;
 const ROUNDS: usize = 10;
@@ -186,6 +186,7 @@ async fn fetch_beside_the_daemon_stores_every_feed_for_ten_rounds() {
         String::from_utf8_lossy(&migrated.stderr)
     );
     let mut daemon = feedsmith(&ws, &["run"]).spawn().expect("spawn run");
+    let log = StderrLog::of(&mut daemon);
     let started = Instant::now();
     for round in 0..ROUNDS {
         publish_round(&server, round);
@@ -202,17 +203,10 @@ async fn fetch_beside_the_daemon_stores_every_feed_for_ten_rounds() {
             .args(["-TERM", &pid.to_string()])
             .status();
     }
-    let out = tokio::time::timeout(Duration::from_secs(30), async {
-        let mut stderr = String::new();
-        if let Some(mut pipe) = daemon.stderr.take() {
-            use tokio::io::AsyncReadExt;
-            let _ = pipe.read_to_string(&mut stderr).await;
-        }
-        (daemon.wait().await, stderr)
-    })
-    .await
-    .expect("the daemon stops on SIGTERM");
-    let (status, stderr) = out;
+    let status = tokio::time::timeout(Duration::from_secs(30), daemon.wait())
+        .await
+        .unwrap_or_else(|_| panic!("the daemon stops on SIGTERM; its log:\n{}", log.text()));
+    let stderr = log.finish().await;
     assert!(
         !stderr.contains("cannot store"),
         "the daemon failed to store a poll beside fetch:\n{stderr}"
@@ -381,21 +375,7 @@ async fn sighup_with_a_changed_listen_address_warns_that_it_needs_a_restart() {
     );
     let mut daemon = feedsmith(&ws, &["run"]).spawn().unwrap();
     let pid = daemon.id().unwrap();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let mut pipe = daemon.stderr.take().unwrap();
-    let sink = std::sync::Arc::clone(&log);
-    tokio::spawn(async move {
-        use tokio::io::AsyncReadExt;
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = pipe.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
+    let log = StderrLog::of(&mut daemon);
     let ready = format!("http://127.0.0.1:{port}/readyz");
     let deadline = Instant::now() + Duration::from_secs(20);
     while reqwest::get(&ready).await.map(|r| r.status().as_u16()).ok() != Some(200) {
@@ -415,7 +395,7 @@ async fn sighup_with_a_changed_listen_address_warns_that_it_needs_a_restart() {
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let text = log.lock().unwrap().clone();
+        let text = log.text();
         if let Some(line) = text.lines().find(|l| l.contains("[server].listen changed")) {
             assert!(line.contains("WARN"), "{line}");
             assert!(line.contains(&format!("127.0.0.1:{other}")), "{line}");

@@ -5,7 +5,7 @@ use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
 use crate::support::free_port;
-use crate::support::{feed_toml, rss, Reply, TestServer, Workspace};
+use crate::support::{feed_toml, rss, Reply, StderrLog, TestServer, Workspace};
 
 async fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
@@ -93,6 +93,7 @@ async fn daemon_polls_reloads_and_stops_cleanly() {
         .spawn()
         .unwrap();
     let pid = child.id().unwrap();
+    let log = StderrLog::of(&mut child);
 
     wait_for("READY=1", Duration::from_secs(20), || notify.has("READY=1")).await;
     wait_for("first polls", Duration::from_secs(10), || {
@@ -196,22 +197,17 @@ async fn daemon_polls_reloads_and_stops_cleanly() {
     // Clean shutdown.
     let stopping = Instant::now();
     kill(pid, "-TERM");
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("exits within the grace period")
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
-    assert!(stopping.elapsed() < Duration::from_secs(10));
+    let status = match tokio::time::timeout(Duration::from_secs(15), child.wait()).await {
+        Ok(status) => status.unwrap(),
+        Err(_) => panic!(
+            "the daemon did not exit within 15 s of SIGTERM; its log:\n{}",
+            log.text()
+        ),
+    };
+    let stderr = log.finish().await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stopping.elapsed() < Duration::from_secs(10), "{stderr}");
     assert!(notify.has("STOPPING=1"));
-    let mut stderr = String::new();
-    use tokio::io::AsyncReadExt;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .await
-        .unwrap();
     assert!(stderr.contains("configuration reload failed"), "{stderr}");
     assert!(
         stderr.contains("\"message\":\"polled\""),
@@ -304,4 +300,56 @@ async fn bad_feeds_do_not_delay_healthy_ones() {
         Some(0),
         "the hanging poll is cancelled after the grace period"
     );
+}
+
+/// SIGTERM waits for the poll in flight, up to `shutdown_grace`; a second SIGTERM (an operator
+/// who will not wait, or `systemctl kill`) ends the process at once and says where shutdown was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_ends_a_waiting_shutdown_at_once() {
+    let server = TestServer::start().await;
+    server.route("/hang.xml", Reply::Hang);
+    let extra = "[http]\ntimeout = \"120s\"\n[schedule]\ndefault = \"*/1 * * * * *\"\nshutdown_grace = \"60s\"\nmax_jitter = \"0s\"\n";
+    let ws = Workspace::new(
+        extra,
+        &feed_toml("Hang", &server.url("/hang.xml"), "blogs", ""),
+    );
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .args(["--log-format", "json", "run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let log = StderrLog::of(&mut child);
+    wait_for("the hanging poll started", Duration::from_secs(20), || {
+        !server.times("/hang.xml").is_empty()
+    })
+    .await;
+    kill(pid, "-TERM");
+    wait_for(
+        "shutdown waits for the poll",
+        Duration::from_secs(10),
+        || log.text().contains("waiting for in-flight polls"),
+    )
+    .await;
+    // Still waiting: the grace period is a minute.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(child.try_wait().unwrap().is_none(), "{}", log.text());
+    let second = Instant::now();
+    kill(pid, "-TERM");
+    let status = match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+        Ok(status) => status.unwrap(),
+        Err(_) => panic!("a second SIGTERM did not end the daemon:\n{}", log.text()),
+    };
+    assert!(second.elapsed() < Duration::from_secs(5));
+    let stderr = log.finish().await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("second SIGTERM"))
+        .unwrap_or_else(|| panic!("no word of the second signal:\n{stderr}"));
+    assert!(line.contains("\"step\":\"polls\""), "{line}");
 }

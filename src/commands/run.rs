@@ -2,8 +2,10 @@
 //! signals; the polling itself is `pipeline::refresh_leased`, as in `fetch`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -109,29 +111,106 @@ pub async fn run(settings: Settings, source: ConfigSource) -> Result<Exit, Comma
         }
     }
     systemd::notify("STOPPING=1");
-    daemon.shutdown(grace).await;
-    stop_git.cancel();
-    if let Some(c) = committer {
-        let _ = c.await;
+    let tasks = Tasks {
+        daemon: daemon.clone(),
+        committer,
+        stop_git,
+        deliveries,
+        chores,
+        stop_events,
+        server,
+        stop_server,
+        watchdog,
+    };
+    // Each step is bounded on its own, but a step that still hangs (a wedged task, a database
+    // that never answers) must not keep the process up until systemd's SIGKILL: past the
+    // deadline, or on a second signal, the daemon exits at once and says which step it was in.
+    // Nothing is lost by that: uncommitted polls are polled again, undelivered events stay queued.
+    let step = Step::default();
+    let deadline = grace * 2 + STOP_SLACK;
+    tokio::select! {
+        _ = tasks.stop(grace, &step) => {}
+        _ = tokio::time::sleep(deadline) => {
+            error!(step = step.get(), deadline_s = deadline.as_secs_f64(), "shutdown did not finish in time; exiting without waiting further");
+            return Ok(Exit::Ok);
+        }
+        _ = term.recv() => {
+            warn!(step = step.get(), "second SIGTERM: exiting without waiting further");
+            return Ok(Exit::Ok);
+        }
+        _ = int.recv() => {
+            warn!(step = step.get(), "second SIGINT: exiting without waiting further");
+            return Ok(Exit::Ok);
+        }
     }
-    // An attempt in flight ends with its own timeout; an unrecorded one is sent again later
-    // (at least once).
-    stop_events.cancel();
-    let _ = tokio::time::timeout(grace, async {
-        let _ = deliveries.await;
-        let _ = chores.await;
-    })
-    .await;
-    stop_server.cancel();
-    if let Some(w) = watchdog {
-        w.abort();
-    }
-    if let Err(e) = server.await {
-        error!("HTTP server task: {e}");
-    }
-    daemon.app().store.close().await;
     info!("stopped");
     Ok(Exit::Ok)
+}
+
+/// What shutdown waits for beyond the grace period (the webhook deliveries' own wait, the server's
+/// in-flight requests, closing the database).
+const STOP_SLACK: Duration = Duration::from_secs(10);
+
+/// The shutdown step in progress, named in the log when shutdown is cut short.
+#[derive(Default)]
+struct Step(std::sync::Mutex<&'static str>);
+
+impl Step {
+    fn set(&self, name: &'static str) {
+        tracing::debug!(step = name, "shutdown");
+        if let Ok(mut s) = self.0.lock() {
+            *s = name;
+        }
+    }
+
+    fn get(&self) -> &'static str {
+        self.0.lock().map(|s| *s).unwrap_or("unknown")
+    }
+}
+
+/// The daemon's tasks, stopped in order by `stop`: polls first (they feed the rest), then the
+/// committer, the event workers, the HTTP server and last the database.
+struct Tasks {
+    daemon: Arc<Daemon>,
+    committer: Option<JoinHandle<()>>,
+    stop_git: CancellationToken,
+    deliveries: JoinHandle<()>,
+    chores: JoinHandle<()>,
+    stop_events: CancellationToken,
+    server: JoinHandle<()>,
+    stop_server: CancellationToken,
+    watchdog: Option<JoinHandle<()>>,
+}
+
+impl Tasks {
+    async fn stop(self, grace: Duration, step: &Step) {
+        step.set("polls");
+        self.daemon.shutdown(grace).await;
+        step.set("git committer");
+        self.stop_git.cancel();
+        if let Some(c) = self.committer {
+            let _ = c.await;
+        }
+        // An attempt in flight ends with its own timeout; an unrecorded one is sent again later
+        // (at least once).
+        step.set("webhook deliveries and chores");
+        self.stop_events.cancel();
+        let _ = tokio::time::timeout(grace, async {
+            let _ = self.deliveries.await;
+            let _ = self.chores.await;
+        })
+        .await;
+        step.set("HTTP server");
+        self.stop_server.cancel();
+        if let Some(w) = self.watchdog {
+            w.abort();
+        }
+        if let Err(e) = self.server.await {
+            error!("HTTP server task: {e}");
+        }
+        step.set("database");
+        self.daemon.app().store.close().await;
+    }
 }
 
 /// The API serves stored posts and feed status (URLs, errors): on a non-loopback address
