@@ -285,18 +285,21 @@ impl Daemon {
         if !fresh {
             return;
         }
-        let claimed = match app
-            .store
-            .claim_due(&Claim {
-                urls: std::slice::from_ref(&feed.url),
-                tick_at,
-                due_by,
-                lease: Lease::for_ttl(&self.owner, app.settings.schedule.lease),
-            })
+        // The claim waits for the database like the poll does, so a hard stop ends it too.
+        let claim = Claim {
+            urls: std::slice::from_ref(&feed.url),
+            tick_at,
+            due_by,
+            lease: Lease::for_ttl(&self.owner, app.settings.schedule.lease),
+        };
+        let claimed = match self
+            .polls
+            .until_hard_stop(app.store.claim_due(&claim))
             .await
         {
-            Ok(mut records) => records.pop(),
-            Err(e) => {
+            None => None,
+            Some(Ok(mut records)) => records.pop(),
+            Some(Err(e)) => {
                 error!(feed = %feed.name, url = %feed.url, "cannot claim the feed: {e}");
                 None
             }
