@@ -11,8 +11,9 @@
 //!   `IN (SELECT value FROM json_each($1))` with JSON text);
 //! - `POST_EVENT_DATA` (the JSON object built in SQL), `GREATEST` (the two-argument maximum),
 //!   `FOR_UPDATE` and `SKIP_LOCKED` (row locks, empty on SQLite);
-//! - `write_tx!(store, tx)` and `write_conn!(store, conn)`: how a write reaches the database
-//!   (SQLite's one writing connection in `BEGIN IMMEDIATE`, PostgreSQL's pool).
+//! - `in_write_tx!(store, tx => body)` and `on_writer!(store, conn => body)`: how a write
+//!   reaches the database (SQLite's one writing connection in `BEGIN IMMEDIATE`, replaced after
+//!   an error; PostgreSQL's pool), the same pair the post rules' writes use.
 
 macro_rules! outbox_rules {
     ($store:ty, $row:ty, $conn:ty) => {
@@ -215,6 +216,68 @@ macro_rules! outbox_rules {
         /// Events fanned out per statement.
         const FAN_OUT_BATCH: i64 = 500;
 
+        /// One batch of `fan_out`, in its transaction: the webhook's next events after its
+        /// cursor become its deliveries, and the cursor moves past them. `None` when the webhook
+        /// has no cursor or no new event; else the deliveries created and the events read.
+        async fn fan_out_batch(
+            tx: &mut $conn,
+            webhook: &WebhookFilter,
+            now: DateTime<Utc>,
+        ) -> Result<Option<(usize, usize)>, StoreError> {
+            let cursor: Option<i64> = sqlx::query_scalar(&format!(
+                "SELECT last_event_id FROM webhook_cursors WHERE webhook = $1{FOR_UPDATE}"
+            ))
+            .bind(&webhook.name)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(cursor) = cursor else {
+                return Ok(None);
+            };
+            let rows = sqlx::query(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN feeds f ON f.id = e.feed_id \
+                 WHERE e.id > $1 ORDER BY e.id LIMIT $2"
+            ))
+            .bind(cursor)
+            .bind(FAN_OUT_BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+            let events = rows
+                .iter()
+                .map(event_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some(last) = events.last().map(|e| e.id) else {
+                return Ok(None);
+            };
+            let mut created = 0;
+            for e in events.iter().filter(|e| webhook.wants(e)) {
+                let order_key = match (e.post_id, e.feed_id) {
+                    (Some(p), _) => format!("post:{p}"),
+                    (None, Some(f)) => format!("feed:{f}"),
+                    (None, None) => format!("event:{}", e.id),
+                };
+                created += sqlx::query(
+                    "INSERT INTO deliveries (event_id, webhook, delivery_id, order_key, \
+                     status, attempts, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6) ON CONFLICT DO NOTHING",
+                )
+                .bind(e.id)
+                .bind(&webhook.name)
+                .bind(delivery_uuid(&webhook.name, e.id))
+                .bind(order_key)
+                .bind(ms(now))
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as usize;
+            }
+            sqlx::query("UPDATE webhook_cursors SET last_event_id = $1 WHERE webhook = $2")
+                .bind(last)
+                .bind(&webhook.name)
+                .execute(&mut *tx)
+                .await?;
+            Ok(Some((created, events.len())))
+        }
+
         #[async_trait::async_trait]
         impl Outbox for $store {
             async fn list_events(
@@ -234,21 +297,22 @@ macro_rules! outbox_rules {
             }
 
             async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-                write_tx!(self, tx);
-                sqlx::query("DELETE FROM deliveries WHERE status <> 'pending' AND created_at < $1")
+                in_write_tx!(self, tx => {
+                    sqlx::query(
+                        "DELETE FROM deliveries WHERE status <> 'pending' AND created_at < $1",
+                    )
                     .bind(ms(before))
                     .execute(&mut *tx)
                     .await?;
-                let deleted = sqlx::query(
-                    "DELETE FROM events WHERE created_at < $1 AND NOT EXISTS \
-                     (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
-                )
-                .bind(ms(before))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                tx.commit().await?;
-                Ok(deleted)
+                    sqlx::query(
+                        "DELETE FROM events WHERE created_at < $1 AND NOT EXISTS \
+                         (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
+                    )
+                    .bind(ms(before))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                })
             }
 
             async fn feed_health(&self) -> Result<Vec<FeedHealthRecord>, StoreError> {
@@ -274,57 +338,56 @@ macro_rules! outbox_rules {
                 cutoff: DateTime<Utc>,
                 now: DateTime<Utc>,
             ) -> Result<usize, StoreError> {
-                write_tx!(self, tx);
-                // Fresh again: a stale feed with a newer post.
-                sqlx::query(
-                    "DELETE FROM feed_health WHERE state = 'stale' AND EXISTS \
-                     (SELECT 1 FROM posts p WHERE p.feed_id = feed_health.feed_id AND p.date >= $1)",
-                )
-                .bind(cutoff)
-                .execute(&mut *tx)
-                .await?;
-                let stale: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
-                    "SELECT p.feed_id, MAX(p.date) AS newest FROM posts p \
-                     WHERE NOT EXISTS (SELECT 1 FROM feed_health h WHERE h.feed_id = p.feed_id) \
-                     GROUP BY p.feed_id HAVING MAX(p.date) < $1",
-                )
-                .bind(cutoff)
-                .fetch_all(&mut *tx)
-                .await?;
-                for (feed_id, newest) in &stale {
+                in_write_tx!(self, tx => {
+                    // Fresh again: a stale feed with a newer post.
                     sqlx::query(
-                        "INSERT INTO feed_health (feed_id, state, failing_since, changed_at) \
-                         VALUES ($1, 'stale', NULL, $2)",
+                        "DELETE FROM feed_health WHERE state = 'stale' AND EXISTS \
+                         (SELECT 1 FROM posts p WHERE p.feed_id = feed_health.feed_id AND p.date >= $1)",
                     )
-                    .bind(feed_id)
-                    .bind(ms(now))
+                    .bind(cutoff)
                     .execute(&mut *tx)
                     .await?;
-                    let data =
-                        serde_json::json!({"health": "stale", "newest_post": newest.to_rfc3339()})
-                            .to_string();
-                    insert_event(&mut tx, EventKind::FeedStale, Some(*feed_id), None, &data)
+                    let stale: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
+                        "SELECT p.feed_id, MAX(p.date) AS newest FROM posts p \
+                         WHERE NOT EXISTS (SELECT 1 FROM feed_health h WHERE h.feed_id = p.feed_id) \
+                         GROUP BY p.feed_id HAVING MAX(p.date) < $1",
+                    )
+                    .bind(cutoff)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for (feed_id, newest) in &stale {
+                        sqlx::query(
+                            "INSERT INTO feed_health (feed_id, state, failing_since, changed_at) \
+                             VALUES ($1, 'stale', NULL, $2)",
+                        )
+                        .bind(feed_id)
+                        .bind(ms(now))
+                        .execute(&mut *tx)
                         .await?;
-                }
-                tx.commit().await?;
-                Ok(stale.len())
+                        let data =
+                            serde_json::json!({"health": "stale", "newest_post": newest.to_rfc3339()})
+                                .to_string();
+                        insert_event(&mut tx, EventKind::FeedStale, Some(*feed_id), None, &data)
+                            .await?;
+                    }
+                    stale.len()
+                })
             }
 
             async fn register_webhooks(&self, names: &[String]) -> Result<(), StoreError> {
-                write_tx!(self, tx);
-                lock_events(&mut tx).await?;
-                for name in names {
-                    sqlx::query(
-                        "INSERT INTO webhook_cursors (webhook, last_event_id) \
-                         SELECT $1, COALESCE(MAX(id), 0) FROM events WHERE true \
-                         ON CONFLICT (webhook) DO NOTHING",
-                    )
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                in_write_tx!(self, tx => {
+                    lock_events(&mut tx).await?;
+                    for name in names {
+                        sqlx::query(
+                            "INSERT INTO webhook_cursors (webhook, last_event_id) \
+                             SELECT $1, COALESCE(MAX(id), 0) FROM events WHERE true \
+                             ON CONFLICT (webhook) DO NOTHING",
+                        )
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                })
             }
 
             async fn fan_out(
@@ -334,59 +397,13 @@ macro_rules! outbox_rules {
             ) -> Result<usize, StoreError> {
                 let mut created = 0;
                 loop {
-                    write_tx!(self, tx);
-                    let cursor: Option<i64> = sqlx::query_scalar(&format!(
-                        "SELECT last_event_id FROM webhook_cursors WHERE webhook = $1{FOR_UPDATE}"
-                    ))
-                    .bind(&webhook.name)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let Some(cursor) = cursor else {
+                    let batch =
+                        in_write_tx!(self, tx => fan_out_batch(&mut tx, webhook, now).await?)?;
+                    let Some((n, seen)) = batch else {
                         return Ok(created);
                     };
-                    let rows = sqlx::query(&format!(
-                        "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN feeds f ON f.id = e.feed_id \
-                         WHERE e.id > $1 ORDER BY e.id LIMIT $2"
-                    ))
-                    .bind(cursor)
-                    .bind(FAN_OUT_BATCH)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    let events = rows
-                        .iter()
-                        .map(event_from_row)
-                        .collect::<Result<Vec<_>, _>>()?;
-                    let Some(last) = events.last().map(|e| e.id) else {
-                        return Ok(created);
-                    };
-                    for e in events.iter().filter(|e| webhook.wants(e)) {
-                        let order_key = match (e.post_id, e.feed_id) {
-                            (Some(p), _) => format!("post:{p}"),
-                            (None, Some(f)) => format!("feed:{f}"),
-                            (None, None) => format!("event:{}", e.id),
-                        };
-                        created += sqlx::query(
-                            "INSERT INTO deliveries (event_id, webhook, delivery_id, order_key, \
-                             status, attempts, next_attempt_at, created_at) \
-                             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6) ON CONFLICT DO NOTHING",
-                        )
-                        .bind(e.id)
-                        .bind(&webhook.name)
-                        .bind(delivery_uuid(&webhook.name, e.id))
-                        .bind(order_key)
-                        .bind(ms(now))
-                        .bind(ms(now))
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected() as usize;
-                    }
-                    sqlx::query("UPDATE webhook_cursors SET last_event_id = $1 WHERE webhook = $2")
-                        .bind(last)
-                        .bind(&webhook.name)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    if (events.len() as i64) < FAN_OUT_BATCH {
+                    created += n;
+                    if (seen as i64) < FAN_OUT_BATCH {
                         return Ok(created);
                     }
                 }
@@ -401,42 +418,43 @@ macro_rules! outbox_rules {
             ) -> Result<Vec<ClaimedDelivery>, StoreError> {
                 let now = Utc::now();
                 let until = now + chrono::Duration::from_std(lease_for).unwrap_or_default();
-                write_tx!(self, tx);
-                let ids: Vec<i64> = sqlx::query_scalar(&format!(
-                    "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN ( \
-                       SELECT d.id FROM deliveries d WHERE d.status = 'pending' \
-                       AND d.next_attempt_at <= $3 AND (d.lease_until IS NULL OR d.lease_until < $3) \
-                       AND d.webhook {} \
-                       AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.webhook = d.webhook \
-                         AND o.order_key = d.order_key AND o.status = 'pending' AND o.id < d.id) \
-                       ORDER BY d.id LIMIT $5{SKIP_LOCKED}) RETURNING id",
-                    in_list("$4")
-                ))
-                .bind(owner)
-                .bind(ms(until))
-                .bind(ms(now))
-                .bind(list_arg(webhooks))
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await?;
-                let mut claimed = Vec::with_capacity(ids.len());
-                for id in ids {
-                    let row = sqlx::query(&format!(
-                        "SELECT {DELIVERY_COLUMNS}, {EVENT_COLUMNS} FROM deliveries d \
-                         JOIN events e ON e.id = d.event_id LEFT JOIN feeds f ON f.id = e.feed_id \
-                         WHERE d.id = $1"
+                let mut claimed = in_write_tx!(self, tx => {
+                    let ids: Vec<i64> = sqlx::query_scalar(&format!(
+                        "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN ( \
+                           SELECT d.id FROM deliveries d WHERE d.status = 'pending' \
+                           AND d.next_attempt_at <= $3 AND (d.lease_until IS NULL OR d.lease_until < $3) \
+                           AND d.webhook {} \
+                           AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.webhook = d.webhook \
+                             AND o.order_key = d.order_key AND o.status = 'pending' AND o.id < d.id) \
+                           ORDER BY d.id LIMIT $5{SKIP_LOCKED}) RETURNING id",
+                        in_list("$4")
                     ))
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
+                    .bind(owner)
+                    .bind(ms(until))
+                    .bind(ms(now))
+                    .bind(list_arg(webhooks))
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
                     .await?;
-                    if let Some(row) = row {
-                        claimed.push(ClaimedDelivery {
-                            delivery: delivery_from_row(&row)?,
-                            event: event_from_row(&row)?,
-                        });
+                    let mut claimed = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        let row = sqlx::query(&format!(
+                            "SELECT {DELIVERY_COLUMNS}, {EVENT_COLUMNS} FROM deliveries d \
+                             JOIN events e ON e.id = d.event_id LEFT JOIN feeds f ON f.id = e.feed_id \
+                             WHERE d.id = $1"
+                        ))
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some(row) = row {
+                            claimed.push(ClaimedDelivery {
+                                delivery: delivery_from_row(&row)?,
+                                event: event_from_row(&row)?,
+                            });
+                        }
                     }
-                }
-                tx.commit().await?;
+                    claimed
+                })?;
                 claimed.sort_by_key(|c| c.delivery.id);
                 Ok(claimed)
             }
@@ -471,8 +489,7 @@ macro_rules! outbox_rules {
                         Some(now),
                     ),
                 };
-                write_conn!(self, conn);
-                let done = sqlx::query(
+                let done = on_writer!(self, conn => sqlx::query(
                     "UPDATE deliveries SET status = $1, attempts = attempts + 1, \
                      next_attempt_at = COALESCE($2, next_attempt_at), last_status = $3, \
                      last_error = $4, finished_at = $5, lease_owner = NULL, lease_until = NULL \
@@ -486,7 +503,8 @@ macro_rules! outbox_rules {
                 .bind(id)
                 .bind(owner)
                 .execute(conn)
-                .await?
+                .await
+                .map_err(StoreError::from))?
                 .rows_affected();
                 Ok(done == 1)
             }

@@ -82,20 +82,6 @@ macro_rules! on_writer {
     }};
 }
 
-/// A write transaction from the pool.
-macro_rules! write_tx {
-    ($store:expr, $tx:ident) => {
-        let mut $tx = $store.pool.begin().await?;
-    };
-}
-
-/// The pool, for one statement.
-macro_rules! write_conn {
-    ($store:expr, $conn:ident) => {
-        let $conn = &$store.pool;
-    };
-}
-
 mod outbox;
 
 pub struct PgStore {

@@ -310,22 +310,6 @@ macro_rules! on_writer {
     }};
 }
 
-/// A write transaction on the one writing connection.
-macro_rules! write_tx {
-    ($store:expr, $tx:ident) => {
-        let mut writer = $store.writer.lock().await;
-        let mut $tx = begin_immediate(writer.conn().await?).await?;
-    };
-}
-
-/// The writing connection, for one statement.
-macro_rules! write_conn {
-    ($store:expr, $conn:ident) => {
-        let mut writer = $store.writer.lock().await;
-        let $conn = writer.conn().await?;
-    };
-}
-
 mod feeds;
 mod outbox;
 mod writer;
