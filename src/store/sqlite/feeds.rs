@@ -93,8 +93,22 @@ pub(super) async fn update_feed_states(
     .bind(Utc::now())
     .execute(&mut *conn)
     .await?;
+    // The health rule (outbox::after_poll) has nothing to do for a feed that did not fail and
+    // has no health row, which is nearly every feed of a warm fetch; one read finds the few
+    // others instead of one read per feed on the writing connection.
+    let ids = serde_json::Value::Array(polls.iter().map(|(id, _)| (*id).into()).collect());
+    let tracked: HashSet<i64> = sqlx::query_scalar(
+        "SELECT feed_id FROM feed_health WHERE feed_id IN (SELECT value FROM json_each(?1))",
+    )
+    .bind(ids.to_string())
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
     for (id, p) in polls {
-        outbox::after_poll(conn, *id, p).await?;
+        if p.outcome == crate::store::Outcome::Failed || tracked.contains(id) {
+            outbox::after_poll(conn, *id, p).await?;
+        }
     }
     Ok(())
 }
