@@ -19,7 +19,6 @@ use crate::fetch::{FetchResponse, Fetcher, Trust, Validators};
 use crate::normalize::{
     build_tags, build_tags_with, entry_key, explain_tags, permalink, post_path, render_post,
 };
-use crate::pipeline::document::Document;
 use crate::pipeline::Source;
 use crate::redact::RedactedUrl;
 use crate::store::FeedRecord;
@@ -39,15 +38,9 @@ pub async fn run(settings: Settings, args: &InspectArgs) -> Result<Exit, Command
     let doc = if is_file {
         let body = std::fs::read(source)
             .map_err(|e| CommandError::Runtime(format!("cannot read {source}: {e}")))?;
-        let parsed = crate::pipeline::document::read_bytes(body)
+        crate::pipeline::document::read_bytes(body)
             .await
-            .map_err(|e| CommandError::Runtime(format!("{source}: {e}")))?;
-        Document {
-            parsed,
-            discovered: None,
-            etag: None,
-            last_modified: None,
-        }
+            .map_err(|e| CommandError::Runtime(format!("{source}: {e}")))?
     } else {
         let trust = Trust::origin_of(source);
         let fetched = match app

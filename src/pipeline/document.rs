@@ -92,10 +92,15 @@ pub async fn read(
     })
 }
 
-/// Parse bytes with no URL of their own (`inspect FILE`): no autodiscovery, no base for
-/// relative links. On the blocking pool, as every parse.
-pub async fn read_bytes(body: Vec<u8>) -> Result<ParsedFeed, ParseError> {
-    parse_blocking(body, None, None).await
+/// The document of bytes with no URL of their own (`inspect FILE`): no autodiscovery, no base
+/// for relative links, no validators. On the blocking pool, as every parse.
+pub async fn read_bytes(body: Vec<u8>) -> Result<Document, ParseError> {
+    Ok(Document {
+        parsed: parse_blocking(body, None, None).await?,
+        discovered: None,
+        etag: None,
+        last_modified: None,
+    })
 }
 
 /// [`parse_blocking`] that hands the body back (`None` if the parser's thread died).
