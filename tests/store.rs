@@ -737,6 +737,30 @@ async fn a_steady_state_start_reads_the_records_list_feeds_reads(backend: &str) 
     assert_eq!(again, synced);
 }
 
+/// `feeds_by_url` (`fetch` reads a batch's records when it claims it) gives the stored feeds
+/// among the URLs, as `list_feeds` reads them, and leaves out a URL that is not stored.
+async fn feeds_by_url_reads_the_asked_feeds_as_list_feeds_does(backend: &str) {
+    let (t, f, _) = open(backend).await;
+    let store = &t.store;
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap();
+    let mut gone = PollRecord::new(t0, Outcome::Failed);
+    gone.gone = true;
+    store
+        .save_poll(f, &gone, vec![], vec![], Keep::Counts)
+        .await
+        .unwrap();
+    let all = store.list_feeds().await.unwrap();
+    let asked = [
+        "https://example.org/feed".to_string(),
+        "https://example.org/never-stored".to_string(),
+    ];
+    let got = store.feeds_by_url(&asked).await.unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(&got[0], all.iter().find(|r| r.id == f).unwrap());
+    assert!(got[0].gone);
+    assert!(store.feeds_by_url(&[]).await.unwrap().is_empty());
+}
+
 /// `register_feeds` (the daemon's start) stores what `sync_feeds` would: new feeds, a changed
 /// configuration (due at once, no longer gone), nothing when nothing changed, and it keeps a
 /// feed's poll state.
@@ -1204,6 +1228,7 @@ suite!(
     a_steady_state_start_reads_the_records_list_feeds_reads,
     saved_posts_are_what_find_post_reads,
     register_feeds_stores_what_sync_feeds_would,
+    feeds_by_url_reads_the_asked_feeds_as_list_feeds_does,
 );
 
 /// A time stored in another form than this program writes (SQLite's own `datetime()` text, as a

@@ -16,7 +16,7 @@ use crate::cli::FetchArgs;
 use crate::config::Settings;
 use crate::domain::FeedConfig;
 use crate::error::{CommandError, Exit};
-use crate::pipeline::{claim_now, leased_elsewhere, refresh_leased, FeedReport};
+use crate::pipeline::{claim_batch, claim_now, leased_elsewhere, refresh_leased, FeedReport};
 use crate::store::lease_owner;
 use crate::store::{FeedRecord, Outcome, StoreError};
 use crate::telemetry;
@@ -37,9 +37,9 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<Exit, CommandEr
         .check_writable()
         .await
         .map_err(|e| e.at(&db_url))?;
-    let records = app
-        .store
-        .sync_feeds(&selected)
+    // Each feed's record is read when its lease is taken (pipeline::claim_batch).
+    app.store
+        .register_feeds(&selected)
         .await
         .map_err(|e| e.at(&db_url))?;
     // A killed earlier run's leases would keep its feeds from this run until they expire.
@@ -75,7 +75,6 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<Exit, CommandEr
     let mut polls = tokio::spawn(poll_all(
         Arc::clone(&app),
         selected,
-        records,
         bar.clone(),
         stop.token.clone(),
         Arc::clone(&done),
@@ -288,7 +287,6 @@ impl Stop {
 async fn poll_all(
     app: Arc<App>,
     feeds: Vec<FeedConfig>,
-    records: Vec<FeedRecord>,
     bar: ProgressBar,
     stop: CancellationToken,
     done: Arc<std::sync::Mutex<Tally>>,
@@ -304,9 +302,9 @@ async fn poll_all(
     let stop_claiming = stop.clone();
     // Whole seconds, as stored poll times are: a poll stored since then started after this run.
     let since = Utc::now().trunc_subsecs(0);
-    stream::iter(feeds.into_iter().zip(records))
+    stream::iter(feeds)
         // The feeds' leases are taken a batch at a time, just before their polls start (see
-        // pipeline::claim_now), so none runs out while its feed waits.
+        // pipeline::claim_batch), so none runs out while its feed waits.
         .chunks(in_flight)
         .then(move |chunk| {
             let app = Arc::clone(&app);
@@ -315,30 +313,43 @@ async fn poll_all(
                 if stopped {
                     return stream::iter(Vec::new()); // no lease taken for polls that never start
                 }
-                let feeds = chunk
-                    .iter()
-                    .map(|(_, r)| (r.id, r.url.clone(), r.gone))
-                    .collect();
-                let mine = match claim_now(&app, feeds, lease_owner()).await {
-                    Ok(mine) => Some(mine),
-                    Err(e) => {
-                        // The polls themselves will say whether the store works.
-                        tracing::warn!("cannot take the feeds' leases; polling without them: {e}");
-                        None
-                    }
+                let urls: Vec<String> = chunk.iter().map(|f| f.url.clone()).collect();
+                let mut claimed = match claim_batch(&app, &urls, lease_owner()).await {
+                    Ok(claimed) => claimed,
+                    // The batch's feeds are not polled, and the run fails with the error.
+                    Err(e) => return stream::iter(vec![Err(e)]),
                 };
-                let polls = chunk.into_iter().map(move |(feed, record)| {
-                    let claimed = mine.as_ref().is_none_or(|m| m.contains(&record.id));
-                    (Arc::clone(&app), feed, record, claimed)
+                let polls = chunk.into_iter().map(|feed| {
+                    let (record, mine) = match claimed.mine.remove(&feed.url) {
+                        Some(record) => (record, true),
+                        None => match claimed.elsewhere.remove(&feed.url) {
+                            Some(record) => (record, false),
+                            None => return Ok(Item::Gone(feed)),
+                        },
+                    };
+                    Ok(Item::Poll(Arc::clone(&app), feed, Box::new(record), mine))
                 });
                 stream::iter(polls.collect::<Vec<_>>())
             }
         })
         .flatten()
         .take_while(move |_| std::future::ready(!stop_claiming.is_cancelled()))
-        .map(|(app, feed, record, claimed)| {
+        .map(|item| {
             let (bar, live) = (bar.clone(), Arc::clone(&live));
             async move {
+                let (app, feed, record, claimed) = match item? {
+                    Item::Poll(app, feed, record, claimed) => (app, feed, record, claimed),
+                    Item::Gone(feed) => {
+                        bar.inc(1);
+                        let mut report = FeedReport::empty(&feed.name, &feed.url);
+                        report.error = Some(
+                            "its row is no longer in the database (removed by another feedsmith \
+                             process since this run started); run fetch again to add it back"
+                                .into(),
+                        );
+                        return Ok(report);
+                    }
+                };
                 if !claimed {
                     match wait_for_lease(&app, &record, since).await {
                         Waited::Claimed => {}
@@ -366,6 +377,14 @@ async fn poll_all(
             std::future::ready(())
         })
         .await
+}
+
+/// A feed of `poll_all`'s stream, once its batch was claimed.
+enum Item {
+    /// Poll it (the record, and whether this process holds its lease).
+    Poll(Arc<App>, FeedConfig, Box<FeedRecord>, bool),
+    /// Its row vanished since the run registered it.
+    Gone(FeedConfig),
 }
 
 /// What came of waiting for a feed whose lease another process holds.
@@ -557,8 +576,7 @@ impl Tally {
         match result {
             Ok(report) => {
                 self.summary.add(&report);
-                if self.keep_all || matches!(report.outcome, Outcome::Failed | Outcome::Deferred)
-                {
+                if self.keep_all || matches!(report.outcome, Outcome::Failed | Outcome::Deferred) {
                     self.kept.push(report);
                 }
             }

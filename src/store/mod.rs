@@ -777,6 +777,9 @@ impl<'a> Claim<'a> {
 pub trait StoreReads: Send + Sync {
     /// The owners of the feed leases stored now, expired or not (for [`dead_local_owner`]).
     async fn feed_lease_owners(&self) -> Result<Vec<String>, StoreError>;
+    /// The stored feeds among `urls` (configured URLs), in no particular order; a URL not
+    /// stored is left out.
+    async fn feeds_by_url(&self, urls: &[String]) -> Result<Vec<FeedRecord>, StoreError>;
     /// All stored feeds with their state.
     async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError>;
     /// One stored feed's state, by id (`fetch` watching a feed another process is polling).

@@ -518,6 +518,21 @@ macro_rules! shared_reads {
                 owners.map_err(|e| self.read_error(e.into()))
             }
 
+            async fn feeds_by_url(&self, urls: &[String]) -> Result<Vec<FeedRecord>, StoreError> {
+                let sql = format!(
+                    "SELECT {FEED_COLUMNS} FROM feeds f WHERE f.url {}",
+                    in_list("$1")
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(list_arg(urls))
+                    .fetch_all(&self.pool)
+                    .await;
+                let rows = rows.map_err(|e| self.read_error(e.into()))?;
+                rows.iter()
+                    .map(|r| feed_from_row(r).map_err(StoreError::from))
+                    .collect()
+            }
+
             async fn list_feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
                 let sql = format!("SELECT {FEED_COLUMNS} FROM feeds f ORDER BY f.name, f.url");
                 let rows = sqlx::query(&sql).fetch_all(&self.pool).await;
