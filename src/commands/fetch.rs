@@ -1,5 +1,6 @@
 //! `feedsmith fetch`: poll the configured feeds once, store, print a summary, exit.
 
+use std::borrow::Cow;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
@@ -37,15 +38,24 @@ pub async fn run(settings: Settings, args: &FetchArgs) -> Result<Exit, CommandEr
         .check_writable()
         .await
         .map_err(|e| e.at(&db_url))?;
-    // Each feed's record is read when its lease is taken (pipeline::claim_batch).
-    app.store
-        .register_feeds(&selected)
-        .await
-        .map_err(|e| e.at(&db_url))?;
+    // Each feed's record is read when its lease is taken (pipeline::claim_batch). The selected
+    // feeds are copied only when they are not all of them in order.
+    {
+        let all = &app.settings.feeds;
+        let chosen: Cow<'_, [FeedConfig]> = if selected.iter().copied().eq(0..all.len()) {
+            Cow::Borrowed(all.as_slice())
+        } else {
+            Cow::Owned(selected.iter().map(|&i| all[i].clone()).collect())
+        };
+        app.store
+            .register_feeds(&chosen)
+            .await
+            .map_err(|e| e.at(&db_url))?;
+    }
     // A killed earlier run's leases would keep its feeds from this run until they expire.
     crate::pipeline::break_dead_leases(&app).await;
     // Pages queued by an earlier run (full content) continue beside the polls.
-    let feeds: Vec<&FeedConfig> = selected.iter().collect();
+    let feeds: Vec<&FeedConfig> = selected.iter().map(|&i| &app.settings.feeds[i]).collect();
     if let Err(e) = crate::pipeline::resume_articles(&app, &feeds).await {
         tracing::warn!("cannot read the article queue: {e}");
     }
@@ -286,7 +296,7 @@ impl Stop {
 /// when the rest are cancelled). Once `stop` is cancelled, no further poll starts.
 async fn poll_all(
     app: Arc<App>,
-    feeds: Vec<FeedConfig>,
+    feeds: Vec<usize>,
     bar: ProgressBar,
     stop: CancellationToken,
     done: Arc<std::sync::Mutex<Tally>>,
@@ -313,21 +323,25 @@ async fn poll_all(
                 if stopped {
                     return stream::iter(Vec::new()); // no lease taken for polls that never start
                 }
-                let urls: Vec<String> = chunk.iter().map(|f| f.url.clone()).collect();
+                let urls: Vec<String> = chunk
+                    .iter()
+                    .map(|&i| app.settings.feeds[i].url.clone())
+                    .collect();
                 let mut claimed = match claim_batch(&app, &urls, lease_owner()).await {
                     Ok(claimed) => claimed,
                     // The batch's feeds are not polled, and the run fails with the error.
                     Err(e) => return stream::iter(vec![Err(e)]),
                 };
-                let polls = chunk.into_iter().map(|feed| {
-                    let (record, mine) = match claimed.mine.remove(&feed.url) {
+                let polls = chunk.into_iter().map(|i| {
+                    let url = &app.settings.feeds[i].url;
+                    let (record, mine) = match claimed.mine.remove(url) {
                         Some(record) => (record, true),
-                        None => match claimed.elsewhere.remove(&feed.url) {
+                        None => match claimed.elsewhere.remove(url) {
                             Some(record) => (record, false),
-                            None => return Ok(Item::Gone(feed)),
+                            None => return Ok(Item::Gone(Arc::clone(&app), i)),
                         },
                     };
-                    Ok(Item::Poll(Arc::clone(&app), feed, Box::new(record), mine))
+                    Ok(Item::Poll(Arc::clone(&app), i, Box::new(record), mine))
                 });
                 stream::iter(polls.collect::<Vec<_>>())
             }
@@ -337,9 +351,10 @@ async fn poll_all(
         .map(|item| {
             let (bar, live) = (bar.clone(), Arc::clone(&live));
             async move {
-                let (app, feed, record, claimed) = match item? {
-                    Item::Poll(app, feed, record, claimed) => (app, feed, record, claimed),
-                    Item::Gone(feed) => {
+                let (app, i, record, claimed) = match item? {
+                    Item::Poll(app, i, record, claimed) => (app, i, record, claimed),
+                    Item::Gone(app, i) => {
+                        let feed = &app.settings.feeds[i];
                         bar.inc(1);
                         let mut report = FeedReport::empty(&feed.name, &feed.url);
                         report.error = Some(
@@ -350,22 +365,23 @@ async fn poll_all(
                         return Ok(report);
                     }
                 };
+                let feed = &app.settings.feeds[i];
                 if !claimed {
                     match wait_for_lease(&app, &record, since).await {
                         Waited::Claimed => {}
                         Waited::PolledElsewhere(row) => {
                             bar.inc(1);
-                            return Ok(polled_elsewhere(&feed, &row));
+                            return Ok(polled_elsewhere(feed, &row));
                         }
                         Waited::Stuck => {
                             bar.inc(1);
-                            return Ok(leased_elsewhere(&feed));
+                            return Ok(leased_elsewhere(feed));
                         }
                     }
                 }
                 let host = host_of(&feed.url);
                 bar.set_message(live.start(&host));
-                let result = refresh_leased(&app, &feed, &record, lease_owner()).await;
+                let result = refresh_leased(&app, feed, &record, lease_owner()).await;
                 bar.inc(1);
                 bar.set_message(live.finish(&host));
                 result
@@ -380,11 +396,12 @@ async fn poll_all(
 }
 
 /// A feed of `poll_all`'s stream, once its batch was claimed.
+/// A feed is its place in `app.settings.feeds`.
 enum Item {
     /// Poll it (the record, and whether this process holds its lease).
-    Poll(Arc<App>, FeedConfig, Box<FeedRecord>, bool),
+    Poll(Arc<App>, usize, Box<FeedRecord>, bool),
     /// Its row vanished since the run registered it.
-    Gone(FeedConfig),
+    Gone(Arc<App>, usize),
 }
 
 /// What came of waiting for a feed whose lease another process holds.

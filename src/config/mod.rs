@@ -780,24 +780,28 @@ impl Settings {
         }
     }
 
-    /// Feeds selected by `--feed NAME_OR_URL` (all enabled feeds when `selectors` is empty).
-    pub fn select_feeds(&self, selectors: &[String]) -> Result<Vec<FeedConfig>, NoSuchFeed> {
+    /// Feeds selected by `--feed NAME_OR_URL` (all enabled feeds when `selectors` is empty), as
+    /// places in `feeds`: `fetch` polls the configuration itself rather than a copy of it (7 MB
+    /// at 20 000 feeds).
+    pub fn select_feeds(&self, selectors: &[String]) -> Result<Vec<usize>, NoSuchFeed> {
         if selectors.is_empty() {
-            return Ok(self.feeds.iter().filter(|f| f.enabled).cloned().collect());
+            return Ok((0..self.feeds.len())
+                .filter(|&i| self.feeds[i].enabled)
+                .collect());
         }
-        let mut out: Vec<FeedConfig> = Vec::new();
+        let mut out: Vec<usize> = Vec::new();
         for sel in selectors {
-            let matched: Vec<&FeedConfig> = self
-                .feeds
-                .iter()
-                .filter(|f| f.url == *sel || f.name.eq_ignore_ascii_case(sel))
+            let matched: Vec<usize> = (0..self.feeds.len())
+                .filter(|&i| {
+                    self.feeds[i].url == *sel || self.feeds[i].name.eq_ignore_ascii_case(sel)
+                })
                 .collect();
             if matched.is_empty() {
                 return Err(NoSuchFeed(sel.clone()));
             }
-            for f in matched {
-                if !out.iter().any(|o| o.url == f.url) {
-                    out.push(f.clone());
+            for i in matched {
+                if !out.iter().any(|&o| self.feeds[o].url == self.feeds[i].url) {
+                    out.push(i);
                 }
             }
         }

@@ -197,7 +197,8 @@ fn select_feeds_by_name_or_url() {
         1,
         "disabled feeds are skipped"
     );
-    assert_eq!(s.select_feeds(&["b".into()]).unwrap()[0].name, "B");
+    let b = s.select_feeds(&["b".into()]).unwrap();
+    assert_eq!(s.feeds[b[0]].name, "B");
     assert!(s.select_feeds(&["nope".into()]).is_err());
 }
 
