@@ -444,6 +444,11 @@ async fn permanent_redirects_move_the_feed_and_gone_feeds_are_marked() {
         due > chrono::Utc::now() + chrono::Duration::seconds(100),
         "Retry-After honoured: {busy_due}"
     );
+
+    // A feed marked gone is never leased, but `fetch` asks it again when told to.
+    let again = ws.run(&["fetch", "--feed", "Gone"]).await;
+    assert_eq!(again.code, 4, "{}", again.stderr);
+    assert_eq!(server.statuses("/gone.xml"), vec![410, 410]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
