@@ -54,6 +54,26 @@ fn kill(pid: u32, signal: &str) {
     assert!(status.success());
 }
 
+/// `feedsmith run` with JSON logs on `ws`'s configuration (plus what `configure` adds): the
+/// child, its pid and its stderr, read as it comes.
+fn spawn_run(
+    ws: &Workspace,
+    configure: impl FnOnce(&mut tokio::process::Command),
+) -> (tokio::process::Child, u32, StderrLog) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"));
+    cmd.arg("--config")
+        .arg(ws.config_path())
+        .args(["--log-format", "json", "run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    configure(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id().unwrap();
+    let log = StderrLog::of(&mut child);
+    (child, pid, log)
+}
+
 async fn get(url: &str) -> (u16, String) {
     match reqwest::get(url).await {
         Ok(r) => {
@@ -80,20 +100,11 @@ async fn daemon_polls_reloads_and_stops_cleanly() {
     let ws = Workspace::new(&extra, &feeds_ab);
     let (mut notify, sock) = Notify::new(ws.dir.path());
 
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
-        .arg("--config")
-        .arg(ws.config_path())
-        .args(["--log-format", "json", "run"])
-        .env("NOTIFY_SOCKET", &sock)
-        .env("WATCHDOG_USEC", "2000000")
-        .env_remove("WATCHDOG_PID")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let pid = child.id().unwrap();
-    let log = StderrLog::of(&mut child);
+    let (mut child, pid, log) = spawn_run(&ws, |cmd| {
+        cmd.env("NOTIFY_SOCKET", &sock)
+            .env("WATCHDOG_USEC", "2000000")
+            .env_remove("WATCHDOG_PID");
+    });
 
     wait_for("READY=1", Duration::from_secs(20), || notify.has("READY=1")).await;
     wait_for("first polls", Duration::from_secs(10), || {
@@ -313,17 +324,7 @@ async fn a_second_sigterm_ends_a_waiting_shutdown_at_once() {
         extra,
         &feed_toml("Hang", &server.url("/hang.xml"), "blogs", ""),
     );
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
-        .arg("--config")
-        .arg(ws.config_path())
-        .args(["--log-format", "json", "run"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let pid = child.id().unwrap();
-    let log = StderrLog::of(&mut child);
+    let (mut child, pid, log) = spawn_run(&ws, |_| {});
     wait_for("the hanging poll started", Duration::from_secs(20), || {
         !server.times("/hang.xml").is_empty()
     })
