@@ -312,6 +312,7 @@ async fn poll_all(
     let stop_claiming = stop.clone();
     // Whole seconds, as stored poll times are: a poll stored since then started after this run.
     let since = Utc::now().trunc_subsecs(0);
+    let polling = Arc::clone(&app);
     stream::iter(feeds)
         // The feeds' leases are taken a batch at a time, just before their polls start (see
         // pipeline::claim_batch), so none runs out while its feed waits.
@@ -338,10 +339,10 @@ async fn poll_all(
                         Some(record) => (record, true),
                         None => match claimed.elsewhere.remove(url) {
                             Some(record) => (record, false),
-                            None => return Ok(Item::Gone(Arc::clone(&app), i)),
+                            None => return Ok(Item::Gone(i)),
                         },
                     };
-                    Ok(Item::Poll(Arc::clone(&app), i, Box::new(record), mine))
+                    Ok(Item::Poll(i, Box::new(record), mine))
                 });
                 stream::iter(polls.collect::<Vec<_>>())
             }
@@ -349,11 +350,11 @@ async fn poll_all(
         .flatten()
         .take_while(move |_| std::future::ready(!stop_claiming.is_cancelled()))
         .map(|item| {
-            let (bar, live) = (bar.clone(), Arc::clone(&live));
+            let (app, bar, live) = (Arc::clone(&polling), bar.clone(), Arc::clone(&live));
             async move {
-                let (app, i, record, claimed) = match item? {
-                    Item::Poll(app, i, record, claimed) => (app, i, record, claimed),
-                    Item::Gone(app, i) => {
+                let (i, record, claimed) = match item? {
+                    Item::Poll(i, record, claimed) => (i, record, claimed),
+                    Item::Gone(i) => {
                         let feed = &app.settings.feeds[i];
                         bar.inc(1);
                         let mut report = FeedReport::empty(&feed.name, &feed.url);
@@ -395,13 +396,13 @@ async fn poll_all(
         .await
 }
 
-/// A feed of `poll_all`'s stream, once its batch was claimed.
-/// A feed is its place in `app.settings.feeds`.
+/// A feed of `poll_all`'s stream, once its batch was claimed, by its place in
+/// `app.settings.feeds`.
 enum Item {
     /// Poll it (the record, and whether this process holds its lease).
-    Poll(Arc<App>, usize, Box<FeedRecord>, bool),
+    Poll(usize, Box<FeedRecord>, bool),
     /// Its row vanished since the run registered it.
-    Gone(Arc<App>, usize),
+    Gone(usize),
 }
 
 /// What came of waiting for a feed whose lease another process holds.
@@ -427,9 +428,8 @@ async fn wait_for_lease(app: &App, record: &FeedRecord, since: DateTime<Utc>) ->
     while Instant::now() < deadline {
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(500));
-        let one = vec![(record.id, record.url.clone(), record.gone)];
-        match claim_now(app, one, lease_owner()).await {
-            Ok(mine) if mine.contains(&record.id) => return Waited::Claimed,
+        match claim_now(app, std::slice::from_ref(&record.url), lease_owner()).await {
+            Ok(mine) if !mine.is_empty() => return Waited::Claimed,
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!("cannot take the feed's lease: {e}");

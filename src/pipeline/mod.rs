@@ -241,51 +241,30 @@ pub async fn break_dead_leases(app: &App) -> u64 {
     }
 }
 
-/// For `fetch`: take the leases of the feeds `(id, url, gone)` now, whatever their due time, so a daemon
-/// (or another `fetch`) on the same database does not poll them at the same moment. Returns the
-/// ids of the feeds this process may poll; the others are being polled elsewhere. A feed marked
-/// gone is never leased (the daemon does not poll it), so it is returned too: `fetch` asks it
-/// again. `fetch` claims a few feeds at a time, just before polling them, so a lease does not
-/// run out while its feed waits for its turn.
+/// For `fetch`: take the leases of the feeds at `urls` (configured URLs) now, whatever their
+/// due time, so a daemon (or another `fetch`) on the same database does not poll them at the
+/// same moment. Returns the records of the feeds this process may poll now; the others are
+/// being polled elsewhere, or are marked gone (never leased: the daemon does not poll them).
 pub async fn claim_now(
     app: &App,
-    records: Vec<(i64, String, bool)>,
+    urls: &[String],
     owner: &str,
-) -> Result<std::collections::HashSet<i64>, StoreError> {
-    let mut mine = std::collections::HashSet::new();
-    let mut urls = Vec::with_capacity(records.len());
-    for (id, url, gone) in records {
-        if gone {
-            mine.insert(id);
-        } else {
-            urls.push(url);
-        }
-    }
-    if !urls.is_empty() {
-        let lease = Lease::for_ttl(owner, app.settings.schedule.lease);
-        let got = app
-            .store
-            .claim_due(&Claim::regardless_of_due(&urls, lease))
-            .await?;
-        mine.extend(got.into_iter().map(|r| r.id));
-    }
-    Ok(mine)
+) -> Result<Vec<FeedRecord>, StoreError> {
+    let lease = Lease::for_ttl(owner, app.settings.schedule.lease);
+    app.store
+        .claim_due(&Claim::regardless_of_due(urls, lease))
+        .await
 }
 
-/// For `fetch`: [`claim_now`] of a batch of configured feeds by URL, with each feed's record
-/// read in the same step, so `fetch` needs no record of every feed before it starts (about 10 MB
+/// For `fetch`: [`claim_now`] of a batch of configured feeds, with each feed's record read in
+/// the same step, so `fetch` needs no record of every feed before it starts (about 10 MB
 /// at 20 000 feeds). The claimed feeds' records come back from the claim itself; the others are
 /// read: a feed marked gone (never leased; `fetch` asks it again) joins the claimed ones, and
 /// the rest are leased by another process. When the leases cannot be taken, every feed is
 /// polled without one (the polls themselves then say whether the store works). A URL with no
 /// stored feed (removed by another process since this run registered it) is left out.
 pub async fn claim_batch(app: &App, urls: &[String], owner: &str) -> Result<Claimed, StoreError> {
-    let lease = Lease::for_ttl(owner, app.settings.schedule.lease);
-    let mut mine: HashMap<String, FeedRecord> = match app
-        .store
-        .claim_due(&Claim::regardless_of_due(urls, lease))
-        .await
-    {
+    let mut mine: HashMap<String, FeedRecord> = match claim_now(app, urls, owner).await {
         Ok(records) => records.into_iter().map(|r| (r.url.clone(), r)).collect(),
         Err(e) => {
             warn!("cannot take the feeds' leases; polling without them: {e}");
