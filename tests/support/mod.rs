@@ -529,15 +529,16 @@ pub fn jekyll_build(jekyll: &Path, site: &Path, dest: &Path) -> (String, String)
 /// next log line once the pipe's 64 KiB fill, and then cannot even stop on SIGTERM; reading as
 /// it comes also lets a test show the log so far when it fails.
 pub struct StderrLog {
-    text: Arc<Mutex<String>>,
+    /// The bytes as they came: a read may end inside a multi-byte character.
+    bytes: Arc<Mutex<Vec<u8>>>,
     reader: tokio::task::JoinHandle<()>,
 }
 
 impl StderrLog {
     /// Take `child`'s piped stderr and read it in a task.
     pub fn of(child: &mut tokio::process::Child) -> Self {
-        let text = Arc::new(Mutex::new(String::new()));
-        let sink = text.clone();
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let sink = bytes.clone();
         let mut pipe = child.stderr.take().expect("the child's stderr is piped");
         let reader = tokio::spawn(async move {
             let mut buf = [0u8; 8192];
@@ -545,23 +546,21 @@ impl StderrLog {
                 if n == 0 {
                     break;
                 }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
-        StderrLog { text, reader }
+        StderrLog { bytes, reader }
     }
 
     /// What the child wrote so far.
     pub fn text(&self) -> String {
-        self.text.lock().unwrap().clone()
+        String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
     }
 
     /// Everything the child wrote, once its stderr closed (call after the child exited).
     pub async fn finish(self) -> String {
         let _ = tokio::time::timeout(Duration::from_secs(10), self.reader).await;
-        let text = self.text.lock().unwrap().clone();
+        let text = String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned();
         text
     }
 }
