@@ -156,7 +156,7 @@ fn main() {
         floor.as_secs_f64()
     );
     println!(
-        "export (render ahead, temp + writeback + syncfs per 4096 + rename, journal, manifest): {:.2} s = {:.2}x",
+        "export (rendered ahead, temp files, syncfs + renames + journal per 4096 on a committing thread, manifest): {:.2} s = {:.2}x",
         cold.as_secs_f64(),
         cold.as_secs_f64() / floor.as_secs_f64()
     );
