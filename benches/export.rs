@@ -8,8 +8,8 @@
 //!
 //! Each measure runs `EXPORT_ROUNDS` times (2 unless set), into fresh directories,
 //! alternating; every round and the best of each are printed. Every measure starts from a
-//! clean page cache: the directory of the one before is removed and the file system synced,
-//! untimed. Without that, the export's `syncfs` also wrote back the floor's 155 MB, which the
+//! clean page cache: the file system is synced, untimed (the directories are kept until the
+//! end, so no measure waits for the removal of another's 50 000 files). Without that, the export's `syncfs` also wrote back the floor's 155 MB, which the
 //! floor itself never waits for (it syncs only its directories), and the ratio measured which
 //! ran second rather than the export.
 

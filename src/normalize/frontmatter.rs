@@ -55,7 +55,11 @@ fn clean_scalar_general(value: &str) -> String {
 
 /// A cleaned value as a double-quoted YAML scalar.
 pub fn yaml_quoted(value: &str) -> String {
-    yaml_string(&clean_scalar(value))
+    // A plain value is its own cleaning and its own YAML text: checked once, not once per step.
+    if is_plain(value) {
+        return format!("\"{value}\"");
+    }
+    yaml_string(&clean_scalar_general(value))
 }
 
 /// A double-quoted YAML scalar of `value` as it is (for URLs, which are not text to clean):
@@ -68,6 +72,10 @@ fn yaml_string(value: &str) -> String {
     if is_plain(value) {
         return format!("\"{value}\"");
     }
+    yaml_string_general(value)
+}
+
+fn yaml_string_general(value: &str) -> String {
     let v = collapse_ws(&remove_controls(&value.replace(['\n', '\r', '\t'], " ")));
     let v = v.replace('\\', "\\\\").replace('"', "\\\"");
     let v = if super::render::has_liquid(&v) {
@@ -132,18 +140,6 @@ pub fn front_matter(post: &Post, opts: &RenderOptions) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The general path of [`yaml_string`], as it was before [`is_plain`].
-    fn yaml_string_general(value: &str) -> String {
-        let v = collapse_ws(&remove_controls(&value.replace(['\n', '\r', '\t'], " ")));
-        let v = v.replace('\\', "\\\\").replace('"', "\\\"");
-        let v = if super::super::render::has_liquid(&v) {
-            v.replace('{', "\\x7B").replace('}', "\\x7D")
-        } else {
-            v
-        };
-        format!("\"{v}\"")
-    }
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]

@@ -579,7 +579,7 @@ const PREPARE_AHEAD: usize = 2;
 
 /// Threads that render, hash and read the current files: rendering alone took as long as
 /// writing the same bytes, so on a machine with a core to spare two threads share it. Chunk
-/// `i` goes to thread `i % PREPARERS`, and the writer takes the chunks back in that order, so the
+/// `i` goes to thread `i % preparers()`, and the writer takes the chunks back in that order, so the
 /// posts are decided and written in the order given (a later post at the same path wins).
 fn preparers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
